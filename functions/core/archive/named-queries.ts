@@ -1,0 +1,107 @@
+import { ARCHIVE_TABLE_NAME } from './columns';
+
+/**
+ * The operator's questions, written once. The CDK app publishes them as Athena named queries;
+ * the local runtime reads them back from the synthesized template and runs the same text on
+ * DuckDB. Parameters are positional `?` (Athena execution parameters); `params` names them in
+ * order so the CLI can accept `--param from=2026-11-01`.
+ *
+ * Everything here must be valid in both Athena (Trino) and DuckDB. Results are de-duplicated by
+ * envelope id because delivery is at-least-once. Tier-1 decisions (a final result or an
+ * escalation) both carry `tier = 1`, so escalation rate = escalations / tier-1 decisions.
+ */
+export interface NamedQueryDefinition {
+  readonly name: string;
+  readonly description: string;
+  readonly params: readonly { readonly name: string; readonly description: string }[];
+  readonly sql: string;
+}
+
+const T = ARCHIVE_TABLE_NAME;
+const dateRange = [
+  { name: 'from', description: 'first day, yyyy-MM-dd (partition dt)' },
+  { name: 'to', description: 'last day, yyyy-MM-dd (partition dt)' },
+] as const;
+
+export const NAMED_QUERIES: readonly NamedQueryDefinition[] = [
+  {
+    name: 'hourly-tier-volume',
+    description: 'Requests, results per tier and escalation rate per hour',
+    params: dateRange,
+    sql: `SELECT dt, hour,
+  count(DISTINCT CASE WHEN detail_type = 'InferenceRequested' THEN envelope_id END) AS requests,
+  count(DISTINCT CASE WHEN detail_type = 'InferenceCompleted' AND tier = 1 THEN envelope_id END) AS tier1_results,
+  count(DISTINCT CASE WHEN detail_type = 'EscalationRequested' THEN envelope_id END) AS escalations,
+  count(DISTINCT CASE WHEN detail_type = 'InferenceCompleted' AND tier = 2 THEN envelope_id END) AS tier2_results,
+  round(CAST(count(DISTINCT CASE WHEN detail_type = 'EscalationRequested' THEN envelope_id END) AS double)
+    / nullif(count(DISTINCT CASE WHEN tier = 1 THEN envelope_id END), 0), 4) AS escalation_rate
+FROM ${T}
+WHERE dt BETWEEN ? AND ?
+GROUP BY dt, hour
+ORDER BY dt, hour`,
+  },
+  {
+    name: 'latency-percentiles',
+    description: 'Inference latency p50, p90 and p99 per tier',
+    params: dateRange,
+    sql: `SELECT tier, count(*) AS results,
+  round(approx_percentile(latency_ms, 0.5), 3) AS p50_ms,
+  round(approx_percentile(latency_ms, 0.9), 3) AS p90_ms,
+  round(approx_percentile(latency_ms, 0.99), 3) AS p99_ms
+FROM ${T}
+WHERE dt BETWEEN ? AND ? AND detail_type IN ('InferenceCompleted', 'EscalationRequested') AND latency_ms IS NOT NULL
+GROUP BY tier
+ORDER BY tier`,
+  },
+  {
+    name: 'tenant-volume',
+    description: 'Events per tenant and detail-type per day',
+    params: dateRange,
+    sql: `SELECT dt, tenant, detail_type, count(DISTINCT envelope_id) AS events
+FROM ${T}
+WHERE dt BETWEEN ? AND ?
+GROUP BY dt, tenant, detail_type
+ORDER BY dt, tenant, detail_type`,
+  },
+  {
+    name: 'results-with-source',
+    description: 'Final results joined with the request that caused them',
+    params: dateRange,
+    sql: `SELECT DISTINCT r.source_event_id, q.tenant, q.stream, q.seq, r.tier, r.label, r.score,
+  q.expected_label, r.model_version, r.latency_ms, q.event_time AS requested_at, r.event_time AS completed_at
+FROM ${T} r
+JOIN ${T} q ON q.envelope_id = r.source_event_id AND q.detail_type = 'InferenceRequested'
+WHERE r.dt BETWEEN ? AND ? AND r.detail_type = 'InferenceCompleted'
+ORDER BY completed_at DESC
+LIMIT 1000`,
+  },
+  {
+    name: 'accuracy-per-tier',
+    description: 'Accuracy of final results against the labels producers supplied',
+    params: dateRange,
+    sql: `WITH results AS (
+  SELECT DISTINCT source_event_id, tier, label FROM ${T}
+  WHERE dt BETWEEN ? AND ? AND detail_type = 'InferenceCompleted'
+), requests AS (
+  SELECT DISTINCT envelope_id, expected_label FROM ${T}
+  WHERE detail_type = 'InferenceRequested' AND expected_label IS NOT NULL
+)
+SELECT r.tier, count(*) AS labelled_results,
+  sum(CASE WHEN r.label = q.expected_label THEN 1 ELSE 0 END) AS correct,
+  round(CAST(sum(CASE WHEN r.label = q.expected_label THEN 1 ELSE 0 END) AS double) / count(*), 4) AS accuracy
+FROM results r JOIN requests q ON q.envelope_id = r.source_event_id
+GROUP BY r.tier
+ORDER BY r.tier`,
+  },
+  {
+    name: 'dlq-bound-failures',
+    description: 'Failures sent to a dead-letter queue, by tenant and error code, with an example',
+    params: dateRange,
+    sql: `SELECT tenant, error_code, count(DISTINCT source_event_id) AS events,
+  min(event_time) AS first_seen, max(event_time) AS last_seen, max(error_message) AS example_message
+FROM ${T}
+WHERE dt BETWEEN ? AND ? AND detail_type = 'InferenceFailed'
+GROUP BY tenant, error_code
+ORDER BY events DESC`,
+  },
+];

@@ -1,0 +1,3 @@
+export { ConfigError, loadStageConfig, parseStageConfig } from './load';
+export * from './schema';
+export { stages } from './stages';

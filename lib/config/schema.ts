@@ -1,0 +1,134 @@
+import { z } from 'zod';
+import { TENANT_ID_PATTERN } from '../../functions/core/envelope';
+
+/**
+ * The typed, validated configuration of one stage. Every number carries its unit in its name;
+ * ranges are the limits AWS enforces (or tighter ones we choose), so a bad value fails synth
+ * instead of failing `cdk deploy` halfway through.
+ */
+
+/** Tenant ids that would collide with sources inferbus itself publishes. */
+export const RESERVED_TENANT_IDS = ['results', 'inferbus', 'aws'] as const;
+
+const int = (min: number, max: number) => z.number().int().min(min).max(max);
+
+export const tenantConfigSchema = z.object({
+  id: z
+    .string()
+    .regex(TENANT_ID_PATTERN, 'must be 1-32 characters: lowercase letters, digits and "-", starting with a letter')
+    .refine((id) => !(RESERVED_TENANT_IDS as readonly string[]).includes(id), {
+      message: `is reserved; choose an id other than ${RESERVED_TENANT_IDS.join(', ')}`,
+    }),
+  /** Share of each tier's event-source maximum concurrency this tenant's queue may use (0, 1]. */
+  maxConcurrencyShare: z.number().gt(0).max(1),
+  /** Token-bucket quota: sustained events per second and the burst allowed above it. */
+  quota: z.object({ ratePerSecond: z.number().positive().max(100_000), burst: int(1, 1_000_000) }),
+  /**
+   * AWS principals (account ids or IAM role ARNs) allowed to publish as this tenant. They may put
+   * events only with `source` = `inferbus.<id>`. Empty: only this account publishes.
+   */
+  publisherPrincipals: z.array(z.string().regex(/^(\d{12}|arn:aws[a-z-]*:iam::\d{12}:(root|role\/.+|user\/.+))$/)).default([]),
+});
+
+export const tierConfigSchema = z
+  .object({
+    memoryMiB: int(128, 10_240),
+    timeoutSeconds: int(1, 900),
+    provisionedConcurrency: z.object({
+      /** 0 turns provisioned concurrency (and its autoscaling) off for this tier. */
+      min: int(0, 1000),
+      max: int(1, 1000),
+      /** Target tracking on ProvisionedConcurrencyUtilization. */
+      targetUtilization: z.number().min(0.1).max(0.9),
+    }),
+    /** SQS event source: records per invocation. Above 10 needs a batching window (an AWS rule). */
+    batchSize: int(1, 10_000),
+    maxBatchingWindowSeconds: int(0, 300),
+    /** Event source maximum concurrency for the whole tier (split across tenants by share). */
+    maxConcurrency: int(2, 1000),
+    /** Receives before a message moves to the queue's DLQ. */
+    maxReceiveCount: int(1, 1000),
+  })
+  .superRefine((tier, ctx) => {
+    if (tier.provisionedConcurrency.min > tier.provisionedConcurrency.max) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['provisionedConcurrency', 'min'],
+        message: `must be <= provisionedConcurrency.max (${tier.provisionedConcurrency.max})`,
+      });
+    }
+    if (tier.batchSize > 10 && tier.maxBatchingWindowSeconds < 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxBatchingWindowSeconds'],
+        message: `must be >= 1 when batchSize is above 10 (batchSize is ${tier.batchSize})`,
+      });
+    }
+  });
+
+export const stageConfigSchema = z
+  .object({
+    stage: z.string().regex(/^[a-z][a-z0-9-]{0,15}$/, 'must be 1-16 characters: lowercase letters, digits and "-"'),
+    /** Leave `account` out to deploy to the account of the current credentials. */
+    env: z.object({
+      account: z
+        .string()
+        .regex(/^\d{12}$/, 'must be a 12-digit AWS account id')
+        .optional(),
+      region: z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/, 'must be an AWS region such as eu-west-1'),
+    }),
+    architecture: z.enum(['arm64', 'x86_64']).default('arm64'),
+    tenants: z.array(tenantConfigSchema).min(1, 'must list at least one tenant'),
+    tiers: z.object({ tier1: tierConfigSchema, tier2: tierConfigSchema }),
+    cascade: z.object({
+      /**
+       * Tier-1 confidence at or above which a result is final. `manifest` uses the threshold
+       * calibrated at training time (models/manifest.json).
+       */
+      threshold: z.union([z.literal('manifest'), z.number().min(0.5).max(1)]),
+    }),
+    archive: z.object({
+      /** Firehose buffering; Parquet conversion requires at least 64 MiB. */
+      bufferingIntervalSeconds: int(0, 900),
+      bufferingSizeMiB: int(64, 128),
+      /** Days before archived Parquet objects expire; 0 keeps them forever. */
+      retentionDays: int(0, 36_500),
+      /** Days the EventBridge archive keeps events for replay; 0 keeps them forever. */
+      replayRetentionDays: int(0, 36_500),
+      /** Athena per-query data-scanned limit (the workgroup rejects larger scans). */
+      athenaBytesScannedCutoffPerQuery: int(10 * 1024 * 1024, 10 * 1024 ** 4),
+      /** Days before Athena query results expire. */
+      athenaResultsRetentionDays: int(1, 3650),
+    }),
+    alarms: z.object({
+      email: z.email().optional(),
+      /** Alarm when a work queue's oldest message is older than this. */
+      maxQueueAgeSeconds: int(60, 1_209_600),
+    }),
+    logRetentionDays: z.union([
+      z.literal(1),
+      z.literal(3),
+      z.literal(7),
+      z.literal(14),
+      z.literal(30),
+      z.literal(90),
+      z.literal(365),
+    ]),
+    /** `destroy` removes buckets and logs with the stack (dev); `retain` keeps them (prod). */
+    removalPolicy: z.enum(['destroy', 'retain']),
+  })
+  .superRefine((config, ctx) => {
+    const seen = new Set<string>();
+    config.tenants.forEach((tenant, index) => {
+      if (seen.has(tenant.id)) {
+        ctx.addIssue({ code: 'custom', path: ['tenants', index, 'id'], message: `duplicates tenant "${tenant.id}"` });
+      }
+      seen.add(tenant.id);
+    });
+  });
+
+export type StageConfig = z.infer<typeof stageConfigSchema>;
+export type StageConfigInput = z.input<typeof stageConfigSchema>;
+export type TenantConfig = z.infer<typeof tenantConfigSchema>;
+export type TierConfig = z.infer<typeof tierConfigSchema>;
+export type TierName = keyof StageConfig['tiers'];

@@ -1,0 +1,90 @@
+import type { StageConfigInput } from './schema';
+
+/**
+ * The stages this repository ships. Add a stage here (or pass `-c config=path.json`) and select
+ * it with `-c stage=NAME`.
+ */
+const tenants: StageConfigInput['tenants'] = [
+  { id: 'acme', maxConcurrencyShare: 0.5, quota: { ratePerSecond: 500, burst: 1000 } },
+  { id: 'globex', maxConcurrencyShare: 0.3, quota: { ratePerSecond: 200, burst: 400 } },
+  { id: 'initech', maxConcurrencyShare: 0.2, quota: { ratePerSecond: 100, burst: 200 } },
+];
+
+export const stages: Record<string, StageConfigInput> = {
+  dev: {
+    stage: 'dev',
+    env: { region: 'eu-west-1' },
+    architecture: 'arm64',
+    tenants,
+    tiers: {
+      tier1: {
+        memoryMiB: 1024,
+        timeoutSeconds: 30,
+        provisionedConcurrency: { min: 1, max: 4, targetUtilization: 0.7 },
+        batchSize: 32,
+        maxBatchingWindowSeconds: 1,
+        maxConcurrency: 10,
+        maxReceiveCount: 3,
+      },
+      tier2: {
+        memoryMiB: 2048,
+        timeoutSeconds: 60,
+        provisionedConcurrency: { min: 1, max: 2, targetUtilization: 0.7 },
+        batchSize: 32,
+        maxBatchingWindowSeconds: 2,
+        maxConcurrency: 6,
+        maxReceiveCount: 3,
+      },
+    },
+    cascade: { threshold: 'manifest' },
+    archive: {
+      bufferingIntervalSeconds: 60,
+      bufferingSizeMiB: 64,
+      retentionDays: 30,
+      replayRetentionDays: 7,
+      athenaBytesScannedCutoffPerQuery: 1024 ** 3,
+      athenaResultsRetentionDays: 7,
+    },
+    alarms: { maxQueueAgeSeconds: 300 },
+    logRetentionDays: 14,
+    removalPolicy: 'destroy',
+  },
+  prod: {
+    stage: 'prod',
+    env: { region: 'eu-west-1' },
+    architecture: 'arm64',
+    tenants,
+    tiers: {
+      tier1: {
+        memoryMiB: 1769,
+        timeoutSeconds: 30,
+        provisionedConcurrency: { min: 5, max: 50, targetUtilization: 0.7 },
+        batchSize: 64,
+        maxBatchingWindowSeconds: 1,
+        maxConcurrency: 100,
+        maxReceiveCount: 5,
+      },
+      tier2: {
+        memoryMiB: 3008,
+        timeoutSeconds: 60,
+        provisionedConcurrency: { min: 2, max: 20, targetUtilization: 0.7 },
+        batchSize: 32,
+        maxBatchingWindowSeconds: 2,
+        maxConcurrency: 40,
+        maxReceiveCount: 5,
+      },
+    },
+    cascade: { threshold: 'manifest' },
+    archive: {
+      bufferingIntervalSeconds: 300,
+      bufferingSizeMiB: 128,
+      retentionDays: 400,
+      replayRetentionDays: 30,
+      athenaBytesScannedCutoffPerQuery: 100 * 1024 ** 3,
+      athenaResultsRetentionDays: 30,
+    },
+    alarms: { maxQueueAgeSeconds: 120 },
+    logRetentionDays: 90,
+    removalPolicy: 'retain',
+  },
+};

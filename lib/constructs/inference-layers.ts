@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AssetHashType, DockerImage } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Construct } from 'constructs';
+import { buildModelsLayer, MANIFEST_FILE } from '../../layers/models-layer';
+import { buildOnnxRuntimeLayer, LAYER_PLATFORMS, onnxRuntimeVersion } from '../../layers/onnxruntime-layer';
+
+export interface InferenceLayersProps {
+  /** Folder holding `manifest.json` and the ONNX files it lists. */
+  readonly modelsDir: string;
+  /** Folder holding the layer build scripts (the asset source; bundling is local). */
+  readonly layersDir: string;
+}
+
+/**
+ * The two layers every inference function uses: onnxruntime-node (Linux x64 + arm64 binaries)
+ * and the models with their manifest. Both are built by local bundling in this process, so
+ * synth never needs Docker; the Docker image named below is never pulled.
+ */
+export class InferenceLayers extends Construct {
+  public readonly onnxRuntime: lambda.LayerVersion;
+  public readonly models: lambda.LayerVersion;
+
+  constructor(scope: Construct, id: string, props: InferenceLayersProps) {
+    super(scope, id);
+    const neverPulled = DockerImage.fromRegistry('public.ecr.aws/docker/library/busybox:latest');
+    const ortVersion = onnxRuntimeVersion();
+    const platforms = LAYER_PLATFORMS.map((p) => `${p.os}-${p.arch}`).join(',');
+
+    this.onnxRuntime = new lambda.LayerVersion(this, 'OnnxRuntime', {
+      description: `onnxruntime-node ${ortVersion} (${platforms})`,
+      compatibleRuntimes: [lambda.Runtime.NODEJS_22_X],
+      compatibleArchitectures: [lambda.Architecture.ARM_64, lambda.Architecture.X86_64],
+      code: lambda.Code.fromAsset(props.layersDir, {
+        assetHashType: AssetHashType.CUSTOM,
+        assetHash: `onnxruntime-node@${ortVersion}:${platforms}:v1`,
+        bundling: {
+          image: neverPulled,
+          local: { tryBundle: (outputDir) => (buildOnnxRuntimeLayer(outputDir), true) },
+        },
+      }),
+    });
+
+    const manifestDigest = createHash('sha256')
+      .update(readFileSync(join(props.modelsDir, MANIFEST_FILE)))
+      .digest('hex');
+    this.models = new lambda.LayerVersion(this, 'Models', {
+      description: `inferbus models, manifest sha256 ${manifestDigest.slice(0, 12)}`,
+      compatibleRuntimes: [lambda.Runtime.NODEJS_22_X],
+      compatibleArchitectures: [lambda.Architecture.ARM_64, lambda.Architecture.X86_64],
+      code: lambda.Code.fromAsset(props.layersDir, {
+        // The manifest records every model file's sha256, so its digest identifies the layer.
+        assetHashType: AssetHashType.CUSTOM,
+        assetHash: `models:${manifestDigest}`,
+        bundling: {
+          image: neverPulled,
+          local: { tryBundle: (outputDir) => (buildModelsLayer(props.modelsDir, outputDir), true) },
+        },
+      }),
+    });
+  }
+}

@@ -1,0 +1,223 @@
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { DeadLetterQueue } from './dead-letter-queue';
+import { pascal } from './inference-bus';
+import { WorkQueue } from './work-queue';
+
+export interface TierTenant {
+  readonly id: string;
+  /** Share of the tier's maximum concurrency this tenant's event source may use, (0, 1]. */
+  readonly maxConcurrencyShare: number;
+}
+
+export interface InferenceTierProps {
+  /** 1 for the fast model, 2 for the escalation model. */
+  readonly tier: number;
+  /** Path of the handler module (bundled with esbuild, CommonJS). */
+  readonly entry: string;
+  /** Project root and lockfile for esbuild; bundling never uses Docker. */
+  readonly projectRoot: string;
+  readonly depsLockFilePath: string;
+  readonly bus: events.IEventBus;
+  /** Which events this tier consumes, per tenant: an EventBridge pattern builder. */
+  readonly eventPatternFor: (tenantId: string) => events.EventPattern;
+  readonly tenants: readonly TierTenant[];
+  readonly layers: readonly lambda.ILayerVersion[];
+  readonly architecture: lambda.Architecture;
+  readonly memoryMiB: number;
+  readonly timeout: Duration;
+  readonly provisionedConcurrency: { readonly min: number; readonly max: number; readonly targetUtilization: number };
+  readonly batchSize: number;
+  readonly maxBatchingWindow: Duration;
+  /** Maximum concurrency of the whole tier; each tenant gets its share (at least 2, the SQS minimum). */
+  readonly maxConcurrency: number;
+  readonly maxReceiveCount: number;
+  /** Bucket holding claim-checked payloads (payloads over the EventBridge entry limit). */
+  readonly claimBucket: s3.IBucket;
+  /** Extra environment for the handler. @default none */
+  readonly environment?: Record<string, string>;
+  readonly logRetention: logs.RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/** Per-tenant wiring of one tier: the rule, its target DLQ, the work queue and its DLQ. */
+export interface TenantLane {
+  readonly tenantId: string;
+  readonly rule: events.Rule;
+  readonly ruleDeadLetterQueue: sqs.Queue;
+  readonly queue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+  readonly eventSourceMaxConcurrency: number;
+}
+
+/** EventBridge retries delivery to SQS this long before using the target DLQ (its maximums). */
+export const RULE_TARGET_RETRY = { attempts: 185, maxEventAge: Duration.hours(24) } as const;
+export const ALIAS_NAME = 'live';
+
+/**
+ * One inference tier: a function behind the alias `live` (provisioned concurrency with target
+ * tracking), and for every tenant its own rule, SQS buffer, DLQ and event-source concurrency
+ * share, so one tenant's flood or poison cannot starve or fail another.
+ */
+export class InferenceTier extends Construct {
+  public readonly function: nodejs.NodejsFunction;
+  public readonly alias: lambda.Alias;
+  public readonly lanes: readonly TenantLane[];
+
+  constructor(scope: Construct, id: string, props: InferenceTierProps) {
+    super(scope, id);
+    validateTierProps(props);
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+
+    // An explicit role instead of AWSLambdaBasicExecutionRole: logs only to this tier's group.
+    const role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `inferbus tier-${props.tier} function`,
+    });
+    logGroup.grantWrite(role);
+    const dlqUrls: Record<string, string> = {};
+    this.function = new nodejs.NodejsFunction(this, 'Function', {
+      description: `inferbus tier-${props.tier} inference`,
+      entry: props.entry,
+      handler: 'handler',
+      projectRoot: props.projectRoot,
+      depsLockFilePath: props.depsLockFilePath,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: props.architecture,
+      memorySize: props.memoryMiB,
+      timeout: props.timeout,
+      layers: [...props.layers],
+      role,
+      logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
+      systemLogLevelV2: lambda.SystemLogLevel.WARN,
+      tracing: lambda.Tracing.ACTIVE,
+      environment: {
+        INFERBUS_TIER: String(props.tier),
+        EVENT_BUS_NAME: props.bus.eventBusName,
+        MODELS_DIR: '/opt/models',
+        CLAIM_BUCKET: props.claimBucket.bucketName,
+        ORT_INTRA_OP_THREADS: String(intraOpThreadsFor(props.memoryMiB)),
+        POWERTOOLS_SERVICE_NAME: `inferbus-tier${props.tier}`,
+        POWERTOOLS_METRICS_NAMESPACE: 'inferbus',
+        ...props.environment,
+      },
+      bundling: {
+        format: nodejs.OutputFormat.CJS,
+        target: 'node22',
+        minify: true,
+        sourceMap: true,
+        // The native runtime comes from the onnxruntime layer (/opt/nodejs/node_modules).
+        externalModules: ['onnxruntime-node'],
+        forceDockerBundling: false,
+      },
+    });
+
+    const pc = props.provisionedConcurrency;
+    this.alias = new lambda.Alias(this, 'Live', {
+      aliasName: ALIAS_NAME,
+      version: this.function.currentVersion,
+      provisionedConcurrentExecutions: pc.min > 0 ? pc.min : undefined,
+    });
+    if (pc.min > 0) {
+      this.alias
+        .addAutoScaling({ minCapacity: pc.min, maxCapacity: pc.max })
+        .scaleOnUtilization({ utilizationTarget: pc.targetUtilization });
+    }
+
+    props.bus.grantPutEventsTo(this.function);
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadClaimCheckedPayloads',
+        actions: ['s3:GetObject'],
+        resources: [props.claimBucket.arnForObjects('*')],
+      }),
+    );
+
+    this.lanes = props.tenants.map((tenant) => {
+      const lane = this.addTenantLane(tenant, props);
+      dlqUrls[tenant.id] = lane.deadLetterQueue.queueUrl;
+      return lane;
+    });
+    // Poison records go straight to their tenant's DLQ, with the reason, without retries.
+    this.function.addEnvironment('DLQ_URLS', JSON.stringify(dlqUrls));
+  }
+
+  private addTenantLane(tenant: TierTenant, props: InferenceTierProps): TenantLane {
+    const scope = new Construct(this, `Tenant${pascal(tenant.id)}`);
+    const work = new WorkQueue(scope, 'Work', {
+      consumerTimeout: props.timeout,
+      maxBatchingWindow: props.maxBatchingWindow,
+      maxReceiveCount: props.maxReceiveCount,
+      removalPolicy: props.removalPolicy,
+    });
+    const ruleDeadLetterQueue = new DeadLetterQueue(scope, 'RuleDlq', { removalPolicy: props.removalPolicy }).queue;
+    const rule = new events.Rule(scope, 'Rule', {
+      eventBus: props.bus,
+      description: `tier ${props.tier}: ${tenant.id}`,
+      eventPattern: props.eventPatternFor(tenant.id),
+      targets: [
+        new targets.SqsQueue(work.queue, {
+          deadLetterQueue: ruleDeadLetterQueue,
+          retryAttempts: RULE_TARGET_RETRY.attempts,
+          maxEventAge: RULE_TARGET_RETRY.maxEventAge,
+        }),
+      ],
+    });
+    const eventSourceMaxConcurrency = tenantConcurrency(props.maxConcurrency, tenant.maxConcurrencyShare);
+    this.alias.addEventSource(
+      new SqsEventSource(work.queue, {
+        batchSize: props.batchSize,
+        maxBatchingWindow: props.maxBatchingWindow.toSeconds() > 0 ? props.maxBatchingWindow : undefined,
+        maxConcurrency: eventSourceMaxConcurrency,
+        reportBatchItemFailures: true,
+      }),
+    );
+    work.deadLetterQueue.grantSendMessages(this.function);
+    return {
+      tenantId: tenant.id,
+      rule,
+      ruleDeadLetterQueue,
+      queue: work.queue,
+      deadLetterQueue: work.deadLetterQueue,
+      eventSourceMaxConcurrency,
+    };
+  }
+}
+
+/** Each tenant gets its share of the tier's concurrency, never below the SQS minimum of 2. */
+export function tenantConcurrency(tierMaxConcurrency: number, share: number): number {
+  return Math.max(2, Math.floor(tierMaxConcurrency * share));
+}
+
+/** Lambda grants one vCPU per 1,769 MiB; more onnxruntime threads than vCPUs only adds contention. */
+export function intraOpThreadsFor(memoryMiB: number): number {
+  return Math.min(6, Math.max(1, Math.floor(memoryMiB / 1769)));
+}
+
+function validateTierProps(props: InferenceTierProps): void {
+  const problems: string[] = [];
+  if (props.tenants.length === 0) problems.push('tenants must list at least one tenant');
+  if (props.batchSize > 10 && props.maxBatchingWindow.toSeconds() < 1) {
+    problems.push(`batchSize ${props.batchSize} is above 10, so maxBatchingWindow must be at least 1 second`);
+  }
+  if (props.provisionedConcurrency.min > props.provisionedConcurrency.max) {
+    problems.push(
+      `provisionedConcurrency.min (${props.provisionedConcurrency.min}) must be <= max (${props.provisionedConcurrency.max})`,
+    );
+  }
+  if (problems.length > 0) throw new Error(`InferenceTier tier ${props.tier}: ${problems.join('; ')}`);
+}

@@ -1,0 +1,173 @@
+import { join } from 'node:path';
+import { Duration, RemovalPolicy, Size, Stack, type StackProps } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import type { Construct } from 'constructs';
+import { NAMED_QUERIES } from '../../functions/core/archive/named-queries';
+import { DetailType, RESULT_SOURCE, tenantSource } from '../../functions/core/events';
+import type { StageConfig, TierName } from '../config';
+import { EventArchive } from '../constructs/event-archive';
+import { InferenceBus } from '../constructs/inference-bus';
+import { InferenceLayers } from '../constructs/inference-layers';
+import { InferenceTier } from '../constructs/inference-tier';
+import { Observability } from '../constructs/observability';
+import { acknowledgeNagFindings } from './nag-acknowledgements';
+
+export interface InferbusStackProps extends StackProps {
+  readonly config: StageConfig;
+  /** Repository root: handlers, lockfile, `models/` and `layers/` are found from here. */
+  readonly projectRoot: string;
+  /** @default `<projectRoot>/models` */
+  readonly modelsDir?: string;
+}
+
+/** Names that operators and the CLI derive from the stage alone. */
+export function stageNames(stage: string) {
+  return {
+    stackName: `inferbus-${stage}`,
+    busName: `inferbus-${stage}`,
+    databaseName: `inferbus_${stage.replaceAll('-', '_')}`,
+    workGroupName: `inferbus-${stage}`,
+  };
+}
+
+/**
+ * The whole pipeline of one stage: bus → per-tenant rules → SQS → tier-1 / tier-2 Lambda
+ * (tiered ONNX inference) → results back on the bus; every event archived as Parquet for
+ * Athena; every failure in a DLQ with an alarm.
+ */
+export class InferbusStack extends Stack {
+  public readonly bus: InferenceBus;
+  public readonly tiers: Record<TierName, InferenceTier>;
+  public readonly archive: EventArchive;
+  public readonly observability: Observability;
+  public readonly claimBucket: s3.Bucket;
+
+  constructor(scope: Construct, id: string, props: InferbusStackProps) {
+    super(scope, id, props);
+    const { config, projectRoot } = props;
+    const names = stageNames(config.stage);
+    const removalPolicy = config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const logRetention = config.logRetentionDays as logs.RetentionDays;
+
+    this.bus = new InferenceBus(this, 'Bus', {
+      busName: names.busName,
+      replayRetentionDays: config.archive.replayRetentionDays,
+      tenantPublishers: config.tenants.map((t) => ({ tenantId: t.id, principals: t.publisherPrincipals })),
+    });
+
+    // Server access logs of the archive buckets land here.
+    const accessLogs = new s3.Bucket(this, 'AccessLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      removalPolicy,
+      autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
+      lifecycleRules: [{ expiration: Duration.days(90) }],
+    });
+
+    // Payloads too large for an EventBridge entry are stored here and the event carries a pointer.
+    // Kept as long as an event can wait in a DLQ (14 days), then expired.
+    const claims = new s3.Bucket(this, 'Claims', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'claims/',
+      removalPolicy,
+      autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
+      lifecycleRules: [{ expiration: Duration.days(15) }],
+    });
+    this.claimBucket = claims;
+
+    this.archive = new EventArchive(this, 'Archive', {
+      bus: this.bus.bus,
+      databaseName: names.databaseName,
+      workGroupName: names.workGroupName,
+      bufferingInterval: Duration.seconds(config.archive.bufferingIntervalSeconds),
+      bufferingSize: Size.mebibytes(config.archive.bufferingSizeMiB),
+      retentionDays: config.archive.retentionDays,
+      athenaResultsRetentionDays: config.archive.athenaResultsRetentionDays,
+      athenaBytesScannedCutoffPerQuery: config.archive.athenaBytesScannedCutoffPerQuery,
+      namedQueries: NAMED_QUERIES,
+      accessLogsBucket: accessLogs,
+      logRetention,
+      removalPolicy,
+    });
+
+    const layers = new InferenceLayers(this, 'Layers', {
+      modelsDir: props.modelsDir ?? join(projectRoot, 'models'),
+      layersDir: join(projectRoot, 'layers'),
+    });
+    const architecture = config.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
+    const tierProps = (tier: TierName) => {
+      const c = config.tiers[tier];
+      return {
+        entry: join(projectRoot, 'functions', tier, 'handler.ts'),
+        projectRoot,
+        depsLockFilePath: join(projectRoot, 'package-lock.json'),
+        bus: this.bus.bus,
+        tenants: config.tenants,
+        layers: [layers.onnxRuntime, layers.models],
+        architecture,
+        memoryMiB: c.memoryMiB,
+        timeout: Duration.seconds(c.timeoutSeconds),
+        provisionedConcurrency: c.provisionedConcurrency,
+        batchSize: c.batchSize,
+        maxBatchingWindow: Duration.seconds(c.maxBatchingWindowSeconds),
+        maxConcurrency: c.maxConcurrency,
+        maxReceiveCount: c.maxReceiveCount,
+        claimBucket: claims,
+        environment: { CASCADE_THRESHOLD: String(config.cascade.threshold) },
+        logRetention,
+        removalPolicy,
+      };
+    };
+    this.tiers = {
+      tier1: new InferenceTier(this, 'Tier1', {
+        ...tierProps('tier1'),
+        tier: 1,
+        eventPatternFor: (tenant) => ({
+          source: [tenantSource(tenant)],
+          detailType: [DetailType.InferenceRequested],
+          detail: { tenant: [tenant] },
+        }),
+      }),
+      tier2: new InferenceTier(this, 'Tier2', {
+        ...tierProps('tier2'),
+        tier: 2,
+        eventPatternFor: (tenant) => ({
+          source: [RESULT_SOURCE],
+          detailType: [DetailType.EscalationRequested],
+          detail: { tenant: [tenant] },
+        }),
+      }),
+    };
+
+    const tierList = [this.tiers.tier1, this.tiers.tier2].map((tier, index) => ({ tier, label: `tier${index + 1}` }));
+    this.observability = new Observability(this, 'Observability', {
+      stage: config.stage,
+      deadLetterQueues: [
+        ...tierList.flatMap(({ tier, label }) =>
+          tier.lanes.flatMap((lane) => [
+            { label: `${label} ${lane.tenantId}`, queue: lane.deadLetterQueue },
+            { label: `${label} ${lane.tenantId} rule`, queue: lane.ruleDeadLetterQueue },
+          ]),
+        ),
+        { label: 'archive rule', queue: this.archive.ruleDeadLetterQueue },
+      ],
+      workQueues: tierList.flatMap(({ tier, label }) =>
+        tier.lanes.map((lane) => ({ label: `${label} ${lane.tenantId}`, queue: lane.queue })),
+      ),
+      maxQueueAge: Duration.seconds(config.alarms.maxQueueAgeSeconds),
+      functions: tierList.map(({ tier, label }) => ({ label, fn: tier.function })),
+      deliveryStream: this.archive.deliveryStream,
+      alarmEmail: config.alarms.email,
+      removalPolicy,
+    });
+
+    acknowledgeNagFindings(this);
+  }
+}

@@ -1,0 +1,280 @@
+import { compilePattern } from './compile.js';
+import { matchValue } from './match-value.js';
+import type { CompiledPattern, FieldCondition, Scalar, ValueMatcher } from './types.js';
+
+/**
+ * Many rules compiled once; matching an event costs what the event's relevant fields cost, not a
+ * walk over every pattern:
+ *
+ * - Every distinct field condition (path + value list) gets an id; each $or branch needs all of its
+ *   conditions satisfied, so matching counts satisfied conditions per branch.
+ * - The referenced paths form a trie, so the event walk only descends into keys some rule uses.
+ * - At each path, exact values (the common case) are looked up in maps; other operators sit in a
+ *   per-path list that is only tried when the event has that path; `exists: true` is counted once
+ *   when the path is present; `exists: false` is counted after the walk when the path stayed absent.
+ */
+
+interface ValueTest {
+  readonly condition: number;
+  readonly matcher: ValueMatcher;
+}
+
+interface PathIndex {
+  readonly strings: Map<string, number[]>;
+  readonly numbers: Map<number, number[]>;
+  readonly literals: { true: number[]; false: number[]; null: number[] };
+  readonly tests: ValueTest[];
+  readonly presence: number[];
+  /** Event sequence number in which this path last had a value. */
+  seenIn: number;
+}
+
+interface PathNode {
+  readonly children: Map<string, PathNode>;
+  index: PathIndex | null;
+}
+
+interface Absence {
+  readonly condition: number;
+  readonly index: PathIndex;
+}
+
+function newPathIndex(): PathIndex {
+  return {
+    strings: new Map(),
+    numbers: new Map(),
+    literals: { true: [], false: [], null: [] },
+    tests: [],
+    presence: [],
+    seenIn: 0,
+  };
+}
+
+function pushTo<K>(map: Map<K, number[]>, key: K, id: number): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [id]);
+  else list.push(id);
+}
+
+export class RuleIndex {
+  private readonly root: PathNode = { children: new Map(), index: null };
+  private readonly ruleNames: string[] = [];
+  private readonly ruleIds = new Map<string, number>();
+  private readonly conditionIds = new Map<string, number>();
+  private readonly conditionBranches: number[][] = [];
+  private readonly branchRule: number[] = [];
+  private readonly branchRequired: number[] = [];
+  private readonly absences: Absence[] = [];
+
+  // Per-event scratch state, stamped with the event sequence number instead of being cleared.
+  private sequence = 0;
+  private conditionSeen = new Int32Array(0);
+  private branchSeen = new Int32Array(0);
+  private branchCount = new Int32Array(0);
+  private ruleSeen = new Int32Array(0);
+  private matched: number[] = [];
+
+  constructor(rules: Iterable<readonly [string, unknown]> = []) {
+    for (const [name, pattern] of rules) this.add(name, pattern);
+  }
+
+  /** Number of distinct rule names. */
+  get size(): number {
+    return this.ruleNames.length;
+  }
+
+  /** Adds a rule; adding the same name again ORs the patterns. Throws InvalidEventPatternError. */
+  add(name: string, pattern: unknown): void {
+    this.addCompiled(name, compilePattern(pattern));
+  }
+
+  addCompiled(name: string, pattern: CompiledPattern): void {
+    let rule = this.ruleIds.get(name);
+    if (rule === undefined) {
+      rule = this.ruleNames.length;
+      this.ruleNames.push(name);
+      this.ruleIds.set(name, rule);
+    }
+    for (const branch of pattern.branches) {
+      const id = this.branchRule.length;
+      this.branchRule.push(rule);
+      this.branchRequired.push(branch.length);
+      for (const condition of branch) this.conditionsBranches(this.conditionFor(condition)).push(id);
+    }
+    this.growScratch();
+  }
+
+  /** Names of the rules matching a parsed event, in the order the rules were added. */
+  match(event: unknown): string[] {
+    if (typeof event !== 'object' || event === null || Array.isArray(event)) return [];
+    this.beginEvent();
+    this.visitObject(this.root, event as Record<string, unknown>);
+    return this.finishEvent();
+  }
+
+  /** Same as {@link match} for the event's JSON text; text that is not JSON matches nothing. */
+  matchJson(json: string): string[] {
+    let event: unknown;
+    try {
+      event = JSON.parse(json);
+    } catch {
+      return [];
+    }
+    return this.match(event);
+  }
+
+  private conditionsBranches(condition: number): number[] {
+    return this.conditionBranches[condition] as number[];
+  }
+
+  private conditionFor(condition: FieldCondition): number {
+    const known = this.conditionIds.get(condition.source);
+    if (known !== undefined) return known;
+    const id = this.conditionBranches.length;
+    this.conditionIds.set(condition.source, id);
+    this.conditionBranches.push([]);
+    const index = this.pathIndex(condition.path);
+    for (const matcher of condition.matchers) this.indexMatcher(index, id, matcher);
+    return id;
+  }
+
+  private indexMatcher(index: PathIndex, id: number, matcher: ValueMatcher): void {
+    if (matcher.kind === 'exact') {
+      const value = matcher.value;
+      if (typeof value === 'string') pushTo(index.strings, value, id);
+      else if (typeof value === 'number') pushTo(index.numbers, value, id);
+      else index.literals[value === null ? 'null' : value ? 'true' : 'false'].push(id);
+    } else if (matcher.kind === 'exists') {
+      if (matcher.exists) index.presence.push(id);
+      else this.absences.push({ condition: id, index });
+    } else {
+      index.tests.push({ condition: id, matcher });
+    }
+  }
+
+  private pathIndex(path: readonly string[]): PathIndex {
+    let node = this.root;
+    for (const key of path) {
+      let child = node.children.get(key);
+      if (child === undefined) {
+        child = { children: new Map(), index: null };
+        node.children.set(key, child);
+      }
+      node = child;
+    }
+    node.index ??= newPathIndex();
+    return node.index;
+  }
+
+  private growScratch(): void {
+    const conditions = this.conditionBranches.length;
+    const branches = this.branchRule.length;
+    const rules = this.ruleNames.length;
+    // Fresh arrays are all zero, so restart the sequence to keep stamps unambiguous.
+    if (this.conditionSeen.length < conditions) this.conditionSeen = new Int32Array(conditions * 2);
+    if (this.branchSeen.length < branches) {
+      this.branchSeen = new Int32Array(branches * 2);
+      this.branchCount = new Int32Array(branches * 2);
+    }
+    if (this.ruleSeen.length < rules) this.ruleSeen = new Int32Array(rules * 2);
+    this.conditionSeen.fill(0);
+    this.branchSeen.fill(0);
+    this.ruleSeen.fill(0);
+    this.resetPathStamps(this.root);
+    this.sequence = 0;
+  }
+
+  private resetPathStamps(node: PathNode): void {
+    if (node.index !== null) node.index.seenIn = 0;
+    for (const child of node.children.values()) this.resetPathStamps(child);
+  }
+
+  private beginEvent(): void {
+    if (this.sequence === 0x7fffffff) this.growScratch();
+    this.sequence++;
+    this.matched = [];
+  }
+
+  private finishEvent(): string[] {
+    const sequence = this.sequence;
+    for (const absence of this.absences) {
+      if (absence.index.seenIn !== sequence) this.satisfy(absence.condition);
+    }
+    const matched = this.matched;
+    if (matched.length > 1) matched.sort((a, b) => a - b);
+    return matched.map((rule) => this.ruleNames[rule] as string);
+  }
+
+  private satisfy(condition: number): void {
+    const sequence = this.sequence;
+    if (this.conditionSeen[condition] === sequence) return;
+    this.conditionSeen[condition] = sequence;
+    const branchSeen = this.branchSeen;
+    const branchCount = this.branchCount;
+    for (const branch of this.conditionsBranches(condition)) {
+      if (branchSeen[branch] !== sequence) {
+        branchSeen[branch] = sequence;
+        branchCount[branch] = 0;
+      }
+      const count = (branchCount[branch] as number) + 1;
+      branchCount[branch] = count;
+      if (count === this.branchRequired[branch]) {
+        const rule = this.branchRule[branch] as number;
+        if (this.ruleSeen[rule] !== sequence) {
+          this.ruleSeen[rule] = sequence;
+          this.matched.push(rule);
+        }
+      }
+    }
+  }
+
+  private satisfyAll(conditions: readonly number[] | undefined): void {
+    if (conditions === undefined) return;
+    for (let i = 0; i < conditions.length; i++) this.satisfy(conditions[i] as number);
+  }
+
+  private visitObject(node: PathNode, object: Record<string, unknown>): void {
+    for (const [key, child] of node.children) {
+      if (Object.hasOwn(object, key)) this.visit(child, object[key]);
+    }
+  }
+
+  private visit(node: PathNode, value: unknown): void {
+    if (typeof value === 'object' && value !== null) {
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) this.visit(node, value[i]);
+      } else if (node.children.size > 0) {
+        this.visitObject(node, value as Record<string, unknown>);
+      }
+      return;
+    }
+    const index = node.index;
+    if (index === null) return;
+    switch (typeof value) {
+      case 'string':
+        this.satisfyAll(index.strings.get(value));
+        break;
+      case 'number':
+        if (!Number.isFinite(value)) return;
+        this.satisfyAll(index.numbers.get(value));
+        break;
+      case 'boolean':
+        this.satisfyAll(value ? index.literals.true : index.literals.false);
+        break;
+      default:
+        if (value !== null) return; // undefined, functions, symbols, bigints: not JSON values
+        this.satisfyAll(index.literals.null);
+    }
+    if (index.seenIn !== this.sequence) {
+      index.seenIn = this.sequence;
+      this.satisfyAll(index.presence);
+    }
+    const tests = index.tests;
+    for (let i = 0; i < tests.length; i++) {
+      const test = tests[i] as ValueTest;
+      if (this.conditionSeen[test.condition] !== this.sequence && matchValue(test.matcher, value as Scalar)) {
+        this.satisfy(test.condition);
+      }
+    }
+  }
+}

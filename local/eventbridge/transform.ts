@@ -1,0 +1,157 @@
+import { applyInputPath, parseInputPath } from './input-path.js';
+
+export { applyInputPath } from './input-path.js';
+
+/**
+ * EventBridge input transformers (InputPathsMap + InputTemplate), following the user guide's
+ * "Amazon EventBridge input transformation" page:
+ * - a variable placed outside quotes in a JSON template renders as JSON (strings get quotes);
+ *   inside a quoted string it is inserted as is, without escaping (EventBridge does not escape it);
+ * - a path missing from the event renders as `null` outside quotes and as nothing inside quotes;
+ * - predefined variables: aws.events.rule-arn, aws.events.rule-name, aws.events.event.ingestion-time,
+ *   aws.events.event (the event without `detail`) and aws.events.event.json (the whole event).
+ */
+
+export interface InputTransformer {
+  readonly inputPathsMap?: Readonly<Record<string, string>>;
+  readonly inputTemplate: string;
+}
+
+export interface TransformContext {
+  readonly ruleArn: string;
+  readonly ruleName: string;
+  /** When EventBridge received the event; rendered as ISO 8601. */
+  readonly ingestionTime: Date | string;
+  /** The exact event text as received, when available (else the event is serialized). */
+  readonly eventJson?: string;
+}
+
+export class InvalidInputTransformerError extends Error {
+  override readonly name = 'InvalidInputTransformerError';
+  readonly code = 'ValidationException';
+}
+
+export const MAX_INPUT_PATHS = 100;
+export const MAX_INPUT_TEMPLATE_LENGTH = 8192;
+const PREDEFINED = new Set([
+  'aws.events.rule-arn',
+  'aws.events.rule-name',
+  'aws.events.event',
+  'aws.events.event.ingestion-time',
+  'aws.events.event.json',
+]);
+const VARIABLE_NAME = /^[A-Za-z0-9_-]+$/;
+const PLACEHOLDER = /<([A-Za-z0-9_.-]+)>/y;
+
+export function validateInputTransformer(transformer: InputTransformer): void {
+  const paths = Object.entries(transformer.inputPathsMap ?? {});
+  const fail = (message: string): never => {
+    throw new InvalidInputTransformerError(message);
+  };
+  if (paths.length > MAX_INPUT_PATHS) {
+    fail(`InputPathsMap has ${paths.length} entries; at most ${MAX_INPUT_PATHS} are allowed`);
+  }
+  for (const [name, path] of paths) {
+    if (PREDEFINED.has(name) || name.toLowerCase().startsWith('aws.')) {
+      fail(`InputPathsMap key ${name} is reserved and cannot be used`);
+    }
+    if (!VARIABLE_NAME.test(name)) fail(`InputPathsMap key ${name} is not a valid variable name`);
+    if (parseInputPath(path) === null) fail(`InputPathsMap value ${path} for ${name} is not a valid JSON path`);
+  }
+  const template = transformer.inputTemplate;
+  if (template.length === 0 || template.length > MAX_INPUT_TEMPLATE_LENGTH) {
+    fail(`InputTemplate must be between 1 and ${MAX_INPUT_TEMPLATE_LENGTH} characters`);
+  }
+}
+
+type Resolved = { readonly kind: 'value'; readonly value: unknown } | { readonly kind: 'raw-json'; readonly text: string };
+
+function resolver(transformer: InputTransformer, event: unknown, context: TransformContext) {
+  const map = transformer.inputPathsMap ?? {};
+  return (name: string): Resolved | null => {
+    switch (name) {
+      case 'aws.events.rule-arn':
+        return { kind: 'value', value: context.ruleArn };
+      case 'aws.events.rule-name':
+        return { kind: 'value', value: context.ruleName };
+      case 'aws.events.event.ingestion-time': {
+        const t = context.ingestionTime;
+        return { kind: 'value', value: typeof t === 'string' ? t : t.toISOString() };
+      }
+      case 'aws.events.event.json':
+        return { kind: 'raw-json', text: context.eventJson ?? JSON.stringify(event) };
+      case 'aws.events.event': {
+        const { detail: _detail, ...rest } = (typeof event === 'object' && event !== null ? event : {}) as Record<
+          string,
+          unknown
+        >;
+        return { kind: 'raw-json', text: JSON.stringify(rest) };
+      }
+    }
+    if (!Object.hasOwn(map, name)) return null;
+    return { kind: 'value', value: applyInputPath(map[name] as string, event) };
+  };
+}
+
+function renderOutsideString(resolved: Resolved): string {
+  if (resolved.kind === 'raw-json') return resolved.text;
+  return resolved.value === undefined ? 'null' : JSON.stringify(resolved.value);
+}
+
+function renderInsideString(resolved: Resolved): string {
+  if (resolved.kind === 'raw-json') return resolved.text;
+  const value = resolved.value;
+  if (value === undefined || value === null) return value === null ? 'null' : '';
+  if (typeof value === 'string') return value;
+  // Objects and arrays lose their inner quotes so the surrounding string stays valid.
+  return JSON.stringify(value).replaceAll('"', '');
+}
+
+function looksLikeJson(template: string): boolean {
+  const t = template.trim();
+  return (t.startsWith('{') && t.endsWith('}')) || (t.startsWith('[') && t.endsWith(']'));
+}
+
+/**
+ * Renders the transformer's template for one event. JSON templates come back minified when the
+ * result is valid JSON; other templates are plain text substitution.
+ */
+export function applyInputTransformer(
+  transformer: InputTransformer,
+  event: unknown,
+  context: TransformContext,
+): string {
+  validateInputTransformer(transformer);
+  const resolve = resolver(transformer, event, context);
+  const template = transformer.inputTemplate;
+  const json = looksLikeJson(template);
+  let out = '';
+  let inString = false;
+  for (let i = 0; i < template.length; ) {
+    const ch = template[i] as string;
+    if (ch === '<') {
+      PLACEHOLDER.lastIndex = i;
+      const m = PLACEHOLDER.exec(template);
+      const resolved = m === null ? null : resolve(m[1] as string);
+      if (m !== null && resolved !== null) {
+        out += json && !inString ? renderOutsideString(resolved) : renderInsideString(resolved);
+        i += m[0].length;
+        continue;
+      }
+    }
+    if (json && ch === '\\' && inString) {
+      out += ch + (template[i + 1] ?? '');
+      i += 2;
+      continue;
+    }
+    if (ch === '"') inString = !inString;
+    out += ch;
+    i++;
+  }
+  if (!json) return out;
+  try {
+    return JSON.stringify(JSON.parse(out));
+  } catch {
+    return out;
+  }
+}

@@ -1,0 +1,194 @@
+import onnxProto from 'onnx-proto';
+import type { FeatureSpec } from '../../functions/core/features';
+
+const { onnx } = onnxProto;
+const DataType = onnx.TensorProto.DataType;
+const AttributeType = onnx.AttributeProto.AttributeType;
+
+export const OPSET = 17;
+/** IR version 8 is the one that goes with opset 17 (ONNX 1.12). */
+const IR_VERSION = 8;
+
+type Initializer = onnxProto.onnx.ITensorProto;
+type Node = onnxProto.onnx.INodeProto;
+
+function bytesOf(data: Float32Array | Int8Array | BigInt64Array): Uint8Array {
+  // ONNX raw_data is little-endian, as are x64 and arm64.
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+}
+
+export function floatTensor(name: string, dims: number[], data: Float32Array): Initializer {
+  return { name, dims, dataType: DataType.FLOAT, rawData: bytesOf(data) };
+}
+
+export function int8Tensor(name: string, dims: number[], data: Int8Array): Initializer {
+  return { name, dims, dataType: DataType.INT8, rawData: bytesOf(data) };
+}
+
+export function int64Tensor(name: string, dims: number[], values: number[]): Initializer {
+  return { name, dims, dataType: DataType.INT64, rawData: bytesOf(BigInt64Array.from(values.map(BigInt))) };
+}
+
+function node(opType: string, input: string[], output: string[], attribute: onnxProto.onnx.IAttributeProto[] = []): Node {
+  return { opType, input, output, name: output[0] ?? opType, attribute };
+}
+
+const intAttr = (name: string, i: number) => ({ name, type: AttributeType.INT, i });
+
+function valueInfo(name: string, elemType: number, dims: (string | number)[]): onnxProto.onnx.IValueInfoProto {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType,
+        shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
+      },
+    },
+  };
+}
+
+export const INPUT_IDS = 'ids';
+export const INPUT_WEIGHTS = 'weights';
+export const OUTPUT_SCORE = 'score';
+
+function model(graphName: string, doc: string, spec: FeatureSpec, nodes: Node[], initializer: Initializer[]): Uint8Array {
+  const L = spec.maxLength;
+  const graph: onnxProto.onnx.IGraphProto = {
+    name: graphName,
+    docString: doc,
+    node: nodes,
+    initializer,
+    input: [valueInfo(INPUT_IDS, DataType.INT32, ['N', L]), valueInfo(INPUT_WEIGHTS, DataType.FLOAT, ['N', L])],
+    output: [valueInfo(OUTPUT_SCORE, DataType.FLOAT, ['N'])],
+  };
+  const proto = onnx.ModelProto.create({
+    irVersion: IR_VERSION,
+    opsetImport: [{ domain: '', version: OPSET }],
+    producerName: 'inferbus models/train',
+    producerVersion: '1',
+    graph,
+  });
+  return onnx.ModelProto.encode(proto).finish();
+}
+
+/** The shared tail: pooled [N, D] -> Gemm -> Relu -> Gemm -> [N] -> Sigmoid. */
+function mlpHead(pooled: string): Node[] {
+  return [
+    node('Gemm', [pooled, 'w1', 'b1'], ['hidden_pre']),
+    node('Relu', ['hidden_pre'], ['hidden']),
+    node('Gemm', ['hidden', 'w2', 'b2'], ['logit_2d']),
+    node('Reshape', ['logit_2d', 'shape_n'], ['logit']),
+    node('Sigmoid', ['logit'], [OUTPUT_SCORE]),
+  ];
+}
+
+/** Logistic regression over hashed buckets: sigmoid(sum_l weights[n,l] * table[ids[n,l]] + bias). */
+export function tier1Onnx(spec: FeatureSpec, table: Float32Array, bias: number): Uint8Array {
+  return model(
+    'tier1',
+    'inferbus tier 1: hashed-bag logistic regression; score = P(spam)',
+    spec,
+    [
+      node('Gather', ['table', INPUT_IDS], ['rows'], [intAttr('axis', 0)]),
+      node('Mul', ['rows', INPUT_WEIGHTS], ['weighted']),
+      node('ReduceSum', ['weighted', 'axis_1'], ['pooled'], [intAttr('keepdims', 0)]),
+      node('Add', ['pooled', 'bias'], ['logit']),
+      node('Sigmoid', ['logit'], [OUTPUT_SCORE]),
+    ],
+    [floatTensor('table', [spec.vocabSize], table), floatTensor('bias', [], Float32Array.of(bias)), int64Tensor('axis_1', [1], [1])],
+  );
+}
+
+export interface MlpWeights {
+  dim: number;
+  hidden: number;
+  w1: Float32Array;
+  b1: Float32Array;
+  w2: Float32Array;
+  b2: Float32Array;
+}
+
+function mlpInitializers(w: MlpWeights): Initializer[] {
+  return [
+    floatTensor('w1', [w.dim, w.hidden], w.w1),
+    floatTensor('b1', [w.hidden], w.b1),
+    floatTensor('w2', [w.hidden, 1], w.w2),
+    floatTensor('b2', [1], w.b2),
+    int64Tensor('axis_1', [1], [1]),
+    int64Tensor('axis_2', [1], [2]),
+    int64Tensor('shape_n', [1], [-1]),
+  ];
+}
+
+/** Embedding bag [V, D] -> weighted sum -> MLP. */
+export function tier2Onnx(spec: FeatureSpec, table: Float32Array, mlp: MlpWeights): Uint8Array {
+  return model(
+    'tier2',
+    'inferbus tier 2: hashed embedding bag + ReLU MLP; score = P(spam)',
+    spec,
+    [
+      node('Gather', ['table', INPUT_IDS], ['rows'], [intAttr('axis', 0)]),
+      node('Unsqueeze', [INPUT_WEIGHTS, 'axis_2'], ['weights_3d']),
+      node('Mul', ['rows', 'weights_3d'], ['weighted']),
+      node('ReduceSum', ['weighted', 'axis_1'], ['pooled'], [intAttr('keepdims', 0)]),
+      ...mlpHead('pooled'),
+    ],
+    [floatTensor('table', [spec.vocabSize, mlp.dim], table), ...mlpInitializers(mlp)],
+  );
+}
+
+export interface QuantizedTable {
+  /** [V, D], symmetric per row: table[v, d] ~= q[v, d] * scale[v]. */
+  q: Int8Array;
+  /** [V] */
+  scale: Float32Array;
+}
+
+/** Per-row symmetric INT8: hashed rows differ widely in norm, so one scale per row keeps rare rows exact enough. */
+export function quantizeRows(table: Float32Array, rows: number, dim: number): QuantizedTable {
+  const q = new Int8Array(rows * dim);
+  const scale = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let max = 0;
+    for (let d = 0; d < dim; d++) max = Math.max(max, Math.abs(table[r * dim + d] ?? 0));
+    const s = Math.fround(max > 0 ? max / 127 : 1);
+    scale[r] = s;
+    for (let d = 0; d < dim; d++) {
+      q[r * dim + d] = Math.max(-127, Math.min(127, Math.round((table[r * dim + d] ?? 0) / s)));
+    }
+  }
+  return { q, scale };
+}
+
+export function dequantizeRows(t: QuantizedTable, dim: number): Float32Array {
+  const out = new Float32Array(t.q.length);
+  for (let i = 0; i < t.q.length; i++) out[i] = (t.q[i] ?? 0) * (t.scale[Math.floor(i / dim)] ?? 0);
+  return out;
+}
+
+/**
+ * INT8 embedding: gather the int8 rows and their scales, fold the scales into the bag weights
+ * (weights[n,l] * scale[ids[n,l]]), so only the gathered rows are ever converted to float.
+ */
+export function tier2Int8Onnx(spec: FeatureSpec, table: QuantizedTable, mlp: MlpWeights): Uint8Array {
+  return model(
+    'tier2_int8',
+    'inferbus tier 2, INT8 embedding table (per-row scales); score = P(spam)',
+    spec,
+    [
+      node('Gather', ['table_q', INPUT_IDS], ['rows_q'], [intAttr('axis', 0)]),
+      node('Cast', ['rows_q'], ['rows'], [intAttr('to', DataType.FLOAT)]),
+      node('Gather', ['table_scale', INPUT_IDS], ['row_scales'], [intAttr('axis', 0)]),
+      node('Mul', [INPUT_WEIGHTS, 'row_scales'], ['scaled_weights']),
+      node('Unsqueeze', ['scaled_weights', 'axis_2'], ['weights_3d']),
+      node('Mul', ['rows', 'weights_3d'], ['weighted']),
+      node('ReduceSum', ['weighted', 'axis_1'], ['pooled'], [intAttr('keepdims', 0)]),
+      ...mlpHead('pooled'),
+    ],
+    [
+      int8Tensor('table_q', [spec.vocabSize, mlp.dim], table.q),
+      floatTensor('table_scale', [spec.vocabSize], table.scale),
+      ...mlpInitializers(mlp),
+    ],
+  );
+}
