@@ -125,12 +125,18 @@ const RULE_MIX: readonly { share: number; wildcard?: boolean; make: RuleMaker }[
     share: 0.05,
     make: (r, t) => {
       const low = Math.floor(r() * 1500);
-      return { source: [`inferbus.${t}`], detail: { payload: { tokens: [{ numeric: ['>=', low, '<', low + 512] }] } } };
+      return {
+        source: [`inferbus.${t}`],
+        detail: { payload: { tokens: [{ numeric: ['>=', low, '<', low + 512] }] } },
+      };
     },
   },
   {
     share: 0.05,
-    make: (r, t) => ({ source: [`inferbus.${t}`], detail: { metadata: { priority: [{ numeric: ['>', Math.floor(r() * 8)] }] } } }),
+    make: (r, t) => ({
+      source: [`inferbus.${t}`],
+      detail: { metadata: { priority: [{ numeric: ['>', Math.floor(r() * 8)] }] } },
+    }),
   },
   {
     share: 0.05,
@@ -153,7 +159,10 @@ const RULE_MIX: readonly { share: number; wildcard?: boolean; make: RuleMaker }[
   },
   {
     share: 0.05,
-    make: (r, t) => ({ source: [`inferbus.${t}`], detail: { metadata: { ip: [{ cidr: `10.${Math.floor(r() * 4)}.0.0/16` }] } } }),
+    make: (r, t) => ({
+      source: [`inferbus.${t}`],
+      detail: { metadata: { ip: [{ cidr: `10.${Math.floor(r() * 4)}.0.0/16` }] } },
+    }),
   },
 ];
 
@@ -206,7 +215,11 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
-export async function runPatternBench({ quick = false }: { quick?: boolean } = {}): Promise<PatternBenchResult> {
+export async function runPatternBench({
+  quick = false,
+}: {
+  quick?: boolean;
+} = {}): Promise<PatternBenchResult> {
   const runs = quick ? 3 : 7;
   const millis = quick ? 200 : 600;
   const rows: PatternBenchRow[] = [];
@@ -241,7 +254,9 @@ function anchorFor(row: PatternBenchRow): number | undefined {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const result = await runPatternBench({ quick: process.argv.includes('--quick') });
-  console.log(`event pattern matching, JSON text -> rule names (node ${result.node}, ~${result.eventBytes} B events)`);
+  console.log(
+    `event pattern matching, JSON text -> rule names (node ${result.node}, ~${result.eventBytes} B events)`,
+  );
   console.log('rules  wildcard  events/s    matches/event  event-ruler  ratio');
   for (const row of result.rows) {
     const anchor = anchorFor(row);

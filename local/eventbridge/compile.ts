@@ -65,7 +65,8 @@ function compileOr(value: unknown, path: string[], branches: Branch[]) {
   if (!Array.isArray(value)) invalidPattern(`It must be an Array followed with ${OR}.`);
   const before = branches.splice(0, branches.length);
   for (const alternative of value) {
-    if (!isPlainObject(alternative)) invalidPattern(`Only JSON object is allowed in array of ${OR} relationship.`);
+    if (!isPlainObject(alternative))
+      invalidPattern(`Only JSON object is allowed in array of ${OR} relationship.`);
     const forked = before.length === 0 ? [new Map()] : before.map((b) => new Map(b));
     compileObject(alternative, path, forked, true);
     branches.push(...forked);

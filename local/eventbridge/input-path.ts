@@ -4,9 +4,12 @@
  * (`.*`, `[*]`). A wildcard yields the list of matches; a missing path yields undefined.
  */
 
-type Step = { readonly kind: 'name'; readonly name: string } | { readonly kind: 'index'; readonly index: number } | {
-  readonly kind: 'wildcard';
-};
+type Step =
+  | { readonly kind: 'name'; readonly name: string }
+  | { readonly kind: 'index'; readonly index: number }
+  | {
+      readonly kind: 'wildcard';
+    };
 
 const NAME = /^[A-Za-z0-9_\-/:@]+/;
 

@@ -10,6 +10,7 @@ import type { CompiledPattern, FieldCondition, Scalar } from './types.js';
  * count as the parent field's value, and each field may match in a different array element.
  */
 
+/** Patterns are treated as immutable once matched: a pattern object mutated later keeps its first compilation. */
 const compiledCache = new WeakMap<object, CompiledPattern>();
 
 function compiled(pattern: unknown): CompiledPattern {

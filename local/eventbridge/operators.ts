@@ -43,7 +43,8 @@ function compileExpression(expr: Record<string, unknown>): ValueMatcher {
     case 'suffix':
       return single ? compileAffix(name, operand) : invalidPattern(ONE_KEY);
     case 'equals-ignore-case':
-      if (typeof operand !== 'string') return invalidPattern('equals-ignore-case match pattern must be a string');
+      if (typeof operand !== 'string')
+        return invalidPattern('equals-ignore-case match pattern must be a string');
       return single ? { kind: 'equals-ignore-case', value: operand.toLowerCase() } : invalidPattern(ONE_KEY);
     case 'wildcard':
       if (typeof operand !== 'string') return invalidPattern('wildcard match pattern must be a string');
@@ -59,7 +60,8 @@ function compileExpression(expr: Record<string, unknown>): ValueMatcher {
       return single ? { kind: 'cidr', range } : invalidPattern(ONE_KEY);
     }
     case 'exists':
-      if (typeof operand !== 'boolean') return invalidPattern('exists match pattern must be either true or false.');
+      if (typeof operand !== 'boolean')
+        return invalidPattern('exists match pattern must be either true or false.');
       return single ? { kind: 'exists', exists: operand } : invalidPattern(ONE_KEY);
     case 'anything-but':
       return single ? compileAnythingBut(operand) : invalidPattern(TOO_MANY_NUMERIC);
@@ -96,7 +98,8 @@ function numericValue(operator: string, value: unknown): number {
 
 function compileNumeric(terms: readonly unknown[]): NumericRange {
   const [operator, operand, secondOperator, secondOperand, ...extra] = terms;
-  if (typeof operator !== 'string') return invalidPattern(`Invalid member in numeric match: ${describe(operator)}`);
+  if (typeof operator !== 'string')
+    return invalidPattern(`Invalid member in numeric match: ${describe(operator)}`);
   if (!['=', '<', '<=', '>', '>='].includes(operator)) {
     return invalidPattern(`Unrecognized numeric range operator: ${operator}`);
   }
@@ -150,7 +153,7 @@ function compileAnythingBut(operand: unknown): ValueMatcher {
       return invalidPattern('Inside anything but list, start|null|boolean is not supported.');
     }
   }
-  if ((strings.size > 0) === (numbers.size > 0)) {
+  if (strings.size > 0 === numbers.size > 0) {
     return invalidPattern(
       'Inside anything but list, either all values are number or string, mixed type is not supported',
     );

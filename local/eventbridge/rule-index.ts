@@ -9,7 +9,8 @@ import type { CompiledPattern, FieldCondition, Scalar, ValueMatcher } from './ty
  * - Every distinct field condition (path + value list) gets an id; each $or branch needs all of its
  *   conditions satisfied, so matching counts satisfied conditions per branch.
  * - The referenced paths form a trie, so the event walk only descends into keys some rule uses.
- * - At each path, exact values (the common case) are looked up in maps; other operators sit in a
+ * - At each path, exact values (the common case) are looked up in maps; prefixes and wildcards with
+ *   a literal start are looked up by the value's leading characters; other operators sit in a
  *   per-path list that is only tried when the event has that path; `exists: true` is counted once
  *   when the path is present; `exists: false` is counted after the walk when the path stayed absent.
  */
@@ -23,6 +24,10 @@ interface PathIndex {
   readonly strings: Map<string, number[]>;
   readonly numbers: Map<number, number[]>;
   readonly literals: { true: number[]; false: number[]; null: number[] };
+  /** Tests that can only pass when the string value starts with the key (prefix, most wildcards). */
+  readonly anchored: Map<string, ValueTest[]>;
+  /** Distinct key lengths of `anchored`, so a value is probed once per length rather than once per test. */
+  readonly anchorLengths: number[];
   readonly tests: ValueTest[];
   readonly presence: number[];
   /** Event sequence number in which this path last had a value. */
@@ -31,7 +36,14 @@ interface PathIndex {
 
 interface PathNode {
   readonly children: Map<string, PathNode>;
+  /** `children` as parallel arrays, for allocation-free iteration while matching. */
+  childKeys: string[];
+  childNodes: PathNode[];
   index: PathIndex | null;
+}
+
+function newPathNode(): PathNode {
+  return { children: new Map(), childKeys: [], childNodes: [], index: null };
 }
 
 interface Absence {
@@ -44,20 +56,29 @@ function newPathIndex(): PathIndex {
     strings: new Map(),
     numbers: new Map(),
     literals: { true: [], false: [], null: [] },
+    anchored: new Map(),
+    anchorLengths: [],
     tests: [],
     presence: [],
     seenIn: 0,
   };
 }
 
-function pushTo<K>(map: Map<K, number[]>, key: K, id: number): void {
+function pushTo<K, V>(map: Map<K, V[]>, key: K, item: V): void {
   const list = map.get(key);
-  if (list === undefined) map.set(key, [id]);
-  else list.push(id);
+  if (list === undefined) map.set(key, [item]);
+  else list.push(item);
+}
+
+/** The literal every accepted string must start with, when there is a non-empty one. */
+function requiredPrefix(matcher: ValueMatcher): string | null {
+  if (matcher.kind === 'prefix' && !matcher.ignoreCase) return matcher.value || null;
+  if (matcher.kind === 'wildcard') return matcher.pattern.pieces[0] || null;
+  return null;
 }
 
 export class RuleIndex {
-  private readonly root: PathNode = { children: new Map(), index: null };
+  private readonly root: PathNode = newPathNode();
   private readonly ruleNames: string[] = [];
   private readonly ruleIds = new Map<string, number>();
   private readonly conditionIds = new Map<string, number>();
@@ -148,7 +169,13 @@ export class RuleIndex {
       if (matcher.exists) index.presence.push(id);
       else this.absences.push({ condition: id, index });
     } else {
-      index.tests.push({ condition: id, matcher });
+      const anchor = requiredPrefix(matcher);
+      if (anchor === null) {
+        index.tests.push({ condition: id, matcher });
+      } else {
+        pushTo(index.anchored, anchor, { condition: id, matcher });
+        if (!index.anchorLengths.includes(anchor.length)) index.anchorLengths.push(anchor.length);
+      }
     }
   }
 
@@ -157,8 +184,10 @@ export class RuleIndex {
     for (const key of path) {
       let child = node.children.get(key);
       if (child === undefined) {
-        child = { children: new Map(), index: null };
+        child = newPathNode();
         node.children.set(key, child);
+        node.childKeys.push(key);
+        node.childNodes.push(child);
       }
       node = child;
     }
@@ -234,8 +263,10 @@ export class RuleIndex {
   }
 
   private visitObject(node: PathNode, object: Record<string, unknown>): void {
-    for (const [key, child] of node.children) {
-      if (Object.hasOwn(object, key)) this.visit(child, object[key]);
+    const keys = node.childKeys;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      if (Object.hasOwn(object, key)) this.visit(node.childNodes[i] as PathNode, object[key]);
     }
   }
 
@@ -243,7 +274,7 @@ export class RuleIndex {
     if (typeof value === 'object' && value !== null) {
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) this.visit(node, value[i]);
-      } else if (node.children.size > 0) {
+      } else if (node.childKeys.length > 0) {
         this.visitObject(node, value as Record<string, unknown>);
       }
       return;
@@ -269,10 +300,21 @@ export class RuleIndex {
       index.seenIn = this.sequence;
       this.satisfyAll(index.presence);
     }
-    const tests = index.tests;
+    if (typeof value === 'string') {
+      const lengths = index.anchorLengths;
+      for (let i = 0; i < lengths.length; i++) {
+        const length = lengths[i] as number;
+        if (length <= value.length) this.runTests(index.anchored.get(value.slice(0, length)), value);
+      }
+    }
+    this.runTests(index.tests, value as Scalar);
+  }
+
+  private runTests(tests: readonly ValueTest[] | undefined, value: Scalar): void {
+    if (tests === undefined) return;
     for (let i = 0; i < tests.length; i++) {
       const test = tests[i] as ValueTest;
-      if (this.conditionSeen[test.condition] !== this.sequence && matchValue(test.matcher, value as Scalar)) {
+      if (this.conditionSeen[test.condition] !== this.sequence && matchValue(test.matcher, value)) {
         this.satisfy(test.condition);
       }
     }

@@ -56,7 +56,8 @@ export function validateInputTransformer(transformer: InputTransformer): void {
       fail(`InputPathsMap key ${name} is reserved and cannot be used`);
     }
     if (!VARIABLE_NAME.test(name)) fail(`InputPathsMap key ${name} is not a valid variable name`);
-    if (parseInputPath(path) === null) fail(`InputPathsMap value ${path} for ${name} is not a valid JSON path`);
+    if (parseInputPath(path) === null)
+      fail(`InputPathsMap value ${path} for ${name} is not a valid JSON path`);
   }
   const template = transformer.inputTemplate;
   if (template.length === 0 || template.length > MAX_INPUT_TEMPLATE_LENGTH) {
@@ -64,7 +65,9 @@ export function validateInputTransformer(transformer: InputTransformer): void {
   }
 }
 
-type Resolved = { readonly kind: 'value'; readonly value: unknown } | { readonly kind: 'raw-json'; readonly text: string };
+type Resolved =
+  | { readonly kind: 'value'; readonly value: unknown }
+  | { readonly kind: 'raw-json'; readonly text: string };
 
 function resolver(transformer: InputTransformer, event: unknown, context: TransformContext) {
   const map = transformer.inputPathsMap ?? {};
@@ -81,10 +84,9 @@ function resolver(transformer: InputTransformer, event: unknown, context: Transf
       case 'aws.events.event.json':
         return { kind: 'raw-json', text: context.eventJson ?? JSON.stringify(event) };
       case 'aws.events.event': {
-        const { detail: _detail, ...rest } = (typeof event === 'object' && event !== null ? event : {}) as Record<
-          string,
-          unknown
-        >;
+        const { detail: _detail, ...rest } = (
+          typeof event === 'object' && event !== null ? event : {}
+        ) as Record<string, unknown>;
         return { kind: 'raw-json', text: JSON.stringify(rest) };
       }
     }

@@ -16,7 +16,11 @@ export type ValueMatcher =
   | { readonly kind: 'numeric'; readonly range: NumericRange }
   | { readonly kind: 'cidr'; readonly range: IpRange }
   | { readonly kind: 'exists'; readonly exists: boolean }
-  | { readonly kind: 'anything-but'; readonly strings: ReadonlySet<string>; readonly numbers: ReadonlySet<number> }
+  | {
+      readonly kind: 'anything-but';
+      readonly strings: ReadonlySet<string>;
+      readonly numbers: ReadonlySet<number>;
+    }
   /** `values` are stored lower-cased for the ignore-case variant. */
   | {
       readonly kind: 'anything-but-prefix' | 'anything-but-suffix' | 'anything-but-ignore-case';
