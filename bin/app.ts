@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { ConfigError } from '../lib/config';
 import { createApp } from '../lib/app';
+import { ConfigError } from '../lib/config';
 
 try {
   createApp();

@@ -15,7 +15,9 @@ export class ModelsLayerError extends Error {
 export function modelFilesOf(modelsDir: string): string[] {
   const manifestPath = join(modelsDir, MANIFEST_FILE);
   if (!existsSync(manifestPath)) {
-    throw new ModelsLayerError(`${manifestPath} is missing. Run \`npm run models:train\` to create the models.`);
+    throw new ModelsLayerError(
+      `${manifestPath} is missing. Run \`npm run models:train\` to create the models.`,
+    );
   }
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { models?: { file?: unknown }[] };
   const files = (manifest.models ?? []).map((model) => model.file);
@@ -32,7 +34,9 @@ export function buildModelsLayer(modelsDir: string, outputDir: string): void {
   for (const file of modelFilesOf(modelsDir)) {
     const from = join(modelsDir, file);
     if (!existsSync(from)) {
-      throw new ModelsLayerError(`${from} is listed in the manifest but missing. Run \`npm run models:train\`.`);
+      throw new ModelsLayerError(
+        `${from} is listed in the manifest but missing. Run \`npm run models:train\`.`,
+      );
     }
     copyFileSync(from, join(target, file));
   }

@@ -28,7 +28,9 @@ export function onnxRuntimePackageDir(name: 'onnxruntime-node' | 'onnxruntime-co
 }
 
 export function onnxRuntimeVersion(): string {
-  const pkg = JSON.parse(readFileSync(join(onnxRuntimePackageDir('onnxruntime-node'), 'package.json'), 'utf8'));
+  const pkg = JSON.parse(
+    readFileSync(join(onnxRuntimePackageDir('onnxruntime-node'), 'package.json'), 'utf8'),
+  );
   return String(pkg.version);
 }
 
@@ -55,5 +57,7 @@ export function buildOnnxRuntimeLayer(outputDir: string): void {
       cpSync(from, join(target, 'bin', napi, os, arch), { recursive: true });
     }
   }
-  cpSync(onnxRuntimePackageDir('onnxruntime-common'), join(modules, 'onnxruntime-common'), { recursive: true });
+  cpSync(onnxRuntimePackageDir('onnxruntime-common'), join(modules, 'onnxruntime-common'), {
+    recursive: true,
+  });
 }

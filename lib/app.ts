@@ -41,6 +41,8 @@ function readConfigFile(path: string): Record<string, unknown> {
   try {
     return JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new ConfigError(`Cannot read the configuration file ${path} given with -c config=: ${(error as Error).message}`);
+    throw new ConfigError(
+      `Cannot read the configuration file ${path} given with -c config=: ${(error as Error).message}`,
+    );
   }
 }

@@ -8,7 +8,10 @@ export const TENANT_ID_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
 
 export const tenantIdSchema = z
   .string()
-  .regex(TENANT_ID_PATTERN, 'tenant ids are 1-32 characters: lowercase letters, digits and "-", starting with a letter');
+  .regex(
+    TENANT_ID_PATTERN,
+    'tenant ids are 1-32 characters: lowercase letters, digits and "-", starting with a letter',
+  );
 
 export const envelopeSchema = z.object({
   /** Unique per logical event; the idempotency key everywhere downstream. */

@@ -12,7 +12,9 @@ export class ConfigError extends Error {
  * replaces the built-in stage's fields wholesale at the top level.
  */
 export function loadStageConfig(stage: string, override?: Record<string, unknown>): StageConfig {
-  const base = stages[stage];
+  const base: Record<string, unknown> | undefined = Object.hasOwn(stages, stage)
+    ? stages[stage as keyof typeof stages]
+    : undefined;
   if (!base && !override) {
     throw new ConfigError(
       `Unknown stage "${stage}". Known stages: ${Object.keys(stages).join(', ')}. ` +
@@ -27,7 +29,9 @@ export function parseStageConfig(input: unknown): StageConfig {
   if (result.success) return result.data;
   const stage = (input as { stage?: unknown } | null)?.stage;
   const problems = result.error.issues.map((issue) => `  - ${describeIssue(issue, input)}`);
-  throw new ConfigError(`Invalid inferbus configuration for stage "${String(stage)}":\n${problems.join('\n')}`);
+  throw new ConfigError(
+    `Invalid inferbus configuration for stage "${String(stage)}":\n${problems.join('\n')}`,
+  );
 }
 
 function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {

@@ -15,7 +15,10 @@ const int = (min: number, max: number) => z.number().int().min(min).max(max);
 export const tenantConfigSchema = z.object({
   id: z
     .string()
-    .regex(TENANT_ID_PATTERN, 'must be 1-32 characters: lowercase letters, digits and "-", starting with a letter')
+    .regex(
+      TENANT_ID_PATTERN,
+      'must be 1-32 characters: lowercase letters, digits and "-", starting with a letter',
+    )
     .refine((id) => !(RESERVED_TENANT_IDS as readonly string[]).includes(id), {
       message: `is reserved; choose an id other than ${RESERVED_TENANT_IDS.join(', ')}`,
     }),
@@ -27,7 +30,9 @@ export const tenantConfigSchema = z.object({
    * AWS principals (account ids or IAM role ARNs) allowed to publish as this tenant. They may put
    * events only with `source` = `inferbus.<id>`. Empty: only this account publishes.
    */
-  publisherPrincipals: z.array(z.string().regex(/^(\d{12}|arn:aws[a-z-]*:iam::\d{12}:(root|role\/.+|user\/.+))$/)).default([]),
+  publisherPrincipals: z
+    .array(z.string().regex(/^(\d{12}|arn:aws[a-z-]*:iam::\d{12}:(root|role\/.+|user\/.+))$/))
+    .default([]),
 });
 
 export const tierConfigSchema = z
@@ -68,14 +73,18 @@ export const tierConfigSchema = z
 
 export const stageConfigSchema = z
   .object({
-    stage: z.string().regex(/^[a-z][a-z0-9-]{0,15}$/, 'must be 1-16 characters: lowercase letters, digits and "-"'),
+    stage: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,15}$/, 'must be 1-16 characters: lowercase letters, digits and "-"'),
     /** Leave `account` out to deploy to the account of the current credentials. */
     env: z.object({
       account: z
         .string()
         .regex(/^\d{12}$/, 'must be a 12-digit AWS account id')
         .optional(),
-      region: z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/, 'must be an AWS region such as eu-west-1'),
+      region: z
+        .string()
+        .regex(/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/, 'must be an AWS region such as eu-west-1'),
     }),
     architecture: z.enum(['arm64', 'x86_64']).default('arm64'),
     tenants: z.array(tenantConfigSchema).min(1, 'must list at least one tenant'),
@@ -121,7 +130,11 @@ export const stageConfigSchema = z
     const seen = new Set<string>();
     config.tenants.forEach((tenant, index) => {
       if (seen.has(tenant.id)) {
-        ctx.addIssue({ code: 'custom', path: ['tenants', index, 'id'], message: `duplicates tenant "${tenant.id}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tenants', index, 'id'],
+          message: `duplicates tenant "${tenant.id}"`,
+        });
       }
       seen.add(tenant.id);
     });

@@ -10,7 +10,7 @@ const tenants: StageConfigInput['tenants'] = [
   { id: 'initech', maxConcurrencyShare: 0.2, quota: { ratePerSecond: 100, burst: 200 } },
 ];
 
-export const stages: Record<string, StageConfigInput> = {
+export const stages = {
   dev: {
     stage: 'dev',
     env: { region: 'eu-west-1' },
@@ -87,4 +87,6 @@ export const stages: Record<string, StageConfigInput> = {
     logRetentionDays: 90,
     removalPolicy: 'retain',
   },
-};
+} satisfies Record<string, StageConfigInput>;
+
+export type StageName = keyof typeof stages;

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, type Size, Stack } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as glue from 'aws-cdk-lib/aws-glue';
@@ -73,10 +73,17 @@ export class EventArchive extends Construct {
       removalPolicy: props.removalPolicy,
       autoDeleteObjects: autoDelete,
       lifecycleRules: [
-        { id: 'tier-down', transitions: [{ storageClass: s3.StorageClass.INTELLIGENT_TIERING, transitionAfter: Duration.days(30) }] },
+        {
+          id: 'tier-down',
+          transitions: [
+            { storageClass: s3.StorageClass.INTELLIGENT_TIERING, transitionAfter: Duration.days(30) },
+          ],
+        },
         { id: 'old-versions', noncurrentVersionExpiration: Duration.days(7) },
         { id: 'incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
-        ...(props.retentionDays > 0 ? [{ id: 'retention', expiration: Duration.days(props.retentionDays) }] : []),
+        ...(props.retentionDays > 0
+          ? [{ id: 'retention', expiration: Duration.days(props.retentionDays) }]
+          : []),
       ],
     });
 
@@ -118,7 +125,9 @@ export class EventArchive extends Construct {
       }),
     });
 
-    this.ruleDeadLetterQueue = new DeadLetterQueue(this, 'RuleDlq', { removalPolicy: props.removalPolicy }).queue;
+    this.ruleDeadLetterQueue = new DeadLetterQueue(this, 'RuleDlq', {
+      removalPolicy: props.removalPolicy,
+    }).queue;
     const transformer = archiveInputTransformer();
     this.rule = new events.Rule(this, 'Rule', {
       eventBus: props.bus,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AssetHashType, DockerImage } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, type ILocalBundling } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { buildModelsLayer, MANIFEST_FILE } from '../../layers/models-layer';
@@ -38,7 +38,7 @@ export class InferenceLayers extends Construct {
         assetHash: `onnxruntime-node@${ortVersion}:${platforms}:v1`,
         bundling: {
           image: neverPulled,
-          local: { tryBundle: (outputDir) => (buildOnnxRuntimeLayer(outputDir), true) },
+          local: localBundling(buildOnnxRuntimeLayer),
         },
       }),
     });
@@ -56,9 +56,19 @@ export class InferenceLayers extends Construct {
         assetHash: `models:${manifestDigest}`,
         bundling: {
           image: neverPulled,
-          local: { tryBundle: (outputDir) => (buildModelsLayer(props.modelsDir, outputDir), true) },
+          local: localBundling((outputDir) => buildModelsLayer(props.modelsDir, outputDir)),
         },
       }),
     });
   }
+}
+
+/** Bundling done by a function in this process; returning true tells CDK not to use Docker. */
+function localBundling(build: (outputDir: string) => void): ILocalBundling {
+  return {
+    tryBundle(outputDir) {
+      build(outputDir);
+      return true;
+    },
+  };
 }

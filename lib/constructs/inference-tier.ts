@@ -1,7 +1,7 @@
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -35,7 +35,11 @@ export interface InferenceTierProps {
   readonly architecture: lambda.Architecture;
   readonly memoryMiB: number;
   readonly timeout: Duration;
-  readonly provisionedConcurrency: { readonly min: number; readonly max: number; readonly targetUtilization: number };
+  readonly provisionedConcurrency: {
+    readonly min: number;
+    readonly max: number;
+    readonly targetUtilization: number;
+  };
   readonly batchSize: number;
   readonly maxBatchingWindow: Duration;
   /** Maximum concurrency of the whole tier; each tenant gets its share (at least 2, the SQS minimum). */
@@ -106,6 +110,7 @@ export class InferenceTier extends Construct {
       systemLogLevelV2: lambda.SystemLogLevel.WARN,
       tracing: lambda.Tracing.ACTIVE,
       environment: {
+        NODE_OPTIONS: '--enable-source-maps',
         INFERBUS_TIER: String(props.tier),
         EVENT_BUS_NAME: props.bus.eventBusName,
         MODELS_DIR: '/opt/models',
@@ -164,7 +169,8 @@ export class InferenceTier extends Construct {
       maxReceiveCount: props.maxReceiveCount,
       removalPolicy: props.removalPolicy,
     });
-    const ruleDeadLetterQueue = new DeadLetterQueue(scope, 'RuleDlq', { removalPolicy: props.removalPolicy }).queue;
+    const ruleDeadLetterQueue = new DeadLetterQueue(scope, 'RuleDlq', { removalPolicy: props.removalPolicy })
+      .queue;
     const rule = new events.Rule(scope, 'Rule', {
       eventBus: props.bus,
       description: `tier ${props.tier}: ${tenant.id}`,

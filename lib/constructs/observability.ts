@@ -2,9 +2,9 @@ import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import type * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -63,27 +63,39 @@ export class Observability extends Construct {
     if (props.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
 
     for (const { label, queue } of props.deadLetterQueues) {
-      this.alarm(`${label} dead letters`, queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }), {
-        threshold: 0,
-        description: `Messages in the ${label} dead-letter queue: inspect with \`inferbus dlq show\`, then redrive.`,
-      });
+      this.alarm(
+        `${label} dead letters`,
+        queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
+        {
+          threshold: 0,
+          description: `Messages in the ${label} dead-letter queue: inspect with \`inferbus dlq show\`, then redrive.`,
+        },
+      );
     }
     for (const { label, queue } of props.workQueues) {
-      this.alarm(`${label} queue age`, queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1) }), {
-        threshold: props.maxQueueAge.toSeconds(),
-        evaluationPeriods: 3,
-        description: `The ${label} queue's oldest message is older than ${props.maxQueueAge.toSeconds()} s: consumers are behind.`,
-      });
+      this.alarm(
+        `${label} queue age`,
+        queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1) }),
+        {
+          threshold: props.maxQueueAge.toSeconds(),
+          evaluationPeriods: 3,
+          description: `The ${label} queue's oldest message is older than ${props.maxQueueAge.toSeconds()} s: consumers are behind.`,
+        },
+      );
     }
     for (const { label, fn } of props.functions) {
       this.alarm(`${label} errors`, fn.metricErrors({ period: Duration.minutes(1), statistic: 'Sum' }), {
         threshold: 0,
         description: `${label} invocations failed (whole-batch failures, timeouts or crashes).`,
       });
-      this.alarm(`${label} throttles`, fn.metricThrottles({ period: Duration.minutes(1), statistic: 'Sum' }), {
-        threshold: 0,
-        description: `${label} was throttled: raise reserved or provisioned concurrency.`,
-      });
+      this.alarm(
+        `${label} throttles`,
+        fn.metricThrottles({ period: Duration.minutes(1), statistic: 'Sum' }),
+        {
+          threshold: 0,
+          description: `${label} was throttled: raise reserved or provisioned concurrency.`,
+        },
+      );
     }
     const delivered = props.deliveryStream.metric('DeliveryToS3.Success', {
       period: Duration.minutes(5),
@@ -109,7 +121,9 @@ export class Observability extends Construct {
           new cloudwatch.GraphWidget({
             title: 'Oldest message age (s)',
             width: 12,
-            left: props.workQueues.map(({ label, queue }) => queue.metricApproximateAgeOfOldestMessage({ label })),
+            left: props.workQueues.map(({ label, queue }) =>
+              queue.metricApproximateAgeOfOldestMessage({ label }),
+            ),
           }),
         ],
         [
@@ -127,9 +141,7 @@ export class Observability extends Construct {
             left: props.functions.map(({ label, fn }) => fn.metricDuration({ label, statistic: 'p99' })),
           }),
         ],
-        [
-          new cloudwatch.AlarmStatusWidget({ title: 'Alarms', width: 24, alarms: this.alarms }),
-        ],
+        [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', width: 24, alarms: this.alarms })],
       ],
     });
   }

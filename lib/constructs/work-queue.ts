@@ -31,7 +31,8 @@ export class WorkQueue extends Construct {
     validateWorkQueueProps(props);
     this.deadLetterQueue = new DeadLetterQueue(this, 'Dlq', { removalPolicy: props.removalPolicy }).queue;
     const visibility =
-      props.consumerTimeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR + (props.maxBatchingWindow?.toSeconds() ?? 0);
+      props.consumerTimeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR +
+      (props.maxBatchingWindow?.toSeconds() ?? 0);
     this.queue = new sqs.Queue(this, 'Queue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,

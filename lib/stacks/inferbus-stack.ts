@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Duration, RemovalPolicy, Size, Stack, type StackProps } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { NAMED_QUERIES } from '../../functions/core/archive/named-queries';
@@ -101,7 +101,8 @@ export class InferbusStack extends Stack {
       modelsDir: props.modelsDir ?? join(projectRoot, 'models'),
       layersDir: join(projectRoot, 'layers'),
     });
-    const architecture = config.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
+    const architecture =
+      config.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
     const tierProps = (tier: TierName) => {
       const c = config.tiers[tier];
       return {
@@ -146,7 +147,10 @@ export class InferbusStack extends Stack {
       }),
     };
 
-    const tierList = [this.tiers.tier1, this.tiers.tier2].map((tier, index) => ({ tier, label: `tier${index + 1}` }));
+    const tierList = [this.tiers.tier1, this.tiers.tier2].map((tier, index) => ({
+      tier,
+      label: `tier${index + 1}`,
+    }));
     this.observability = new Observability(this, 'Observability', {
       stage: config.stage,
       deadLetterQueues: [

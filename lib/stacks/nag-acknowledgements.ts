@@ -23,10 +23,6 @@ export function acknowledgeNagFindings(stack: InferbusStack): void {
         'Handlers read claim-checked payloads by the key the event carries; the keys are not known in advance. ' +
         'Only s3:GetObject, only on the claims bucket.',
     });
-    Validations.of(tier).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(tier.node.findChild('Logs').node.defaultChild as never)}.Arn>:*]`,
-      reason: 'Log streams are created at run time; the grant is scoped to this tier’s own log group.',
-    });
   }
 
   const delivery = stack.archive.deliveryStream;

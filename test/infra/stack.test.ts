@@ -1,0 +1,411 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ARCHIVE_COLUMNS, ARCHIVE_TABLE_NAME } from '../../functions/core/archive/columns';
+import { NAMED_QUERIES } from '../../functions/core/archive/named-queries';
+import { loadStageConfig, stages } from '../../lib/config';
+import { type Synthesized, synth } from './synth';
+
+type Resource = { Type: string; Properties: Record<string, any>; Metadata?: Record<string, any> };
+
+let s: Synthesized;
+const dev = loadStageConfig('dev');
+const tenants = dev.tenants.map((t) => t.id);
+
+beforeAll(() => {
+  s = synth();
+});
+
+const resources = (type: string): [string, Resource][] =>
+  Object.entries(s.template.findResources(type)) as [string, Resource][];
+const logicalId = (construct: { node: { defaultChild?: unknown } }) =>
+  s.stack.getLogicalId(construct.node.defaultChild as never);
+
+describe('bus', () => {
+  it('is a custom bus named per stage, with an archive for replay', () => {
+    s.template.hasResourceProperties('AWS::Events::EventBus', { Name: 'inferbus-dev' });
+    s.template.hasResourceProperties('AWS::Events::Archive', {
+      RetentionDays: dev.archive.replayRetentionDays,
+      EventPattern: { source: [{ prefix: '' }] },
+    });
+  });
+
+  it('lets only this account publish when no tenant principals are configured', () => {
+    const policies = resources('AWS::Events::EventBusPolicy');
+    expect(policies).toHaveLength(1);
+    const statement = policies[0]?.[1].Properties.Statement;
+    expect(statement).toMatchObject({ Effect: 'Allow', Action: 'events:PutEvents' });
+    expect(JSON.stringify(statement.Principal)).toContain(':root');
+  });
+
+  it('restricts each tenant principal to its own source', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'inferbus-config-'));
+    const path = join(dir, 'tenants.json');
+    const [acme, globex] = structuredClone(stages.dev.tenants);
+    if (!acme || !globex) throw new Error('dev has two tenants');
+    const role = 'arn:aws:iam::210987654321:role/acme-publisher';
+    writeFileSync(
+      path,
+      JSON.stringify({ tenants: [{ ...acme, publisherPrincipals: ['123456789012', role] }, globex] }),
+    );
+
+    const { template } = synth({ stage: 'dev', config: path });
+
+    template.resourceCountIs('AWS::Events::EventBusPolicy', 2);
+    template.hasResourceProperties('AWS::Events::EventBusPolicy', {
+      Statement: {
+        Sid: 'cdk-TenantAcmePublishesOwnSource',
+        Effect: 'Allow',
+        Action: 'events:PutEvents',
+        Principal: { AWS: Match.arrayWith([role]) },
+        Condition: { StringEquals: { 'events:source': ['inferbus.acme'] } },
+      },
+    });
+  });
+});
+
+describe('inference tiers', () => {
+  it('runs each tier as nodejs22.x on arm64 with both layers, JSON logs and source maps', () => {
+    const functions = resources('AWS::Lambda::Function').filter(
+      ([, r]) => r.Properties.Environment?.Variables?.INFERBUS_TIER,
+    );
+    expect(functions).toHaveLength(2);
+    for (const [, fn] of functions) {
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        LoggingConfig: { LogFormat: 'JSON' },
+        TracingConfig: { Mode: 'Active' },
+      });
+      expect(fn.Properties.Layers).toHaveLength(2);
+      expect(fn.Properties.Environment.Variables).toMatchObject({
+        NODE_OPTIONS: '--enable-source-maps',
+        MODELS_DIR: '/opt/models',
+        CASCADE_THRESHOLD: 'manifest',
+      });
+    }
+    const memory = functions.map(([, r]) => [
+      r.Properties.Environment.Variables.INFERBUS_TIER,
+      r.Properties.MemorySize,
+    ]);
+    expect(Object.fromEntries(memory)).toEqual({
+      '1': dev.tiers.tier1.memoryMiB,
+      '2': dev.tiers.tier2.memoryMiB,
+    });
+  });
+
+  it('publishes an alias "live" with provisioned concurrency and target tracking on its utilization', () => {
+    s.template.resourceCountIs('AWS::Lambda::Alias', 2);
+    for (const [tier, config] of Object.entries(dev.tiers)) {
+      const alias = s.stack.tiers[tier as 'tier1'].alias;
+      s.template.hasResource('AWS::Lambda::Alias', {
+        Properties: {
+          Name: 'live',
+          ProvisionedConcurrencyConfig: {
+            ProvisionedConcurrentExecutions: config.provisionedConcurrency.min,
+          },
+        },
+      });
+      const target = resources('AWS::ApplicationAutoScaling::ScalableTarget').find(([, r]) =>
+        JSON.stringify(r.Properties.ResourceId).includes(logicalId(alias)),
+      );
+      expect(target?.[1].Properties).toMatchObject({
+        MinCapacity: config.provisionedConcurrency.min,
+        MaxCapacity: config.provisionedConcurrency.max,
+        ScalableDimension: 'lambda:function:ProvisionedConcurrency',
+      });
+    }
+    s.template.resourcePropertiesCountIs(
+      'AWS::ApplicationAutoScaling::ScalingPolicy',
+      {
+        TargetTrackingScalingPolicyConfiguration: {
+          PredefinedMetricSpecification: { PredefinedMetricType: 'LambdaProvisionedConcurrencyUtilization' },
+          TargetValue: 0.7,
+        },
+      },
+      2,
+    );
+  });
+
+  it('gives every tenant of every tier its own queue, DLQ and event source on the alias', () => {
+    s.template.resourceCountIs('AWS::Lambda::EventSourceMapping', tenants.length * 2);
+    for (const [tier, config] of Object.entries(dev.tiers)) {
+      const construct = s.stack.tiers[tier as 'tier1'];
+      for (const tenant of dev.tenants) {
+        const lane = construct.lanes.find((l) => l.tenantId === tenant.id);
+        if (!lane) throw new Error(`no lane for ${tenant.id}`);
+        s.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+          EventSourceArn: { 'Fn::GetAtt': [logicalId(lane.queue), 'Arn'] },
+          FunctionName: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([':live'])]) }),
+          BatchSize: config.batchSize,
+          MaximumBatchingWindowInSeconds: config.maxBatchingWindowSeconds,
+          ScalingConfig: {
+            MaximumConcurrency: Math.max(2, Math.floor(config.maxConcurrency * tenant.maxConcurrencyShare)),
+          },
+          FunctionResponseTypes: ['ReportBatchItemFailures'],
+        });
+        s.template.hasResourceProperties('AWS::SQS::Queue', {
+          VisibilityTimeout: Match.anyValue(),
+          RedrivePolicy: {
+            deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(lane.deadLetterQueue), 'Arn'] },
+            maxReceiveCount: config.maxReceiveCount,
+          },
+        });
+        const queue = s.template.toJSON().Resources[logicalId(lane.queue)];
+        expect(queue.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(config.timeoutSeconds * 6);
+      }
+    }
+  });
+
+  it('routes InferenceRequested to tier 1 and EscalationRequested to tier 2, per tenant namespace', () => {
+    for (const tenant of tenants) {
+      s.template.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: {
+          source: [`inferbus.${tenant}`],
+          'detail-type': ['InferenceRequested'],
+          detail: { tenant: [tenant] },
+        },
+      });
+      s.template.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: {
+          source: ['inferbus.results'],
+          'detail-type': ['EscalationRequested'],
+          detail: { tenant: [tenant] },
+        },
+      });
+    }
+  });
+
+  it('gives every rule target a retry policy and a dead-letter queue', () => {
+    const rules = resources('AWS::Events::Rule');
+    expect(rules).toHaveLength(tenants.length * 2 + 1);
+    for (const [, rule] of rules) {
+      for (const target of rule.Properties.Targets) {
+        expect(target.RetryPolicy).toEqual({ MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86_400 });
+        expect(target.DeadLetterConfig.Arn).toBeDefined();
+      }
+    }
+  });
+});
+
+describe('queues', () => {
+  it('encrypts every queue and denies every request without TLS', () => {
+    const queues = resources('AWS::SQS::Queue');
+    expect(queues).toHaveLength(tenants.length * 2 * 3 + 1);
+    for (const [, queue] of queues) expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
+    const guarded = new Set(
+      resources('AWS::SQS::QueuePolicy')
+        .filter(([, p]) =>
+          p.Properties.PolicyDocument.Statement.some(
+            (st: any) => st.Effect === 'Deny' && st.Condition?.Bool?.['aws:SecureTransport'] === 'false',
+          ),
+        )
+        .flatMap(([, p]) => p.Properties.Queues.map((q: any) => q.Ref)),
+    );
+    for (const [id] of queues) expect(guarded).toContain(id);
+  });
+});
+
+describe('least privilege', () => {
+  const statementsOf = (tier: 'tier1' | 'tier2') => {
+    const role = logicalId(s.stack.tiers[tier].function.role as never);
+    return resources('AWS::IAM::Policy')
+      .filter(([, p]) => p.Properties.Roles.some((r: any) => r.Ref === role))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as any[]);
+  };
+  const actions = (st: any) => [st.Action].flat();
+
+  it.each(['tier1', 'tier2'] as const)('%s may put events only to this bus', (tier) => {
+    const put = statementsOf(tier).filter((st) => actions(st).includes('events:PutEvents'));
+    expect(put).toHaveLength(1);
+    expect(put[0].Resource).toEqual({ 'Fn::GetAtt': [logicalId(s.stack.bus.bus), 'Arn'] });
+  });
+
+  it.each(['tier1', 'tier2'] as const)(
+    '%s reads only its own queues and sends only to its own DLQs',
+    (tier) => {
+      const lanes = s.stack.tiers[tier].lanes;
+      const arnOf = (q: any) => ({ 'Fn::GetAtt': [logicalId(q), 'Arn'] });
+      const statements = statementsOf(tier);
+      const receive = statements
+        .filter((st) => actions(st).includes('sqs:ReceiveMessage'))
+        .flatMap((st) => [st.Resource].flat());
+      expect(receive).toEqual(expect.arrayContaining(lanes.map((l) => arnOf(l.queue))));
+      expect(receive).toHaveLength(lanes.length);
+      const send = statements
+        .filter((st) => actions(st).includes('sqs:SendMessage'))
+        .flatMap((st) => [st.Resource].flat());
+      expect(send).toEqual(expect.arrayContaining(lanes.map((l) => arnOf(l.deadLetterQueue))));
+      expect(send).toHaveLength(lanes.length);
+    },
+  );
+
+  it.each(['tier1', 'tier2'] as const)(
+    '%s has no wildcard resource except X-Ray, which has no ARNs',
+    (tier) => {
+      for (const st of statementsOf(tier)) {
+        if ([st.Resource].flat().includes('*')) {
+          expect(actions(st).every((a: string) => a.startsWith('xray:'))).toBe(true);
+        }
+      }
+    },
+  );
+
+  it('attaches no AWS managed policy to the inference functions', () => {
+    for (const tier of ['tier1', 'tier2'] as const) {
+      const role = s.template.toJSON().Resources[logicalId(s.stack.tiers[tier].function.role as never)];
+      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    }
+  });
+});
+
+describe('archive', () => {
+  it('stores data in an encrypted, versioned, private, TLS-only bucket with lifecycle rules', () => {
+    const bucket = s.template.toJSON().Resources[logicalId(s.stack.archive.bucket)];
+    expect(bucket.Properties).toMatchObject({
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      VersioningConfiguration: { Status: 'Enabled' },
+    });
+    const rules = bucket.Properties.LifecycleConfiguration.Rules;
+    expect(rules.find((r: any) => r.Id === 'retention')?.ExpirationInDays).toBe(dev.archive.retentionDays);
+  });
+
+  it('archives every event through an input transformer that flattens the envelope', () => {
+    const rule = s.template.toJSON().Resources[logicalId(s.stack.archive.rule)];
+    expect(rule.Properties.EventPattern).toEqual({ source: [{ prefix: '' }] });
+    const transformer = rule.Properties.Targets[0].InputTransformer;
+    for (const column of ARCHIVE_COLUMNS.filter((c) => c.from.startsWith('$'))) {
+      expect(transformer.InputPathsMap[column.name]).toBe(column.from);
+    }
+    const template = transformer.InputTemplate.replace(/<[^>]+>/g, 'null');
+    expect(Object.keys(JSON.parse(template))).toEqual(ARCHIVE_COLUMNS.map((c) => c.name));
+  });
+
+  it('converts to Parquet against the Glue table and partitions by dt and hour, errors apart', () => {
+    s.template.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
+      DeliveryStreamEncryptionConfigurationInput: { KeyType: 'AWS_OWNED_CMK' },
+      ExtendedS3DestinationConfiguration: Match.objectLike({
+        Prefix: 'events/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/',
+        ErrorOutputPrefix: 'errors/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/',
+        BufferingHints: {
+          IntervalInSeconds: dev.archive.bufferingIntervalSeconds,
+          SizeInMBs: dev.archive.bufferingSizeMiB,
+        },
+        DataFormatConversionConfiguration: Match.objectLike({
+          Enabled: true,
+          OutputFormatConfiguration: { Serializer: { ParquetSerDe: Match.anyValue() } },
+          SchemaConfiguration: Match.objectLike({
+            TableName: Match.anyValue(),
+            DatabaseName: Match.anyValue(),
+          }),
+        }),
+      }),
+    });
+  });
+
+  it('defines the Glue table with partition projection, so no crawler or MSCK REPAIR is needed', () => {
+    s.template.resourceCountIs('AWS::Glue::Crawler', 0);
+    s.template.hasResourceProperties('AWS::Glue::Table', {
+      TableInput: Match.objectLike({
+        Name: ARCHIVE_TABLE_NAME,
+        PartitionKeys: [Match.objectLike({ Name: 'dt' }), Match.objectLike({ Name: 'hour' })],
+        Parameters: Match.objectLike({
+          'projection.enabled': 'true',
+          'projection.dt.type': 'date',
+          'projection.hour.type': 'integer',
+          'projection.hour.digits': '2',
+          'storage.location.template': Match.anyValue(),
+        }),
+        StorageDescriptor: Match.objectLike({
+          Columns: ARCHIVE_COLUMNS.map((c) => ({ Name: c.name, Type: c.type, Comment: c.comment })),
+          SerdeInfo: { SerializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe' },
+        }),
+      }),
+    });
+  });
+
+  it('runs Athena in a workgroup with enforced settings, a results location and a scan limit', () => {
+    s.template.hasResourceProperties('AWS::Athena::WorkGroup', {
+      Name: 'inferbus-dev',
+      WorkGroupConfiguration: Match.objectLike({
+        EnforceWorkGroupConfiguration: true,
+        BytesScannedCutoffPerQuery: dev.archive.athenaBytesScannedCutoffPerQuery,
+        ResultConfiguration: Match.objectLike({ EncryptionConfiguration: { EncryptionOption: 'SSE_S3' } }),
+      }),
+    });
+    const results = s.template.toJSON().Resources[logicalId(s.stack.archive.resultsBucket)];
+    expect(results.Properties.LifecycleConfiguration.Rules[0].ExpirationInDays).toBe(
+      dev.archive.athenaResultsRetentionDays,
+    );
+  });
+
+  it('publishes every named query with its SQL, unchanged', () => {
+    s.template.resourceCountIs('AWS::Athena::NamedQuery', NAMED_QUERIES.length);
+    for (const query of NAMED_QUERIES) {
+      s.template.hasResourceProperties('AWS::Athena::NamedQuery', {
+        Name: query.name,
+        Database: 'inferbus_dev',
+        QueryString: query.sql,
+      });
+    }
+  });
+});
+
+describe('observability', () => {
+  it('alarms on every DLQ as soon as one message is visible', () => {
+    const dlqs = [
+      ...Object.values(s.stack.tiers).flatMap((t) =>
+        t.lanes.flatMap((l) => [l.deadLetterQueue, l.ruleDeadLetterQueue]),
+      ),
+      s.stack.archive.ruleDeadLetterQueue,
+    ];
+    for (const dlq of dlqs) {
+      s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(dlq), 'QueueName'] } }],
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        AlarmActions: [{ Ref: logicalId(s.stack.observability.topic) }],
+      });
+    }
+  });
+
+  it('alarms on queue age, function errors and throttles, and archive delivery', () => {
+    s.template.resourcePropertiesCountIs(
+      'AWS::CloudWatch::Alarm',
+      { MetricName: 'ApproximateAgeOfOldestMessage', Threshold: dev.alarms.maxQueueAgeSeconds },
+      tenants.length * 2,
+    );
+    s.template.resourcePropertiesCountIs(
+      'AWS::CloudWatch::Alarm',
+      { MetricName: 'Errors', Namespace: 'AWS/Lambda' },
+      2,
+    );
+    s.template.resourcePropertiesCountIs(
+      'AWS::CloudWatch::Alarm',
+      { MetricName: 'Throttles', Namespace: 'AWS/Lambda' },
+      2,
+    );
+    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'DeliveryToS3.Success',
+      Namespace: 'AWS/Firehose',
+      ComparisonOperator: 'LessThanThreshold',
+    });
+  });
+
+  it('sends alarms to an encrypted topic and keeps one dashboard per stage', () => {
+    s.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    s.template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    s.template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'inferbus-dev' });
+  });
+});

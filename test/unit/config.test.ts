@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadStageConfig, parseStageConfig, stages } from '../../lib/config';
+
+const dev = () => structuredClone(stages.dev) as Record<string, unknown> & typeof stages.dev;
+
+function problemsOf(input: unknown): string {
+  try {
+    parseStageConfig(input);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected the configuration to be rejected');
+}
+
+describe('stage configuration', () => {
+  it.each(Object.keys(stages))('built-in stage %s is valid', (stage) => {
+    const config = loadStageConfig(stage);
+    expect(config.stage).toBe(stage);
+    expect(config.architecture).toBe('arm64');
+  });
+
+  it('rejects an unknown stage and lists the known ones', () => {
+    expect(() => loadStageConfig('qa')).toThrow(/Unknown stage "qa". Known stages: dev, prod/);
+  });
+
+  it('names the field, the allowed values and the value given', () => {
+    const message = problemsOf({ ...dev(), architecture: 'mips' });
+    expect(message).toContain('stage "dev"');
+    expect(message).toMatch(/architecture: .*"arm64"\|"x86_64".*\(got "mips"\)/);
+  });
+
+  it('reports every problem at once', () => {
+    const config = dev();
+    config.tiers.tier1.memoryMiB = 64;
+    config.tiers.tier2.timeoutSeconds = 901;
+    const message = problemsOf(config);
+    expect(message).toMatch(/tiers\.tier1\.memoryMiB: .*>=128.*\(got 64\)/);
+    expect(message).toMatch(/tiers\.tier2\.timeoutSeconds: .*<=900.*\(got 901\)/);
+  });
+
+  it('requires a batching window for batches above 10 records', () => {
+    const config = dev();
+    config.tiers.tier1.batchSize = 100;
+    config.tiers.tier1.maxBatchingWindowSeconds = 0;
+    expect(problemsOf(config)).toMatch(
+      /tiers\.tier1\.maxBatchingWindowSeconds: must be >= 1 when batchSize is above 10/,
+    );
+  });
+
+  it('requires provisioned concurrency min <= max', () => {
+    const config = dev();
+    config.tiers.tier2.provisionedConcurrency = { min: 5, max: 2, targetUtilization: 0.7 };
+    expect(problemsOf(config)).toMatch(
+      /tiers\.tier2\.provisionedConcurrency\.min: must be <= provisionedConcurrency\.max \(2\)/,
+    );
+  });
+
+  it('rejects duplicate, reserved and malformed tenant ids', () => {
+    const config = dev();
+    const [first] = config.tenants;
+    if (!first) throw new Error('dev has tenants');
+    config.tenants = [first, { ...first }, { ...first, id: 'results' }, { ...first, id: 'Bad_Id' }];
+    const message = problemsOf(config);
+    expect(message).toMatch(/tenants\.1\.id: duplicates tenant "acme"/);
+    expect(message).toMatch(/tenants\.2\.id: is reserved/);
+    expect(message).toMatch(/tenants\.3\.id: must be 1-32 characters/);
+  });
+
+  it('rejects a tenant share outside (0, 1] and an empty tenant list', () => {
+    const config = dev();
+    const [first] = config.tenants;
+    if (!first) throw new Error('dev has tenants');
+    expect(problemsOf({ ...config, tenants: [{ ...first, maxConcurrencyShare: 0 }] })).toMatch(
+      /tenants\.0\.maxConcurrencyShare: .*>0/,
+    );
+    expect(problemsOf({ ...config, tenants: [] })).toMatch(/tenants: must list at least one tenant/);
+  });
+
+  it('enforces the Parquet conversion minimum buffer and a valid alarm email', () => {
+    const config = dev();
+    config.archive.bufferingSizeMiB = 5;
+    const message = problemsOf({ ...config, alarms: { ...config.alarms, email: 'not-an-email' } });
+    expect(message).toMatch(/archive\.bufferingSizeMiB: .*>=64.*\(got 5\)/);
+    expect(message).toMatch(/alarms\.email: .*\(got "not-an-email"\)/);
+  });
+
+  it('says when a required field is missing', () => {
+    const { cascade: _cascade, ...rest } = dev();
+    expect(problemsOf(rest)).toMatch(/cascade: .*\(missing\)/);
+  });
+});
