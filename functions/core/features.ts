@@ -92,7 +92,9 @@ export class FeatureSpecError extends Error {
 export function assertValidSpec(spec: FeatureSpec): void {
   const problems: string[] = [];
   if (spec.algorithm !== FEATURE_ALGORITHM) {
-    problems.push(`unknown algorithm ${JSON.stringify(spec.algorithm)} (this build has ${FEATURE_ALGORITHM})`);
+    problems.push(
+      `unknown algorithm ${JSON.stringify(spec.algorithm)} (this build has ${FEATURE_ALGORITHM})`,
+    );
   }
   if (!Number.isInteger(spec.vocabSize) || spec.vocabSize < 2 || spec.vocabSize > 1 << 24) {
     problems.push(`vocabSize ${spec.vocabSize} is outside [2, 2^24]`);

@@ -93,7 +93,8 @@ export const manifestSchema = z
   })
   .superRefine((manifest, ctx) => {
     const names = new Set(manifest.models.map((m) => m.name));
-    if (names.size !== manifest.models.length) ctx.addIssue({ code: 'custom', message: 'duplicate model names' });
+    if (names.size !== manifest.models.length)
+      ctx.addIssue({ code: 'custom', message: 'duplicate model names' });
     manifest.cascades.forEach((cascade, i) => {
       for (const ref of [cascade.tier1, cascade.tier2]) {
         if (!names.has(ref)) {

@@ -23,7 +23,9 @@ export class ModelIntegrityError extends ModelError {
     readonly expectedSha256: string,
     readonly actualSha256: string,
   ) {
-    super(`model file ${file} has sha256 ${actualSha256}, manifest expects ${expectedSha256}; refusing to load it`);
+    super(
+      `model file ${file} has sha256 ${actualSha256}, manifest expects ${expectedSha256}; refusing to load it`,
+    );
   }
 }
 export class FeatureMismatchError extends ModelError {
@@ -49,7 +51,8 @@ export async function loadManifest(modelsDir: string): Promise<Manifest> {
     throw new ManifestError(`cannot read ${path}`, { cause });
   }
   const parsed = manifestSchema.safeParse(raw);
-  if (!parsed.success) throw new ManifestError(`invalid ${path}: ${parsed.error.message}`, { cause: parsed.error });
+  if (!parsed.success)
+    throw new ManifestError(`invalid ${path}: ${parsed.error.message}`, { cause: parsed.error });
   return parsed.data;
 }
 
@@ -69,7 +72,11 @@ export class ModelScorer {
   ) {}
 
   /** Opens a session from the model's bytes, checks the feature extractor, warms it with a dummy batch. */
-  static async create(bytes: Uint8Array, entry: ScorerEntry, options: SessionOptions = {}): Promise<ModelScorer> {
+  static async create(
+    bytes: Uint8Array,
+    entry: ScorerEntry,
+    options: SessionOptions = {},
+  ): Promise<ModelScorer> {
     const { features } = entry;
     if (features.fingerprint !== undefined && features.fingerprint !== featureFingerprint(features)) {
       throw new FeatureMismatchError(
@@ -109,13 +116,23 @@ export class ModelScorer {
     const dims = [batch.batchSize, batch.maxLength];
     const ids =
       idsInfo.dtype === 'int64'
-        ? new ort.Tensor('int64', BigInt64Array.from(batch.ids, (v) => BigInt(v)), dims)
+        ? new ort.Tensor(
+            'int64',
+            BigInt64Array.from(batch.ids, (v) => BigInt(v)),
+            dims,
+          )
         : new ort.Tensor('int32', batch.ids, dims);
     let result: ort.InferenceSession.OnnxValueMapType;
     try {
-      result = await this.session.run({ [idsInfo.name]: ids, [weightsInfo.name]: new ort.Tensor('float32', batch.weights, dims) });
+      result = await this.session.run({
+        [idsInfo.name]: ids,
+        [weightsInfo.name]: new ort.Tensor('float32', batch.weights, dims),
+      });
     } catch (cause) {
-      throw new InferenceError(`model ${this.entry.name}: session.run failed for a batch of ${texts.length}`, { cause });
+      throw new InferenceError(
+        `model ${this.entry.name}: session.run failed for a batch of ${texts.length}`,
+        { cause },
+      );
     }
     const data = result[output.name]?.data;
     if (!(data instanceof Float32Array)) {

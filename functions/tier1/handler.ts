@@ -1,12 +1,4 @@
-import middy from '@middy/core';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { createTierHandler } from '../inference/tier-handler';
 
-/**
- * Tier-1 inference. Placeholder until the handlers land (issue 3): it fails every batch, so
- * SQS retries and then moves each message to the tier's DLQ; nothing is dropped.
- */
-async function tier1(event: SQSEvent): Promise<SQSBatchResponse> {
-  throw new Error(`tier-1 inference is not implemented yet; ${event.Records.length} records left for retry`);
-}
-
-export const handler = middy(tier1);
+/** Tier-1 inference: the small fast model; unsure events are escalated to tier 2. */
+export const handler = createTierHandler({ tier: 1, lastTier: false });

@@ -154,11 +154,13 @@ export class InferenceTier extends Construct {
 
     this.lanes = props.tenants.map((tenant) => {
       const lane = this.addTenantLane(tenant, props);
-      dlqUrls[tenant.id] = lane.deadLetterQueue.queueUrl;
+      dlqUrls[lane.queue.queueArn] = lane.deadLetterQueue.queueUrl;
       return lane;
     });
-    // Poison records go straight to their tenant's DLQ, with the reason, without retries.
+    // Poison records, and records on their last receive, go straight to the DLQ of the queue they
+    // came from (keyed by queue ARN) with the reason attached.
     this.function.addEnvironment('DLQ_URLS', JSON.stringify(dlqUrls));
+    this.function.addEnvironment('MAX_RECEIVE_COUNT', String(props.maxReceiveCount));
   }
 
   private addTenantLane(tenant: TierTenant, props: InferenceTierProps): TenantLane {

@@ -39,7 +39,11 @@ export interface CascadeOutcome {
 }
 
 /** Tier 1 answers when confident, tier 2 answers the rest. */
-export function runCascade(tier1: ArrayLike<number>, tier2: ArrayLike<number>, threshold: number): CascadeOutcome {
+export function runCascade(
+  tier1: ArrayLike<number>,
+  tier2: ArrayLike<number>,
+  threshold: number,
+): CascadeOutcome {
   const predicted: (0 | 1)[] = [];
   let escalated = 0;
   for (let i = 0; i < tier1.length; i++) {
@@ -70,7 +74,9 @@ export function calibrateThreshold(
   const tier1Correct = Array.from(labels, (y, i) => ((tier1[i] ?? 0) >= 0.5 ? 1 : 0) === y);
   const target = tier2Correct.filter(Boolean).length / n - maxLoss;
   const confidence = Array.from(tier1, (p) => Math.max(p, 1 - p));
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (confidence[a] ?? 0) - (confidence[b] ?? 0) || a - b);
+  const order = Array.from({ length: n }, (_, i) => i).sort(
+    (a, b) => (confidence[a] ?? 0) - (confidence[b] ?? 0) || a - b,
+  );
   // correct(k) = tier 2 right on the k escalated + tier 1 right on the rest.
   let correct = tier1Correct.filter(Boolean).length;
   for (let k = 0; k <= n; k++) {

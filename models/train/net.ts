@@ -30,7 +30,10 @@ const embeddingBag = tf.customGrad((...args) => {
     value,
     gradFunc: (dy, saved) => {
       const [savedIds, savedWeights] = saved as [tf.Tensor2D, tf.Tensor2D];
-      const updates = dy.expandDims(1).mul(savedWeights.expandDims(2)).reshape([n * l, d]);
+      const updates = dy
+        .expandDims(1)
+        .mul(savedWeights.expandDims(2))
+        .reshape([n * l, d]);
       const dTable = tf.scatterND(savedIds.reshape([n * l, 1]), updates, table.shape);
       return [dTable, tf.zerosLike(savedIds), tf.zerosLike(savedWeights)];
     },
@@ -101,7 +104,10 @@ export interface LabelledBatch {
   labels: Float32Array;
 }
 
-function slice(data: LabelledBatch, rows: ArrayLike<number>): { ids: tf.Tensor2D; weights: tf.Tensor2D; y: tf.Tensor1D } {
+function slice(
+  data: LabelledBatch,
+  rows: ArrayLike<number>,
+): { ids: tf.Tensor2D; weights: tf.Tensor2D; y: tf.Tensor1D } {
   const L = data.features.maxLength;
   const ids = new Int32Array(rows.length * L);
   const weights = new Float32Array(rows.length * L);
@@ -112,10 +118,18 @@ function slice(data: LabelledBatch, rows: ArrayLike<number>): { ids: tf.Tensor2D
     weights.set(data.features.weights.subarray(src * L, (src + 1) * L), r * L);
     y[r] = data.labels[src] ?? 0;
   }
-  return { ids: tf.tensor2d(ids, [rows.length, L], 'int32'), weights: tf.tensor2d(weights, [rows.length, L]), y: tf.tensor1d(y) };
+  return {
+    ids: tf.tensor2d(ids, [rows.length, L], 'int32'),
+    weights: tf.tensor2d(weights, [rows.length, L]),
+    y: tf.tensor1d(y),
+  };
 }
 
-function loss<W>(forward: Forward<W>, w: W, b: { ids: tf.Tensor2D; weights: tf.Tensor2D; y: tf.Tensor1D }): tf.Scalar {
+function loss<W>(
+  forward: Forward<W>,
+  w: W,
+  b: { ids: tf.Tensor2D; weights: tf.Tensor2D; y: tf.Tensor1D },
+): tf.Scalar {
   return tf.losses.sigmoidCrossEntropy(b.y, forward(w, b.ids, b.weights)) as tf.Scalar;
 }
 
@@ -134,8 +148,17 @@ export function predict<W>(forward: Forward<W>, w: W, features: FeatureBatch, ba
   const out = new Float32Array(features.batchSize);
   const data = { features, labels: new Float32Array(features.batchSize) };
   for (let start = 0; start < features.batchSize; start += batchSize) {
-    const rows = Int32Array.from({ length: Math.min(batchSize, features.batchSize - start) }, (_, i) => start + i);
-    out.set(tf.tidy(() => { const b = slice(data, rows); return tf.sigmoid(forward(w, b.ids, b.weights)).dataSync(); }), start);
+    const rows = Int32Array.from(
+      { length: Math.min(batchSize, features.batchSize - start) },
+      (_, i) => start + i,
+    );
+    out.set(
+      tf.tidy(() => {
+        const b = slice(data, rows);
+        return tf.sigmoid(forward(w, b.ids, b.weights)).dataSync();
+      }),
+      start,
+    );
   }
   return out;
 }
@@ -163,17 +186,25 @@ export function train<W extends object>(
       const rows = order.subarray(start, Math.min(n, start + opts.batchSize));
       const cost = tf.tidy(() => {
         const b = slice(trainSet, rows);
-        return optimizer.minimize(() => {
-          const base = loss(forward, w, b);
-          if (opts.l2 === 0) return base;
-          return base.add(tf.addN(variables.filter((v) => v.rank === 2).map((v) => tf.sum(tf.square(v)))).mul(opts.l2));
-        }, true, variables) as tf.Scalar;
+        return optimizer.minimize(
+          () => {
+            const base = loss(forward, w, b);
+            if (opts.l2 === 0) return base;
+            return base.add(
+              tf.addN(variables.filter((v) => v.rank === 2).map((v) => tf.sum(tf.square(v)))).mul(opts.l2),
+            );
+          },
+          true,
+          variables,
+        ) as tf.Scalar;
       });
       trainLoss += (cost.dataSync()[0] ?? 0) * rows.length;
       cost.dispose();
     }
     const validationLoss = evaluateLoss(forward, w, validationSet);
-    opts.log(`  epoch ${epoch}/${opts.epochs}: train loss ${(trainLoss / n).toFixed(4)}, validation loss ${validationLoss.toFixed(4)}`);
+    opts.log(
+      `  epoch ${epoch}/${opts.epochs}: train loss ${(trainLoss / n).toFixed(4)}, validation loss ${validationLoss.toFixed(4)}`,
+    );
     if (validationLoss < best.loss) {
       for (const t of best.snapshot) t.dispose();
       best = { epoch, loss: validationLoss, snapshot: variables.map((v) => v.clone()) };

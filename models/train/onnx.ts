@@ -29,13 +29,22 @@ export function int64Tensor(name: string, dims: number[], values: number[]): Ini
   return { name, dims, dataType: DataType.INT64, rawData: bytesOf(BigInt64Array.from(values.map(BigInt))) };
 }
 
-function node(opType: string, input: string[], output: string[], attribute: onnxProto.onnx.IAttributeProto[] = []): Node {
+function node(
+  opType: string,
+  input: string[],
+  output: string[],
+  attribute: onnxProto.onnx.IAttributeProto[] = [],
+): Node {
   return { opType, input, output, name: output[0] ?? opType, attribute };
 }
 
 const intAttr = (name: string, i: number) => ({ name, type: AttributeType.INT, i });
 
-function valueInfo(name: string, elemType: number, dims: (string | number)[]): onnxProto.onnx.IValueInfoProto {
+function valueInfo(
+  name: string,
+  elemType: number,
+  dims: (string | number)[],
+): onnxProto.onnx.IValueInfoProto {
   return {
     name,
     type: {
@@ -51,14 +60,23 @@ export const INPUT_IDS = 'ids';
 export const INPUT_WEIGHTS = 'weights';
 export const OUTPUT_SCORE = 'score';
 
-function model(graphName: string, doc: string, spec: FeatureSpec, nodes: Node[], initializer: Initializer[]): Uint8Array {
+function model(
+  graphName: string,
+  doc: string,
+  spec: FeatureSpec,
+  nodes: Node[],
+  initializer: Initializer[],
+): Uint8Array {
   const L = spec.maxLength;
   const graph: onnxProto.onnx.IGraphProto = {
     name: graphName,
     docString: doc,
     node: nodes,
     initializer,
-    input: [valueInfo(INPUT_IDS, DataType.INT32, ['N', L]), valueInfo(INPUT_WEIGHTS, DataType.FLOAT, ['N', L])],
+    input: [
+      valueInfo(INPUT_IDS, DataType.INT32, ['N', L]),
+      valueInfo(INPUT_WEIGHTS, DataType.FLOAT, ['N', L]),
+    ],
     output: [valueInfo(OUTPUT_SCORE, DataType.FLOAT, ['N'])],
   };
   const proto = onnx.ModelProto.create({
@@ -69,6 +87,15 @@ function model(graphName: string, doc: string, spec: FeatureSpec, nodes: Node[],
     graph,
   });
   return onnx.ModelProto.encode(proto).finish();
+}
+
+/** pooled[n] = sum_l weights[n, l] * rows[n, l, :] as a batched [1, L] x [L, D] MatMul. */
+function weightedSum(weights: string, rows: string, pooled: string): Node[] {
+  return [
+    node('Unsqueeze', [weights, 'axis_1'], [`${weights}_row`]),
+    node('MatMul', [`${weights}_row`, rows], [`${pooled}_3d`]),
+    node('Squeeze', [`${pooled}_3d`, 'axis_1'], [pooled]),
+  ];
 }
 
 /** The shared tail: pooled [N, D] -> Gemm -> Relu -> Gemm -> [N] -> Sigmoid. */
@@ -95,7 +122,11 @@ export function tier1Onnx(spec: FeatureSpec, table: Float32Array, bias: number):
       node('Add', ['pooled', 'bias'], ['logit']),
       node('Sigmoid', ['logit'], [OUTPUT_SCORE]),
     ],
-    [floatTensor('table', [spec.vocabSize], table), floatTensor('bias', [], Float32Array.of(bias)), int64Tensor('axis_1', [1], [1])],
+    [
+      floatTensor('table', [spec.vocabSize], table),
+      floatTensor('bias', [], Float32Array.of(bias)),
+      int64Tensor('axis_1', [1], [1]),
+    ],
   );
 }
 
@@ -115,7 +146,6 @@ function mlpInitializers(w: MlpWeights): Initializer[] {
     floatTensor('w2', [w.hidden, 1], w.w2),
     floatTensor('b2', [1], w.b2),
     int64Tensor('axis_1', [1], [1]),
-    int64Tensor('axis_2', [1], [2]),
     int64Tensor('shape_n', [1], [-1]),
   ];
 }
@@ -128,9 +158,7 @@ export function tier2Onnx(spec: FeatureSpec, table: Float32Array, mlp: MlpWeight
     spec,
     [
       node('Gather', ['table', INPUT_IDS], ['rows'], [intAttr('axis', 0)]),
-      node('Unsqueeze', [INPUT_WEIGHTS, 'axis_2'], ['weights_3d']),
-      node('Mul', ['rows', 'weights_3d'], ['weighted']),
-      node('ReduceSum', ['weighted', 'axis_1'], ['pooled'], [intAttr('keepdims', 0)]),
+      ...weightedSum(INPUT_WEIGHTS, 'rows', 'pooled'),
       ...mlpHead('pooled'),
     ],
     [floatTensor('table', [spec.vocabSize, mlp.dim], table), ...mlpInitializers(mlp)],
@@ -180,9 +208,7 @@ export function tier2Int8Onnx(spec: FeatureSpec, table: QuantizedTable, mlp: Mlp
       node('Cast', ['rows_q'], ['rows'], [intAttr('to', DataType.FLOAT)]),
       node('Gather', ['table_scale', INPUT_IDS], ['row_scales'], [intAttr('axis', 0)]),
       node('Mul', [INPUT_WEIGHTS, 'row_scales'], ['scaled_weights']),
-      node('Unsqueeze', ['scaled_weights', 'axis_2'], ['weights_3d']),
-      node('Mul', ['rows', 'weights_3d'], ['weighted']),
-      node('ReduceSum', ['weighted', 'axis_1'], ['pooled'], [intAttr('keepdims', 0)]),
+      ...weightedSum('scaled_weights', 'rows', 'pooled'),
       ...mlpHead('pooled'),
     ],
     [

@@ -22,7 +22,7 @@ describe('cdk synth', () => {
         ...process.env,
         PATH: `${work}:${process.env.PATH}`,
         CDK_OUTDIR: join(work, 'cdk.out'),
-        CDK_CONTEXT_JSON: JSON.stringify({ stage: 'dev', ...testContext() }),
+        CDK_CONTEXT_JSON: JSON.stringify({ stage: 'dev' }),
         NODE_OPTIONS: `--require ${resolve(__dirname, 'fixtures', 'block-network.cjs')}`,
         INFERBUS_NETWORK_LOG: networkLog,
       },
@@ -34,7 +34,3 @@ describe('cdk synth', () => {
     expect(existsSync(networkLog) ? readFileSync(networkLog, 'utf8') : '').toBe('');
   });
 });
-
-function testContext(): Record<string, unknown> {
-  return { modelsDir: '/tmp/fakemodels' };
-}

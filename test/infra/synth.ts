@@ -25,7 +25,7 @@ export function synth(context: Record<string, unknown> = { stage: 'dev' }): Synt
   const outdir = mkdtempSync(join(tmpdir(), 'inferbus-synth-'));
   const { app, stack } = createApp({
     outdir,
-    context: { 'aws:cdk:enable-asset-metadata': true, modelsDir: '/tmp/fakemodels', ...context },
+    context: { 'aws:cdk:enable-asset-metadata': true, ...context },
   });
   app.synth();
   const result = { stack, template: Template.fromStack(stack), outdir };

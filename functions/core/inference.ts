@@ -1,0 +1,77 @@
+import { z } from 'zod';
+
+/**
+ * What an inference request carries in its envelope `payload`, and what results carry.
+ * A request holds the message text inline, or a claim check pointing at S3 when the text is too
+ * large for an EventBridge entry.
+ */
+export const LABELS = ['ham', 'spam'] as const;
+export type Label = (typeof LABELS)[number];
+
+export const claimCheckSchema = z.object({
+  bucket: z.string().min(3).max(63),
+  key: z.string().min(1).max(1024),
+  bytes: z.number().int().nonnegative().optional(),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
+});
+export type ClaimCheck = z.infer<typeof claimCheckSchema>;
+
+export const inferenceRequestSchema = z
+  .object({
+    text: z.string().optional(),
+    claim: claimCheckSchema.optional(),
+    /** Ground truth, when the producer knows it (evaluation traffic). */
+    expectedLabel: z.enum(LABELS).optional(),
+    /** Set on escalations: the id of the original request, which results must point at. */
+    sourceEventId: z.string().min(1).optional(),
+  })
+  .refine((p) => (p.text === undefined) !== (p.claim === undefined), {
+    message: 'payload needs exactly one of "text" or "claim"',
+  });
+export type InferenceRequest = z.infer<typeof inferenceRequestSchema>;
+
+/** Payload of InferenceCompleted and EscalationRequested. */
+export interface InferenceResultPayload {
+  readonly sourceEventId: string;
+  readonly tier: number;
+  readonly label: Label;
+  /** Probability of `label`, i.e. the model's confidence in its answer. */
+  readonly score: number;
+  readonly spamProbability: number;
+  readonly modelVersion: string;
+  readonly latencyMs: number;
+  readonly duplicate: boolean;
+  readonly expectedLabel?: Label;
+}
+
+/** Payload of InferenceFailed: why a request went to a DLQ. */
+export interface InferenceFailurePayload {
+  readonly sourceEventId: string;
+  readonly tier: number;
+  readonly errorCode: string;
+  readonly errorMessage: string;
+  readonly attempts: number;
+}
+
+export interface CascadeDecision {
+  readonly label: Label;
+  readonly confidence: number;
+  readonly escalate: boolean;
+}
+
+/**
+ * The cascade policy: tier 1 answers when its confidence, max(p, 1 - p), reaches the calibrated
+ * threshold; otherwise the event is escalated. The last tier never escalates.
+ */
+export function decide(spamProbability: number, threshold: number, lastTier: boolean): CascadeDecision {
+  const label: Label = spamProbability >= 0.5 ? 'spam' : 'ham';
+  const confidence = label === 'spam' ? spamProbability : 1 - spamProbability;
+  return { label, confidence, escalate: !lastTier && confidence < threshold };
+}
+
+/** Result envelope ids are derived from the source id, so a retried publish is recognisably the same result. */
+export const resultEventId = (sourceId: string, tier: number, kind: 'completed' | 'escalated' | 'failed') =>
+  `${sourceId}:t${tier}:${kind}`;

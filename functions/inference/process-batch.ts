@@ -1,0 +1,289 @@
+import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
+import { tenantIdSchema } from '../core/envelope';
+import { DetailType, RESULT_SOURCE } from '../core/events';
+import {
+  decide,
+  type InferenceFailurePayload,
+  type InferenceRequest,
+  type InferenceResultPayload,
+  resultEventId,
+} from '../core/inference';
+import { entrySize, MAX_ENTRY_BYTES, type PutEventsEntry } from '../core/put-events';
+import { parseRecordBody } from '../core/records';
+import { ResultCache } from '../core/result-cache';
+import { ClaimMissingError, type ClaimResolver } from '../shared/claims';
+import type { DeadLetter, DeadLetterSink } from '../shared/dead-letters';
+import type { EventPublisher } from '../shared/publisher';
+
+/** A model as the handler sees it: whole batches in, P(spam) per text out. */
+export interface Scorer {
+  readonly modelName: string;
+  /** Short sha256 of the model file: results say exactly which bytes produced them. */
+  readonly modelVersion: string;
+  scoreBatch(texts: readonly string[]): Promise<Float32Array>;
+}
+
+export interface BatchDeps {
+  readonly tier: number;
+  readonly lastTier: boolean;
+  readonly threshold: number;
+  readonly maxReceiveCount: number;
+  readonly scorer: Scorer;
+  readonly publisher: EventPublisher;
+  readonly deadLetters: DeadLetterSink;
+  readonly claims: ClaimResolver;
+  readonly cache: ResultCache;
+  readonly now?: () => Date;
+}
+
+export interface BatchReport {
+  readonly records: number;
+  readonly completed: number;
+  readonly escalated: number;
+  readonly duplicates: number;
+  readonly poison: number;
+  readonly retried: number;
+  readonly deadLettered: number;
+  readonly inferenceMs: number;
+}
+
+type Work = {
+  readonly record: SQSRecord;
+  readonly eventId: string;
+  readonly request: InferenceRequest;
+  readonly envelope: import('../core/envelope').Envelope;
+  text?: string;
+};
+
+/**
+ * One SQS batch through one tier: validate every record, run the model once for the whole batch,
+ * publish results, and account for every record: published, dead-lettered with its reason, or
+ * handed back to SQS as a batch item failure. Nothing is dropped.
+ */
+export async function processBatch(
+  records: readonly SQSRecord[],
+  deps: BatchDeps,
+): Promise<{ response: SQSBatchResponse; report: BatchReport }> {
+  const now = deps.now ?? (() => new Date());
+  const retry = new Set<string>();
+  const letters: { letter: DeadLetter; record: SQSRecord; tenant?: string; sourceId?: string }[] = [];
+  const attemptsOf = (record: SQSRecord) => Number(record.attributes.ApproximateReceiveCount ?? '1');
+  const fail = (
+    record: SQSRecord,
+    code: string,
+    message: string,
+    transient: boolean,
+    hint: { tenant?: string; sourceId?: string } = {},
+  ) => {
+    const attempts = attemptsOf(record);
+    if (transient && attempts < deps.maxReceiveCount) {
+      retry.add(record.messageId);
+      return;
+    }
+    letters.push({
+      record,
+      ...hint,
+      letter: {
+        body: record.body,
+        sourceQueueArn: record.eventSourceARN,
+        errorCode: transient ? `RetriesExhausted.${code}` : code,
+        errorMessage: message,
+        attempts,
+      },
+    });
+  };
+
+  // 1. Validate: malformed input is poison and goes to the DLQ at once.
+  let work: Work[] = [];
+  let poison = 0;
+  for (const record of records) {
+    const parsed = parseRecordBody(record.body);
+    if (!parsed.ok) {
+      poison++;
+      fail(record, parsed.errorCode, parsed.errorMessage, false, {
+        tenant: parsed.tenant,
+        sourceId: parsed.envelopeId,
+      });
+      continue;
+    }
+    work.push({
+      record,
+      eventId: parsed.eventId,
+      request: parsed.request,
+      envelope: parsed.envelope,
+      text: parsed.request.text,
+    });
+  }
+
+  // 2. Resolve claim checks (payloads too large for an EventBridge entry).
+  await Promise.all(
+    work.map(async (item) => {
+      if (item.text !== undefined || !item.request.claim) return;
+      try {
+        item.text = await deps.claims.resolve(item.request.claim);
+      } catch (error) {
+        const missing = error instanceof ClaimMissingError;
+        if (missing) poison++;
+        fail(
+          item.record,
+          missing ? 'ClaimMissing' : 'ClaimUnavailable',
+          (error as Error).message,
+          !missing,
+          hintOf(item),
+        );
+      }
+    }),
+  );
+  work = work.filter((item) => item.text !== undefined);
+
+  // 3. One model run for every text not already scored by this container.
+  const keys = work.map((item) => ResultCache.key(deps.scorer.modelVersion, item.text as string));
+  const cached = keys.map((key) => deps.cache.get(key));
+  const misses = work.filter((_, i) => cached[i] === undefined);
+  let scores: Float32Array = new Float32Array(0);
+  let inferenceMs = 0;
+  if (misses.length > 0) {
+    const started = performance.now();
+    try {
+      scores = await deps.scorer.scoreBatch(misses.map((item) => item.text as string));
+    } catch (error) {
+      for (const item of misses)
+        fail(item.record, 'InferenceFailed', (error as Error).message, true, hintOf(item));
+      work = work.filter((_, i) => cached[i] !== undefined);
+    }
+    inferenceMs = performance.now() - started;
+  }
+
+  // 4. Results: final answers, or escalations to the next tier.
+  const entries: PutEventsEntry[] = [];
+  const owners: SQSRecord[] = [];
+  let missIndex = 0;
+  let completed = 0;
+  let escalated = 0;
+  let duplicates = 0;
+  work.forEach((item, i) => {
+    const hit = cached[i];
+    const probability = hit ?? (scores[missIndex++] as number);
+    if (hit === undefined) deps.cache.set(keys[i] as string, probability);
+    else duplicates++;
+    const decision = decide(probability, deps.threshold, deps.lastTier);
+    const sourceEventId = item.request.sourceEventId ?? item.envelope.id;
+    const result: InferenceResultPayload = {
+      sourceEventId,
+      tier: deps.tier,
+      label: decision.label,
+      score: round(decision.confidence),
+      spamProbability: round(probability),
+      modelVersion: `${deps.scorer.modelName}@${deps.scorer.modelVersion}`,
+      latencyMs: hit === undefined ? round(inferenceMs) : 0,
+      duplicate: hit !== undefined,
+      ...(item.request.expectedLabel ? { expectedLabel: item.request.expectedLabel } : {}),
+    };
+    const kind = decision.escalate ? 'escalated' : 'completed';
+    decision.escalate ? escalated++ : completed++;
+    const payload = decision.escalate
+      ? { ...result, ...(item.request.claim ? { claim: item.request.claim } : { text: item.text }) }
+      : result;
+    const entry = resultEntry(
+      decision.escalate ? DetailType.EscalationRequested : DetailType.InferenceCompleted,
+      {
+        ...item.envelope,
+        id: resultEventId(sourceEventId, deps.tier, kind),
+        type: `inference.${kind}`,
+        payload,
+      },
+      now(),
+    );
+    if (entrySize(entry) > MAX_ENTRY_BYTES) {
+      fail(
+        item.record,
+        'ResultTooLarge',
+        `the ${kind} event would exceed ${MAX_ENTRY_BYTES} bytes`,
+        false,
+        hintOf(item),
+      );
+      return;
+    }
+    entries.push(entry);
+    owners.push(item.record);
+  });
+
+  // 5. Dead letters first (the DLQ copy is what guarantees nothing is lost), then their
+  // InferenceFailed events ride along with the results so the archive shows them.
+  const unsaved = await deps.deadLetters.send(letters.map((l) => l.letter));
+  letters.forEach(({ record }, index) => {
+    if (unsaved.has(index)) retry.add(record.messageId);
+  });
+  const failureEntries = letters
+    .filter((_, index) => !unsaved.has(index))
+    .map(({ letter, record, tenant, sourceId }) =>
+      failureEntry(letter, record, deps.tier, tenant, sourceId, now()),
+    );
+
+  const outcome = await deps.publisher.publish([...entries, ...failureEntries]);
+  for (const index of outcome.failed.keys()) {
+    // A result that cannot be published is retried by SQS; an unpublished failure notice is not
+    // worth a retry, since the DLQ already holds the record with its reason.
+    if (index < owners.length) retry.add((owners[index] as SQSRecord).messageId);
+  }
+
+  return {
+    response: { batchItemFailures: [...retry].map((itemIdentifier) => ({ itemIdentifier })) },
+    report: {
+      records: records.length,
+      completed,
+      escalated,
+      duplicates,
+      poison,
+      retried: retry.size,
+      deadLettered: letters.length - unsaved.size,
+      inferenceMs: round(inferenceMs),
+    },
+  };
+}
+
+function hintOf(item: Work): { tenant: string; sourceId: string } {
+  return { tenant: item.envelope.tenant, sourceId: item.request.sourceEventId ?? item.envelope.id };
+}
+
+function resultEntry(detailType: string, detail: object, time: Date): PutEventsEntry {
+  return {
+    Source: RESULT_SOURCE,
+    DetailType: detailType,
+    Detail: JSON.stringify({ ...detail, time: time.toISOString() }),
+  };
+}
+
+function failureEntry(
+  letter: DeadLetter,
+  record: SQSRecord,
+  tier: number,
+  tenant: string | undefined,
+  sourceId: string | undefined,
+  time: Date,
+): PutEventsEntry {
+  const payload: InferenceFailurePayload = {
+    sourceEventId: sourceId ?? `sqs:${record.messageId}`,
+    tier,
+    errorCode: letter.errorCode,
+    errorMessage: letter.errorMessage.slice(0, 1000),
+    attempts: letter.attempts,
+  };
+  const knownTenant = tenant && tenantIdSchema.safeParse(tenant).success ? tenant : 'unknown';
+  return resultEntry(
+    DetailType.InferenceFailed,
+    {
+      id: resultEventId(payload.sourceEventId, tier, 'failed'),
+      tenant: knownTenant,
+      stream: 'failures',
+      seq: 0,
+      hlc: `${time.getTime()}-0-t${tier}`,
+      type: 'inference.failed',
+      payload,
+      metadata: {},
+    },
+    time,
+  );
+}
+
+const round = (value: number) => Math.round(value * 1e6) / 1e6;

@@ -1,0 +1,84 @@
+import {
+  type EventBridgeClient,
+  PutEventsCommand,
+  type PutEventsRequestEntry,
+} from '@aws-sdk/client-eventbridge';
+import { backoffDelayMs } from '../core/backoff';
+import { type PutEventsEntry, planRequests } from '../core/put-events';
+
+export interface PublishOutcome {
+  /** Indexes of entries that could not be published after every attempt, with the last error. */
+  readonly failed: ReadonlyMap<number, string>;
+}
+
+export interface EventPublisher {
+  publish(entries: readonly PutEventsEntry[]): Promise<PublishOutcome>;
+}
+
+export interface PutEventsPublisherOptions {
+  readonly maxAttempts?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+const sleepMs = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * PutEvents in requests of at most 10 entries and 1 MB; entries that fail (per-entry errors or a
+ * failed request) are retried with exponential backoff and full jitter, and reported by index
+ * when they still fail, so the caller can hand exactly those records back to SQS.
+ */
+export class PutEventsPublisher implements EventPublisher {
+  private readonly maxAttempts: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(
+    private readonly client: EventBridgeClient,
+    private readonly busName: string,
+    options: PutEventsPublisherOptions = {},
+  ) {
+    this.maxAttempts = options.maxAttempts ?? 4;
+    this.sleep = options.sleep ?? sleepMs;
+  }
+
+  async publish(entries: readonly PutEventsEntry[]): Promise<PublishOutcome> {
+    const failed = new Map<number, string>();
+    let pending = entries.map((_, index) => index);
+    for (let attempt = 0; attempt < this.maxAttempts && pending.length > 0; attempt++) {
+      if (attempt > 0) await this.sleep(backoffDelayMs(attempt - 1));
+      const retry: number[] = [];
+      for (const request of planRequests(pending.map((i) => entries[i] as PutEventsEntry))) {
+        const indexes = request.map((position) => pending[position] as number);
+        const errors = await this.send(indexes.map((i) => entries[i] as PutEventsEntry));
+        errors.forEach((error, position) => {
+          if (error === undefined) return;
+          const index = indexes[position] as number;
+          failed.set(index, error);
+          retry.push(index);
+        });
+      }
+      for (const index of pending) if (!retry.includes(index)) failed.delete(index);
+      pending = retry;
+    }
+    return { failed };
+  }
+
+  /** One PutEvents call; returns the error of each entry (undefined when accepted). */
+  private async send(entries: readonly PutEventsEntry[]): Promise<(string | undefined)[]> {
+    const request: PutEventsRequestEntry[] = entries.map((entry) => ({
+      ...entry,
+      Resources: entry.Resources ? [...entry.Resources] : undefined,
+      EventBusName: entry.EventBusName ?? this.busName,
+    }));
+    try {
+      const response = await this.client.send(new PutEventsCommand({ Entries: request }));
+      return entries.map((_, i) => {
+        const result = response.Entries?.[i];
+        if (result?.EventId) return undefined;
+        return `${result?.ErrorCode ?? 'Unknown'}: ${result?.ErrorMessage ?? 'no event id returned'}`;
+      });
+    } catch (error) {
+      const message = `${(error as Error).name}: ${(error as Error).message}`;
+      return entries.map(() => message);
+    }
+  }
+}

@@ -1,0 +1,168 @@
+import { join } from 'node:path';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../lib/app';
+import { loadSplits } from '../../models/train/data';
+import { AwsStub } from '../support/aws-stub';
+import { requestEvent, sqsRecord, TEST_QUEUE_ARN, testDlqUrl } from '../support/sqs-records';
+
+/**
+ * The real tier handlers (middy, Powertools, SDK v3 clients, onnxruntime-node, the committed
+ * models) on real held-out messages, with the SDK pointed at a stub AWS endpoint on loopback.
+ */
+const stub = new AwsStub();
+const testMessages = loadSplits().test.slice(0, 40);
+let tier1: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+let tier2: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+const context = {
+  functionName: 'tier',
+  awsRequestId: 'req-1',
+  getRemainingTimeInMillis: () => 30_000,
+} as Context;
+
+beforeAll(async () => {
+  const endpoint = await stub.start();
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_REGION: 'eu-west-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    EVENT_BUS_NAME: 'inferbus-test',
+    MODELS_DIR: join(PROJECT_ROOT, 'models'),
+    DLQ_URLS: JSON.stringify({ [TEST_QUEUE_ARN]: testDlqUrl(endpoint) }),
+    MAX_RECEIVE_COUNT: '3',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: 'ERROR',
+  });
+  const { createTierHandler } = await import('../../functions/inference/tier-handler');
+  process.env.INFERBUS_TIER = '1';
+  tier1 = createTierHandler({ tier: 1, lastTier: false });
+  process.env.INFERBUS_TIER = '2';
+  tier2 = createTierHandler({ tier: 2, lastTier: true });
+});
+
+afterAll(() => stub.stop());
+
+beforeEach(() => {
+  stub.calls.length = 0;
+  stub.failPutEventsEntry = () => undefined;
+  stub.failSqs = false;
+});
+
+const detailsOf = (entries: any[]) => entries.map((e) => JSON.parse(e.Detail));
+
+describe('tier-1 handler', () => {
+  it('answers every valid record, escalates the unsure ones and dead-letters poison with the reason', async () => {
+    const records = testMessages
+      .slice(0, 30)
+      .map((m, i) =>
+        sqsRecord(requestEvent(`req-${i}`, m.text, 'acme', { expectedLabel: m.label ? 'spam' : 'ham' })),
+      );
+    const malformed = sqsRecord('{not json');
+    const noTenant = sqsRecord(requestEvent('req-x', 'hello').replace('"tenant":"acme",', ''));
+
+    const response = await tier1({ Records: [...records, malformed, noTenant] }, context);
+
+    expect(response.batchItemFailures).toEqual([]);
+    const results = [...stub.entries('InferenceCompleted'), ...stub.entries('EscalationRequested')];
+    expect(results).toHaveLength(30);
+    const details = detailsOf(results);
+    expect(new Set(details.map((d) => d.payload.sourceEventId))).toEqual(
+      new Set(records.map((_, i) => `req-${i}`)),
+    );
+    for (const d of details) {
+      expect(d).toMatchObject({ tenant: 'acme', stream: 'inbox', payload: { tier: 1, duplicate: false } });
+      expect(d.payload.modelVersion).toMatch(/^tier1@[0-9a-f]{12}$/);
+      expect(['ham', 'spam']).toContain(d.payload.label);
+    }
+    const correct = details.filter((d) => d.payload.label === d.payload.expectedLabel).length;
+    expect(correct / details.length).toBeGreaterThan(0.9);
+
+    const letters = stub.deadLetters();
+    expect(letters.map((l) => l.MessageBody).sort()).toEqual([malformed.body, noTenant.body].sort());
+    const codes = letters.map((l) => l.MessageAttributes.ERROR_CODE.StringValue).sort();
+    expect(codes).toEqual(['InvalidEnvelope', 'MalformedJson']);
+    const envelopeLetter = letters.find(
+      (l) => l.MessageAttributes.ERROR_CODE.StringValue === 'InvalidEnvelope',
+    );
+    expect(envelopeLetter.MessageAttributes.ERROR_MESSAGE.StringValue).toContain('tenant');
+    expect(stub.entries('InferenceFailed')).toHaveLength(2);
+  });
+
+  it('runs the model once per batch and answers a redelivery from cache, marked as a duplicate', async () => {
+    const record = sqsRecord(requestEvent('dup-1', testMessages[31]?.text ?? 'x'));
+    await tier1({ Records: [record] }, context);
+    await tier1({ Records: [{ ...record, messageId: 'redelivered' }] }, context);
+
+    const details = detailsOf([
+      ...stub.entries('InferenceCompleted'),
+      ...stub.entries('EscalationRequested'),
+    ]);
+    expect(details.map((d) => d.payload.duplicate)).toEqual([false, true]);
+    expect(details[0].payload.spamProbability).toBe(details[1].payload.spamProbability);
+    expect(details[0].id).toBe(details[1].id);
+  });
+
+  it('hands records back to SQS when their results cannot be published', async () => {
+    stub.failPutEventsEntry = (entry) =>
+      entry.DetailType === 'InferenceFailed' ? undefined : 'ThrottlingException';
+    const records = testMessages.slice(32, 36).map((m, i) => sqsRecord(requestEvent(`pf-${i}`, m.text)));
+
+    const response = await tier1({ Records: records }, context);
+
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(
+      records.map((r) => r.messageId).sort(),
+    );
+    // Retried with backoff before giving up: several PutEvents calls for the same entries.
+    expect(stub.calls.filter((c) => c.target === 'AWSEvents.PutEvents').length).toBeGreaterThan(1);
+  });
+
+  it('keeps a poison record for retry when the DLQ itself is unavailable', async () => {
+    stub.failSqs = true;
+    const poison = sqsRecord('[]');
+    const response = await tier1({ Records: [poison] }, context);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: poison.messageId }]);
+  });
+
+  it('dead-letters a transient failure on its last receive instead of letting it vanish into a reason-less redrive', async () => {
+    const missingClaim = sqsRecord(
+      requestEvent('claim-1', 'x').replace(
+        '"payload":{"text":"x"}',
+        '"payload":{"claim":{"bucket":"claims-bucket","key":"k"}}',
+      ),
+      3,
+    );
+    const response = await tier1({ Records: [missingClaim] }, context);
+    expect(response.batchItemFailures).toEqual([]);
+    const [letter] = stub.deadLetters();
+    expect(letter.MessageAttributes.ERROR_CODE.StringValue).toMatch(/Claim/);
+    expect(letter.MessageAttributes.ATTEMPTS.StringValue).toBe('3');
+  });
+});
+
+describe('tier-2 handler', () => {
+  it('answers escalations with tier 2 and points results at the original request', async () => {
+    const escalation = JSON.parse(requestEvent('esc-1', testMessages[36]?.text ?? 'x'));
+    escalation['detail-type'] = 'EscalationRequested';
+    escalation.source = 'inferbus.results';
+    escalation.detail.id = 'orig-1:t1:escalated';
+    escalation.detail.payload = {
+      ...escalation.detail.payload,
+      sourceEventId: 'orig-1',
+      tier: 1,
+      label: 'ham',
+      score: 0.55,
+    };
+
+    const response = await tier2({ Records: [sqsRecord(JSON.stringify(escalation))] }, context);
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(stub.entries('EscalationRequested')).toHaveLength(0);
+    const [result] = detailsOf(stub.entries('InferenceCompleted'));
+    expect(result).toMatchObject({
+      id: 'orig-1:t2:completed',
+      payload: { sourceEventId: 'orig-1', tier: 2 },
+    });
+    expect(result.payload.modelVersion).toMatch(/^tier2@/);
+  });
+});

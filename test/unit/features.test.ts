@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest';
+import {
+  assertValidSpec,
+  encodeBatch,
+  extractFeatures,
+  type FeatureSpec,
+  FeatureSpecError,
+  packBatch,
+  TIER1_FEATURES,
+  TIER2_FEATURES,
+  tier1Features,
+  tier2Features,
+} from '../../functions/core/features';
+import { loadSplits } from '../../models/train/data';
+
+const SPECS = { tier1: TIER1_FEATURES, tier2: TIER2_FEATURES };
+const messages = loadSplits().test.slice(0, 150);
+
+const MAIL = [
+  'From someone@example.com  Mon Aug 26 10:00:00 2002',
+  'Received: from relay.example.net (relay [10.0.0.1])',
+  'Subject: Cheap meds, FREE shipping!!!',
+  'From: "Deals" <deals@example.biz>',
+  'Content-Type: text/html;',
+  '\tcharset="iso-8859-1"',
+  '',
+  'Buy now and save $$$ on <b>everything</b>. Click here to unsubscribe.',
+].join('\n');
+
+function rows(batch: { ids: Int32Array; weights: Float32Array; maxLength: number }, r: number) {
+  const L = batch.maxLength;
+  return {
+    ids: Array.from(batch.ids.subarray(r * L, (r + 1) * L)),
+    weights: Array.from(batch.weights.subarray(r * L, (r + 1) * L)),
+  };
+}
+
+describe.each(Object.entries(SPECS))('%s features', (_name, spec: FeatureSpec) => {
+  it('have the documented shape: [L] ascending ids in [1, V), 0-padded, L2-normalised weights', () => {
+    for (const text of [MAIL, ...messages.slice(0, 30).map((m) => m.text)]) {
+      const f = extractFeatures(text, spec);
+      expect(f.ids).toBeInstanceOf(Int32Array);
+      expect(f.weights).toBeInstanceOf(Float32Array);
+      expect(f.ids.length).toBe(spec.maxLength);
+      expect(f.weights.length).toBe(spec.maxLength);
+      expect(f.count).toBeGreaterThan(0);
+      expect(f.count).toBeLessThanOrEqual(spec.maxLength);
+      let norm = 0;
+      for (let k = 0; k < spec.maxLength; k++) {
+        const id = f.ids[k] ?? -1;
+        const w = f.weights[k] ?? -1;
+        if (k < f.count) {
+          expect(id).toBeGreaterThanOrEqual(1);
+          expect(id).toBeLessThan(spec.vocabSize);
+          if (k > 0) expect(id).toBeGreaterThan(f.ids[k - 1] ?? 0);
+          expect(w).toBeGreaterThan(0);
+          norm += w * w;
+        } else {
+          expect(id).toBe(0);
+          expect(w).toBe(0);
+        }
+      }
+      expect(norm).toBeCloseTo(1, 5);
+    }
+  });
+
+  it('are deterministic and independent of what was extracted before', () => {
+    const texts = messages.map((m) => m.text);
+    const forward = texts.map((t) => extractFeatures(t, spec));
+    const backward = [...texts]
+      .reverse()
+      .map((t) => extractFeatures(t, spec))
+      .reverse();
+    expect(backward).toEqual(forward);
+  });
+
+  it('are the same on the training path (encodeBatch) and per message (packBatch of single rows)', () => {
+    const texts = messages.map((m) => m.text);
+    const batch = encodeBatch(texts, spec);
+    const packed = packBatch(
+      texts.map((t) => extractFeatures(t, spec)),
+      spec.maxLength,
+    );
+    expect(batch.batchSize).toBe(texts.length);
+    expect(batch.ids.length).toBe(texts.length * spec.maxLength);
+    expect(batch.ids).toEqual(packed.ids);
+    expect(batch.weights).toEqual(packed.weights);
+    const [single] = [extractFeatures(texts[7] ?? '', spec)];
+    expect(rows(batch, 7)).toEqual({
+      ids: Array.from(single?.ids ?? []),
+      weights: Array.from(single?.weights ?? []),
+    });
+  });
+
+  it('handle empty and separator-only input as an all-padding row', () => {
+    for (const text of ['', '   \n\n\t', '\n\n', 'Subject:\n\n', '...,,,;;']) {
+      const f = extractFeatures(text, spec);
+      expect(f.count).toBe(0);
+      expect(f.ids.every((v) => v === 0)).toBe(true);
+      expect(f.weights.every((v) => v === 0)).toBe(true);
+    }
+  });
+
+  it('handle unicode: non-ASCII words count, ASCII case does not', () => {
+    expect(extractFeatures('Grüße 你好 😀 Привет', spec).count).toBeGreaterThan(0);
+    expect(extractFeatures('FREE Money NOW', spec)).toEqual(extractFeatures('free money now', spec));
+    expect(extractFeatures('Grüße', spec)).not.toEqual(extractFeatures('Grusse', spec));
+    expect(extractFeatures('\ud800 lone surrogate \udfff', spec).count).toBeGreaterThan(0);
+  });
+
+  it('bound the work on huge input and cap the row at L', () => {
+    const huge = `${MAIL}\n${'lorem ipsum dolor sit amet consectetur '.repeat(100_000)}`;
+    const start = performance.now();
+    const f = extractFeatures(huge, spec);
+    expect(performance.now() - start).toBeLessThan(200);
+    expect(f.count).toBeLessThanOrEqual(spec.maxLength);
+    // Only the first maxBodyChars of the body are read.
+    expect(extractFeatures(`${huge}tail words that are never read`, spec)).toEqual(f);
+    const manyWords = Array.from({ length: 20_000 }, (_, i) => `w${i}`).join(' ');
+    expect(extractFeatures(manyWords, spec).count).toBe(spec.maxLength);
+  });
+
+  it('read content headers only, each in its own namespace', () => {
+    const withOtherRelay = MAIL.replace('relay.example.net (relay [10.0.0.1])', 'mx.other.org ([192.0.2.7])');
+    expect(extractFeatures(withOtherRelay, spec)).toEqual(extractFeatures(MAIL, spec));
+    expect(extractFeatures('Subject: free\n\nhello', spec)).not.toEqual(
+      extractFeatures('Subject: hello\n\nfree', spec),
+    );
+    // A folded header continues on the next line.
+    expect(extractFeatures(MAIL, spec)).not.toEqual(
+      extractFeatures(MAIL.replace('\tcharset', '\tcharmap'), spec),
+    );
+    expect(extractFeatures('Subject: x\r\n\r\nbody text', spec)).toEqual(
+      extractFeatures('Subject: x\n\nbody text', spec),
+    );
+  });
+});
+
+describe('tiers', () => {
+  it('tier 2 adds bigrams and character n-grams to tier 1 words', () => {
+    expect(tier2Features(MAIL).count).toBeGreaterThan(tier1Features(MAIL).count * 3);
+    expect(tier1Features(MAIL)).toEqual(extractFeatures(MAIL, TIER1_FEATURES));
+  });
+
+  it('refuses an unknown algorithm or bad parameters', () => {
+    expect(() => assertValidSpec({ ...TIER1_FEATURES, algorithm: 'other' as never })).toThrow(
+      FeatureSpecError,
+    );
+    expect(() => extractFeatures('x', { ...TIER1_FEATURES, vocabSize: 1 })).toThrow(/vocabSize/);
+    expect(() => packBatch([tier1Features('x')], TIER2_FEATURES.maxLength)).toThrow(FeatureSpecError);
+  });
+
+  it('tier 1 extraction takes well under 1 ms per typical message', () => {
+    const texts = messages.map((m) => m.text);
+    for (const t of texts) tier1Features(t);
+    const start = performance.now();
+    for (let round = 0; round < 3; round++) for (const t of texts) tier1Features(t);
+    const perMessage = (performance.now() - start) / (3 * texts.length);
+    expect(perMessage).toBeLessThan(0.5);
+  });
+});

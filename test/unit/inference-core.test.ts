@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { backoffDelayMs } from '../../functions/core/backoff';
+import { decide, inferenceRequestSchema } from '../../functions/core/inference';
+import { parseRecordBody } from '../../functions/core/records';
+import { ResultCache } from '../../functions/core/result-cache';
+import { requestEvent } from '../support/sqs-records';
+
+describe('cascade policy', () => {
+  it('answers when confident and escalates when not, on either side of 0.5', () => {
+    expect(decide(0.97, 0.9, false)).toEqual({ label: 'spam', confidence: 0.97, escalate: false });
+    expect(decide(0.03, 0.9, false)).toMatchObject({ label: 'ham', escalate: false });
+    expect(decide(0.6, 0.9, false)).toMatchObject({ label: 'spam', escalate: true });
+    expect(decide(0.3, 0.9, false)).toMatchObject({ label: 'ham', escalate: true });
+  });
+
+  it('never escalates from the last tier', () => {
+    expect(decide(0.51, 0.99, true).escalate).toBe(false);
+  });
+
+  it('treats the threshold as inclusive', () => {
+    expect(decide(0.9, 0.9, false).escalate).toBe(false);
+  });
+});
+
+describe('inference request payload', () => {
+  it('needs exactly one of text or claim', () => {
+    expect(inferenceRequestSchema.safeParse({ text: 'hi' }).success).toBe(true);
+    expect(inferenceRequestSchema.safeParse({}).success).toBe(false);
+    expect(inferenceRequestSchema.safeParse({ text: 'a', claim: { bucket: 'abc', key: 'k' } }).success).toBe(
+      false,
+    );
+  });
+});
+
+describe('parseRecordBody', () => {
+  it('accepts an EventBridge event carrying a valid envelope', () => {
+    const parsed = parseRecordBody(requestEvent('r1', 'hello'));
+    expect(parsed).toMatchObject({
+      ok: true,
+      envelope: { id: 'r1', tenant: 'acme' },
+      request: { text: 'hello' },
+    });
+  });
+
+  it.each([
+    ['not json', '{', 'MalformedJson', /not JSON/],
+    ['not an event', '{"a":1}', 'InvalidEvent', /detail-type/],
+    ['bad envelope', requestEvent('r1', 'x').replace('"seq":1', '"seq":-1'), 'InvalidEnvelope', /seq/],
+    [
+      'bad payload',
+      requestEvent('r1', 'x').replace('"payload":{"text":"x"}', '"payload":{}'),
+      'InvalidPayload',
+      /text.*claim/,
+    ],
+  ])('reports %s as poison with a reason naming the field', (_, body, code, reason) => {
+    const parsed = parseRecordBody(body);
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    expect(parsed.errorCode).toBe(code);
+    expect(parsed.errorMessage).toMatch(reason);
+  });
+
+  it('keeps the tenant and id of a bad envelope so the failure can be attributed', () => {
+    const parsed = parseRecordBody(requestEvent('r9', 'x').replace('"seq":9', '"seq":"nine"'));
+    expect(parsed).toMatchObject({ ok: false, tenant: 'acme', envelopeId: 'r9' });
+  });
+});
+
+describe('ResultCache', () => {
+  it('evicts the least recently used entry beyond capacity', () => {
+    const cache = new ResultCache(2);
+    cache.set('a', 1);
+    cache.set('b', 2);
+    cache.get('a');
+    cache.set('c', 3);
+    expect([cache.get('a'), cache.get('b'), cache.get('c')]).toEqual([1, undefined, 3]);
+  });
+
+  it('keys by model and input, so another model never reuses a score', () => {
+    expect(ResultCache.key('m1', 'text')).not.toBe(ResultCache.key('m2', 'text'));
+    expect(ResultCache.key('m1', 'text')).toBe(ResultCache.key('m1', 'text'));
+  });
+});
+
+describe('backoff', () => {
+  it('grows exponentially up to the cap, with full jitter', () => {
+    const max = (retry: number) => backoffDelayMs(retry, { baseMs: 50, capMs: 1000 }, () => 0.999999);
+    expect([0, 1, 2, 3, 10].map(max)).toEqual([49, 99, 199, 399, 999]);
+    expect(backoffDelayMs(5, { baseMs: 50, capMs: 1000 }, () => 0)).toBe(0);
+  });
+});
