@@ -1,0 +1,298 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type {
+  EventSourceMappingModel,
+  InvocationResult,
+  LambdaInvoker,
+  QueueService,
+  ReceivedMessage,
+} from '../model.js';
+import { regionOfArn } from './environment.js';
+import type { InvocationErrorType } from './metrics.js';
+import { buildSqsEvent, readBatchItemFailures } from './sqs-event.js';
+
+export interface DeletedMessage {
+  readonly messageId: string;
+  readonly queueArn: string;
+  /** Epoch ms from the message's `SentTimestamp` attribute, when it has one. */
+  readonly sentTimestamp?: number;
+  readonly deletedAt: number;
+  /** Send-to-delete latency: what a producer waits for its message to be processed. */
+  readonly latencyMs?: number;
+}
+
+export interface SqsEventSourcePollerOptions {
+  readonly queues: QueueService;
+  readonly invoker: LambdaInvoker;
+  /** Concurrency cap when the mapping sets no `MaximumConcurrency` (default 10). */
+  readonly defaultMaxConcurrency?: number;
+  /** Long-poll wait of an idle poller's receive, seconds (default 1; 0 = short polls). */
+  readonly receiveWaitSeconds?: number;
+  /** Pause between short polls that found nothing, ms (default 100). */
+  readonly idlePollIntervalMs?: number;
+  /** Least time between adding two pollers while a backlog remains, ms (default 100). */
+  readonly scaleUpIntervalMs?: number;
+  /** Called for every message deleted after processing (latency measurement). */
+  readonly onDeleted?: (deleted: DeletedMessage) => void;
+  /** Diagnostics (whole-batch failures and why, queue errors); default: stderr. */
+  readonly log?: (line: string) => void;
+}
+
+export interface PollerStats {
+  readonly batches: number;
+  readonly records: number;
+  readonly deleted: number;
+  /** Records left on the queue after an invocation (retried after the visibility timeout). */
+  readonly failedRecords: number;
+  /** Batches in which no record was deleted because of an error or an invalid failure report. */
+  readonly failedBatches: number;
+  readonly invocationErrors: Readonly<Record<InvocationErrorType | 'InvokerThrew', number>>;
+  readonly inFlight: number;
+  readonly maxInFlight: number;
+  readonly pollers: number;
+}
+
+const SQS_MAX_RECEIVE = 10;
+const SQS_MAX_WAIT_SECONDS = 20;
+const RECEIVE_ERROR_BACKOFF_MS = 1_000;
+
+/**
+ * Lambda's SQS event source mapping for one mapping: polls the queue, gathers batches (size and
+ * batching window), invokes the function with the SQS event, at most `maxConcurrency` at a time,
+ * and deletes what succeeded. Failed messages are left alone: the queue's visibility timeout and
+ * redrive policy decide what happens to them, as in AWS.
+ */
+export class SqsEventSourcePoller {
+  private readonly mapping: EventSourceMappingModel;
+  private readonly options: SqsEventSourcePollerOptions;
+  private readonly region: string;
+  private readonly maxConcurrency: number;
+  private readonly abort = new AbortController();
+  private readonly loops = new Set<Promise<void>>();
+  private active = 0;
+  private running = false;
+  private stopping = false;
+  private lastScaleUp = 0;
+  private readonly stats_ = {
+    batches: 0,
+    records: 0,
+    deleted: 0,
+    failedRecords: 0,
+    failedBatches: 0,
+    invocationErrors: { Handled: 0, Timeout: 0, Crash: 0, InitError: 0, InvokerThrew: 0 },
+    inFlight: 0,
+    maxInFlight: 0,
+  };
+
+  constructor(mapping: EventSourceMappingModel, options: SqsEventSourcePollerOptions) {
+    if (!Number.isInteger(mapping.batchSize) || mapping.batchSize < 1 || mapping.batchSize > 10_000) {
+      throw new RangeError(
+        `Event source mapping ${mapping.logicalId}: BatchSize ${mapping.batchSize} is outside 1-10000; fix it in the CDK app and synth again.`,
+      );
+    }
+    this.mapping = mapping;
+    this.options = options;
+    this.region = regionOfArn(mapping.queueArn) ?? 'us-east-1';
+    this.maxConcurrency = Math.max(1, mapping.maxConcurrency ?? options.defaultMaxConcurrency ?? 10);
+  }
+
+  /** Starts polling with one poller; more join while a backlog remains. No-op for a disabled mapping. */
+  start(): void {
+    if (!this.mapping.enabled || this.running || this.stopping) return;
+    this.running = true;
+    this.addPoller();
+  }
+
+  /** Stops polling and waits for in-flight invocations (and their deletes) to finish. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.abort.abort();
+    while (this.loops.size > 0) await Promise.all([...this.loops]);
+    this.running = false;
+  }
+
+  stats(): PollerStats {
+    return {
+      ...this.stats_,
+      invocationErrors: { ...this.stats_.invocationErrors },
+      pollers: this.active,
+    };
+  }
+
+  private log(line: string): void {
+    const prefixed = `[esm ${this.mapping.logicalId}] ${line}`;
+    if (this.options.log) this.options.log(prefixed);
+    else process.stderr.write(`${prefixed}\n`);
+  }
+
+  private addPoller(): void {
+    this.active++;
+    const loop: Promise<void> = this.pollLoop()
+      .catch((error: unknown) =>
+        this.log(`poller failed: ${error instanceof Error ? error.stack : String(error)}`),
+      )
+      .finally(() => this.loops.delete(loop));
+    this.loops.add(loop);
+  }
+
+  private async pollLoop(): Promise<void> {
+    let counted = true;
+    try {
+      while (!this.stopping) {
+        const batch = await this.collect();
+        if (batch.length === 0) {
+          // An empty queue needs only one poller: extra ones leave (scale down).
+          if (this.active > 1) {
+            this.active--;
+            counted = false;
+            return;
+          }
+          if ((this.options.receiveWaitSeconds ?? 1) === 0) await this.pause(this.idlePollIntervalMs());
+          continue;
+        }
+        if (this.stopping) {
+          await this.releaseUnprocessed(batch);
+          return;
+        }
+        this.maybeScaleUp();
+        await this.process(batch);
+      }
+    } finally {
+      if (counted) this.active--;
+    }
+  }
+
+  private maybeScaleUp(): void {
+    const now = Date.now();
+    if (this.stopping || this.active >= this.maxConcurrency) return;
+    if (now - this.lastScaleUp < (this.options.scaleUpIntervalMs ?? 100)) return;
+    if (this.options.queues.counts(this.mapping.queueArn).visible === 0) return;
+    this.lastScaleUp = now;
+    this.addPoller();
+  }
+
+  /** Gathers up to BatchSize messages: until full, or the batching window closes, or (window 0) the queue is drained. */
+  private async collect(): Promise<ReceivedMessage[]> {
+    const { batchSize } = this.mapping;
+    const windowMs = this.mapping.maxBatchingWindowSeconds * 1000;
+    const batch: ReceivedMessage[] = [];
+    let deadline: number | undefined;
+    while (!this.stopping && batch.length < batchSize) {
+      const waitTimeSeconds =
+        deadline === undefined
+          ? (this.options.receiveWaitSeconds ?? 1)
+          : Math.min(SQS_MAX_WAIT_SECONDS, Math.floor(Math.max(0, deadline - Date.now()) / 1000));
+      const received = await this.receive(
+        Math.min(SQS_MAX_RECEIVE, batchSize - batch.length),
+        waitTimeSeconds,
+      );
+      batch.push(...received);
+      if (batch.length === 0) return batch;
+      deadline ??= Date.now() + windowMs;
+      if (windowMs === 0) {
+        if (received.length === 0) break;
+        continue;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      if (received.length === 0 && waitTimeSeconds === 0)
+        await this.pause(Math.min(this.idlePollIntervalMs(), left));
+    }
+    return batch;
+  }
+
+  private async receive(maxMessages: number, waitTimeSeconds: number): Promise<ReceivedMessage[]> {
+    try {
+      return await this.options.queues.receive(this.mapping.queueArn, { maxMessages, waitTimeSeconds });
+    } catch (error) {
+      this.log(
+        `receive from ${this.mapping.queueArn} failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      await this.pause(RECEIVE_ERROR_BACKOFF_MS);
+      return [];
+    }
+  }
+
+  private async process(batch: ReceivedMessage[]): Promise<void> {
+    const stats = this.stats_;
+    stats.batches++;
+    stats.records += batch.length;
+    stats.inFlight++;
+    stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+    let result: InvocationResult | undefined;
+    try {
+      result = await this.options.invoker.invoke(
+        this.mapping.functionLogicalId,
+        buildSqsEvent(batch, this.mapping.queueArn, this.region),
+      );
+    } catch (error) {
+      stats.invocationErrors.InvokerThrew++;
+      this.log(`invoke failed: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      stats.inFlight--;
+    }
+    const succeeded = this.succeeded(batch, result);
+    stats.failedRecords += batch.length - succeeded.length;
+    if (succeeded.length === 0 && batch.length > 0) stats.failedBatches++;
+    await Promise.all(succeeded.map((message) => this.delete(message)));
+  }
+
+  private succeeded(batch: ReceivedMessage[], result: InvocationResult | undefined): ReceivedMessage[] {
+    if (!result) return [];
+    if (!result.ok) {
+      this.stats_.invocationErrors[result.errorType]++;
+      return [];
+    }
+    if (!this.mapping.reportBatchItemFailures) return batch;
+    const verdict = readBatchItemFailures(
+      result.payload,
+      batch.map((message) => message.messageId),
+    );
+    if (verdict.kind === 'all-failed') {
+      this.log(`whole batch of ${batch.length} failed: ${verdict.reason} (ReportBatchItemFailures)`);
+      return [];
+    }
+    return batch.filter((message) => !verdict.failed.has(message.messageId));
+  }
+
+  private async delete(message: ReceivedMessage): Promise<void> {
+    try {
+      await this.options.queues.delete(this.mapping.queueArn, message.receiptHandle);
+    } catch (error) {
+      this.log(
+        `delete of ${message.messageId} failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      return;
+    }
+    this.stats_.deleted++;
+    const deletedAt = Date.now();
+    const sent = Number(message.attributes.SentTimestamp);
+    const sentTimestamp = Number.isFinite(sent) && sent > 0 ? sent : undefined;
+    this.options.onDeleted?.({
+      messageId: message.messageId,
+      queueArn: this.mapping.queueArn,
+      deletedAt,
+      ...(sentTimestamp === undefined ? {} : { sentTimestamp, latencyMs: deletedAt - sentTimestamp }),
+    });
+  }
+
+  /** Messages gathered when stop() came: make them visible again at once instead of after the timeout. */
+  private async releaseUnprocessed(batch: ReceivedMessage[]): Promise<void> {
+    await Promise.all(
+      batch.map((message) =>
+        this.options.queues
+          .changeVisibility(this.mapping.queueArn, message.receiptHandle, 0)
+          .catch(() => undefined),
+      ),
+    );
+  }
+
+  private idlePollIntervalMs(): number {
+    return this.options.idlePollIntervalMs ?? 100;
+  }
+
+  /** A sleep that stop() cuts short. */
+  private async pause(ms: number): Promise<void> {
+    if (this.stopping) return;
+    await sleep(ms, undefined, { signal: this.abort.signal }).catch(() => undefined);
+  }
+}
