@@ -1,0 +1,359 @@
+import type {
+  BusModel,
+  FirehoseSink,
+  QueueService,
+  RuleModel,
+  SqsMessageAttribute,
+  TargetModel,
+  TemplateModel,
+} from '../model.js';
+import {
+  checkEntry,
+  EventBridgeApiError,
+  type EventBridgeEvent,
+  type PutEventsRequestEntry,
+  type PutEventsResultEntry,
+  toEvent,
+  validateRequest,
+} from './event.js';
+import { matchesPattern, RuleIndex, validatePattern } from './pattern.js';
+import { applyInputPath, applyInputTransformer } from './transform.js';
+
+/** EventBridge's retry policy defaults (user guide, "Event retry policy and using dead-letter queues"). */
+export const DEFAULT_MAX_RETRY_ATTEMPTS = 185;
+export const DEFAULT_MAX_EVENT_AGE_SECONDS = 86_400;
+/** Local backoff: exponential from 100 ms, full jitter, capped so a local outage is retried promptly. */
+export const BASE_BACKOFF_MS = 100;
+export const MAX_BACKOFF_MS = 30_000;
+
+export interface PutEventsResult {
+  readonly FailedEntryCount: number;
+  readonly Entries: PutEventsResultEntry[];
+}
+
+export interface BusMetrics {
+  readonly eventsAccepted: number;
+  readonly entriesFailed: number;
+  readonly matchedByRule: Readonly<Record<string, number>>;
+  readonly deliveriesOk: number;
+  /** Failed delivery attempts (each retry counts). */
+  readonly deliveriesFailed: number;
+  readonly deadLettered: number;
+  /** Events given up with no DLQ, or whose DLQ send failed too. */
+  readonly dropped: number;
+  readonly inFlight: number;
+}
+
+export interface LocalEventBusOptions {
+  readonly model: Pick<TemplateModel, 'buses' | 'rules' | 'account' | 'region'>;
+  readonly queues: QueueService;
+  readonly firehose: FirehoseSink;
+  readonly log?: (line: string) => void;
+  readonly now?: () => Date;
+  /** Waits between retries; tests inject one that returns at once. */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Delay before retry `n` (1-based). */
+  readonly backoff?: (retry: number) => number;
+}
+
+/** Why a delivery attempt failed, in the ERROR_CODE vocabulary of EventBridge target DLQs. */
+interface DeliveryFailure {
+  readonly code: string;
+  readonly message: string;
+  /** Missing resources are not retried: AWS sends those events to the DLQ at once. */
+  readonly retryable: boolean;
+}
+
+function classify(error: unknown): DeliveryFailure {
+  const e = error as { name?: string; code?: string; message?: string };
+  const tag = `${e?.code ?? ''} ${e?.name ?? ''}`;
+  const message = e?.message ?? String(error);
+  if (/NonExistentQueue|QueueDoesNotExist|ResourceNotFound|NotFound|UnknownQueue/i.test(tag)) {
+    return { code: 'NO_RESOURCE', message, retryable: false };
+  }
+  if (/Throttl/i.test(tag)) return { code: 'THROTTLING', message, retryable: true };
+  return { code: 'SDK_CLIENT_ERROR', message, retryable: true };
+}
+
+function serviceOf(arn: string): string {
+  return arn.split(':')[2] ?? '';
+}
+
+function defaultBackoff(retry: number): number {
+  return Math.random() * Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** (retry - 1));
+}
+
+interface BusState {
+  readonly model: BusModel;
+  readonly index: RuleIndex;
+  readonly rules: Map<string, RuleModel>;
+}
+
+/**
+ * The local EventBridge bus: PutEvents, rule matching through one RuleIndex per bus, target input
+ * (Input, InputPath, InputTransformer), delivery to SQS and Firehose with the target's retry
+ * policy, then its dead-letter queue. PutEvents returns once events are accepted; delivery runs in
+ * the background and {@link drain} waits for it.
+ */
+export class LocalEventBus {
+  private readonly buses = new Map<string, BusState>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly sleepers = new Set<() => void>();
+  private closed = false;
+  private readonly log: (line: string) => void;
+  private readonly now: () => Date;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly backoff: (retry: number) => number;
+  private readonly counters = {
+    eventsAccepted: 0,
+    entriesFailed: 0,
+    deliveriesOk: 0,
+    deliveriesFailed: 0,
+    deadLettered: 0,
+    dropped: 0,
+  };
+  private readonly matched = new Map<string, number>();
+
+  constructor(private readonly options: LocalEventBusOptions) {
+    this.log = options.log ?? (() => {});
+    this.now = options.now ?? (() => new Date());
+    this.sleep = options.sleep ?? ((ms) => this.interruptibleSleep(ms));
+    this.backoff = options.backoff ?? defaultBackoff;
+    const { account, region } = options.model;
+    const all: BusModel[] = [
+      { logicalId: 'default', name: 'default', arn: `arn:aws:events:${region}:${account}:event-bus/default` },
+      ...options.model.buses.filter((b) => b.name !== 'default'),
+    ];
+    for (const bus of all) this.buses.set(bus.name, { model: bus, index: new RuleIndex(), rules: new Map() });
+    for (const rule of options.model.rules) {
+      const bus = this.buses.get(rule.eventBusName);
+      if (!bus)
+        throw new Error(
+          `Rule ${rule.name} is on event bus ${rule.eventBusName}, which the template does not define.`,
+        );
+      bus.rules.set(rule.name, rule);
+      if (rule.enabled) bus.index.add(rule.name, rule.eventPattern);
+      for (const target of rule.targets) {
+        if (!['sqs', 'firehose'].includes(serviceOf(target.arn))) {
+          this.log(
+            `rule ${rule.name}: target ${target.id} (${target.arn}) is not SQS or Firehose; its events go to its DLQ.`,
+          );
+        }
+      }
+    }
+  }
+
+  listBuses(): BusModel[] {
+    return [...this.buses.values()].map((b) => b.model);
+  }
+
+  describeBus(nameOrArn: string | undefined): BusModel {
+    return this.bus(nameOrArn).model;
+  }
+
+  listRules(busName: string | undefined, namePrefix?: string): RuleModel[] {
+    return [...this.bus(busName).rules.values()].filter((r) => !namePrefix || r.name.startsWith(namePrefix));
+  }
+
+  /** Whether `event` matches `pattern`; throws InvalidEventPatternError for a pattern AWS refuses. */
+  testEventPattern(pattern: unknown, event: unknown): boolean {
+    validatePattern(pattern);
+    return matchesPattern(pattern, event);
+  }
+
+  /** Accepts entries like PutEvents; deliveries continue after it returns. */
+  putEvents(busName: string | undefined, entries: readonly PutEventsRequestEntry[]): PutEventsResult {
+    validateRequest(entries);
+    // An unknown bus fails the whole request before any entry is accepted.
+    const targetsBus = entries.map((e) => this.bus(e.EventBusName ?? busName));
+    const results: PutEventsResultEntry[] = [];
+    let failed = 0;
+    entries.forEach((entry, i) => {
+      const check = checkEntry(entry);
+      if (!check.ok) {
+        failed++;
+        results.push(check.result);
+        return;
+      }
+      const bus = targetsBus[i] as BusState;
+      const ingestion = this.now();
+      const event = toEvent(entry, check.detail, {
+        account: this.options.model.account,
+        region: this.options.model.region,
+        now: ingestion,
+      });
+      this.counters.eventsAccepted++;
+      results.push({ EventId: event.id });
+      this.route(bus, event, ingestion);
+    });
+    this.counters.entriesFailed += failed;
+    return { FailedEntryCount: failed, Entries: results };
+  }
+
+  metrics(): BusMetrics {
+    return {
+      ...this.counters,
+      matchedByRule: Object.fromEntries(this.matched),
+      inFlight: this.inFlight.size,
+    };
+  }
+
+  /** Resolves when no delivery is in flight (including retries scheduled meanwhile). */
+  async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Stops retrying: a sleeping retry makes one last attempt, then goes to its DLQ; waits for the rest. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const wake of this.sleepers) wake();
+    await this.drain();
+  }
+
+  private bus(nameOrArn: string | undefined): BusState {
+    const name = nameOrArn ? (/:event-bus\/(.+)$/.exec(nameOrArn)?.[1] ?? nameOrArn) : 'default';
+    const bus = this.buses.get(name);
+    if (!bus) throw new EventBridgeApiError('ResourceNotFoundException', `Event bus ${name} does not exist.`);
+    return bus;
+  }
+
+  private route(bus: BusState, event: EventBridgeEvent, ingestion: Date): void {
+    const eventJson = JSON.stringify(event);
+    for (const ruleName of bus.index.match(event)) {
+      const rule = bus.rules.get(ruleName) as RuleModel;
+      this.matched.set(rule.name, (this.matched.get(rule.name) ?? 0) + 1);
+      for (const target of rule.targets) {
+        const delivery = this.deliver(rule, target, event, eventJson, ingestion).catch((error: unknown) => {
+          this.log(`rule ${rule.name} target ${target.id}: delivery crashed: ${(error as Error).message}`);
+        });
+        this.inFlight.add(delivery);
+        void delivery.finally(() => this.inFlight.delete(delivery));
+      }
+    }
+  }
+
+  private input(
+    rule: RuleModel,
+    target: TargetModel,
+    event: EventBridgeEvent,
+    eventJson: string,
+    ingestion: Date,
+  ): string {
+    if (target.input !== undefined) return target.input;
+    if (target.inputPath !== undefined)
+      return JSON.stringify(applyInputPath(target.inputPath, event) ?? null);
+    if (target.inputTransformer) {
+      return applyInputTransformer(target.inputTransformer, event, {
+        ruleArn: rule.arn,
+        ruleName: rule.name,
+        ingestionTime: ingestion,
+        eventJson,
+      });
+    }
+    return eventJson;
+  }
+
+  private async send(target: TargetModel, body: string): Promise<void> {
+    const service = serviceOf(target.arn);
+    if (service === 'sqs') await this.options.queues.send(target.arn, body);
+    else if (service === 'firehose') await this.options.firehose.putRecord(target.arn, body);
+    else {
+      throw Object.assign(
+        new Error(`The local runtime delivers to SQS and Firehose only, not to ${target.arn}.`),
+        {
+          code: 'ResourceNotFoundException',
+        },
+      );
+    }
+  }
+
+  private async deliver(
+    rule: RuleModel,
+    target: TargetModel,
+    event: EventBridgeEvent,
+    eventJson: string,
+    ingestion: Date,
+  ): Promise<void> {
+    let body: string;
+    try {
+      body = this.input(rule, target, event, eventJson, ingestion);
+    } catch (error) {
+      return this.deadLetter(
+        rule,
+        target,
+        eventJson,
+        { code: 'INVALID_PARAMETER', message: (error as Error).message, retryable: false },
+        0,
+      );
+    }
+    const maxRetries = target.retryPolicy?.maximumRetryAttempts ?? DEFAULT_MAX_RETRY_ATTEMPTS;
+    const maxAgeMs = (target.retryPolicy?.maximumEventAgeInSeconds ?? DEFAULT_MAX_EVENT_AGE_SECONDS) * 1000;
+    for (let retries = 0; ; retries++) {
+      let failure: DeliveryFailure;
+      try {
+        await this.send(target, body);
+        this.counters.deliveriesOk++;
+        return;
+      } catch (error) {
+        this.counters.deliveriesFailed++;
+        failure = classify(error);
+      }
+      if (!failure.retryable || this.closed)
+        return this.deadLetter(rule, target, eventJson, failure, retries);
+      if (retries >= maxRetries)
+        return this.deadLetter(rule, target, eventJson, failure, retries, 'MaximumRetryAttempts');
+      const wait = this.backoff(retries + 1);
+      if (this.now().getTime() + wait - ingestion.getTime() > maxAgeMs) {
+        return this.deadLetter(rule, target, eventJson, failure, retries, 'MaximumEventAgeInSeconds');
+      }
+      await this.sleep(wait);
+    }
+  }
+
+  /** Sends the original event to the target's DLQ with the attributes EventBridge adds. */
+  private async deadLetter(
+    rule: RuleModel,
+    target: TargetModel,
+    eventJson: string,
+    failure: DeliveryFailure,
+    retries: number,
+    exhausted?: 'MaximumRetryAttempts' | 'MaximumEventAgeInSeconds',
+  ): Promise<void> {
+    const what = `rule ${rule.name} target ${target.id}: ${failure.code}: ${failure.message}`;
+    if (!target.deadLetterArn) {
+      this.counters.dropped++;
+      this.log(`${what}; no dead-letter queue configured, event dropped`);
+      return;
+    }
+    const attribute = (value: string): SqsMessageAttribute => ({ DataType: 'String', StringValue: value });
+    const attributes: Record<string, SqsMessageAttribute> = {
+      RULE_ARN: attribute(rule.arn),
+      TARGET_ARN: attribute(target.arn),
+      ERROR_CODE: attribute(failure.code),
+      ERROR_MESSAGE: attribute(failure.message),
+      RETRY_ATTEMPTS: attribute(String(retries)),
+      ...(exhausted && { EXHAUSTED_RETRY_CONDITION: attribute(exhausted) }),
+    };
+    try {
+      await this.options.queues.send(target.deadLetterArn, eventJson, attributes);
+      this.counters.deadLettered++;
+      this.log(`${what}; sent to ${target.deadLetterArn}`);
+    } catch (error) {
+      this.counters.dropped++;
+      this.log(`${what}; the dead-letter queue failed too (${(error as Error).message}), event dropped`);
+    }
+  }
+
+  private interruptibleSleep(ms: number): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.sleepers.add(wake);
+    });
+  }
+}

@@ -1,0 +1,112 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { readCloudAssembly } from './cloud-assembly.js';
+import { TemplateError } from './errors.js';
+
+/** Folders whose changes make `cdk.out` stale, and single files that do too. */
+export const SOURCE_DIRS = ['bin', 'lib', 'functions', 'layers', 'models'] as const;
+export const SOURCE_FILES = ['cdk.json', 'package-lock.json'] as const;
+const STDERR_TAIL_LINES = 30;
+
+export interface EnsureSynthesizedOptions {
+  readonly projectRoot: string;
+  readonly cdkOutDir: string;
+  readonly stage: string;
+  readonly log: (line: string) => void;
+  /** Overrides the synth command (tests); default `npx cdk synth --all --quiet -c stage=<stage>`. */
+  readonly command?: readonly string[];
+}
+
+function newestMtime(path: string): number {
+  if (!existsSync(path)) return 0;
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  let newest = stat.mtimeMs;
+  for (const entry of readdirSync(path, { withFileTypes: true })) {
+    if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
+    newest = Math.max(newest, newestMtime(join(path, entry.name)));
+  }
+  return newest;
+}
+
+/** What makes `cdk.out` unusable (no manifest, no stack, a missing template), or null. */
+function assemblyProblem(cdkOutDir: string): string | null {
+  const manifest = join(cdkOutDir, 'manifest.json');
+  if (!existsSync(manifest)) return `${manifest} is missing`;
+  let templates: string[];
+  try {
+    templates = readCloudAssembly(cdkOutDir).stacks.map((s) => s.templatePath);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  if (templates.length === 0) return `${cdkOutDir} holds no stack template`;
+  const missing = templates.find((t) => !existsSync(t));
+  return missing ? `${missing} is missing` : null;
+}
+
+/** Why `cdk.out` must be synthesized again, or null when it is up to date. */
+export function staleReason(projectRoot: string, cdkOutDir: string): string | null {
+  const problem = assemblyProblem(cdkOutDir);
+  if (problem) return problem;
+  const manifest = join(cdkOutDir, 'manifest.json');
+  const templates = readCloudAssembly(cdkOutDir).stacks.map((s) => s.templatePath);
+  const synthesizedAt = Math.min(statSync(manifest).mtimeMs, ...templates.map((t) => statSync(t).mtimeMs));
+  for (const source of [...SOURCE_DIRS, ...SOURCE_FILES]) {
+    if (newestMtime(join(projectRoot, source)) > synthesizedAt)
+      return `${source} changed after the last synth`;
+  }
+  return null;
+}
+
+/**
+ * Runs `cdk synth` when `cdk.out` is missing or older than the sources it is built from, so the
+ * local runtime never runs yesterday's wiring. Resolves to whether it synthesized.
+ */
+export async function ensureSynthesized(options: EnsureSynthesizedOptions): Promise<boolean> {
+  const projectRoot = resolve(options.projectRoot);
+  const cdkOutDir = resolve(projectRoot, options.cdkOutDir);
+  const reason = staleReason(projectRoot, cdkOutDir);
+  if (reason === null) return false;
+  const command = options.command ?? [
+    'npx',
+    'cdk',
+    'synth',
+    '--all',
+    '--quiet',
+    '-c',
+    `stage=${options.stage}`,
+    ...(cdkOutDir === join(projectRoot, 'cdk.out') ? [] : ['--output', cdkOutDir]),
+  ];
+  options.log(`synthesizing (${reason}): ${command.join(' ')}`);
+  const [file, ...args] = command as [string, ...string[]];
+  const tail: string[] = [];
+  const code = await new Promise<number | null>((done, failed) => {
+    const child = spawn(file, args, { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines = (chunk: Buffer, keep: boolean) => {
+      for (const line of chunk.toString('utf8').split(/\r?\n/)) {
+        if (!line.trim()) continue;
+        options.log(line);
+        if (keep) {
+          tail.push(line);
+          if (tail.length > STDERR_TAIL_LINES) tail.shift();
+        }
+      }
+    };
+    child.stdout.on('data', (chunk: Buffer) => lines(chunk, false));
+    child.stderr.on('data', (chunk: Buffer) => lines(chunk, true));
+    child.on('error', failed);
+    child.on('close', done);
+  }).catch((error: Error) => {
+    throw new TemplateError(`Could not start \`${command.join(' ')}\`: ${error.message}`);
+  });
+  if (code !== 0) {
+    throw new TemplateError(
+      `\`${command.join(' ')}\` failed (exit ${code}) in ${projectRoot}; fix the CDK app and try again.\n${tail.join('\n')}`,
+    );
+  }
+  const problem = assemblyProblem(cdkOutDir);
+  if (problem)
+    throw new TemplateError(`cdk synth finished but ${cdkOutDir} is still not usable: ${problem}.`);
+  return true;
+}

@@ -1,0 +1,173 @@
+import { existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createApp, PROJECT_ROOT } from '../../lib/app';
+import type { TemplateModel } from '../../local/model';
+import { loadTemplateModel, readCloudAssembly } from '../../local/template';
+
+const ENDPOINT = 'http://127.0.0.1:4566';
+let outdir: string;
+let model: TemplateModel;
+
+/** The models layer needs models/manifest.json; a stand-in keeps the test independent of training. */
+function modelsContext(): Record<string, string> {
+  if (existsSync(join(PROJECT_ROOT, 'models', 'manifest.json'))) return {};
+  const dir = mkdtempSync(join(tmpdir(), 'inferbus-models-'));
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ models: [{ file: 'a.onnx' }] }));
+  writeFileSync(join(dir, 'a.onnx'), 'onnx');
+  return { modelsDir: dir };
+}
+
+beforeAll(() => {
+  outdir = mkdtempSync(join(tmpdir(), 'inferbus-template-'));
+  mkdirSync(outdir, { recursive: true });
+  const { app } = createApp({
+    outdir,
+    context: { 'aws:cdk:enable-asset-metadata': true, stage: 'dev', ...modelsContext() },
+  });
+  app.synth();
+  model = loadTemplateModel(outdir, undefined, { endpoint: ENDPOINT });
+});
+
+describe('TemplateModel of the real app', () => {
+  it('finds the stack and its region in the cloud assembly', () => {
+    const assembly = readCloudAssembly(outdir);
+    expect(assembly.stacks.map((s) => s.stackName)).toEqual(['inferbus-dev']);
+    expect(model.stackName).toBe('inferbus-dev');
+    expect(model.account).toBe('000000000000');
+    expect(model.region).toBe(assembly.stacks[0]?.region);
+    expect(model.buses).toEqual([
+      {
+        logicalId: expect.any(String),
+        name: 'inferbus-dev',
+        arn: `arn:aws:events:${model.region}:000000000000:event-bus/inferbus-dev`,
+      },
+    ]);
+  });
+
+  it('has 6 tier rules routing to work queues and 1 archive rule to Firehose, each with a DLQ and retry policy', () => {
+    expect(model.rules).toHaveLength(7);
+    const queueArns = new Set(model.queues.map((q) => q.arn));
+    const firehose = model.deliveryStreams[0]?.arn;
+    const tierRules = model.rules.filter((r) => r.targets.every((t) => queueArns.has(t.arn)));
+    const archive = model.rules.filter((r) => r.targets.some((t) => t.arn === firehose));
+    expect(tierRules).toHaveLength(6);
+    expect(archive).toHaveLength(1);
+    for (const rule of model.rules) {
+      expect(rule.enabled).toBe(true);
+      expect(rule.eventBusName).toBe('inferbus-dev');
+      expect(rule.arn).toBe(`arn:aws:events:${model.region}:000000000000:rule/inferbus-dev/${rule.name}`);
+      for (const target of rule.targets) {
+        expect(queueArns.has(target.deadLetterArn as string), `${rule.name} DLQ`).toBe(true);
+        expect(target.retryPolicy?.maximumRetryAttempts).toBeGreaterThanOrEqual(0);
+        expect(target.retryPolicy?.maximumEventAgeInSeconds).toBeGreaterThan(0);
+      }
+    }
+    const tenants = tierRules.map((r) => (r.eventPattern as any).detail.tenant[0]).sort();
+    expect(tenants).toEqual(['acme', 'acme', 'globex', 'globex', 'initech', 'initech']);
+    const transformer = archive[0]?.targets[0]?.inputTransformer;
+    expect(transformer?.inputTemplate).toContain('<aws.events.event.ingestion-time>');
+    expect(transformer?.inputPathsMap?.event_id).toBe('$.id');
+  });
+
+  it('has 19 queues, the 6 work queues with redrive to their own DLQ', () => {
+    expect(model.queues).toHaveLength(19);
+    const redriven = model.queues.filter((q) => q.redrive);
+    expect(redriven).toHaveLength(6);
+    const arns = new Set(model.queues.map((q) => q.arn));
+    for (const q of redriven) {
+      expect(arns.has(q.redrive?.deadLetterTargetArn as string)).toBe(true);
+      expect(q.redrive?.maxReceiveCount).toBeGreaterThan(0);
+      expect(q.url).toBe(`${ENDPOINT}/000000000000/${q.name}`);
+      expect(q.visibilityTimeoutSeconds).toBeGreaterThan(30);
+    }
+    for (const rule of model.rules.filter((r) => r.targets[0]?.arn.includes(':sqs:'))) {
+      expect(redriven.map((q) => q.arn)).toContain(rule.targets[0]?.arn);
+    }
+  });
+
+  it('has the 2 inference functions with their bundle and layer folders on disk', () => {
+    expect(model.functions).toHaveLength(2);
+    for (const fn of model.functions) {
+      expect(statSync(fn.assetDir).isDirectory()).toBe(true);
+      expect(existsSync(join(fn.assetDir, 'index.js'))).toBe(true);
+      expect(fn.handler).toBe('index.handler');
+      expect(fn.runtime).toMatch(/^nodejs/);
+      expect(fn.timeoutSeconds).toBeGreaterThan(3);
+      expect(fn.memoryMiB).toBeGreaterThanOrEqual(128);
+      expect(fn.layerDirs.length).toBeGreaterThanOrEqual(2);
+      for (const dir of fn.layerDirs) expect(statSync(dir).isDirectory()).toBe(true);
+      expect(fn.environment.EVENT_BUS_NAME).toBe('inferbus-dev');
+      for (const value of Object.values(fn.environment)) expect(typeof value).toBe('string');
+      // A JSON map built with Fn::Join resolves to local queue URLs.
+      if (fn.environment.DLQ_URLS) {
+        for (const url of Object.values(JSON.parse(fn.environment.DLQ_URLS) as Record<string, string>)) {
+          expect(url.startsWith(`${ENDPOINT}/000000000000/`)).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('maps the 6 event source mappings through the live alias to the right function', () => {
+    expect(model.eventSourceMappings).toHaveLength(6);
+    const fnIds = new Set(model.functions.map((f) => f.logicalId));
+    const queueByArn = new Map(model.queues.map((q) => [q.arn, q]));
+    for (const esm of model.eventSourceMappings) {
+      expect(fnIds.has(esm.functionLogicalId)).toBe(true);
+      expect(esm.aliasName).toBe('live');
+      expect(esm.maxConcurrency).toBeGreaterThanOrEqual(2);
+      expect(esm.reportBatchItemFailures).toBe(true);
+      expect(esm.enabled).toBe(true);
+      expect(esm.batchSize).toBeGreaterThan(0);
+      const queue = queueByArn.get(esm.queueArn);
+      expect(queue?.redrive, 'ESM reads a work queue').toBeDefined();
+      // Tier 1 queues feed the tier 1 function, tier 2 queues the tier 2 one.
+      const tier = /Tier(\d)/.exec(queue?.logicalId ?? '')?.[1];
+      expect(esm.functionLogicalId).toContain(`Tier${tier}`);
+    }
+    expect(new Set(model.eventSourceMappings.map((e) => e.functionLogicalId)).size).toBe(2);
+  });
+
+  it('reads the archive: Firehose with Parquet conversion, the Glue table, the workgroup and 6 named queries', () => {
+    expect(model.deliveryStreams).toHaveLength(1);
+    const stream = model.deliveryStreams[0];
+    const archiveBucket = model.buckets.find((b) => b.name === stream?.bucketName);
+    expect(archiveBucket).toBeDefined();
+    expect(stream?.prefix).toContain('!{timestamp:yyyy-MM-dd}');
+    expect(stream?.errorOutputPrefix).toContain('!{firehose:error-output-type}');
+    expect(stream?.bufferingIntervalSeconds).toBeGreaterThan(0);
+    expect(stream?.bufferingSizeMiB).toBeGreaterThan(0);
+    expect(stream?.parquet).toMatchObject({ databaseName: expect.any(String), tableName: 'events' });
+
+    expect(model.glueTables).toHaveLength(1);
+    const table = model.glueTables[0];
+    expect(table?.databaseName).toBe(stream?.parquet?.databaseName);
+    expect(table?.columns.map((c) => c.name)).toEqual(
+      expect.arrayContaining(['event_id', 'tenant', 'seq', 'payload']),
+    );
+    expect(table?.columns.find((c) => c.name === 'seq')?.type).toBe('bigint');
+    expect(table?.partitionKeys.map((c) => c.name)).toEqual(['dt', 'hour']);
+    expect(table?.location).toBe(`s3://${stream?.bucketName}/events/`);
+    expect(table?.parameters['projection.enabled']).toBe('true');
+
+    expect(model.workGroups).toHaveLength(1);
+    const wg = model.workGroups[0];
+    expect(wg?.outputLocation).toMatch(/^s3:\/\/[a-z0-9.-]+\/.+\/$/);
+    expect(wg?.bytesScannedCutoffPerQuery).toBeGreaterThan(0);
+
+    expect(model.namedQueries).toHaveLength(6);
+    for (const q of model.namedQueries) {
+      expect(q.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(q.workGroup).toBe(wg?.name);
+      expect(q.database).toBe(table?.databaseName);
+      expect(q.queryString).toMatch(/SELECT/i);
+    }
+    expect(new Set(model.namedQueries.map((q) => q.id)).size).toBe(6);
+  });
+
+  it('gives the same names and ids on every load', () => {
+    const again = loadTemplateModel(outdir, 'inferbus-dev', { endpoint: ENDPOINT });
+    expect(again).toEqual(model);
+  });
+});
