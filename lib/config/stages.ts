@@ -36,7 +36,10 @@ export const stages = {
         maxReceiveCount: 3,
       },
     },
-    cascade: { threshold: 'manifest' },
+    // The calibrated threshold (models/manifest.json) escalates nothing on this corpus: tier 1 is
+    // already within 0.5 points of tier 2. Dev runs stricter so every demo exercises tier 2:
+    // at 0.9, 2.9% of validation messages escalate and the cascade beats tier 1 alone.
+    cascade: { threshold: 0.9 },
     archive: {
       bufferingIntervalSeconds: 60,
       bufferingSizeMiB: 64,

@@ -14,7 +14,7 @@ export interface EnsureSynthesizedOptions {
   readonly cdkOutDir: string;
   readonly stage: string;
   readonly log: (line: string) => void;
-  /** Overrides the synth command (tests); default `npx cdk synth --all --quiet -c stage=<stage>`. */
+  /** Overrides the synth command (tests); default `npx cdk synth --quiet -c stage=<stage>`. */
   readonly command?: readonly string[];
 }
 

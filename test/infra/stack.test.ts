@@ -83,7 +83,7 @@ describe('inference tiers', () => {
       expect(fn.Properties.Environment.Variables).toMatchObject({
         NODE_OPTIONS: '--enable-source-maps',
         MODELS_DIR: '/opt/models',
-        CASCADE_THRESHOLD: 'manifest',
+        CASCADE_THRESHOLD: String(dev.cascade.threshold),
       });
     }
     const memory = functions.map(([, r]) => [

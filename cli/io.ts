@@ -1,0 +1,13 @@
+/** All command output goes through one object, so tests can capture it and TTY-ness is decided once. */
+export interface CliIO {
+  out(line: string): void;
+  err(line: string): void;
+  /** True when progress can redraw in place (a terminal); false prints plain lines. */
+  readonly interactive: boolean;
+}
+
+export const processIO: CliIO = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+  interactive: Boolean(process.stderr.isTTY),
+};

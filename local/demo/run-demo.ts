@@ -1,0 +1,237 @@
+import { AthenaClient } from '@aws-sdk/client-athena';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DetailType } from '../../functions/core/events';
+import type { LocalRuntime } from '../runtime';
+import { LOCAL_S3_CREDENTIALS } from '../s3';
+import { namedQueries, type QueryRows, runQuery } from './athena-client';
+import { type SampleEntry, sampleEntries } from './sample-events';
+
+export interface DemoOptions {
+  readonly events: number;
+  readonly out: (line: string) => void;
+  readonly progress: (line: string) => void;
+  /** Give up waiting for the pipeline after this long. @default 300 s */
+  readonly timeoutMs?: number;
+}
+
+export interface DemoOutcome {
+  readonly accepted: number;
+  readonly rejected: number;
+  readonly accountedFor: number;
+  readonly missing: string[];
+}
+
+/**
+ * `npm start`: sample traffic through the real endpoints with the real SDK, a wait until every
+ * accepted event is accounted for (a result in the archive, or a DLQ message with its reason),
+ * then the named queries, printed as a summary.
+ */
+export async function runDemo(runtime: LocalRuntime, options: DemoOptions): Promise<DemoOutcome> {
+  const started = Date.now();
+  const { model, endpoint } = runtime;
+  const clientConfig = { endpoint, region: model.region, credentials: LOCAL_S3_CREDENTIALS };
+  const events = new EventBridgeClient(clientConfig);
+  const busName = model.buses.find((b) => b.name !== 'default')?.name ?? 'default';
+  const samples = sampleEntries({ count: options.events, busName, tenants: tenantsOf(runtime) });
+
+  options.progress(`sending ${samples.length} entries to ${busName} (${options.events} requests + rejected probes)`);
+  const { accepted, rejected } = await send(events, samples, options.progress);
+
+  options.progress('waiting until every accepted event is accounted for ...');
+  await waitUntilIdle(runtime, options, started);
+  await runtime.firehose.flush();
+
+  const athena = new AthenaClient(clientConfig);
+  const workGroup = model.workGroups[0]?.name ?? 'primary';
+  const database = model.glueTables[0]?.databaseName ?? 'default';
+  const today = new Date().toISOString().slice(0, 10);
+  const params = [`'${today}'`, `'${today}'`];
+  const queries = await namedQueries(athena, workGroup);
+  const run = async (name: string) => {
+    const query = queries.get(name);
+    if (!query) throw new Error(`named query ${name} is missing from the template`);
+    return runQuery(athena, workGroup, query.database || database, query.sql, params);
+  };
+
+  const accounted = await runQuery(
+    athena,
+    workGroup,
+    database,
+    `SELECT DISTINCT source_event_id FROM events WHERE dt = ? AND detail_type IN ('${DetailType.InferenceCompleted}', '${DetailType.InferenceFailed}')`,
+    [`'${today}'`],
+  );
+  const seen = new Set(accounted.rows.map((r) => r.source_event_id));
+  const expected = accepted.filter((s) => s.id !== undefined);
+  const missing = expected.filter((s) => !seen.has(s.id as string)).map((s) => s.id as string);
+
+  const tiers = await run('hourly-tier-volume');
+  const latency = await run('latency-percentiles');
+  const accuracy = await run('accuracy-per-tier');
+  const failures = await run('dlq-bound-failures');
+  const dlq = await deadLetterSummary(runtime, new SQSClient(clientConfig));
+
+  printSummary(options.out, {
+    seconds: (Date.now() - started) / 1000,
+    requested: options.events,
+    accepted: accepted.length,
+    rejected,
+    tiers,
+    latency,
+    accuracy,
+    failures,
+    dlq,
+    accountedFor: expected.length - missing.length,
+    expected: expected.length,
+    parquetDir: `${runtime.s3.directory}/${model.deliveryStreams[0]?.bucketName ?? ''}/events/`,
+  });
+  return { accepted: accepted.length, rejected: rejected.size, accountedFor: expected.length - missing.length, missing };
+}
+
+/** Tenants and their weights, read from the tier-1 rules and their event source concurrency. */
+function tenantsOf(runtime: LocalRuntime): { id: string; weight: number }[] {
+  const tenants: { id: string; weight: number }[] = [];
+  for (const rule of runtime.model.rules) {
+    const pattern = rule.eventPattern as { 'detail-type'?: string[]; detail?: { tenant?: string[] } };
+    const tenant = pattern.detail?.tenant?.[0];
+    if (!tenant || !pattern['detail-type']?.includes(DetailType.InferenceRequested)) continue;
+    const queueArn = rule.targets[0]?.arn;
+    const share = runtime.model.eventSourceMappings.find((m) => m.queueArn === queueArn)?.maxConcurrency ?? 1;
+    tenants.push({ id: tenant, weight: share / 10 });
+  }
+  if (tenants.length === 0) throw new Error('no tier-1 rule with a detail.tenant pattern found in the template');
+  return tenants;
+}
+
+async function send(
+  client: EventBridgeClient,
+  samples: readonly SampleEntry[],
+  progress: (line: string) => void,
+): Promise<{ accepted: SampleEntry[]; rejected: Map<string, number> }> {
+  const accepted: SampleEntry[] = [];
+  const rejected = new Map<string, number>();
+  const batches: SampleEntry[][] = [];
+  for (let i = 0; i < samples.length; i += 10) batches.push(samples.slice(i, i + 10));
+  let done = 0;
+  let lastReport = Date.now();
+  const worker = async () => {
+    for (let batch = batches.shift(); batch; batch = batches.shift()) {
+      // Oversized entries make AWS reject the whole request, so each goes alone.
+      const groups = batch.some((s) => s.kind === 'oversized') ? batch.map((s) => [s]) : [batch];
+      for (const group of groups) {
+        try {
+          const response = await client.send(new PutEventsCommand({ Entries: group.map((s) => ({ ...s.entry, Resources: undefined })) }));
+          response.Entries?.forEach((result, i) => {
+            const sample = group[i] as SampleEntry;
+            if (result.EventId) accepted.push(sample);
+            else rejected.set(result.ErrorCode ?? 'Unknown', (rejected.get(result.ErrorCode ?? 'Unknown') ?? 0) + 1);
+          });
+        } catch (error) {
+          const code = (error as Error).name;
+          rejected.set(code, (rejected.get(code) ?? 0) + group.length);
+        }
+        done += group.length;
+      }
+      if (Date.now() - lastReport > 1000) {
+        lastReport = Date.now();
+        progress(`  sent ${done}/${samples.length}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, worker));
+  progress(`  sent ${samples.length}: ${accepted.length} accepted, ${[...rejected.values()].reduce((a, b) => a + b, 0)} rejected`);
+  return { accepted, rejected };
+}
+
+async function waitUntilIdle(runtime: LocalRuntime, options: DemoOptions, started: number): Promise<void> {
+  const deadline = Date.now() + (options.timeoutMs ?? 300_000);
+  let idleSince = 0;
+  let lastReport = 0;
+  while (Date.now() < deadline) {
+    const processed = runtime.pollers.reduce((sum, p) => sum + p.stats().deleted, 0);
+    if (Date.now() - lastReport > 1000) {
+      lastReport = Date.now();
+      const backlog = runtime.queueCounts().reduce((sum, q) => sum + (q.name.includes('Dlq') ? 0 : q.visible + q.inFlight), 0);
+      options.progress(`  ${((Date.now() - started) / 1000).toFixed(0)} s: ${processed} records processed, ${backlog} queued`);
+    }
+    if (runtime.idle()) {
+      idleSince ||= Date.now();
+      if (Date.now() - idleSince > 1500) return;
+    } else {
+      idleSince = 0;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`the pipeline did not settle within ${(options.timeoutMs ?? 300_000) / 1000} s`);
+}
+
+/** DLQ depth and reasons, read through the SQS API without hiding the messages (visibility 0). */
+async function deadLetterSummary(runtime: LocalRuntime, sqs: SQSClient): Promise<{ queue: string; count: number; reasons: Map<string, number> }[]> {
+  const dlqArns = new Set(runtime.model.queues.flatMap((q) => (q.redrive ? [q.redrive.deadLetterTargetArn] : [])));
+  for (const rule of runtime.model.rules) for (const t of rule.targets) if (t.deadLetterArn) dlqArns.add(t.deadLetterArn);
+  const summary = [];
+  for (const queue of runtime.model.queues.filter((q) => dlqArns.has(q.arn))) {
+    const count = runtime.queues.counts(queue.arn).visible;
+    if (count === 0) continue;
+    const reasons = new Map<string, number>();
+    const response = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queue.url, MaxNumberOfMessages: 10, VisibilityTimeout: 0, MessageAttributeNames: ['All'] }),
+    );
+    for (const message of response.Messages ?? []) {
+      const code = message.MessageAttributes?.ERROR_CODE?.StringValue ?? 'no reason attached';
+      reasons.set(code, (reasons.get(code) ?? 0) + 1);
+    }
+    summary.push({ queue: queue.name, count, reasons });
+  }
+  return summary;
+}
+
+interface Summary {
+  seconds: number;
+  requested: number;
+  accepted: number;
+  rejected: Map<string, number>;
+  tiers: QueryRows;
+  latency: QueryRows;
+  accuracy: QueryRows;
+  failures: QueryRows;
+  dlq: { queue: string; count: number; reasons: Map<string, number> }[];
+  accountedFor: number;
+  expected: number;
+  parquetDir: string;
+}
+
+function printSummary(out: (line: string) => void, s: Summary): void {
+  const sum = (rows: QueryRows, column: string) => rows.rows.reduce((total, r) => total + Number(r[column] ?? 0), 0);
+  const requests = sum(s.tiers, 'requests');
+  const escalations = sum(s.tiers, 'escalations');
+  const tier1 = sum(s.tiers, 'tier1_results');
+  out('');
+  out(`inferbus local demo: ${s.requested} requests in ${s.seconds.toFixed(1)} s`);
+  out(`  accepted by PutEvents   ${s.accepted}`);
+  out(`  rejected by PutEvents   ${[...s.rejected].map(([code, n]) => `${n} ${code}`).join(', ') || 'none'}`);
+  out(`  accounted for           ${s.accountedFor}/${s.expected} (a result in the archive, or a DLQ message with its reason)`);
+  out('');
+  out(`  requests archived       ${requests}`);
+  out(`  tier-1 answers          ${tier1}`);
+  out(`  escalated to tier 2     ${escalations} (${requests ? ((escalations / (tier1 + escalations || 1)) * 100).toFixed(2) : '0.00'}%)`);
+  out(`  tier-2 answers          ${sum(s.tiers, 'tier2_results')}`);
+  const labelled = sum(s.accuracy, 'labelled_results');
+  if (labelled > 0) {
+    out(`  accuracy, cascade       ${((sum(s.accuracy, 'correct') / labelled) * 100).toFixed(2)}% of ${labelled} labelled results`);
+  }
+  for (const row of s.accuracy.rows) {
+    out(`  accuracy, tier ${row.tier}        ${(Number(row.accuracy) * 100).toFixed(2)}% of ${row.labelled_results} labelled results`);
+  }
+  for (const row of s.latency.rows) {
+    out(`  inference latency, tier ${row.tier}: p50 ${Number(row.p50_ms).toFixed(2)} ms, p99 ${Number(row.p99_ms).toFixed(2)} ms (${row.results} results; per batch run)`);
+  }
+  out('');
+  if (s.dlq.length === 0) out('  dead-letter queues      empty');
+  for (const d of s.dlq) {
+    out(`  DLQ ${d.queue}: ${d.count} (${[...d.reasons].map(([code, n]) => `${code} x${n}`).join(', ')}${d.count > 10 ? ', first 10 shown' : ''})`);
+  }
+  for (const row of s.failures.rows) out(`  archived failure: tenant ${row.tenant}, ${row.error_code} x${row.events}: ${row.example_message}`);
+  out('');
+  out(`  Parquet archive         ${s.parquetDir}`);
+}

@@ -1,0 +1,208 @@
+import { join, resolve } from 'node:path';
+import { handleEventBridgeRequest } from './eventbridge/api';
+import { LocalEventBus } from './eventbridge/bus';
+import { LocalFirehose } from './firehose';
+import { SqsEventSourcePoller } from './lambda/event-source-mapping';
+import { LambdaRunner } from './lambda/runner';
+import type { TemplateModel } from './model';
+import { LOCAL_S3_CHECKSUM_ENV, LOCAL_S3_CREDENTIALS, type LocalS3, localS3Client, startLocalS3 } from './s3';
+import { LocalServer, type MetricSample } from './server';
+import { handleSqsRequest } from './sqs/api';
+import { QueueStore } from './sqs/store';
+import { ensureSynthesized, loadTemplateModel } from './template';
+
+export interface LocalRuntimeOptions {
+  readonly projectRoot: string;
+  readonly stage: string;
+  /** Port of the AWS-protocol endpoint on 127.0.0.1; 0 picks a free one. */
+  readonly port: number;
+  readonly stateDir: string;
+  /** @default `<projectRoot>/cdk.out` */
+  readonly cdkOutDir?: string;
+  /** Firehose flush interval for local runs, instead of the template's (60 s or more). @default 2 */
+  readonly firehoseIntervalSeconds?: number;
+  readonly log: (line: string) => void;
+  /** Function log lines (handlers' stdout/stderr); @default dropped unless `log` is given here. */
+  readonly functionLog?: (line: string) => void;
+}
+
+/**
+ * The whole synthesized app on one machine: the AWS-protocol endpoint (EventBridge, SQS, Athena),
+ * an S3-compatible server, the bus with its rules, durable queues, Lambda workers fed by event
+ * source mappings, and Firehose writing Parquet. Everything comes from the template model.
+ */
+export class LocalRuntime {
+  private constructor(
+    readonly model: TemplateModel,
+    readonly endpoint: string,
+    readonly s3: LocalS3,
+    readonly queues: QueueStore,
+    readonly bus: LocalEventBus,
+    readonly firehose: LocalFirehose,
+    readonly lambda: LambdaRunner,
+    readonly pollers: readonly SqsEventSourcePoller[],
+    readonly athena: import('./athena').LocalAthena,
+    private readonly server: LocalServer,
+  ) {}
+
+  static async start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+    const projectRoot = resolve(options.projectRoot);
+    const cdkOutDir = resolve(projectRoot, options.cdkOutDir ?? 'cdk.out');
+    const stateDir = resolve(projectRoot, options.stateDir);
+    await ensureSynthesized({ projectRoot, cdkOutDir, stage: options.stage, log: options.log });
+
+    // Routes are bound after the model is loaded: queue URLs need the endpoint's port first.
+    let dispatch: LocalRuntime | undefined;
+    const server = new LocalServer({
+      port: options.port,
+      routes: [
+        {
+          targetPrefix: 'AWSEvents.',
+          contentType: 'application/x-amz-json-1.1',
+          handle: (target, body) => handleEventBridgeRequest(ready().bus, target, body),
+        },
+        {
+          targetPrefix: 'AmazonSQS.',
+          contentType: 'application/x-amz-json-1.0',
+          handle: (target, body) => handleSqsRequest(ready().queues, target, parseJson(body)),
+        },
+        {
+          targetPrefix: 'AmazonAthena.',
+          contentType: 'application/x-amz-json-1.1',
+          handle: async (target, body) => {
+            const { handleAthenaRequest } = await import('./athena');
+            return handleAthenaRequest(ready().athena, target, body);
+          },
+        },
+      ],
+      health: () => (dispatch ? dispatch.health() : { starting: true }),
+      metrics: () => (dispatch ? dispatch.metrics() : []),
+    });
+    const ready = () => {
+      if (!dispatch) throw new Error('the local runtime is still starting');
+      return dispatch;
+    };
+    const endpoint = await server.start();
+    try {
+      const model = loadTemplateModel(cdkOutDir, undefined, { endpoint });
+      const s3 = await startLocalS3({ stateDir, buckets: model.buckets });
+      const queues = new QueueStore(model.queues, { stateDir, warn: options.log });
+      const firehose = new LocalFirehose({
+        streams: model.deliveryStreams,
+        tables: model.glueTables,
+        s3: localS3Client(s3.endpoint, model.region),
+        bufferingIntervalSeconds: options.firehoseIntervalSeconds ?? 2,
+        onError: (error) => options.log(`firehose: ${error.message}`),
+      });
+      const bus = new LocalEventBus({ model, queues, firehose, log: options.log });
+      const workersPerFunction: Record<string, number> = {};
+      for (const mapping of model.eventSourceMappings) {
+        workersPerFunction[mapping.functionLogicalId] =
+          (workersPerFunction[mapping.functionLogicalId] ?? 0) + (mapping.maxConcurrency ?? 10);
+      }
+      const lambda = new LambdaRunner(model.functions, {
+        region: model.region,
+        maxWorkersPerFunction: workersPerFunction,
+        logSink: options.functionLog ? (line) => options.functionLog?.(line) : () => {},
+        reportLines: false,
+        extraEnvironment: {
+          AWS_ENDPOINT_URL: endpoint,
+          AWS_ENDPOINT_URL_S3: s3.endpoint,
+          AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+          AWS_REGION: model.region,
+          ...LOCAL_S3_CHECKSUM_ENV,
+        },
+      });
+      const pollers = model.eventSourceMappings
+        .filter((mapping) => mapping.enabled)
+        .map((mapping) => new SqsEventSourcePoller(mapping, { queues, invoker: lambda, log: options.log }));
+      const { LocalAthena } = await import('./athena');
+      const athena = new LocalAthena({
+        tables: model.glueTables,
+        workGroups: model.workGroups,
+        namedQueries: model.namedQueries,
+        objectPath: (bucket: string, key: string) => s3.objectPathOnDisk(bucket, key),
+        s3: localS3Client(s3.endpoint, model.region),
+      });
+      dispatch = new LocalRuntime(model, endpoint, s3, queues, bus, firehose, lambda, pollers, athena, server);
+      for (const poller of pollers) poller.start();
+      return dispatch;
+    } catch (error) {
+      await server.stop();
+      throw error;
+    }
+  }
+
+  /** Every queue in the template with its counts. */
+  queueCounts(): { name: string; arn: string; visible: number; inFlight: number; delayed: number }[] {
+    return this.model.queues.map((q) => ({ name: q.name, arn: q.arn, ...this.queues.counts(q.arn) }));
+  }
+
+  /** True when nothing is queued, in flight, or being delivered. */
+  idle(): boolean {
+    const workQueues = new Set(this.model.eventSourceMappings.map((m) => m.queueArn));
+    const busy = this.queueCounts().some((q) => workQueues.has(q.arn) && q.visible + q.inFlight + q.delayed > 0);
+    return !busy && this.bus.metrics().inFlight === 0 && this.pollers.every((p) => p.stats().inFlight === 0);
+  }
+
+  health(): Record<string, unknown> {
+    return {
+      stack: this.model.stackName,
+      endpoint: this.endpoint,
+      s3: this.s3.endpoint,
+      queues: this.model.queues.length,
+      rules: this.model.rules.length,
+      functions: this.model.functions.length,
+    };
+  }
+
+  metrics(): MetricSample[] {
+    const samples: MetricSample[] = [];
+    const bus = this.bus.metrics();
+    samples.push(
+      { name: 'inferbus_events_accepted_total', help: 'Events accepted by PutEvents', type: 'counter', value: bus.eventsAccepted },
+      { name: 'inferbus_entries_failed_total', help: 'PutEvents entries rejected', type: 'counter', value: bus.entriesFailed },
+      { name: 'inferbus_deliveries_total', help: 'Rule target deliveries', type: 'counter', value: bus.deliveriesOk, labels: { outcome: 'ok' } },
+      { name: 'inferbus_deliveries_total', help: 'Rule target deliveries', type: 'counter', value: bus.deadLettered, labels: { outcome: 'dead-lettered' } },
+      { name: 'inferbus_deliveries_total', help: 'Rule target deliveries', type: 'counter', value: bus.dropped, labels: { outcome: 'dropped' } },
+    );
+    for (const q of this.queueCounts()) {
+      for (const state of ['visible', 'inFlight', 'delayed'] as const) {
+        samples.push({ name: 'inferbus_queue_messages', help: 'Messages per queue and state', type: 'gauge', value: q[state], labels: { queue: q.name, state } });
+      }
+    }
+    for (const poller of this.pollers) {
+      const stats = poller.stats();
+      samples.push({ name: 'inferbus_esm_records_total', help: 'Records delivered by event source mappings', type: 'counter', value: stats.records });
+      samples.push({ name: 'inferbus_esm_failed_records_total', help: 'Records handed back to their queue', type: 'counter', value: stats.failedRecords });
+    }
+    samples.push({ name: 'inferbus_process_resident_bytes', help: 'RSS of the runtime process', type: 'gauge', value: process.memoryUsage().rss });
+    return samples;
+  }
+
+  /** Stops intake first, then lets in-flight work finish and flushes every buffer to disk. */
+  async stop(): Promise<void> {
+    await Promise.all(this.pollers.map((p) => p.stop()));
+    await this.lambda.close();
+    await this.bus.drain();
+    await this.bus.close();
+    await this.firehose.close();
+    await this.athena.close();
+    await this.queues.flush();
+    this.queues.close();
+    await this.s3.stop();
+    await this.server.stop();
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return text.length === 0 ? {} : JSON.parse(text);
+  } catch {
+    return { __malformed: text.slice(0, 100) };
+  }
+}
+
+export const DEFAULT_STATE_DIR = '.inferbus';
+export const demoStateDir = (projectRoot: string) => join(projectRoot, DEFAULT_STATE_DIR, 'demo');
