@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path';
 import { handleEventBridgeRequest } from './eventbridge/api';
 import { LocalEventBus } from './eventbridge/bus';
 import { LocalFirehose } from './firehose';
-import { SqsEventSourcePoller } from './lambda/event-source-mapping';
+import { type DeletedMessage, SqsEventSourcePoller } from './lambda/event-source-mapping';
 import { LambdaRunner } from './lambda/runner';
 import type { TemplateModel } from './model';
 import { LOCAL_S3_CHECKSUM_ENV, LOCAL_S3_CREDENTIALS, type LocalS3, localS3Client, startLocalS3 } from './s3';
@@ -24,6 +24,8 @@ export interface LocalRuntimeOptions {
   readonly log: (line: string) => void;
   /** Function log lines (handlers' stdout/stderr); @default dropped unless `log` is given here. */
   readonly functionLog?: (line: string) => void;
+  /** Called for every record an event source mapping finished (latency measurement). */
+  readonly onProcessed?: (deleted: DeletedMessage) => void;
 }
 
 /**
@@ -116,7 +118,10 @@ export class LocalRuntime {
       });
       const pollers = model.eventSourceMappings
         .filter((mapping) => mapping.enabled)
-        .map((mapping) => new SqsEventSourcePoller(mapping, { queues, invoker: lambda, log: options.log }));
+        .map(
+          (mapping) =>
+            new SqsEventSourcePoller(mapping, { queues, invoker: lambda, log: options.log, onDeleted: options.onProcessed }),
+        );
       const { LocalAthena } = await import('./athena');
       const athena = new LocalAthena({
         tables: model.glueTables,

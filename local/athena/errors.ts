@@ -1,0 +1,11 @@
+/** An Athena API error: `code` becomes the `__type` of the JSON 1.1 error body. */
+export class AthenaRequestError extends Error {
+  constructor(
+    readonly code: 'InvalidRequestException' | 'ResourceNotFoundException' | 'InternalServerException',
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+    this.name = 'AthenaRequestError';
+  }
+}

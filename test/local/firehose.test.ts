@@ -1,0 +1,223 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { archiveModels, archiveRecords } from '../../bench/archive';
+import { expandPrefix, type FirehoseDeliveryError, LocalFirehose } from '../../local/firehose';
+import { type LocalS3, localS3Client, startLocalS3 } from '../../local/s3';
+
+const seen = new Set<string>();
+
+/** Objects written since the previous test (each test starts with `seen` updated). */
+async function objectFiles(root: string): Promise<string[]> {
+  const entries = await readdir(root, { recursive: true }).catch(() => [] as string[]);
+  return entries.filter((e) => e.endsWith('._S3rver_object') && !seen.has(e)).sort();
+}
+
+async function markSeen(root: string): Promise<void> {
+  for (const file of await objectFiles(root)) seen.add(file);
+}
+
+async function readParquet(path: string) {
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  try {
+    const schema = await connection.runAndReadAll(
+      `DESCRIBE SELECT * FROM read_parquet('${path}', hive_partitioning = false)`,
+    );
+    const rows = await connection.runAndReadAll(
+      `SELECT * FROM read_parquet('${path}', hive_partitioning = false) ORDER BY event_id`,
+    );
+    return {
+      types: Object.fromEntries(schema.getRowsJson().map((r) => [r[0], r[1]])),
+      rows: rows.getRowObjectsJson(),
+    };
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+describe('Firehose prefixes', () => {
+  it('expands timestamp and error-output-type expressions in UTC', () => {
+    const arrival = new Date('2026-11-28T07:05:09Z');
+    expect(expandPrefix('events/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/', { arrival })).toBe(
+      'events/dt=2026-11-28/hour=07/',
+    );
+    expect(
+      expandPrefix("errors/!{firehose:error-output-type}/!{timestamp:yyyy'/'MM}/", {
+        arrival,
+        errorOutputType: 'format-conversion-failed',
+      }),
+    ).toBe('errors/format-conversion-failed/2026/11/');
+  });
+});
+
+describe('LocalFirehose', () => {
+  let stateDir: string;
+  let s3: LocalS3;
+  let client: S3Client;
+  const models = archiveModels('fh-archive');
+  const bucketDir = () => join(s3.directory, 'fh-archive');
+
+  beforeAll(async () => {
+    stateDir = await mkdtemp(join(tmpdir(), 'inferbus-firehose-'));
+    s3 = await startLocalS3({ stateDir, buckets: [{ logicalId: 'A', name: 'fh-archive' }] });
+    client = localS3Client(s3.endpoint);
+  });
+
+  afterEach(async () => {
+    await markSeen(bucketDir());
+  });
+
+  afterAll(async () => {
+    client?.destroy();
+    await s3?.stop();
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it('writes one Parquet object per flush at the Firehose key, typed by the Glue table', async () => {
+    const firehose = new LocalFirehose({ streams: [models.stream], tables: [models.table], s3: client });
+    const before = new Date();
+    const records = archiveRecords(5, before);
+    for (const record of records) await firehose.putRecord(models.stream.arn, JSON.stringify(record));
+    // Keys match case-insensitively; nested JSON in a string column keeps its JSON text.
+    await firehose.putRecord(
+      models.stream.name,
+      JSON.stringify({
+        EVENT_ID: 'zz-upper',
+        Detail_Type: 'Custom',
+        payload: { a: [1, { b: 'c' }] },
+        tier: '2',
+      }),
+    );
+    await firehose.close();
+
+    const files = await objectFiles(bucketDir());
+    expect(files).toHaveLength(1);
+    const key = (files[0] as string).replace(/\._S3rver_object$/, '');
+    const dt = before.toISOString().slice(0, 10);
+    expect(key).toMatch(
+      new RegExp(
+        `^events/dt=${dt}/hour=\\d\\d/inferbus-dev-archive-1-${dt}-\\d\\d-\\d\\d-\\d\\d-[0-9a-f-]{36}\\.parquet$`,
+      ),
+    );
+    const { types, rows } = await readParquet(join(bucketDir(), files[0] as string));
+    expect(types).toMatchObject({
+      event_id: 'VARCHAR',
+      seq: 'BIGINT',
+      tier: 'INTEGER',
+      score: 'DOUBLE',
+      duplicate: 'BOOLEAN',
+      payload: 'VARCHAR',
+    });
+    expect(Object.keys(types).sort()).toEqual(models.table.columns.map((c) => c.name).sort());
+    expect(rows).toHaveLength(records.length + 1);
+    const upper = rows.find((r) => r.event_id === 'zz-upper');
+    expect(upper).toMatchObject({
+      detail_type: 'Custom',
+      payload: '{"a":[1,{"b":"c"}]}',
+      tier: 2,
+      tenant: null,
+    });
+    const completed = rows.find((r) => r.detail_type === 'InferenceCompleted' && r.tier === 1);
+    expect(completed).toMatchObject({
+      label: 'ham',
+      latency_ms: 4,
+      duplicate: false,
+      source_event_id: 'req-3',
+    });
+    expect(JSON.parse(String(completed?.payload))).toMatchObject({ sourceEventId: 'req-3', tier: 1 });
+    expect(firehose.counters()['inferbus-dev-archive']).toMatchObject({
+      recordsIn: records.length + 1,
+      recordsDelivered: records.length + 1,
+      objectsWritten: 1,
+      bufferedRecords: 0,
+    });
+  });
+
+  it('sends records it cannot convert to the error prefix as Firehose does, never dropping them', async () => {
+    const firehose = new LocalFirehose({ streams: [models.stream], tables: [models.table], s3: client });
+    await firehose.putRecord(models.stream.arn, '{"event_id": "ok-1", "seq": 1}');
+    await firehose.putRecord(models.stream.arn, '{not json');
+    await firehose.putRecord(models.stream.arn, '{"event_id": "bad-seq", "seq": "many"}');
+    await firehose.close();
+    const files = await objectFiles(bucketDir());
+    const errors = files.filter((f) => f.startsWith('errors/format-conversion-failed/dt='));
+    expect(errors).toHaveLength(1);
+    expect(files.filter((f) => f.startsWith('events/'))).toHaveLength(1);
+    const lines = (await readFile(join(bucketDir(), errors[0] as string), 'utf8')).trim().split('\n');
+    const failures = lines.map((line) => JSON.parse(line));
+    expect(failures.map((f) => Buffer.from(f.rawData, 'base64').toString())).toEqual([
+      '{not json',
+      '{"event_id": "bad-seq", "seq": "many"}',
+    ]);
+    expect(failures[0]).toMatchObject({
+      lastErrorCode: 'DataFormatConversion.MalformedData',
+      attemptsMade: 1,
+    });
+    expect(failures[1].lastErrorMessage).toMatch(/seq/);
+    expect(firehose.counters()['inferbus-dev-archive']).toMatchObject({
+      conversionFailures: 2,
+      recordsDelivered: 1,
+    });
+  });
+
+  it('flushes when the buffer reaches its size, and after the buffering interval', async () => {
+    const firehose = new LocalFirehose({
+      streams: [models.stream],
+      tables: [models.table],
+      s3: client,
+      bufferingSizeBytes: 2000,
+      bufferingIntervalSeconds: 0.3,
+    });
+    const records = archiveRecords(10).map((r) => JSON.stringify(r));
+    let sent = 0;
+    for (const record of records) {
+      await firehose.putRecord(models.stream.arn, record);
+      sent += record.length;
+      if (sent >= 2000) break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await objectFiles(bucketDir())).toHaveLength(1);
+    await firehose.putRecord(models.stream.arn, records[records.length - 1] as string);
+    expect(await objectFiles(bucketDir())).toHaveLength(1);
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    expect(await objectFiles(bucketDir())).toHaveLength(2);
+    await firehose.close();
+  });
+
+  it('keeps the buffer when S3 writes fail, reports it, and delivers once S3 is back', async () => {
+    const errors: FirehoseDeliveryError[] = [];
+    let failing = true;
+    const flaky = {
+      send: (command: unknown) =>
+        failing ? Promise.reject(new Error('connect ECONNREFUSED')) : client.send(command as never),
+    } as unknown as S3Client;
+    const firehose = new LocalFirehose({
+      streams: [models.stream],
+      tables: [models.table],
+      s3: flaky,
+      writeAttempts: 2,
+      retryDelayMs: 1,
+      onError: (error) => errors.push(error),
+    });
+    await firehose.putRecord(models.stream.arn, '{"event_id": "kept"}');
+    await firehose.flush();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.message).toMatch(/kept in the buffer/);
+    expect(firehose.counters()['inferbus-dev-archive']).toMatchObject({
+      deliveryFailures: 1,
+      bufferedRecords: 1,
+    });
+    failing = false;
+    await firehose.close();
+    expect(firehose.counters()['inferbus-dev-archive']).toMatchObject({
+      recordsDelivered: 1,
+      bufferedRecords: 0,
+    });
+    expect(await objectFiles(bucketDir())).toHaveLength(1);
+  });
+});
