@@ -1,4 +1,5 @@
-import { z } from 'zod';
+// zod/mini: the same validation in a twentieth of the bundle (handlers ship this file).
+import * as z from 'zod/mini';
 
 /**
  * The inferbus envelope: what every event carries in its EventBridge `detail`.
@@ -8,23 +9,25 @@ export const TENANT_ID_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
 
 export const tenantIdSchema = z
   .string()
-  .regex(
-    TENANT_ID_PATTERN,
-    'tenant ids are 1-32 characters: lowercase letters, digits and "-", starting with a letter',
+  .check(
+    z.regex(
+      TENANT_ID_PATTERN,
+      'tenant ids are 1-32 characters: lowercase letters, digits and "-", starting with a letter',
+    ),
   );
 
 export const envelopeSchema = z.object({
   /** Unique per logical event; the idempotency key everywhere downstream. */
-  id: z.string().min(1).max(128),
+  id: z.string().check(z.minLength(1), z.maxLength(128)),
   tenant: tenantIdSchema,
   /** Ordering scope inside a tenant: sequence numbers increase per (tenant, stream). */
-  stream: z.string().min(1).max(128),
-  seq: z.number().int().nonnegative(),
+  stream: z.string().check(z.minLength(1), z.maxLength(128)),
+  seq: z.int().check(z.nonnegative()),
   /** Hybrid logical clock stamp, `<wall-ms>-<counter>-<node>`, set by the producer. */
-  hlc: z.string().min(1).max(64),
-  type: z.string().min(1).max(128),
+  hlc: z.string().check(z.minLength(1), z.maxLength(64)),
+  type: z.string().check(z.minLength(1), z.maxLength(128)),
   payload: z.record(z.string(), z.unknown()),
-  metadata: z.record(z.string(), z.string()).default({}),
+  metadata: z._default(z.record(z.string(), z.string()), {}),
   time: z.iso.datetime({ offset: true }),
 });
 

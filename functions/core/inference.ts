@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /**
  * What an inference request carries in its envelope `payload`, and what results carry.
@@ -9,28 +9,27 @@ export const LABELS = ['ham', 'spam'] as const;
 export type Label = (typeof LABELS)[number];
 
 export const claimCheckSchema = z.object({
-  bucket: z.string().min(3).max(63),
-  key: z.string().min(1).max(1024),
-  bytes: z.number().int().nonnegative().optional(),
-  sha256: z
-    .string()
-    .regex(/^[0-9a-f]{64}$/)
-    .optional(),
+  bucket: z.string().check(z.minLength(3), z.maxLength(63)),
+  key: z.string().check(z.minLength(1), z.maxLength(1024)),
+  bytes: z.optional(z.int().check(z.nonnegative())),
+  sha256: z.optional(z.string().check(z.regex(/^[0-9a-f]{64}$/))),
 });
 export type ClaimCheck = z.infer<typeof claimCheckSchema>;
 
 export const inferenceRequestSchema = z
   .object({
-    text: z.string().optional(),
-    claim: claimCheckSchema.optional(),
+    text: z.optional(z.string()),
+    claim: z.optional(claimCheckSchema),
     /** Ground truth, when the producer knows it (evaluation traffic). */
-    expectedLabel: z.enum(LABELS).optional(),
+    expectedLabel: z.optional(z.enum(LABELS)),
     /** Set on escalations: the id of the original request, which results must point at. */
-    sourceEventId: z.string().min(1).optional(),
+    sourceEventId: z.optional(z.string().check(z.minLength(1))),
   })
-  .refine((p) => (p.text === undefined) !== (p.claim === undefined), {
-    message: 'payload needs exactly one of "text" or "claim"',
-  });
+  .check(
+    z.refine((p) => (p.text === undefined) !== (p.claim === undefined), {
+      message: 'payload needs exactly one of "text" or "claim"',
+    }),
+  );
 export type InferenceRequest = z.infer<typeof inferenceRequestSchema>;
 
 /** Payload of InferenceCompleted and EscalationRequested. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { FEATURE_ALGORITHM } from './features';
 
 /**
@@ -7,12 +7,19 @@ import { FEATURE_ALGORITHM } from './features';
  */
 export const MANIFEST_SCHEMA_VERSION = 1;
 
-const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'a lower-case hex sha256');
+// zod/mini keeps the handler bundles small; the checks are the same as the classic API's.
+const str = (min = 0) => z.string().check(z.minLength(min));
+const int = () => z.int();
+const nonNegativeInt = () => z.int().check(z.nonnegative());
+const positiveInt = () => z.int().check(z.positive());
+const unit = () => z.number().check(z.minimum(0), z.maximum(1));
 
-const dimSchema = z.union([z.string().min(1), z.number().int().positive()]);
+const sha256Schema = z.string().check(z.regex(/^[0-9a-f]{64}$/, 'a lower-case hex sha256'));
+
+const dimSchema = z.union([str(1), positiveInt()]);
 
 export const tensorInfoSchema = z.object({
-  name: z.string().min(1),
+  name: str(1),
   dtype: z.enum(['float32', 'int32', 'int64']),
   /** Named dimensions (e.g. "N") are dynamic. */
   shape: z.array(dimSchema),
@@ -20,47 +27,47 @@ export const tensorInfoSchema = z.object({
 
 export const featureSpecSchema = z.object({
   algorithm: z.literal(FEATURE_ALGORITHM),
-  vocabSize: z.number().int().min(2),
-  maxLength: z.number().int().positive(),
-  hashSeed: z.number().int().nonnegative(),
+  vocabSize: z.int().check(z.minimum(2)),
+  maxLength: positiveInt(),
+  hashSeed: nonNegativeInt(),
   wordBigrams: z.boolean(),
-  charNgram: z.number().int().min(0).max(8),
+  charNgram: z.int().check(z.minimum(0), z.maximum(8)),
   headers: z.array(z.string()),
-  maxTokenLength: z.number().int().positive(),
-  maxBodyChars: z.number().int().positive(),
-  maxHeaderChars: z.number().int().nonnegative(),
+  maxTokenLength: positiveInt(),
+  maxBodyChars: positiveInt(),
+  maxHeaderChars: nonNegativeInt(),
 });
 
 export const metricsSchema = z.object({
-  n: z.number().int().nonnegative(),
-  accuracy: z.number().min(0).max(1),
-  precision: z.number().min(0).max(1),
-  recall: z.number().min(0).max(1),
-  f1: z.number().min(0).max(1),
-  tp: z.number().int().nonnegative(),
-  fp: z.number().int().nonnegative(),
-  tn: z.number().int().nonnegative(),
-  fn: z.number().int().nonnegative(),
+  n: nonNegativeInt(),
+  accuracy: unit(),
+  precision: unit(),
+  recall: unit(),
+  f1: unit(),
+  tp: nonNegativeInt(),
+  fp: nonNegativeInt(),
+  tn: nonNegativeInt(),
+  fn: nonNegativeInt(),
 });
 
 export const modelEntrySchema = z.object({
-  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
-  tier: z.number().int().positive(),
+  name: z.string().check(z.regex(/^[a-z0-9][a-z0-9-]*$/)),
+  tier: positiveInt(),
   /** Relative to the models directory. */
-  file: z.string().regex(/^[\w.-]+\.onnx$/),
+  file: z.string().check(z.regex(/^[\w.-]+\.onnx$/)),
   sha256: sha256Schema,
-  bytes: z.number().int().positive(),
-  opset: z.number().int().min(13),
+  bytes: positiveInt(),
+  opset: z.int().check(z.minimum(13)),
   precision: z.enum(['float32', 'int8']),
   inputs: z.tuple([tensorInfoSchema, tensorInfoSchema]),
   /**
    * `spam-probability`: output [N] of P(spam). `class-probabilities`: output [N, 2] in `labels` order.
    */
-  output: tensorInfoSchema.extend({ kind: z.enum(['spam-probability', 'class-probabilities']) }),
+  output: z.extend(tensorInfoSchema, { kind: z.enum(['spam-probability', 'class-probabilities']) }),
   labels: z.tuple([z.literal('ham'), z.literal('spam')]),
-  features: featureSpecSchema.extend({
+  features: z.extend(featureSpecSchema, {
     /** featureFingerprint(spec) when trained; serving refuses a build whose fingerprint differs. */
-    fingerprint: z.string().regex(/^[0-9a-f]{8}$/),
+    fingerprint: z.string().check(z.regex(/^[0-9a-f]{8}$/)),
   }),
   metrics: z.object({ validation: metricsSchema, test: metricsSchema }),
 });
@@ -69,10 +76,10 @@ export const cascadeSchema = z.object({
   tier1: z.string(),
   tier2: z.string(),
   /** Tier 1 decides when max(p, 1 - p) >= threshold; otherwise the event escalates to tier 2. */
-  threshold: z.number().min(0.5).max(1),
+  threshold: z.number().check(z.minimum(0.5), z.maximum(1)),
   /** The largest validation accuracy loss against tier 2 alone the calibration accepted. */
-  maxAccuracyLoss: z.number().min(0),
-  escalationRate: z.object({ validation: z.number().min(0).max(1), test: z.number().min(0).max(1) }),
+  maxAccuracyLoss: z.number().check(z.minimum(0)),
+  escalationRate: z.object({ validation: unit(), test: unit() }),
   metrics: z.object({ validation: metricsSchema, test: metricsSchema }),
 });
 
@@ -84,25 +91,33 @@ export const manifestSchema = z
       name: z.string(),
       split: z.object({
         method: z.string(),
-        counts: z.object({ train: z.number().int(), validation: z.number().int(), test: z.number().int() }),
+        counts: z.object({ train: int(), validation: int(), test: int() }),
       }),
     }),
-    training: z.object({ framework: z.string(), backend: z.string(), seed: z.number().int() }),
-    models: z.array(modelEntrySchema).min(1),
+    training: z.object({ framework: z.string(), backend: z.string(), seed: int() }),
+    models: z.array(modelEntrySchema).check(z.minLength(1)),
     cascades: z.array(cascadeSchema),
   })
-  .superRefine((manifest, ctx) => {
-    const names = new Set(manifest.models.map((m) => m.name));
-    if (names.size !== manifest.models.length)
-      ctx.addIssue({ code: 'custom', message: 'duplicate model names' });
-    manifest.cascades.forEach((cascade, i) => {
-      for (const ref of [cascade.tier1, cascade.tier2]) {
-        if (!names.has(ref)) {
-          ctx.addIssue({ code: 'custom', path: ['cascades', i], message: `unknown model ${ref}` });
-        }
+  .check(
+    z.superRefine((manifest, ctx) => {
+      const names = new Set(manifest.models.map((m) => m.name));
+      if (names.size !== manifest.models.length) {
+        ctx.addIssue({ code: 'custom', message: 'duplicate model names', input: manifest.models });
       }
-    });
-  });
+      manifest.cascades.forEach((cascade, i) => {
+        for (const ref of [cascade.tier1, cascade.tier2]) {
+          if (!names.has(ref)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['cascades', i],
+              message: `unknown model ${ref}`,
+              input: ref,
+            });
+          }
+        }
+      });
+    }),
+  );
 
 export type TensorInfo = z.infer<typeof tensorInfoSchema>;
 export type Metrics = z.infer<typeof metricsSchema>;

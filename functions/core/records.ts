@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { type Envelope, envelopeSchema } from './envelope';
 import { type InferenceRequest, inferenceRequestSchema } from './inference';
 
@@ -8,10 +8,10 @@ import { type InferenceRequest, inferenceRequestSchema } from './inference';
  * the reason and moves on, because retrying malformed input only delays the same failure.
  */
 export const eventBridgeEventSchema = z.object({
-  id: z.string().min(1),
-  'detail-type': z.string().min(1),
-  source: z.string().min(1),
-  time: z.string().optional(),
+  id: z.string().check(z.minLength(1)),
+  'detail-type': z.string().check(z.minLength(1)),
+  source: z.string().check(z.minLength(1)),
+  time: z.optional(z.string()),
   detail: z.unknown(),
 });
 
@@ -86,7 +86,7 @@ export function parseRecordBody(body: string): ParsedRecord {
 }
 
 /** `path: message` for each issue, joined; short enough for an SQS message attribute. */
-export function describe(error: z.ZodError): string {
+export function describe(error: z.core.$ZodError): string {
   return error.issues
     .slice(0, 5)
     .map((issue) => `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}`)

@@ -1,30 +1,38 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /** A handler cannot start: the message names the variable and what it should hold. */
 export class ConfigurationError extends Error {
   override readonly name = 'ConfigurationError';
 }
 
-const jsonRecord = z.string().transform((text, ctx) => {
-  try {
-    return z.record(z.string(), z.string()).parse(JSON.parse(text));
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'must be a JSON object of strings' });
-    return z.NEVER;
-  }
-});
+const stringRecord = z.record(z.string(), z.string());
+const jsonRecord = z.pipe(
+  z.string(),
+  z.transform((text, ctx) => {
+    try {
+      return stringRecord.parse(JSON.parse(text));
+    } catch {
+      ctx.issues.push({ code: 'custom', message: 'must be a JSON object of strings', input: text });
+      return z.NEVER;
+    }
+  }),
+);
+const count = (min: number, max: number) => z.coerce.number().check(z.int(), z.minimum(min), z.maximum(max));
 
 export const handlerEnvSchema = z.object({
-  EVENT_BUS_NAME: z.string().min(1),
-  INFERBUS_TIER: z.coerce.number().int().min(1).max(9),
-  MODELS_DIR: z.string().min(1).default('/opt/models'),
+  EVENT_BUS_NAME: z.string().check(z.minLength(1)),
+  INFERBUS_TIER: count(1, 9),
+  MODELS_DIR: z._default(z.string().check(z.minLength(1)), '/opt/models'),
   /** Which manifest model this function serves. @default tier<INFERBUS_TIER> */
-  MODEL_NAME: z.string().min(1).optional(),
-  CASCADE_THRESHOLD: z.union([z.literal('manifest'), z.coerce.number().min(0.5).max(1)]).default('manifest'),
+  MODEL_NAME: z.optional(z.string().check(z.minLength(1))),
+  CASCADE_THRESHOLD: z._default(
+    z.union([z.literal('manifest'), z.coerce.number().check(z.minimum(0.5), z.maximum(1))]),
+    'manifest',
+  ),
   /** Queue ARN → URL of that queue's DLQ. */
-  DLQ_URLS: jsonRecord.default({}),
-  MAX_RECEIVE_COUNT: z.coerce.number().int().min(1).default(3),
-  ORT_INTRA_OP_THREADS: z.coerce.number().int().min(1).max(64).default(1),
+  DLQ_URLS: z._default(jsonRecord, {}),
+  MAX_RECEIVE_COUNT: z._default(count(1, 1000), 3),
+  ORT_INTRA_OP_THREADS: z._default(count(1, 64), 1),
 });
 export type HandlerEnv = z.infer<typeof handlerEnvSchema>;
 
