@@ -1,17 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../functions/core/prng';
 import { InvalidEventPatternError, matchesPattern, RuleIndex } from '../../local/eventbridge/pattern.js';
 
-/** mulberry32: small, seeded, good enough to generate test data reproducibly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 describe('RuleIndex', () => {
   it('returns every matching rule, in the order rules were added', () => {
