@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { handleEventBridgeRequest } from './eventbridge/api';
 import { LocalEventBus } from './eventbridge/bus';
@@ -8,6 +9,7 @@ import type { TemplateModel } from './model';
 import { LOCAL_S3_CHECKSUM_ENV, LOCAL_S3_CREDENTIALS, type LocalS3, localS3Client, startLocalS3 } from './s3';
 import { LocalServer, type MetricSample } from './server';
 import { handleSqsRequest } from './sqs/api';
+import { handleSqsQueryRequest } from './sqs/query-protocol';
 import { QueueStore } from './sqs/store';
 import { ensureSynthesized, loadTemplateModel } from './template';
 
@@ -26,6 +28,13 @@ export interface LocalRuntimeOptions {
   readonly functionLog?: (line: string) => void;
   /** Called for every record an event source mapping finished (latency measurement). */
   readonly onProcessed?: (deleted: DeletedMessage) => void;
+  /**
+   * Most worker processes (execution environments) per function. The event source mappings'
+   * MaximumConcurrency still caps each mapping; invocations beyond this many wait for a warm worker
+   * instead of starting another process, since more processes than cores only add cold starts,
+   * memory and context switches on one machine. @default max(2, available CPU cores)
+   */
+  readonly maxWorkersPerFunction?: number;
 }
 
 /**
@@ -77,6 +86,8 @@ export class LocalRuntime {
           },
         },
       ],
+      queryProtocol: (body) =>
+        handleSqsQueryRequest((target, input) => handleSqsRequest(ready().queues, target, input), body),
       health: () => (dispatch ? dispatch.health() : { starting: true }),
       metrics: () => (dispatch ? dispatch.metrics() : []),
     });
@@ -102,6 +113,10 @@ export class LocalRuntime {
         workersPerFunction[mapping.functionLogicalId] =
           (workersPerFunction[mapping.functionLogicalId] ?? 0) + (mapping.maxConcurrency ?? 10);
       }
+      const workerCap = Math.max(1, options.maxWorkersPerFunction ?? Math.max(2, availableParallelism()));
+      for (const id of Object.keys(workersPerFunction)) {
+        workersPerFunction[id] = Math.min(workersPerFunction[id] as number, workerCap);
+      }
       const lambda = new LambdaRunner(model.functions, {
         region: model.region,
         maxWorkersPerFunction: workersPerFunction,
@@ -120,7 +135,12 @@ export class LocalRuntime {
         .filter((mapping) => mapping.enabled)
         .map(
           (mapping) =>
-            new SqsEventSourcePoller(mapping, { queues, invoker: lambda, log: options.log, onDeleted: options.onProcessed }),
+            new SqsEventSourcePoller(mapping, {
+              queues,
+              invoker: lambda,
+              log: options.log,
+              onDeleted: options.onProcessed,
+            }),
         );
       const { LocalAthena } = await import('./athena');
       const athena = new LocalAthena({
@@ -130,7 +150,18 @@ export class LocalRuntime {
         objectPath: (bucket: string, key: string) => s3.objectPathOnDisk(bucket, key),
         s3: localS3Client(s3.endpoint, model.region),
       });
-      dispatch = new LocalRuntime(model, endpoint, s3, queues, bus, firehose, lambda, pollers, athena, server);
+      dispatch = new LocalRuntime(
+        model,
+        endpoint,
+        s3,
+        queues,
+        bus,
+        firehose,
+        lambda,
+        pollers,
+        athena,
+        server,
+      );
       for (const poller of pollers) poller.start();
       return dispatch;
     } catch (error) {
@@ -147,7 +178,9 @@ export class LocalRuntime {
   /** True when nothing is queued, in flight, or being delivered. */
   idle(): boolean {
     const workQueues = new Set(this.model.eventSourceMappings.map((m) => m.queueArn));
-    const busy = this.queueCounts().some((q) => workQueues.has(q.arn) && q.visible + q.inFlight + q.delayed > 0);
+    const busy = this.queueCounts().some(
+      (q) => workQueues.has(q.arn) && q.visible + q.inFlight + q.delayed > 0,
+    );
     return !busy && this.bus.metrics().inFlight === 0 && this.pollers.every((p) => p.stats().inFlight === 0);
   }
 
@@ -166,23 +199,72 @@ export class LocalRuntime {
     const samples: MetricSample[] = [];
     const bus = this.bus.metrics();
     samples.push(
-      { name: 'inferbus_events_accepted_total', help: 'Events accepted by PutEvents', type: 'counter', value: bus.eventsAccepted },
-      { name: 'inferbus_entries_failed_total', help: 'PutEvents entries rejected', type: 'counter', value: bus.entriesFailed },
-      { name: 'inferbus_deliveries_total', help: 'Rule target deliveries', type: 'counter', value: bus.deliveriesOk, labels: { outcome: 'ok' } },
-      { name: 'inferbus_deliveries_total', help: 'Rule target deliveries', type: 'counter', value: bus.deadLettered, labels: { outcome: 'dead-lettered' } },
-      { name: 'inferbus_deliveries_total', help: 'Rule target deliveries', type: 'counter', value: bus.dropped, labels: { outcome: 'dropped' } },
+      {
+        name: 'inferbus_events_accepted_total',
+        help: 'Events accepted by PutEvents',
+        type: 'counter',
+        value: bus.eventsAccepted,
+      },
+      {
+        name: 'inferbus_entries_failed_total',
+        help: 'PutEvents entries rejected',
+        type: 'counter',
+        value: bus.entriesFailed,
+      },
+      {
+        name: 'inferbus_deliveries_total',
+        help: 'Rule target deliveries',
+        type: 'counter',
+        value: bus.deliveriesOk,
+        labels: { outcome: 'ok' },
+      },
+      {
+        name: 'inferbus_deliveries_total',
+        help: 'Rule target deliveries',
+        type: 'counter',
+        value: bus.deadLettered,
+        labels: { outcome: 'dead-lettered' },
+      },
+      {
+        name: 'inferbus_deliveries_total',
+        help: 'Rule target deliveries',
+        type: 'counter',
+        value: bus.dropped,
+        labels: { outcome: 'dropped' },
+      },
     );
     for (const q of this.queueCounts()) {
       for (const state of ['visible', 'inFlight', 'delayed'] as const) {
-        samples.push({ name: 'inferbus_queue_messages', help: 'Messages per queue and state', type: 'gauge', value: q[state], labels: { queue: q.name, state } });
+        samples.push({
+          name: 'inferbus_queue_messages',
+          help: 'Messages per queue and state',
+          type: 'gauge',
+          value: q[state],
+          labels: { queue: q.name, state },
+        });
       }
     }
     for (const poller of this.pollers) {
       const stats = poller.stats();
-      samples.push({ name: 'inferbus_esm_records_total', help: 'Records delivered by event source mappings', type: 'counter', value: stats.records });
-      samples.push({ name: 'inferbus_esm_failed_records_total', help: 'Records handed back to their queue', type: 'counter', value: stats.failedRecords });
+      samples.push({
+        name: 'inferbus_esm_records_total',
+        help: 'Records delivered by event source mappings',
+        type: 'counter',
+        value: stats.records,
+      });
+      samples.push({
+        name: 'inferbus_esm_failed_records_total',
+        help: 'Records handed back to their queue',
+        type: 'counter',
+        value: stats.failedRecords,
+      });
     }
-    samples.push({ name: 'inferbus_process_resident_bytes', help: 'RSS of the runtime process', type: 'gauge', value: process.memoryUsage().rss });
+    samples.push({
+      name: 'inferbus_process_resident_bytes',
+      help: 'RSS of the runtime process',
+      type: 'gauge',
+      value: process.memoryUsage().rss,
+    });
     return samples;
   }
 

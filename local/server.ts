@@ -29,6 +29,8 @@ export interface MetricSample {
 export interface LocalServerOptions {
   readonly port: number;
   readonly routes: readonly ServiceRoute[];
+  /** Requests without X-Amz-Target but with a form-encoded `Action` (the SQS query protocol). */
+  readonly queryProtocol?: (body: string) => Promise<ServiceResponse>;
   readonly health: () => Record<string, unknown>;
   readonly metrics: () => readonly MetricSample[];
   /** Largest request body accepted (EventBridge's 1 MB entries, ten per request, plus JSON). */
@@ -84,6 +86,19 @@ export class LocalServer {
       return;
     }
     const target = String(req.headers['x-amz-target'] ?? '');
+    const contentType = String(req.headers['content-type'] ?? '');
+    if (
+      req.method === 'POST' &&
+      !target &&
+      contentType.startsWith('application/x-www-form-urlencoded') &&
+      this.options.queryProtocol
+    ) {
+      const text = (await readBody(req, this.options.maxBodyBytes ?? 12 * 1024 * 1024)) ?? '';
+      const response = await this.options.queryProtocol(text);
+      res.writeHead(response.status, { ...response.headers });
+      res.end(String(response.body));
+      return;
+    }
     const route = this.options.routes.find((r) => target.startsWith(r.targetPrefix));
     if (req.method !== 'POST' || !route) {
       const known = this.options.routes.map((r) => `${r.targetPrefix}*`).join(', ');
@@ -100,7 +115,12 @@ export class LocalServer {
     }
     const text = await readBody(req, this.options.maxBodyBytes ?? 12 * 1024 * 1024);
     if (text === undefined) {
-      reply(res, 413, route.contentType, JSON.stringify({ __type: 'RequestEntityTooLarge', message: 'request body too large' }));
+      reply(
+        res,
+        413,
+        route.contentType,
+        JSON.stringify({ __type: 'RequestEntityTooLarge', message: 'request body too large' }),
+      );
       return;
     }
     const response = await route.handle(target, text);
@@ -144,7 +164,9 @@ export function renderPrometheus(samples: readonly MetricSample[]): string {
     const labels = Object.entries(sample.labels ?? {})
       .map(([key, value]) => `${key}="${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`)
       .join(',');
-    lines.push(`${sample.name}${labels ? `{${labels}}` : ''} ${Number.isFinite(sample.value) ? sample.value : 0}`);
+    lines.push(
+      `${sample.name}${labels ? `{${labels}}` : ''} ${Number.isFinite(sample.value) ? sample.value : 0}`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }

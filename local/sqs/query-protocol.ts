@@ -1,0 +1,161 @@
+import { randomUUID } from 'node:crypto';
+
+/**
+ * The SQS query protocol (form-encoded `Action=...` in, XML out) that older AWS CLI v2 builds,
+ * Debian's among them, still send. Requests are translated to the AWS JSON 1.0 shape and served by
+ * the same handler as the SDK's requests, so there is one implementation of every operation.
+ */
+export interface JsonHandlerResponse {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: unknown;
+}
+
+export type JsonHandler = (target: string, input: unknown) => Promise<JsonHandlerResponse>;
+
+export const QUERY_CONTENT_TYPE = 'application/x-www-form-urlencoded';
+const NAMESPACE = 'http://queue.amazonaws.com/doc/2012-11-05/';
+
+const NUMERIC = new Set([
+  'MaxNumberOfMessages',
+  'VisibilityTimeout',
+  'WaitTimeSeconds',
+  'DelaySeconds',
+  'MaxNumberOfMessagesPerSecond',
+  'MaxResults',
+]);
+/** Flattened query lists and the JSON member each becomes. */
+const LIST_RENAMES: Record<string, string> = {
+  AttributeName: 'AttributeNames',
+  MessageAttributeName: 'MessageAttributeNames',
+  MessageSystemAttributeName: 'MessageSystemAttributeNames',
+  SendMessageBatchRequestEntry: 'Entries',
+  DeleteMessageBatchRequestEntry: 'Entries',
+  ChangeMessageVisibilityBatchRequestEntry: 'Entries',
+};
+/** JSON list members and the XML element each item is written as (query lists are flattened). */
+const XML_ITEMS: Record<string, (action: string) => string> = {
+  QueueUrls: () => 'QueueUrl',
+  queueUrls: () => 'QueueUrl',
+  Messages: () => 'Message',
+  Successful: (action) => `${action}ResultEntry`,
+  Failed: () => 'BatchResultErrorEntry',
+  Results: () => 'ListMessageMoveTasksResultEntry',
+};
+
+export async function handleSqsQueryRequest(
+  handle: JsonHandler,
+  body: string,
+): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+  const params = new URLSearchParams(body);
+  const action = params.get('Action') ?? '';
+  const requestId = randomUUID();
+  if (!/^[A-Za-z]+$/.test(action)) {
+    return xmlError(400, 'MissingAction', 'The request must contain the parameter Action.', requestId);
+  }
+  const response = await handle(`AmazonSQS.${action}`, toJsonInput(params));
+  if (response.status >= 300) {
+    const error = response.body as { __type?: string; message?: string } | undefined;
+    const queryError = response.headers['x-amzn-query-error']?.split(';')[0];
+    const code = queryError ?? error?.__type?.split('#').pop() ?? 'InternalFailure';
+    return xmlError(response.status, code, error?.message ?? 'request failed', requestId);
+  }
+  const result = toXml(response.body as Record<string, unknown>, action);
+  const resultElement = result ? `<${action}Result>${result}</${action}Result>` : '';
+  return {
+    status: 200,
+    headers: { 'content-type': 'text/xml' },
+    body: `<?xml version="1.0"?><${action}Response xmlns="${NAMESPACE}">${resultElement}<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`,
+  };
+}
+
+/** `MessageAttribute.1.Value.StringValue=x` and friends → the JSON 1.0 request members. */
+export function toJsonInput(params: URLSearchParams): Record<string, unknown> {
+  const tree: Record<string, unknown> = {};
+  for (const [key, value] of params) {
+    if (key === 'Action' || key === 'Version') continue;
+    let node = tree;
+    const parts = key.split('.');
+    parts.forEach((part, i) => {
+      if (i === parts.length - 1) node[part] = NUMERIC.has(part) ? Number(value) : value;
+      else {
+        node[part] ??= {};
+        node = node[part] as Record<string, unknown>;
+      }
+    });
+  }
+  return normalise(tree) as Record<string, unknown>;
+}
+
+function normalise(node: unknown): unknown {
+  if (node === null || typeof node !== 'object') return node;
+  const record = node as Record<string, unknown>;
+  const keys = Object.keys(record);
+  if (keys.length > 0 && keys.every((k) => /^\d+$/.test(k))) {
+    return keys.sort((a, b) => Number(a) - Number(b)).map((k) => normalise(record[k]));
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(record)) {
+    const normalised = normalise(value);
+    if (key === 'MessageAttribute' || key === 'MessageSystemAttribute') {
+      out[`${key}s`] = Object.fromEntries(
+        (normalised as { Name: string; Value: unknown }[]).map((entry) => [entry.Name, entry.Value]),
+      );
+    } else if (key === 'Attribute') {
+      out.Attributes = Object.fromEntries(
+        (normalised as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]),
+      );
+    } else {
+      out[LIST_RENAMES[key] ?? key] = normalised;
+    }
+  }
+  return out;
+}
+
+function toXml(value: Record<string, unknown> | undefined, action: string): string {
+  if (!value) return '';
+  let xml = '';
+  for (const [key, member] of Object.entries(value)) {
+    if (member === undefined || member === null) continue;
+    const item = XML_ITEMS[key];
+    if (item && Array.isArray(member)) {
+      const name = item(action);
+      for (const entry of member) {
+        xml +=
+          typeof entry === 'object'
+            ? `<${name}>${toXml(entry as Record<string, unknown>, action)}</${name}>`
+            : element(name, entry);
+      }
+    } else if (key === 'Attributes') {
+      for (const [name, v] of Object.entries(member as Record<string, unknown>)) {
+        xml += `<Attribute>${element('Name', name)}${element('Value', v)}</Attribute>`;
+      }
+    } else if (key === 'MessageAttributes') {
+      for (const [name, v] of Object.entries(member as Record<string, Record<string, unknown>>)) {
+        xml += `<MessageAttribute>${element('Name', name)}<Value>${toXml(v, action)}</Value></MessageAttribute>`;
+      }
+    } else if (typeof member === 'object') {
+      xml += `<${key}>${toXml(member as Record<string, unknown>, action)}</${key}>`;
+    } else {
+      xml += element(key, member);
+    }
+  }
+  return xml;
+}
+
+function element(name: string, value: unknown): string {
+  return `<${name}>${escapeXml(String(value))}</${name}>`;
+}
+
+export function escapeXml(text: string): string {
+  return text.replace(/[<>&'"\r]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function xmlError(status: number, code: string, message: string, requestId: string) {
+  const type = status >= 500 ? 'Receiver' : 'Sender';
+  return {
+    status,
+    headers: { 'content-type': 'text/xml' },
+    body: `<?xml version="1.0"?><ErrorResponse xmlns="${NAMESPACE}"><Error><Type>${type}</Type>${element('Code', code)}${element('Message', message)}<Detail/></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
+  };
+}
