@@ -74,4 +74,5 @@ function printEndpoints(runtime: LocalRuntime, io: CliIO): void {
   io.out(`    export AWS_ENDPOINT_URL=${runtime.endpoint} AWS_ENDPOINT_URL_S3=${runtime.s3.endpoint}`);
   io.out(`    export AWS_ACCESS_KEY_ID=${LOCAL_S3_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_S3_CREDENTIALS.secretAccessKey} AWS_REGION=${runtime.model.region}`);
   io.out(`    aws events put-events --entries file://events/put-events-entries.json   # bus ${bus}`);
+  io.out(`  AWS CLI builds before 2.13 ignore AWS_ENDPOINT_URL: add --endpoint-url ${runtime.endpoint}`);
 }
