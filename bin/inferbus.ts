@@ -1,14 +1,15 @@
+import { CommanderError } from 'commander';
 import { CliError, ExitCode } from '../cli/errors';
 import { processIO } from '../cli/io';
 import { buildProgram } from '../cli/program';
 import { matchesPattern, validatePattern } from '../local/eventbridge/pattern';
-import { runLocalCommand } from '../local/command';
 
 let exitCode: ExitCode = ExitCode.Ok;
 const program = buildProgram(
   {
     io: processIO,
-    runLocal: runLocalCommand,
+    // Loaded on use: the local runtime's imports would slow every other command's start.
+    runLocal: async (options, io) => (await import('../local/command')).runLocalCommand(options, io),
     testEventPattern: (pattern, event) => {
       validatePattern(pattern);
       return matchesPattern(pattern, event);
@@ -26,6 +27,9 @@ try {
   if (error instanceof CliError) {
     processIO.err(`error: ${error.message}`);
     process.exitCode = error.exitCode;
+  } else if (error instanceof CommanderError) {
+    // Commander already printed the message (or the help); usage errors exit 2 like other usage errors.
+    process.exitCode = error.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
   } else if ((error as Error).name === 'InvalidEventPatternError') {
     processIO.err(`error: ${(error as Error).message}`);
     process.exitCode = ExitCode.Usage;

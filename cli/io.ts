@@ -4,10 +4,13 @@ export interface CliIO {
   err(line: string): void;
   /** True when progress can redraw in place (a terminal); false prints plain lines. */
   readonly interactive: boolean;
+  /** Raw text to stderr without a newline (a progress bar redrawn with `\r`). */
+  write?(text: string): void;
 }
 
 export const processIO: CliIO = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
   interactive: Boolean(process.stderr.isTTY),
+  write: (text) => process.stderr.write(text),
 };

@@ -1,5 +1,11 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { dlqList, dlqRedrive, dlqShow } from './commands/dlq';
+import { eventsSampleCommand } from './commands/events-sample';
+import { DEFAULT_DETAIL_TYPE, type PutEventsOptions, putEventsCommand } from './commands/put-events';
+import { type QueryOptions, queryCommand } from './commands/query';
+import { AwsContext, type AwsFlags, addAwsOptions } from './context';
 import { CliError, ExitCode } from './errors';
+import type { OutputFormat } from './format';
 import type { CliIO } from './io';
 
 export interface LocalCommandOptions {
@@ -22,7 +28,11 @@ export function buildProgram(deps: ProgramDeps, setExitCode: (code: ExitCode) =>
   const program = new Command('inferbus')
     .description('Event-driven tiered ONNX inference on AWS, and its local runtime')
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ writeOut: (s) => deps.io.out(s.trimEnd()), writeErr: (s) => deps.io.err(s.trimEnd()) });
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => deps.io.out(s.trimEnd()),
+      writeErr: (s) => deps.io.err(s.trimEnd()),
+    });
 
   program
     .command('local')
@@ -49,17 +59,183 @@ export function buildProgram(deps: ProgramDeps, setExitCode: (code: ExitCode) =>
       `\nExample:\n  inferbus test-event-pattern --pattern '{"source":["inferbus.acme"]}' --event "$(cat events/inference-requested.json)"`,
     )
     .action((options: { pattern: string; event: string }) => {
-      const matched = deps.testEventPattern(json('--pattern', options.pattern), json('--event', options.event));
+      const matched = deps.testEventPattern(
+        json('--pattern', options.pattern),
+        json('--event', options.event),
+      );
       deps.io.out(JSON.stringify({ Result: matched }));
     });
+
+  const io = deps.io;
+  /** Runs a command that talks to AWS: builds the context, maps SDK errors to clear ones, sets the exit code. */
+  const aws =
+    <A extends unknown[]>(run: (ctx: AwsContext, ...args: A) => Promise<ExitCode>) =>
+    async (...args: A) => {
+      const command = args[args.length - 1] as Command;
+      const ctx = new AwsContext(command.opts() as AwsFlags);
+      try {
+        setExitCode(await run(ctx, ...args));
+      } catch (error) {
+        throw ctx.explain(error);
+      }
+    };
+
+  addAwsOptions(
+    program
+      .command('put-events')
+      .description(
+        'Send NDJSON envelopes (or raw PutEvents entries) to the stage bus: validated, batched, retried',
+      )
+      .argument('[file]', 'NDJSON file, or - for stdin', '-'),
+  )
+    .option('--rate <n>', 'at most N events per second', positive)
+    .option('--concurrency <n>', 'requests in flight at once', positive, 4)
+    .option('--max-attempts <n>', 'attempts per entry before it counts as failed', positive, 5)
+    .option('--detail-type <type>', 'detail-type for envelope lines', DEFAULT_DETAIL_TYPE)
+    .option('--bus <name>', 'event bus (default: inferbus-<stage>)')
+    .option('--claim-bucket <bucket>', 'S3 bucket for payloads over 1 MB (default: the stack claims bucket)')
+    .option(
+      '--failed-file <path>',
+      'where entries that failed for good are written (default: inferbus-failed-<time>.ndjson)',
+    )
+    .option('--skip-invalid', 'send the valid lines even when some are invalid (exit code 1)')
+    .option('--dry-run', 'validate only; send nothing')
+    .option('--json', 'print the summary as one JSON object')
+    .addHelpText(
+      'after',
+      `\nEach line is an inferbus envelope ({"id","tenant","stream","seq","hlc","type","payload","metadata","time"}),
+sent with source inferbus.<tenant>, or a raw entry ({"Source","DetailType","Detail",...}).
+Invalid lines are reported by line number and nothing is sent unless --skip-invalid.
+Entries that fail for good are saved to a file you can resend as it is.
+
+Examples:
+  inferbus events sample --count 100 | inferbus put-events --local -
+  inferbus put-events events.ndjson --stage prod --region eu-west-1 --rate 200
+  inferbus put-events inferbus-failed-2026-11-28T12-00-00-000Z.ndjson   # resend what failed`,
+    )
+    .action(aws((ctx, file: string, options: PutEventsOptions) => putEventsCommand(file, options, ctx, io)));
+
+  addAwsOptions(
+    program
+      .command('query')
+      .description(
+        'Query the event archive with Athena (or the local runtime), print rows, data scanned and cost',
+      )
+      .argument('[sql]', 'SQL text; ? placeholders take --param values in order'),
+  )
+    .option('--named <name>', 'run a named query (see --list)')
+    .option(
+      '--param <k=v>',
+      'execution parameter (repeatable): name=value for named queries, value for SQL',
+      collect,
+      [],
+    )
+    .addOption(
+      new Option('--format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'),
+    )
+    .option('--list', 'list the named queries and their parameters')
+    .option('--database <name>', 'Glue database (default: inferbus_<stage>)')
+    .option('--workgroup <name>', 'Athena workgroup (default: inferbus-<stage>)')
+    .option('--max-rows <n>', 'stop reading results after N rows', positive)
+    .addHelpText(
+      'after',
+      `\nParameters are passed to Athena as ExecutionParameters, never spliced into the SQL text.
+
+Examples:
+  inferbus query --list
+  inferbus query --named hourly-tier-volume --param from=2026-11-01 --param to=2026-11-30
+  inferbus query "SELECT detail_type, count(*) AS n FROM events WHERE dt = ? GROUP BY 1" --param 2026-11-28 --format csv`,
+    )
+    .action(
+      aws((ctx, sql: string | undefined, options: QueryOptions) => queryCommand(sql, options, ctx, io)),
+    );
+
+  const dlq = program
+    .command('dlq')
+    .description('Dead-letter queues: counts, messages with their error attributes, redrive')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  inferbus dlq list --local\n  inferbus dlq show Tier1TenantAcmeWorkDlq --limit 5\n  inferbus dlq redrive Tier1TenantAcmeWorkDlq',
+    );
+  addAwsOptions(dlq.command('list').description('Every DLQ of the stage with its message count'))
+    .addOption(
+      new Option('--format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'),
+    )
+    .addHelpText('after', '\nExample:\n  inferbus dlq list --stage prod --region eu-west-1')
+    .action(aws((ctx, options: { format: OutputFormat }) => dlqList(ctx, io, options.format)));
+  addAwsOptions(
+    dlq
+      .command('show')
+      .description('Messages of one DLQ with their error attributes (a peek: nothing is deleted)')
+      .argument('<name>', 'DLQ name as `dlq list` prints it, its full name, URL or ARN'),
+  )
+    .option('--limit <n>', 'at most N messages', positive, 10)
+    .addOption(
+      new Option('--format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'),
+    )
+    .addHelpText('after', '\nExample:\n  inferbus dlq show Tier1TenantAcmeWorkDlq --limit 20 --format json')
+    .action(
+      aws((ctx, name: string, options: { limit: number; format: OutputFormat }) =>
+        dlqShow(ctx, io, name, options.limit, options.format),
+      ),
+    );
+  addAwsOptions(
+    dlq
+      .command('redrive')
+      .description(
+        'Send a DLQ back: handler DLQs to their work queue (SQS message move), rule-target DLQs to the bus',
+      )
+      .argument('<name>', 'DLQ name as `dlq list` prints it'),
+  )
+    .option('--to <source>', 'destination queue (handler DLQs) or bus (rule-target DLQs)')
+    .option('--rate <n>', 'messages per second (handler DLQs)', positive)
+    .addHelpText(
+      'after',
+      `\nRule-target DLQs are not fed by an SQS queue, so message-move cannot serve them: their events are put back
+on the bus with detail.metadata.redriven = "true" (rules still match) and deleted only once PutEvents accepted them.
+
+Examples:
+  inferbus dlq redrive Tier1TenantAcmeWorkDlq
+  inferbus dlq redrive Tier1TenantAcmeRuleDlq --local`,
+    )
+    .action(
+      aws((ctx, name: string, options: { to?: string; rate?: number }) => dlqRedrive(ctx, io, name, options)),
+    );
+
+  const events = program.command('events').description('Sample events');
+  events
+    .command('sample')
+    .description('NDJSON envelopes from the held-out test split (like sam local generate-event)')
+    .option('--tenant <id>', 'one tenant (default: acme, globex and initech in turn)')
+    .option('--count <n>', 'how many', positive, 10)
+    .option('--entries', 'print raw PutEvents entries instead of envelopes')
+    .option('--bus <name>', 'EventBusName of --entries', 'inferbus-dev')
+    .addHelpText(
+      'after',
+      '\nExample:\n  inferbus events sample --tenant acme --count 100 | inferbus put-events --local -',
+    )
+    .action(async (options: { tenant?: string; count: number; entries?: boolean; bus: string }) =>
+      setExitCode(await eventsSampleCommand(options, io)),
+    );
 
   program.addOption(new Option('--no-color', 'plain output').hideHelp());
   return program;
 }
 
+function positive(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed <= 0) throw new InvalidArgumentError('expected a positive number');
+  return parsed;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 function integer(value: string): number {
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError('expected a non-negative integer');
+  if (!Number.isInteger(parsed) || parsed < 0)
+    throw new InvalidArgumentError('expected a non-negative integer');
   return parsed;
 }
 

@@ -6,6 +6,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { NAMED_QUERIES } from '../../functions/core/archive/named-queries';
 import { DetailType, RESULT_SOURCE, tenantSource } from '../../functions/core/events';
+import { stageResourceNames } from '../../functions/core/stage-names';
 import type { StageConfig, TierName } from '../config';
 import { EventArchive } from '../constructs/event-archive';
 import { InferenceBus } from '../constructs/inference-bus';
@@ -22,15 +23,8 @@ export interface InferbusStackProps extends StackProps {
   readonly modelsDir?: string;
 }
 
-/** Names that operators and the CLI derive from the stage alone. */
-export function stageNames(stage: string) {
-  return {
-    stackName: `inferbus-${stage}`,
-    busName: `inferbus-${stage}`,
-    databaseName: `inferbus_${stage.replaceAll('-', '_')}`,
-    workGroupName: `inferbus-${stage}`,
-  };
-}
+/** Names that operators and the CLI derive from the stage alone (one definition, in functions/core). */
+export const stageNames = stageResourceNames;
 
 /**
  * The whole pipeline of one stage: bus → per-tenant rules → SQS → tier-1 / tier-2 Lambda

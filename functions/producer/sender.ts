@@ -1,0 +1,155 @@
+import {
+  type EventBridgeClient,
+  PutEventsCommand,
+  type PutEventsRequestEntry,
+} from '@aws-sdk/client-eventbridge';
+import { type BackoffOptions, backoffDelayMs } from '../core/backoff';
+import { type PutEventsEntry, planRequests } from '../core/put-events';
+import { classifyError, describeError, type FailureKind, isRetryableEntryCode } from './errors';
+
+export interface EntryFailure {
+  readonly index: number;
+  readonly error: string;
+  readonly kind: FailureKind;
+  readonly attempts: number;
+}
+
+export interface SendOptions {
+  /** Applied to entries that name no bus. */
+  readonly busName?: string;
+  /** Attempts per entry, the first included. @default 5 */
+  readonly maxAttempts?: number;
+  /** Requests in flight at once. 1 keeps requests in order. @default 1 */
+  readonly concurrency?: number;
+  readonly backoff?: BackoffOptions;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly random?: () => number;
+  /** Awaited before each request with its entry count (rate shaping). */
+  readonly beforeRequest?: (entries: number) => Promise<void>;
+  /** Called as entries finish: accepted or failed for good. */
+  readonly onSettled?: (accepted: number, failed: number) => void;
+  /** Called before a retry, with the failures that caused it. */
+  readonly onRetry?: (failures: readonly EntryFailure[], delayMs: number) => void;
+}
+
+export interface SendReport {
+  readonly accepted: number;
+  /** Entries that failed on every attempt (or at once, for permanent errors), by input index. */
+  readonly failed: EntryFailure[];
+  readonly requests: number;
+  readonly retries: number;
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const DEFAULT_SEND_BACKOFF: BackoffOptions = { baseMs: 100, capMs: 5_000 };
+
+/**
+ * PutEvents for many entries: requests of at most 10 entries and 1 MB (`planRequests`), failed
+ * entries retried with exponential backoff and full jitter, permanent per-entry errors (a
+ * malformed entry) not retried. Returns what failed for good, by index, so a caller can save
+ * exactly those entries.
+ */
+export async function sendEntries(
+  client: EventBridgeClient,
+  entries: readonly PutEventsEntry[],
+  options: SendOptions = {},
+): Promise<SendReport> {
+  const plan = planRequests(entries);
+  const maxAttempts = options.maxAttempts ?? 5;
+  const wait = options.sleep ?? sleep;
+  const failed: EntryFailure[] = [];
+  let accepted = 0;
+  let requests = 0;
+  let retries = 0;
+  let next = 0;
+
+  const worker = async () => {
+    while (next < plan.length) {
+      let pending = plan[next++] as number[];
+      for (let attempt = 1; pending.length > 0; attempt++) {
+        await options.beforeRequest?.(pending.length);
+        requests++;
+        const results = await putOnce(
+          client,
+          pending.map((i) => entries[i] as PutEventsEntry),
+          options.busName,
+        );
+        const retry: EntryFailure[] = [];
+        let ok = 0;
+        let gaveUp = 0;
+        results.forEach((result, position) => {
+          const index = pending[position] as number;
+          if (result === undefined) {
+            ok++;
+            return;
+          }
+          const failure = { index, error: result.error, kind: result.kind, attempts: attempt };
+          if (result.kind === 'permanent' || attempt >= maxAttempts) {
+            failed.push(failure);
+            gaveUp++;
+          } else retry.push(failure);
+        });
+        accepted += ok;
+        if (ok + gaveUp > 0) options.onSettled?.(ok, gaveUp);
+        if (retry.length === 0) break;
+        const delay = backoffDelayMs(attempt - 1, options.backoff ?? DEFAULT_SEND_BACKOFF, options.random);
+        options.onRetry?.(retry, delay);
+        retries++;
+        await wait(delay);
+        pending = retry.map((f) => f.index);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 1) }, worker));
+  failed.sort((a, b) => a.index - b.index);
+  return { accepted, failed, requests, retries };
+}
+
+/** One PutEvents request: undefined per accepted entry, or its error and how to treat it. */
+export async function putOnce(
+  client: EventBridgeClient,
+  entries: readonly PutEventsEntry[],
+  busName?: string,
+): Promise<({ error: string; kind: FailureKind } | undefined)[]> {
+  const request: PutEventsRequestEntry[] = entries.map((entry) => ({
+    Source: entry.Source,
+    DetailType: entry.DetailType,
+    Detail: entry.Detail,
+    Resources: entry.Resources ? [...entry.Resources] : undefined,
+    Time: entry.Time,
+    EventBusName: entry.EventBusName ?? busName,
+  }));
+  try {
+    const response = await client.send(new PutEventsCommand({ Entries: request }));
+    return entries.map((_, i) => {
+      const result = response.Entries?.[i];
+      if (result?.EventId) return undefined;
+      const code = result?.ErrorCode;
+      return {
+        error: `${code ?? 'Unknown'}: ${result?.ErrorMessage ?? 'no event id returned'}`,
+        kind: isRetryableEntryCode(code) ? 'retryable' : 'permanent',
+      };
+    });
+  } catch (error) {
+    const failure = { error: describeError(error), kind: classifyError(error) };
+    return entries.map(() => failure);
+  }
+}
+
+/** A token bucket: at most `perSecond` entries a second, with a burst of one second's worth. */
+export function rateLimiter(perSecond: number, now: () => number = Date.now, wait = sleep) {
+  let tokens = Math.min(perSecond, 10);
+  let last = now();
+  return async (count: number): Promise<void> => {
+    for (;;) {
+      const t = now();
+      tokens = Math.min(Math.max(perSecond, count), tokens + ((t - last) / 1000) * perSecond);
+      last = t;
+      if (tokens >= count) {
+        tokens -= count;
+        return;
+      }
+      await wait(Math.ceil(((count - tokens) / perSecond) * 1000));
+    }
+  };
+}
