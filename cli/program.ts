@@ -3,6 +3,8 @@ import { dlqList, dlqRedrive, dlqShow } from './commands/dlq';
 import { eventsSampleCommand } from './commands/events-sample';
 import { DEFAULT_DETAIL_TYPE, type PutEventsOptions, putEventsCommand } from './commands/put-events';
 import { type QueryOptions, queryCommand } from './commands/query';
+import { type ReplayOptions, replayCommand } from './commands/replay';
+import { type TraceOptions, traceCommand } from './commands/trace';
 import { AwsContext, type AwsFlags, addAwsOptions } from './context';
 import { CliError, ExitCode } from './errors';
 import type { OutputFormat } from './format';
@@ -202,6 +204,73 @@ Examples:
       aws((ctx, name: string, options: { to?: string; rate?: number }) => dlqRedrive(ctx, io, name, options)),
     );
 
+  addAwsOptions(
+    program
+      .command('trace')
+      .description(
+        'The whole path of one event: accepted, tier-1 result or escalation, tier-2 result, failures, DLQ entries, archive rows',
+      )
+      .argument('<event-id>', 'the envelope id (detail.id) of the request, or of one of its results'),
+  )
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--since <day>', 'first archive day (partition dt) searched, yyyy-MM-dd (default: 7 days ago)')
+    .option('--dlq-scan <n>', 'read at most N messages of each DLQ', positive, 1000)
+    .option('--database <name>', 'Glue database (default: inferbus_<stage>)')
+    .option('--workgroup <name>', 'Athena workgroup (default: inferbus-<stage>)')
+    .addHelpText(
+      'after',
+      `\nThe archive is queried with the id as an Athena execution parameter; every DLQ of the stage is read
+with VisibilityTimeout 0 (a peek: nothing is deleted). Exit code 1 when nothing is found.
+
+Examples:
+  inferbus trace 0b6f7c52-4a1e-4c55-9f57-1d2a7e0c9a10 --local
+  inferbus trace poison-1 --stage prod --region eu-west-1 --since 2026-11-01 --format json`,
+    )
+    .action(aws((ctx, id: string, options: TraceOptions) => traceCommand(id, options, ctx, io)));
+
+  addAwsOptions(
+    program
+      .command('replay')
+      .description(
+        'Backtest: run archived requests through the current or a candidate manifest on this machine (writes nothing to AWS)',
+      ),
+  )
+    .option('--query <sql>', 'SQL selecting requests: must return payload and envelope_id (see below)')
+    .option('--named <name>', 'a named query (inferbus query --list) instead of --query')
+    .option('--param <k=v>', 'execution parameter (repeatable), as for inferbus query', collect, [])
+    .option(
+      '--manifest <file>',
+      'candidate manifest.json (model files relative to it), compared with models/manifest.json',
+    )
+    .option(
+      '--threshold <x>',
+      'cascade threshold (0.5-1) of the candidate, or of the current manifest without --manifest',
+      threshold,
+    )
+    .option('--limit <n>', 'replay at most N requests', positive)
+    .option('--batch-size <n>', 'texts per scoreBatch call', positive, 64)
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .option('--tier1-memory <mib>', 'tier-1 Lambda memory for the cost (default: from cdk.out)', positive)
+    .option('--tier2-memory <mib>', 'tier-2 Lambda memory for the cost (default: from cdk.out)', positive)
+    .option('--cdk-out <dir>', 'synthesized app holding inferbus-<stage>.template.json (default: ./cdk.out)')
+    .option('--database <name>', 'Glue database (default: inferbus_<stage>)')
+    .option('--workgroup <name>', 'Athena workgroup (default: inferbus-<stage>)')
+    .addHelpText(
+      'after',
+      `\nThe query must return the columns payload (the request's JSON: text, or a claim check read from the
+claims bucket when S3 can be reached, else skipped) and envelope_id; optionally served_label (or label),
+served_tier (or tier) and expected_label. Without --query/--named: the day's InferenceRequested rows
+joined with their final InferenceCompleted result (--param day=yyyy-MM-dd, default today UTC).
+The current manifest runs at the stage's served threshold; a candidate at its own (or --threshold).
+Cost: per-event compute measured here x Lambda arm64 GB-second list price (functions/core/pricing.ts).
+
+Examples:
+  inferbus replay --local
+  inferbus replay --param day=2026-11-28 --manifest ../candidate/manifest.json --threshold 0.95
+  inferbus replay --query "SELECT envelope_id, payload, expected_label FROM events WHERE dt = ? AND detail_type = 'InferenceRequested'" --param 2026-11-28`,
+    )
+    .action(aws((ctx, options: ReplayOptions) => replayCommand(options, ctx, io)));
+
   const events = program.command('events').description('Sample events');
   events
     .command('sample')
@@ -225,6 +294,13 @@ Examples:
 function positive(value: string): number {
   const parsed = Number(value);
   if (!Number.isFinite(parsed) || parsed <= 0) throw new InvalidArgumentError('expected a positive number');
+  return parsed;
+}
+
+function threshold(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed < 0.5 || parsed > 1)
+    throw new InvalidArgumentError('expected a number from 0.5 to 1');
   return parsed;
 }
 

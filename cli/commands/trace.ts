@@ -1,0 +1,413 @@
+import { type Message, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { ARCHIVE_TABLE_NAME } from '../../functions/core/archive/columns';
+import { QueryFailedError, runQuery, sqlLiteral } from '../../functions/shared/athena-query';
+import type { AwsContext } from '../context';
+import { CliError, ExitCode } from '../errors';
+import { formatRows } from '../format';
+import type { CliIO } from '../io';
+import { type DeadLetterQueue, deadLetterQueues, listStageQueues } from './dlq';
+
+export interface TraceOptions {
+  readonly format: 'text' | 'json';
+  /** First archive partition (dt) searched, yyyy-MM-dd. @default 7 days ago */
+  readonly since?: string;
+  /** At most this many messages read from each DLQ. */
+  readonly dlqScan: number;
+  readonly database?: string;
+  readonly workgroup?: string;
+}
+
+/** Archive columns a trace shows (the payload only as a summary). */
+const TRACE_COLUMNS = [
+  'event_time',
+  'ingestion_time',
+  'detail_type',
+  'source',
+  'envelope_id',
+  'source_event_id',
+  'tenant',
+  'stream',
+  'seq',
+  'tier',
+  'label',
+  'score',
+  'expected_label',
+  'model_version',
+  'latency_ms',
+  'duplicate',
+  'error_code',
+  'error_message',
+  'payload',
+  'dt',
+  'hour',
+] as const;
+
+/** The event's own row and every row that points at it (results, escalations, failures). */
+export const TRACE_SQL = `SELECT ${TRACE_COLUMNS.join(', ')}
+FROM ${ARCHIVE_TABLE_NAME}
+WHERE dt >= ? AND (envelope_id = ? OR source_event_id = ?)
+ORDER BY event_time, detail_type`;
+
+type Row = Record<string, string | null>;
+
+export interface TraceStep {
+  readonly time: string | null;
+  readonly step: string;
+  readonly tier: number | null;
+  readonly summary: string;
+  /** How many archive rows said the same thing (delivery is at-least-once). */
+  readonly copies: number;
+  readonly origin: 'archive' | 'dlq';
+}
+
+export interface DlqMatch {
+  readonly queue: string;
+  readonly kind: DeadLetterQueue['kind'];
+  readonly messageId: string;
+  readonly sentAt: string | null;
+  readonly receiveCount: number;
+  readonly errorCode: string | null;
+  readonly errorMessage: string | null;
+  readonly attempts: string | null;
+  readonly tier: string | null;
+  readonly attributes: Record<string, string>;
+}
+
+/** `abc:t1:completed` (a result's own id) → `abc`, so either id can be traced. */
+export function requestIdOf(id: string): string {
+  return /^(.+):t\d+:(completed|escalated|failed)$/.exec(id)?.[1] ?? id;
+}
+
+export async function traceCommand(
+  eventIdArg: string,
+  options: TraceOptions,
+  ctx: AwsContext,
+  io: CliIO,
+): Promise<ExitCode> {
+  const eventId = requestIdOf(eventIdArg.trim());
+  if (eventId.length === 0 || eventId.length > 512) {
+    throw new CliError('EVENT_ID must be 1-512 characters (an envelope id)', ExitCode.Usage);
+  }
+  const since = options.since ?? daysAgo(7);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(since)) {
+    throw new CliError(`--since ${JSON.stringify(since)}: expected yyyy-MM-dd`, ExitCode.Usage);
+  }
+  await ctx.preflight();
+  const workGroup = options.workgroup ?? ctx.names.workGroupName;
+  const database = options.database ?? ctx.names.databaseName;
+
+  const [archive, dlq] = await Promise.all([
+    runQuery(ctx.athena(), workGroup, database, TRACE_SQL, [
+      sqlLiteral(since),
+      sqlLiteral(eventId),
+      sqlLiteral(eventId),
+    ]).catch((error) => {
+      if (error instanceof QueryFailedError) throw new CliError(error.message, ExitCode.Failed);
+      throw ctx.explain(error);
+    }),
+    searchDeadLetterQueues(ctx, eventId, options.dlqScan).catch((error) =>
+      Promise.reject(ctx.explain(error)),
+    ),
+  ]);
+
+  const timeline = buildTimeline(archive.rows, dlq.matches);
+  const outcome = describeOutcome(archive.rows, dlq.matches);
+  const where =
+    `archive ${database}.${ARCHIVE_TABLE_NAME} (dt >= ${since}, workgroup ${workGroup}) and ` +
+    `${dlq.searched.length} dead-letter queue(s) of stage ${ctx.flags.stage}` +
+    (dlq.searched.some((q) => q.messages > 0)
+      ? ` (messages read: ${dlq.searched
+          .filter((q) => q.messages > 0)
+          .map((q) => `${q.queue} ${q.scanned}/${q.messages}`)
+          .join(', ')}; the others are empty)`
+      : ', all empty');
+  const found = archive.rows.length > 0 || dlq.matches.length > 0;
+
+  if (options.format === 'json') {
+    io.out(
+      JSON.stringify({
+        eventId,
+        found,
+        outcome,
+        timeline,
+        archiveRows: archive.rows.map(({ payload, ...rest }) => ({
+          ...rest,
+          payload: summarizePayload(payload),
+        })),
+        dlqMessages: dlq.matches,
+        searched: {
+          archive: {
+            database,
+            table: ARCHIVE_TABLE_NAME,
+            workGroup,
+            since,
+            queryExecutionId: archive.queryExecutionId,
+          },
+          deadLetterQueues: dlq.searched,
+        },
+      }),
+    );
+  } else if (found) {
+    printTimeline(io, eventId, archive.rows, timeline, outcome, dlq.matches);
+    io.out('');
+    io.out(`searched: ${where}`);
+  }
+  if (!found) {
+    throw new CliError(
+      `nothing found for event ${JSON.stringify(eventId)}: looked in ${where}. ` +
+        'Check the id (inferbus query "SELECT envelope_id FROM events WHERE dt = ?" --param DAY), ' +
+        'search older partitions with --since yyyy-MM-dd, or the stage with --stage',
+      ExitCode.Failed,
+    );
+  }
+  return ExitCode.Ok;
+}
+
+/**
+ * Reads each non-empty DLQ of the stage with VisibilityTimeout 0 (a peek: the messages stay visible,
+ * nothing is deleted) and keeps the messages whose event is this one: `detail.id`, or
+ * `detail.payload.sourceEventId` for escalations.
+ */
+export async function searchDeadLetterQueues(
+  ctx: AwsContext,
+  eventId: string,
+  maxPerQueue: number,
+): Promise<{ matches: DlqMatch[]; searched: { queue: string; messages: number; scanned: number }[] }> {
+  const dlqs = deadLetterQueues(await listStageQueues(ctx));
+  const matches: DlqMatch[] = [];
+  const searched = await Promise.all(
+    dlqs.map(async (q) => {
+      const messages = q.visible > 0 ? await peekAll(ctx, q.url, Math.min(q.visible, maxPerQueue)) : [];
+      for (const m of messages) if (matchesEvent(m.Body, eventId)) matches.push(describeMatch(q, m));
+      return { queue: q.short, messages: q.visible, scanned: messages.length };
+    }),
+  );
+  return { matches, searched };
+}
+
+async function peekAll(ctx: AwsContext, queueUrl: string, want: number): Promise<Message[]> {
+  const seen = new Map<string, Message>();
+  // With VisibilityTimeout 0 every receive may return messages already seen: stop when all are in
+  // hand, or after a few receives that brought nothing new.
+  for (let stale = 0; seen.size < want && stale < 3; ) {
+    const { Messages = [] } = await ctx.sqs().send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 0,
+        WaitTimeSeconds: 0,
+        MessageAttributeNames: ['All'],
+        MessageSystemAttributeNames: ['All'],
+      }),
+    );
+    let fresh = 0;
+    for (const m of Messages) {
+      if (m.MessageId && !seen.has(m.MessageId)) {
+        seen.set(m.MessageId, m);
+        fresh++;
+      }
+    }
+    stale = fresh === 0 ? stale + 1 : 0;
+  }
+  return [...seen.values()];
+}
+
+export function matchesEvent(body: string | undefined, eventId: string): boolean {
+  try {
+    const parsed = JSON.parse(body ?? '');
+    const detail = parsed?.detail ?? parsed;
+    return detail?.id === eventId || detail?.payload?.sourceEventId === eventId;
+  } catch {
+    return false;
+  }
+}
+
+function describeMatch(q: DeadLetterQueue, m: Message): DlqMatch {
+  const attributes: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m.MessageAttributes ?? {})) attributes[k] = v.StringValue ?? '';
+  const sent = m.Attributes?.SentTimestamp;
+  return {
+    queue: q.short,
+    kind: q.kind,
+    messageId: m.MessageId ?? '',
+    sentAt: attributes.FAILED_AT ?? (sent ? new Date(Number(sent)).toISOString() : null),
+    receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 0),
+    errorCode: attributes.ERROR_CODE ?? null,
+    errorMessage: attributes.ERROR_MESSAGE ?? null,
+    attempts: attributes.ATTEMPTS ?? attributes.RETRY_ATTEMPTS ?? null,
+    tier: attributes.TIER ?? null,
+    attributes,
+  };
+}
+
+export function buildTimeline(rows: readonly Row[], dlq: readonly DlqMatch[]): TraceStep[] {
+  const steps = new Map<string, TraceStep>();
+  for (const row of rows) {
+    const key = `${row.detail_type}|${row.envelope_id}|${row.tier}`;
+    const existing = steps.get(key);
+    if (existing) {
+      steps.set(key, { ...existing, copies: existing.copies + 1 });
+      continue;
+    }
+    steps.set(key, { ...describeRow(row), copies: 1, origin: 'archive' });
+  }
+  const timeline = [...steps.values()];
+  for (const m of dlq) {
+    timeline.push({
+      time: m.sentAt,
+      step: 'dead-lettered',
+      tier: m.tier ? Number(m.tier) : null,
+      summary:
+        `in DLQ ${m.queue} (${m.kind === 'queue' ? 'handler' : 'rule target'} DLQ): ${m.errorCode ?? 'no error code'}` +
+        `${m.errorMessage ? `: ${m.errorMessage}` : ''}${m.attempts ? ` (attempts ${m.attempts})` : ''}`,
+      copies: 1,
+      origin: 'dlq',
+    });
+  }
+  // Archive times have whole seconds: within a second, order by the step's place in the flow.
+  const second = (t: string | null) => Math.floor((Date.parse(t ?? '') || 0) / 1000);
+  const rank = (s: TraceStep) =>
+    s.step === 'accepted' ? 0 : (s.tier ?? 9) * 10 + (s.origin === 'dlq' ? 3 : /failed/.test(s.step) ? 2 : 1);
+  return timeline.sort((a, b) => second(a.time) - second(b.time) || rank(a) - rank(b));
+}
+
+function describeRow(row: Row): Omit<TraceStep, 'copies' | 'origin'> {
+  const tier = row.tier === null || row.tier === undefined ? null : Number(row.tier);
+  const time = row.event_time ?? row.ingestion_time ?? null;
+  const score = row.score === null ? '' : ` (score ${Number(row.score).toFixed(4)})`;
+  const model = row.model_version ? `, ${row.model_version}` : '';
+  const latency = row.latency_ms === null ? '' : `, ${Number(row.latency_ms).toFixed(2)} ms`;
+  const duplicate = row.duplicate === 'true' ? ', served from cache' : '';
+  switch (row.detail_type) {
+    case 'InferenceRequested':
+      return {
+        time,
+        step: 'accepted',
+        tier: null,
+        summary:
+          `InferenceRequested from ${row.source ?? '?'}: tenant ${row.tenant}, stream ${row.stream}, seq ${row.seq}, ` +
+          `${summarizePayload(row.payload)}${row.expected_label ? `, expected ${row.expected_label}` : ''}`,
+      };
+    case 'EscalationRequested':
+      return {
+        time,
+        step: `tier ${tier ?? '?'} escalated`,
+        tier,
+        summary: `unsure: ${row.label}${score} below the threshold${model}${latency}${duplicate}`,
+      };
+    case 'InferenceCompleted':
+      return {
+        time,
+        step: `tier ${tier ?? '?'} result`,
+        tier,
+        summary: `${row.label}${score}${model}${latency}${duplicate}`,
+      };
+    case 'InferenceFailed':
+      return {
+        time,
+        step: `tier ${tier ?? '?'} failed`,
+        tier,
+        summary: `${row.error_code ?? 'no error code'}: ${row.error_message ?? ''}`,
+      };
+    default:
+      return { time, step: row.detail_type ?? 'event', tier, summary: summarizePayload(row.payload) };
+  }
+}
+
+export function describeOutcome(rows: readonly Row[], dlq: readonly DlqMatch[]): string {
+  const completed = rows
+    .filter((r) => r.detail_type === 'InferenceCompleted')
+    .sort((a, b) => Number(b.tier ?? 0) - Number(a.tier ?? 0))[0];
+  if (completed) {
+    return `completed by tier ${completed.tier}: ${completed.label}${completed.score === null ? '' : ` (score ${Number(completed.score).toFixed(4)})`}`;
+  }
+  if (dlq.length > 0) {
+    const first = dlq[0] as DlqMatch;
+    return `dead-lettered in ${first.queue}: ${first.errorCode ?? 'no error code'}`;
+  }
+  const failed = rows.find((r) => r.detail_type === 'InferenceFailed');
+  if (failed)
+    return `failed at tier ${failed.tier}: ${failed.error_code} (no longer in a DLQ: redriven or expired?)`;
+  if (rows.some((r) => r.detail_type === 'EscalationRequested'))
+    return 'escalated; no tier-2 result archived yet';
+  if (rows.some((r) => r.detail_type === 'InferenceRequested'))
+    return 'accepted; no result archived yet (in flight, or the archive has not been flushed)';
+  return 'no request row archived';
+}
+
+/** `text, 1234 chars` or `claim s3://bucket/key`, never the text itself. */
+export function summarizePayload(payload: string | null | undefined): string {
+  if (!payload) return 'no payload';
+  try {
+    const p = JSON.parse(payload) as {
+      text?: unknown;
+      claim?: { bucket?: string; key?: string; bytes?: number };
+    };
+    if (typeof p.text === 'string') return `text ${p.text.length} chars`;
+    if (p.claim) {
+      return `claim s3://${p.claim.bucket}/${p.claim.key}${p.claim.bytes ? ` (${p.claim.bytes} bytes)` : ''}`;
+    }
+    return `payload ${payload.length} chars`;
+  } catch {
+    return `payload ${payload.length} chars (not JSON)`;
+  }
+}
+
+function printTimeline(
+  io: CliIO,
+  eventId: string,
+  rows: readonly Row[],
+  timeline: readonly TraceStep[],
+  outcome: string,
+  dlq: readonly DlqMatch[],
+): void {
+  const request = rows.find((r) => r.detail_type === 'InferenceRequested');
+  io.out(
+    `event ${eventId}${request ? ` (tenant ${request.tenant}, stream ${request.stream}, seq ${request.seq})` : ''}`,
+  );
+  const stepWidth = Math.max(...timeline.map((s) => s.step.length));
+  for (const s of timeline) {
+    io.out(
+      `  ${(s.time ?? '(no time)').padEnd(24)}  ${s.step.padEnd(stepWidth)}  ${s.summary}${s.copies > 1 ? ` [${s.copies} copies archived]` : ''}`,
+    );
+  }
+  io.out(`outcome: ${outcome}`);
+  if (dlq.length > 0) {
+    io.out('');
+    io.out(`dead-letter queue entries (${dlq.length}; peeked, not deleted):`);
+    const table = dlq.map((m) => ({
+      queue: m.queue,
+      kind: m.kind,
+      error_code: m.errorCode,
+      attempts: m.attempts,
+      sent_at: m.sentAt,
+      error_message: m.errorMessage,
+    }));
+    for (const line of formatRows(
+      ['queue', 'kind', 'error_code', 'attempts', 'sent_at', 'error_message'],
+      table,
+      'table',
+    ))
+      io.out(`  ${line}`);
+  }
+  if (rows.length > 0) {
+    io.out('');
+    io.out(`archive rows (${rows.length}):`);
+    const columns = [
+      'event_time',
+      'detail_type',
+      'envelope_id',
+      'tier',
+      'label',
+      'score',
+      'error_code',
+      'dt',
+      'hour',
+    ];
+    for (const line of formatRows(columns, rows as Row[], 'table')) io.out(`  ${line}`);
+  }
+}
+
+function daysAgo(days: number): string {
+  return new Date(Date.now() - days * 86_400_000).toISOString().slice(0, 10);
+}

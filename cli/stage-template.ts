@@ -1,0 +1,62 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { LambdaArchitecture } from '../functions/core/pricing';
+
+/** The project's root folder (where models/ and cdk.out/ live). */
+export const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** How one inference tier of a stage is deployed, as its synthesized template says. */
+export interface DeployedTier {
+  readonly tier: number;
+  readonly memoryMiB: number;
+  readonly architecture: LambdaArchitecture;
+  /** A number when the stage overrides the manifest's threshold (CASCADE_THRESHOLD). */
+  readonly threshold?: number;
+  /** MODEL_NAME when the stage serves another manifest entry than tier<N>. */
+  readonly modelName?: string;
+}
+
+export interface StageDeployment {
+  readonly templatePath: string;
+  readonly tiers: ReadonlyMap<number, DeployedTier>;
+}
+
+/**
+ * Reads the tiers' memory, architecture, threshold and model from the synthesized CloudFormation
+ * template of the stage (`cdk.out/inferbus-<stage>.template.json`, in the current folder or the
+ * project's), the same file `cdk deploy` deploys. Undefined when there is none.
+ */
+export function readStageDeployment(stackName: string, cdkOut?: string): StageDeployment | undefined {
+  const candidates = cdkOut ? [resolve(cdkOut)] : [resolve('cdk.out'), join(PACKAGE_ROOT, 'cdk.out')];
+  const templatePath = candidates
+    .map((dir) => join(dir, `${stackName}.template.json`))
+    .find((path) => existsSync(path));
+  if (!templatePath) return undefined;
+  let template: { Resources?: Record<string, { Type?: string; Properties?: Record<string, unknown> }> };
+  try {
+    template = JSON.parse(readFileSync(templatePath, 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const tiers = new Map<number, DeployedTier>();
+  for (const resource of Object.values(template.Resources ?? {})) {
+    if (resource.Type !== 'AWS::Lambda::Function') continue;
+    const p = resource.Properties ?? {};
+    const vars = ((p.Environment as { Variables?: Record<string, unknown> })?.Variables ?? {}) as Record<
+      string,
+      unknown
+    >;
+    const tier = Number(vars.INFERBUS_TIER);
+    if (!Number.isInteger(tier) || tier < 1) continue;
+    const threshold = Number(vars.CASCADE_THRESHOLD);
+    tiers.set(tier, {
+      tier,
+      memoryMiB: typeof p.MemorySize === 'number' ? p.MemorySize : 128,
+      architecture: (p.Architectures as string[] | undefined)?.[0] === 'arm64' ? 'arm64' : 'x86_64',
+      ...(Number.isFinite(threshold) ? { threshold } : {}),
+      ...(typeof vars.MODEL_NAME === 'string' ? { modelName: vars.MODEL_NAME } : {}),
+    });
+  }
+  return { templatePath, tiers };
+}
