@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { type CostOptions, costCommand } from './commands/cost';
 import { dlqList, dlqRedrive, dlqShow } from './commands/dlq';
 import { eventsSampleCommand } from './commands/events-sample';
 import { DEFAULT_DETAIL_TYPE, type PutEventsOptions, putEventsCommand } from './commands/put-events';
@@ -271,6 +272,25 @@ Examples:
     )
     .action(aws((ctx, options: ReplayOptions) => replayCommand(options, ctx, io)));
 
+  program
+    .command('cost')
+    .description('Dollars per million requests for a stage: the cascade against sending everything to tier 2')
+    .option('--stage <name>', 'stage whose synthesized template to price', 'dev')
+    .option(
+      '--requests-per-second <n>',
+      'steady request rate provisioned concurrency is spread over',
+      positive,
+      20,
+    )
+    .option(
+      '--escalation-rate <x>',
+      'share escalated to tier 2, 0..1 (default: measured at the stage threshold)',
+      rate,
+    )
+    .option('--format <format>', 'table or json', 'table')
+    .addHelpText('after', '\nExample:\n  inferbus cost --stage prod --requests-per-second 500')
+    .action(async (options: CostOptions) => setExitCode(await costCommand(options, io)));
+
   const events = program.command('events').description('Sample events');
   events
     .command('sample')
@@ -289,6 +309,13 @@ Examples:
 
   program.addOption(new Option('--no-color', 'plain output').hideHelp());
   return program;
+}
+
+function rate(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed < 0 || parsed > 1)
+    throw new InvalidArgumentError('expected a number from 0 to 1');
+  return parsed;
 }
 
 function positive(value: string): number {

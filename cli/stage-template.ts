@@ -15,11 +15,17 @@ export interface DeployedTier {
   readonly threshold?: number;
   /** MODEL_NAME when the stage serves another manifest entry than tier<N>. */
   readonly modelName?: string;
+  /** Largest SQS event source batch size feeding this tier's function. */
+  readonly batchSize: number;
+  /** Provisioned concurrency of the `live` alias (0 when off). */
+  readonly provisionedConcurrency: number;
 }
 
 export interface StageDeployment {
   readonly templatePath: string;
   readonly tiers: ReadonlyMap<number, DeployedTier>;
+  /** Firehose buffering interval of the archive, seconds. */
+  readonly archiveBufferingIntervalSeconds?: number;
 }
 
 /**
@@ -39,8 +45,11 @@ export function readStageDeployment(stackName: string, cdkOut?: string): StageDe
   } catch {
     return undefined;
   }
+  const resources = Object.entries(template.Resources ?? {});
+  const refersTo = (value: unknown, logicalId: string) =>
+    JSON.stringify(value ?? null).includes(`"${logicalId}"`);
   const tiers = new Map<number, DeployedTier>();
-  for (const resource of Object.values(template.Resources ?? {})) {
+  for (const [logicalId, resource] of resources) {
     if (resource.Type !== 'AWS::Lambda::Function') continue;
     const p = resource.Properties ?? {};
     const vars = ((p.Environment as { Variables?: Record<string, unknown> })?.Variables ?? {}) as Record<
@@ -50,13 +59,46 @@ export function readStageDeployment(stackName: string, cdkOut?: string): StageDe
     const tier = Number(vars.INFERBUS_TIER);
     if (!Number.isInteger(tier) || tier < 1) continue;
     const threshold = Number(vars.CASCADE_THRESHOLD);
+    // Aliases point at a version of this function; mappings point at the alias.
+    const aliases = resources.filter(
+      ([, r]) => r.Type === 'AWS::Lambda::Alias' && refersTo(r.Properties?.FunctionName, logicalId),
+    );
+    const batchSizes = resources
+      .filter(
+        ([, r]) =>
+          r.Type === 'AWS::Lambda::EventSourceMapping' &&
+          (refersTo(r.Properties?.FunctionName, logicalId) ||
+            aliases.some(([aliasId]) => refersTo(r.Properties?.FunctionName, aliasId))),
+      )
+      .map(([, r]) => Number(r.Properties?.BatchSize ?? 10));
+    const provisioned = aliases.map(([, r]) =>
+      Number(
+        (
+          r.Properties?.ProvisionedConcurrencyConfig as
+            | { ProvisionedConcurrentExecutions?: number }
+            | undefined
+        )?.ProvisionedConcurrentExecutions ?? 0,
+      ),
+    );
     tiers.set(tier, {
       tier,
       memoryMiB: typeof p.MemorySize === 'number' ? p.MemorySize : 128,
       architecture: (p.Architectures as string[] | undefined)?.[0] === 'arm64' ? 'arm64' : 'x86_64',
       ...(Number.isFinite(threshold) ? { threshold } : {}),
       ...(typeof vars.MODEL_NAME === 'string' ? { modelName: vars.MODEL_NAME } : {}),
+      batchSize: batchSizes.length > 0 ? Math.max(...batchSizes) : 10,
+      provisionedConcurrency: Math.max(0, ...provisioned),
     });
   }
-  return { templatePath, tiers };
+  const stream = resources.find(([, r]) => r.Type === 'AWS::KinesisFirehose::DeliveryStream')?.[1];
+  const buffering = (
+    stream?.Properties?.ExtendedS3DestinationConfiguration as
+      | { BufferingHints?: { IntervalInSeconds?: number } }
+      | undefined
+  )?.BufferingHints?.IntervalInSeconds;
+  return {
+    templatePath,
+    tiers,
+    ...(buffering !== undefined ? { archiveBufferingIntervalSeconds: buffering } : {}),
+  };
 }

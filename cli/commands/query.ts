@@ -1,4 +1,5 @@
 import { NAMED_QUERIES, type NamedQueryDefinition } from '../../functions/core/archive/named-queries';
+import { AWS_PRICES } from '../../functions/core/pricing';
 import { QueryFailedError, runQuery, sqlLiteral } from '../../functions/shared/athena-query';
 import type { AwsContext } from '../context';
 import { CliError, ExitCode } from '../errors';
@@ -16,12 +17,12 @@ export interface QueryOptions {
   readonly maxRows?: number;
 }
 
-/** Athena list price for SQL queries: USD 5 per TB scanned, 10 MB minimum per query (us-east-1, checked 2025-06). */
+/** Athena list price for SQL queries (functions/core/pricing.ts): per TB scanned, 10 MB minimum per query. */
 export const ATHENA_PRICE = {
-  usdPerTB: 5,
-  minimumBytes: 10 * 1024 * 1024,
-  region: 'us-east-1',
-  asOf: '2025-06',
+  usdPerTB: AWS_PRICES.athenaPerTb,
+  minimumBytes: AWS_PRICES.athenaMinBytesPerQuery,
+  region: AWS_PRICES.region,
+  asOf: AWS_PRICES.asOf,
 } as const;
 
 export function athenaCost(scannedBytes: number): number {

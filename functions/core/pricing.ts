@@ -97,3 +97,26 @@ export function describeLambdaPrice(architecture: LambdaArchitecture = 'arm64'):
     `${LAMBDA_PRICE.asOf} (${LAMBDA_PRICE.source})`
   );
 }
+
+/**
+ * The other services' list prices the cost model uses. USD, us-east-1, on demand, as published in
+ * 2025 (aws.amazon.com/<service>/pricing); not re-fetched by the code.
+ */
+export const AWS_PRICES = {
+  source:
+    'AWS public list prices, US East (N. Virginia), 2025 (aws.amazon.com/<service>/pricing); not re-fetched from this offline machine',
+  region: 'us-east-1',
+  asOf: '2025',
+  lambdaArmGbSecond: LAMBDA_PRICE.arm64GbSecondUsd,
+  lambdaRequestPerMillion: LAMBDA_PRICE.requestsPerMillionUsd,
+  lambdaArmProvisionedGbSecond: 0.0000033334,
+  lambdaArmProvisionedDurationGbSecond: 0.0000077778,
+  sqsStandardPerMillionRequests: 0.4,
+  eventBridgeCustomEventsPerMillion: 1.0,
+  firehoseIngestPerGb: 0.029,
+  firehoseFormatConversionPerGb: 0.018,
+  s3StandardGbMonth: 0.023,
+  s3PutPerThousand: 0.005,
+  athenaPerTb: 5,
+  athenaMinBytesPerQuery: 10 * 1024 ** 2,
+} as const;
