@@ -43,7 +43,10 @@ export interface TargetModel {
   readonly inputPath?: string;
   readonly inputTransformer?: InputTransformerModel;
   readonly deadLetterArn?: string;
-  readonly retryPolicy?: { readonly maximumRetryAttempts?: number; readonly maximumEventAgeInSeconds?: number };
+  readonly retryPolicy?: {
+    readonly maximumRetryAttempts?: number;
+    readonly maximumEventAgeInSeconds?: number;
+  };
 }
 
 export interface RuleModel {
@@ -97,7 +100,11 @@ export interface DeliveryStreamModel {
   readonly bufferingIntervalSeconds: number;
   readonly bufferingSizeMiB: number;
   /** Present when the stream converts records to Parquet against a Glue table. */
-  readonly parquet?: { readonly databaseName: string; readonly tableName: string; readonly compression: string };
+  readonly parquet?: {
+    readonly databaseName: string;
+    readonly tableName: string;
+    readonly compression: string;
+  };
 }
 
 export interface GlueColumnModel {
@@ -136,6 +143,21 @@ export interface BucketModel {
   readonly name: string;
 }
 
+/** An `AWS::DynamoDB::Table`, created empty in the local DynamoDB-compatible server. */
+export interface TableModel {
+  readonly logicalId: string;
+  readonly name: string;
+  readonly arn: string;
+  /** KeySchema, as CloudFormation writes it: HASH first, then an optional RANGE. */
+  readonly keySchema: readonly { readonly AttributeName: string; readonly KeyType: 'HASH' | 'RANGE' }[];
+  readonly attributeDefinitions: readonly {
+    readonly AttributeName: string;
+    readonly AttributeType: 'S' | 'N' | 'B';
+  }[];
+  /** The TTL attribute, when enabled. The local server never expires items: handlers check it. */
+  readonly timeToLiveAttribute?: string;
+}
+
 export interface TemplateModel {
   readonly stackName: string;
   readonly account: string;
@@ -150,6 +172,7 @@ export interface TemplateModel {
   readonly glueTables: readonly GlueTableModel[];
   readonly workGroups: readonly WorkGroupModel[];
   readonly namedQueries: readonly NamedQueryModel[];
+  readonly tables: readonly TableModel[];
 }
 
 /** An SQS message as the SQS API and Lambda's SQS event both describe it. */
@@ -172,7 +195,11 @@ export interface ReceivedMessage {
 /** What the EventBridge, Lambda and CLI parts need from the local SQS. */
 export interface QueueService {
   /** `queue` is a queue ARN, URL or name. Throws a typed error for an unknown queue. */
-  send(queue: string, body: string, messageAttributes?: Record<string, SqsMessageAttribute>): Promise<{ messageId: string }>;
+  send(
+    queue: string,
+    body: string,
+    messageAttributes?: Record<string, SqsMessageAttribute>,
+  ): Promise<{ messageId: string }>;
   receive(
     queue: string,
     options: { maxMessages: number; waitTimeSeconds?: number; visibilityTimeoutSeconds?: number },
@@ -200,5 +227,14 @@ export type InvocationResult =
     };
 
 export interface LambdaInvoker {
-  invoke(functionLogicalId: string, event: unknown): Promise<InvocationResult>;
+  /**
+   * `plainJsonEvent`: the event is plain JSON data already (strings, finite numbers, booleans,
+   * null, arrays and plain objects; no undefined), so it can reach the worker by structured clone
+   * instead of JSON text, with the same result for the handler and less work on both sides.
+   */
+  invoke(
+    functionLogicalId: string,
+    event: unknown,
+    options?: { readonly plainJsonEvent?: boolean },
+  ): Promise<InvocationResult>;
 }

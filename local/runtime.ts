@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
+import { type LocalDynamoDb, startLocalDynamoDb } from './dynamodb';
 import { handleEventBridgeRequest } from './eventbridge/api';
 import { LocalEventBus } from './eventbridge/bus';
 import { LocalFirehose } from './firehose';
@@ -54,6 +55,8 @@ export class LocalRuntime {
     readonly pollers: readonly SqsEventSourcePoller[],
     readonly athena: import('./athena').LocalAthena,
     private readonly server: LocalServer,
+    /** The template's DynamoDB tables (tenant quota and ordering state). */
+    readonly dynamodb?: LocalDynamoDb,
   ) {}
 
   static async start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
@@ -99,6 +102,12 @@ export class LocalRuntime {
     try {
       const model = loadTemplateModel(cdkOutDir, undefined, { endpoint });
       const s3 = await startLocalS3({ stateDir, buckets: model.buckets });
+      const dynamodb = await startLocalDynamoDb({
+        stateDir,
+        tables: model.tables,
+        region: model.region,
+        credentials: LOCAL_S3_CREDENTIALS,
+      });
       const queues = new QueueStore(model.queues, { stateDir, warn: options.log });
       const firehose = new LocalFirehose({
         streams: model.deliveryStreams,
@@ -125,6 +134,7 @@ export class LocalRuntime {
         extraEnvironment: {
           AWS_ENDPOINT_URL: endpoint,
           AWS_ENDPOINT_URL_S3: s3.endpoint,
+          AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
           AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
           AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
           AWS_REGION: model.region,
@@ -161,6 +171,7 @@ export class LocalRuntime {
         pollers,
         athena,
         server,
+        dynamodb,
       );
       for (const poller of pollers) poller.start();
       return dispatch;
@@ -279,6 +290,7 @@ export class LocalRuntime {
     await this.queues.flush();
     this.queues.close();
     await this.s3.stop();
+    await this.dynamodb?.stop();
     await this.server.stop();
   }
 }

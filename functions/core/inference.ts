@@ -16,6 +16,18 @@ export const claimCheckSchema = z.object({
 });
 export type ClaimCheck = z.infer<typeof claimCheckSchema>;
 
+/**
+ * How a result stands in its (tenant, stream) order, set by the entry tier and carried through
+ * escalation: `gap` the numbers missing when it was processed (flag policy, or a hold that ran
+ * out after `heldMs`), `late` it arrived after its gap had been given up.
+ */
+export const orderingMarkSchema = z.object({
+  gap: z.optional(z.tuple([z.int(), z.int()])),
+  late: z.optional(z.boolean()),
+  heldMs: z.optional(z.number()),
+});
+export type OrderingMark = z.infer<typeof orderingMarkSchema>;
+
 export const inferenceRequestSchema = z
   .object({
     text: z.optional(z.string()),
@@ -24,6 +36,8 @@ export const inferenceRequestSchema = z
     expectedLabel: z.optional(z.enum(LABELS)),
     /** Set on escalations: the id of the original request, which results must point at. */
     sourceEventId: z.optional(z.string().check(z.minLength(1))),
+    /** Set on escalations of results that were out of order. */
+    ordering: z.optional(orderingMarkSchema),
   })
   .check(
     z.refine((p) => (p.text === undefined) !== (p.claim === undefined), {
@@ -44,6 +58,7 @@ export interface InferenceResultPayload {
   readonly latencyMs: number;
   readonly duplicate: boolean;
   readonly expectedLabel?: Label;
+  readonly ordering?: OrderingMark;
 }
 
 /** Payload of InferenceFailed: why a request went to a DLQ. */

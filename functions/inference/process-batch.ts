@@ -6,6 +6,7 @@ import {
   type InferenceFailurePayload,
   type InferenceRequest,
   type InferenceResultPayload,
+  type OrderingMark,
   resultEventId,
 } from '../core/inference';
 import { entrySize, MAX_ENTRY_BYTES, type PutEventsEntry } from '../core/put-events';
@@ -14,6 +15,7 @@ import { ResultCache } from '../core/result-cache';
 import { ClaimMissingError, type ClaimResolver } from '../shared/claims';
 import type { DeadLetter, DeadLetterSink } from '../shared/dead-letters';
 import type { EventPublisher } from '../shared/publisher';
+import { gate, type ProcessDecision, recordProcessed, type Tenancy } from './tenant-gate';
 
 /** A model as the handler sees it: whole batches in, P(spam) per text out. */
 export interface Scorer {
@@ -33,6 +35,8 @@ export interface BatchDeps {
   readonly deadLetters: DeadLetterSink;
   readonly claims: ClaimResolver;
   readonly cache: ResultCache;
+  /** Quota and ordering per tenant (the entry tier only); absent: every record runs as it comes. */
+  readonly tenancy?: Tenancy;
   readonly now?: () => Date;
 }
 
@@ -45,6 +49,16 @@ export interface BatchReport {
   readonly retried: number;
   readonly deadLettered: number;
   readonly inferenceMs: number;
+  /** Over quota: re-queued with a delay (handled, not failed). */
+  readonly quotaDelayed: number;
+  /** Out of order under the hold policy: re-queued until the gap fills or the hold runs out. */
+  readonly held: number;
+  /** Sequence numbers already processed: skipped without a model run or a result. */
+  readonly sequenceDuplicates: number;
+  /** Processed with a gap before them (flag policy), or late after their gap was given up. */
+  readonly outOfOrder: number;
+  /** SequenceGap events published (a hold ran out). */
+  readonly sequenceGaps: number;
 }
 
 type Work = {
@@ -53,6 +67,7 @@ type Work = {
   readonly request: InferenceRequest;
   readonly envelope: import('../core/envelope').Envelope;
   text?: string;
+  ordering?: ProcessDecision;
 };
 
 /**
@@ -115,6 +130,36 @@ export async function processBatch(
     });
   }
 
+  // 1b. Tenants (entry tier): skip duplicates, flag or hold out-of-order records, and take quota
+  // tokens; records over quota or held go back to their queue with a delay (never dropped).
+  let quotaDelayed = 0;
+  let held = 0;
+  let sequenceDuplicates = 0;
+  const gated = deps.tenancy ? await gate(work, deps.tenancy, now().getTime()) : undefined;
+  if (deps.tenancy && gated) {
+    for (const { item, message } of gated.unavailable) {
+      fail(item.record, 'TenantStateUnavailable', message, true, hintOf(item));
+    }
+    sequenceDuplicates = gated.duplicates.length;
+    const unsent = await deps.tenancy.requeuer.requeue(gated.requeue);
+    gated.requeue.forEach(({ item, reason }, index) => {
+      if (unsent.has(index)) {
+        fail(
+          item.record,
+          'RequeueFailed',
+          `could not re-queue the ${reason}-delayed record`,
+          true,
+          hintOf(item),
+        );
+      } else if (reason === 'quota') quotaDelayed++;
+      else held++;
+    });
+    work = gated.proceed.map(({ item, decision }) => {
+      item.ordering = decision;
+      return item;
+    });
+  }
+
   // 2. Resolve claim checks (payloads too large for an EventBridge entry).
   await Promise.all(
     work.map(async (item) => {
@@ -161,6 +206,8 @@ export async function processBatch(
   let completed = 0;
   let escalated = 0;
   let duplicates = 0;
+  let outOfOrder = 0;
+  let sequenceGaps = 0;
   work.forEach((item, i) => {
     const hit = cached[i];
     const probability = hit ?? (scores[missIndex++] as number);
@@ -178,7 +225,9 @@ export async function processBatch(
       latencyMs: hit === undefined ? round(inferenceMs) : 0,
       duplicate: hit !== undefined,
       ...(item.request.expectedLabel ? { expectedLabel: item.request.expectedLabel } : {}),
+      ...orderingOf(item),
     };
+    if (result.ordering) outOfOrder++;
     const kind = decision.escalate ? 'escalated' : 'completed';
     decision.escalate ? escalated++ : completed++;
     const payload = decision.escalate
@@ -206,6 +255,13 @@ export async function processBatch(
     }
     entries.push(entry);
     owners.push(item.record);
+    const release = item.ordering?.release;
+    if (release) {
+      // Owned by the record whose hold ran out: if it cannot be published, the record is retried.
+      entries.push(sequenceGapEntry(item, release, now()));
+      owners.push(item.record);
+      sequenceGaps++;
+    }
   });
 
   // 5. Dead letters first (the DLQ copy is what guarantees nothing is lost), then their
@@ -227,6 +283,19 @@ export async function processBatch(
     if (index < owners.length) retry.add((owners[index] as SQSRecord).messageId);
   }
 
+  // 6. Only now record the sequence numbers whose results are out: a crash before this point
+  // re-processes (a duplicate result with the same id) rather than skips an unpublished event.
+  if (deps.tenancy && gated) {
+    const lettered = new Set(letters.map(({ record }) => record.messageId));
+    const published = work
+      .filter(
+        (item) => item.ordering && !retry.has(item.record.messageId) && !lettered.has(item.record.messageId),
+      )
+      .map((item) => ({ item, decision: item.ordering as ProcessDecision }));
+    const unsaved = await recordProcessed(deps.tenancy, gated.streams, published);
+    for (const item of unsaved) retry.add(item.record.messageId);
+  }
+
   return {
     response: { batchItemFailures: [...retry].map((itemIdentifier) => ({ itemIdentifier })) },
     report: {
@@ -238,8 +307,57 @@ export async function processBatch(
       retried: retry.size,
       deadLettered: letters.length - unsaved.size,
       inferenceMs: round(inferenceMs),
+      quotaDelayed,
+      held,
+      sequenceDuplicates,
+      outOfOrder,
+      sequenceGaps,
     },
   };
+}
+
+/** The result's mark in its stream's order: a flagged gap, a hold that ran out, a late arrival. */
+function orderingOf(item: Work): { ordering?: OrderingMark } {
+  const decision = item.ordering;
+  if (decision?.gap) return { ordering: { gap: [decision.gap[0], decision.gap[1]] } };
+  if (decision?.release) {
+    const { missingFrom, missingTo, heldForMs } = decision.release;
+    return { ordering: { gap: [missingFrom, missingTo], heldMs: heldForMs } };
+  }
+  if (decision?.late) return { ordering: { late: true } };
+  // Escalations carry the entry tier's mark through to the final result.
+  return item.request.ordering ? { ordering: item.request.ordering } : {};
+}
+
+/** A gap given up after the hold: published once, with an id derived from the gap for de-duplication. */
+function sequenceGapEntry(
+  item: Work,
+  release: NonNullable<ProcessDecision['release']>,
+  time: Date,
+): PutEventsEntry {
+  const { tenant, stream } = item.envelope;
+  return resultEntry(
+    DetailType.SequenceGap,
+    {
+      id: `gap:${tenant}:${stream}:${release.missingFrom}-${release.missingTo}`,
+      tenant,
+      stream,
+      seq: item.envelope.seq,
+      hlc: item.envelope.hlc,
+      type: 'sequence.gap',
+      payload: {
+        tenant,
+        stream,
+        missingFrom: release.missingFrom,
+        missingTo: release.missingTo,
+        releasedSeq: item.envelope.seq,
+        releasedEventId: item.envelope.id,
+        heldMs: release.heldForMs,
+      },
+      metadata: {},
+    },
+    time,
+  );
 }
 
 function hintOf(item: Work): { tenant: string; sourceId: string } {

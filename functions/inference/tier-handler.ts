@@ -2,6 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -12,8 +13,11 @@ import { S3ClaimResolver } from '../shared/claims';
 import { SqsDeadLetterSink } from '../shared/dead-letters';
 import { type HandlerEnv, readHandlerEnv } from '../shared/env';
 import { PutEventsPublisher } from '../shared/publisher';
+import { SqsRequeuer } from '../shared/requeue';
+import { DynamoTenantState } from '../shared/tenant-state';
 import { loadManifest, loadModel } from './model';
 import { type BatchReport, processBatch, type Scorer } from './process-batch';
+import type { Tenancy } from './tenant-gate';
 
 export interface TierHandlerOptions {
   readonly tier: number;
@@ -38,7 +42,16 @@ export function createTierHandler(options: TierHandlerOptions) {
   const logger = new Logger({ serviceName });
   const metrics = new Metrics({ namespace: 'inferbus', serviceName });
   const publisher = new PutEventsPublisher(new EventBridgeClient({}), env.EVENT_BUS_NAME);
-  const deadLetters = new SqsDeadLetterSink(new SQSClient({}), env.DLQ_URLS, options.tier);
+  const sqs = new SQSClient({});
+  const deadLetters = new SqsDeadLetterSink(sqs, env.DLQ_URLS, options.tier);
+  // Quota and ordering run where the CDK app gave the function the tenant-state table (tier 1).
+  const tenancy: Tenancy | undefined = env.TENANT_STATE_TABLE
+    ? {
+        store: new DynamoTenantState(new DynamoDBClient({}), env.TENANT_STATE_TABLE),
+        requeuer: new SqsRequeuer(sqs, env.WORK_QUEUE_URLS),
+        policies: env.TENANT_POLICIES,
+      }
+    : undefined;
   const claims = new S3ClaimResolver(new S3Client({}));
   const cache = new ResultCache();
   const ready = loadRuntime(env, options);
@@ -57,6 +70,7 @@ export function createTierHandler(options: TierHandlerOptions) {
       deadLetters,
       claims,
       cache,
+      tenancy,
     });
     record(metrics, report);
     logger.info('batch processed', { ...report });
@@ -98,4 +112,9 @@ function record(metrics: Metrics, report: BatchReport): void {
   metrics.addMetric('DeadLettered', MetricUnit.Count, report.deadLettered);
   metrics.addMetric('BatchSize', MetricUnit.Count, report.records);
   metrics.addMetric('InferenceLatency', MetricUnit.Milliseconds, report.inferenceMs);
+  metrics.addMetric('QuotaDelayed', MetricUnit.Count, report.quotaDelayed);
+  metrics.addMetric('OrderingHeld', MetricUnit.Count, report.held);
+  metrics.addMetric('SequenceDuplicates', MetricUnit.Count, report.sequenceDuplicates);
+  metrics.addMetric('OutOfOrder', MetricUnit.Count, report.outOfOrder);
+  metrics.addMetric('SequenceGaps', MetricUnit.Count, report.sequenceGaps);
 }

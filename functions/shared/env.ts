@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { tenantPoliciesSchema } from '../core/tenant-policy';
 
 /** A handler cannot start: the message names the variable and what it should hold. */
 export class ConfigurationError extends Error {
@@ -13,6 +14,22 @@ const jsonRecord = z.pipe(
       return stringRecord.parse(JSON.parse(text));
     } catch {
       ctx.issues.push({ code: 'custom', message: 'must be a JSON object of strings', input: text });
+      return z.NEVER;
+    }
+  }),
+);
+const policiesJson = z.pipe(
+  z.string(),
+  z.transform((text, ctx) => {
+    try {
+      return tenantPoliciesSchema.parse(JSON.parse(text));
+    } catch {
+      ctx.issues.push({
+        code: 'custom',
+        message:
+          'must be a JSON object of tenant id → {ratePerSecond, burst, ordering: "flag"|"hold", maxHoldSeconds}',
+        input: text,
+      });
       return z.NEVER;
     }
   }),
@@ -33,6 +50,12 @@ export const handlerEnvSchema = z.object({
   DLQ_URLS: z._default(jsonRecord, {}),
   MAX_RECEIVE_COUNT: z._default(count(1, 1000), 3),
   ORT_INTRA_OP_THREADS: z._default(count(1, 64), 1),
+  /** DynamoDB table of tenant quota buckets and stream sequence state; unset: no quota, no ordering. */
+  TENANT_STATE_TABLE: z.optional(z.string().check(z.minLength(1))),
+  /** Tenant id → quota and ordering policy (from the stage configuration). */
+  TENANT_POLICIES: z._default(policiesJson, {}),
+  /** Work queue ARN → URL: where over-quota and held records are re-queued with a delay. */
+  WORK_QUEUE_URLS: z._default(jsonRecord, {}),
 });
 export type HandlerEnv = z.infer<typeof handlerEnvSchema>;
 

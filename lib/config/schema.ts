@@ -12,6 +12,26 @@ export const RESERVED_TENANT_IDS = ['results', 'inferbus', 'aws'] as const;
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 
+/** How long `hold` waits for a gap to fill unless a tenant says otherwise. */
+export const DEFAULT_MAX_HOLD_SECONDS = 60;
+/** A held event waits at most this long; SQS keeps work messages for 4 days, so this is far inside it. */
+export const MAX_HOLD_SECONDS_LIMIT = 3600;
+
+export const tenantOrderingSchema = z.object({
+  policy: z
+    .enum(['flag', 'hold'], { error: 'must be "flag" (process and mark gaps) or "hold" (wait for gaps)' })
+    .default('flag'),
+  maxHoldSeconds: z
+    .number({ error: 'must be a number of seconds' })
+    .int('must be a whole number of seconds')
+    .min(1, 'must be at least 1 second')
+    .max(
+      MAX_HOLD_SECONDS_LIMIT,
+      `must be at most ${MAX_HOLD_SECONDS_LIMIT} seconds (an hour); a longer gap is better reported than waited for`,
+    )
+    .default(DEFAULT_MAX_HOLD_SECONDS),
+});
+
 export const tenantConfigSchema = z.object({
   id: z
     .string()
@@ -24,8 +44,18 @@ export const tenantConfigSchema = z.object({
     }),
   /** Share of each tier's event-source maximum concurrency this tenant's queue may use (0, 1]. */
   maxConcurrencyShare: z.number().gt(0).max(1),
-  /** Token-bucket quota: sustained events per second and the burst allowed above it. */
+  /**
+   * Token-bucket quota: sustained events per second and the burst allowed above it. Events over
+   * quota are delayed (re-queued with a delay), never dropped.
+   */
   quota: z.object({ ratePerSecond: z.number().positive().max(100_000), burst: int(1, 1_000_000) }),
+  /**
+   * What the entry tier does with an event whose sequence number is ahead of a gap in its
+   * (tenant, stream): `flag` processes it at once and marks its result with the gap; `hold`
+   * re-queues it until the gap fills, for at most `maxHoldSeconds`, then processes it and
+   * publishes a SequenceGap event. Duplicates (a number already processed) are skipped either way.
+   */
+  ordering: tenantOrderingSchema.default({ policy: 'flag', maxHoldSeconds: DEFAULT_MAX_HOLD_SECONDS }),
   /**
    * AWS principals (account ids or IAM role ARNs) allowed to publish as this tenant. They may put
    * events only with `source` = `inferbus.<id>`. Empty: only this account publishes.
@@ -143,5 +173,6 @@ export const stageConfigSchema = z
 export type StageConfig = z.infer<typeof stageConfigSchema>;
 export type StageConfigInput = z.input<typeof stageConfigSchema>;
 export type TenantConfig = z.infer<typeof tenantConfigSchema>;
+export type TenantOrderingConfig = z.infer<typeof tenantOrderingSchema>;
 export type TierConfig = z.infer<typeof tierConfigSchema>;
 export type TierName = keyof StageConfig['tiers'];

@@ -9,8 +9,10 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { TenantPolicies } from '../../functions/core/tenant-policy';
 import { DeadLetterQueue } from './dead-letter-queue';
 import { pascal } from './inference-bus';
+import type { TenantStateTable } from './tenant-state-table';
 import { WorkQueue } from './work-queue';
 
 export interface TierTenant {
@@ -47,6 +49,13 @@ export interface InferenceTierProps {
   readonly maxReceiveCount: number;
   /** Bucket holding claim-checked payloads (payloads over the EventBridge entry limit). */
   readonly claimBucket: s3.IBucket;
+  /**
+   * Per-tenant quota and ordering, enforced by this tier (the entry tier) through the shared
+   * table. The function may then read and write that table's items, and send to its own work
+   * queues (records over quota or held for ordering are re-queued with a delay).
+   * @default none: no quota, no ordering
+   */
+  readonly tenantState?: { readonly table: TenantStateTable; readonly policies: TenantPolicies };
   /** Extra environment for the handler. @default none */
   readonly environment?: Record<string, string>;
   readonly logRetention: logs.RetentionDays;
@@ -161,6 +170,21 @@ export class InferenceTier extends Construct {
     // came from (keyed by queue ARN) with the reason attached.
     this.function.addEnvironment('DLQ_URLS', JSON.stringify(dlqUrls));
     this.function.addEnvironment('MAX_RECEIVE_COUNT', String(props.maxReceiveCount));
+
+    if (props.tenantState) {
+      props.tenantState.table.grantStateAccess(role);
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'RequeueDelayedRecords',
+          actions: ['sqs:SendMessage'],
+          resources: this.lanes.map((lane) => lane.queue.queueArn),
+        }),
+      );
+      const workQueueUrls = Object.fromEntries(this.lanes.map((l) => [l.queue.queueArn, l.queue.queueUrl]));
+      this.function.addEnvironment('TENANT_STATE_TABLE', props.tenantState.table.table.tableName);
+      this.function.addEnvironment('TENANT_POLICIES', JSON.stringify(props.tenantState.policies));
+      this.function.addEnvironment('WORK_QUEUE_URLS', JSON.stringify(workQueueUrls));
+    }
   }
 
   private addTenantLane(tenant: TierTenant, props: InferenceTierProps): TenantLane {

@@ -13,6 +13,7 @@ import { InferenceBus } from '../constructs/inference-bus';
 import { InferenceLayers } from '../constructs/inference-layers';
 import { InferenceTier } from '../constructs/inference-tier';
 import { Observability } from '../constructs/observability';
+import { TenantStateTable } from '../constructs/tenant-state-table';
 import { acknowledgeNagFindings } from './nag-acknowledgements';
 
 export interface InferbusStackProps extends StackProps {
@@ -37,6 +38,7 @@ export class InferbusStack extends Stack {
   public readonly archive: EventArchive;
   public readonly observability: Observability;
   public readonly claimBucket: s3.Bucket;
+  public readonly tenantState: TenantStateTable;
 
   constructor(scope: Construct, id: string, props: InferbusStackProps) {
     super(scope, id, props);
@@ -91,6 +93,20 @@ export class InferbusStack extends Stack {
       removalPolicy,
     });
 
+    // Quota buckets and stream sequence state, shared by every execution of the entry tier.
+    this.tenantState = new TenantStateTable(this, 'TenantState', { removalPolicy });
+    const tenantPolicies = Object.fromEntries(
+      config.tenants.map((t) => [
+        t.id,
+        {
+          ratePerSecond: t.quota.ratePerSecond,
+          burst: t.quota.burst,
+          ordering: t.ordering.policy,
+          maxHoldSeconds: t.ordering.maxHoldSeconds,
+        },
+      ]),
+    );
+
     const layers = new InferenceLayers(this, 'Layers', {
       modelsDir: props.modelsDir ?? join(projectRoot, 'models'),
       layersDir: join(projectRoot, 'layers'),
@@ -124,6 +140,9 @@ export class InferbusStack extends Stack {
       tier1: new InferenceTier(this, 'Tier1', {
         ...tierProps('tier1'),
         tier: 1,
+        // Quota and ordering apply where events enter: tier 2 only sees tier 1's escalations,
+        // which were counted and ordered already, so it gets no access to the table.
+        tenantState: { table: this.tenantState, policies: tenantPolicies },
         eventPatternFor: (tenant) => ({
           source: [tenantSource(tenant)],
           detailType: [DetailType.InferenceRequested],

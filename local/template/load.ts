@@ -9,6 +9,7 @@ import {
   extractNamedQueries,
   extractWorkGroups,
 } from './extract-archive.js';
+import { extractTables } from './extract-dynamodb.js';
 import { extractBuses, extractRules } from './extract-events.js';
 import { extractEventSourceMappings, extractFunctions } from './extract-lambda.js';
 import { extractBuckets, extractQueues } from './extract-storage.js';
@@ -52,6 +53,7 @@ export function buildTemplateModel(
     glueTables: extractGlueTables(ctx),
     workGroups: extractWorkGroups(ctx),
     namedQueries: extractNamedQueries(ctx),
+    tables: extractTables(ctx),
   };
 }
 

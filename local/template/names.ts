@@ -39,6 +39,7 @@ const NAME_PROPERTY: Record<string, (p: Record<string, unknown>) => [string, unk
   'AWS::Athena::NamedQuery': (p) => ['Name', p.Name],
   'AWS::SNS::Topic': (p) => ['TopicName', p.TopicName],
   'AWS::IAM::Role': (p) => ['RoleName', p.RoleName],
+  'AWS::DynamoDB::Table': (p) => ['TableName', p.TableName],
 };
 
 /** A UUID-shaped id that stays the same for the same stack and logical id (named queries, KMS keys). */
@@ -174,6 +175,8 @@ export class ResourceNames {
         return `arn:${PARTITION}:iam::${this.env.account}:role/${name()}`;
       case 'AWS::IAM::ManagedPolicy':
         return `arn:${PARTITION}:iam::${this.env.account}:policy/${name()}`;
+      case 'AWS::DynamoDB::Table':
+        return `${this.arnPrefix('dynamodb')}:table/${name()}`;
       default:
         throw new TemplateError(
           `${where}: the local runtime does not know the ARN format of ${resource.Type} (${logicalId}).`,

@@ -177,6 +177,7 @@ describe('inferbus events sample | put-events', () => {
     const big = {
       ...envelope,
       id: 'big-1',
+      stream: 'claim-test',
       payload: { text: `Subject: big\n\n${'lorem ipsum '.repeat(100_000)}` },
     };
     const run = await cli(['put-events', '--json', '-'], {}, JSON.stringify(big));
@@ -289,6 +290,8 @@ describe('inferbus dlq', () => {
       (await cli(['events', 'sample', '--count', '1', '--tenant', 'globex'])).stdout,
     );
     envelope.id = 'undelivered-1';
+    // Its own stream: a reused (tenant, stream, seq) would be skipped as a sequence duplicate.
+    envelope.stream = 'redrive-test';
     const event = {
       version: '0',
       id: 'abc',

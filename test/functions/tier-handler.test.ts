@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../lib/app';
 import { loadSplits } from '../../models/train/data';
@@ -164,5 +164,165 @@ describe('tier-2 handler', () => {
       payload: { sourceEventId: 'orig-1', tier: 2 },
     });
     expect(result.payload.modelVersion).toMatch(/^tier2@/);
+  });
+});
+
+describe('tier-1 handler with tenant quota and ordering (real dynalite)', () => {
+  let dynamo: import('../../local/dynamodb').LocalDynamoDb;
+  let gated: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+  let workQueueUrl: string;
+  const text = (i: number) => testMessages[i % testMessages.length]?.text ?? 'x';
+
+  beforeAll(async () => {
+    const { startDynalite } = await import('../support/dynalite');
+    dynamo = await startDynalite('tenant-state');
+    const endpoint = process.env.AWS_ENDPOINT_URL as string;
+    workQueueUrl = `${endpoint}/000000000000/inferbus-dev-tier1-acme`;
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      INFERBUS_TIER: '1',
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      TENANT_STATE_TABLE: 'tenant-state',
+      WORK_QUEUE_URLS: JSON.stringify({ [TEST_QUEUE_ARN]: workQueueUrl }),
+      TENANT_POLICIES: JSON.stringify({
+        acme: { ratePerSecond: 1000, burst: 1000, ordering: 'hold', maxHoldSeconds: 60 },
+        globex: { ratePerSecond: 1000, burst: 1000, ordering: 'flag', maxHoldSeconds: 60 },
+        initech: { ratePerSecond: 1, burst: 2, ordering: 'flag', maxHoldSeconds: 60 },
+      }),
+    });
+    const { createTierHandler } = await import('../../functions/inference/tier-handler');
+    gated = createTierHandler({ tier: 1, lastTier: false });
+    // The SDK resolves AWS_ENDPOINT_URL_DYNAMODB on first use, so that one stays set.
+    for (const name of ['TENANT_STATE_TABLE', 'WORK_QUEUE_URLS', 'TENANT_POLICIES']) {
+      if (saved[name] === undefined) delete process.env[name];
+    }
+  });
+  afterAll(() => dynamo?.stop());
+
+  /** An InferenceRequested record of one (tenant, stream) with a given sequence number. */
+  const event = (
+    tenant: string,
+    stream: string,
+    seq: number,
+    attributes: SQSRecord['messageAttributes'] = {},
+  ) => {
+    const body = JSON.parse(requestEvent(`${stream}-${seq}`, text(seq), tenant));
+    body.detail.stream = stream;
+    body.detail.seq = seq;
+    return { ...sqsRecord(JSON.stringify(body)), messageAttributes: attributes };
+  };
+  const results = () =>
+    detailsOf([...stub.entries('InferenceCompleted'), ...stub.entries('EscalationRequested')]);
+  const requeued = () =>
+    stub.calls
+      .filter((c) => c.target === 'AmazonSQS.SendMessageBatch' && c.body.QueueUrl === workQueueUrl)
+      .flatMap((c) => c.body.Entries);
+  /** The re-queued message as Lambda would deliver it again. */
+  const redelivered = (entry: any, attributeOverrides: Record<string, string> = {}): SQSRecord => ({
+    ...sqsRecord(entry.MessageBody),
+    messageAttributes: Object.fromEntries(
+      Object.entries({
+        ...Object.fromEntries(
+          Object.entries(entry.MessageAttributes ?? {}).map(([k, v]: [string, any]) => [k, v.StringValue]),
+        ),
+        ...attributeOverrides,
+      }).map(([k, v]) => [
+        k,
+        { stringValue: v as string, dataType: 'String', stringListValues: [], binaryListValues: [] },
+      ]),
+    ),
+  });
+
+  it('skips a redelivered sequence number without a second result', async () => {
+    await gated({ Records: [event('acme', 'dups', 1), event('acme', 'dups', 2)] }, context);
+    stub.calls.length = 0;
+    const response = await gated({ Records: [event('acme', 'dups', 2), event('acme', 'dups', 3)] }, context);
+    expect(response.batchItemFailures).toEqual([]);
+    expect(results().map((d) => d.seq)).toEqual([3]);
+    expect(requeued()).toEqual([]);
+  });
+
+  it('processes a swap in order under hold, within a batch and across batches (a gap that fills)', async () => {
+    const response = await gated({ Records: [event('acme', 'swap', 2), event('acme', 'swap', 1)] }, context);
+    expect(response.batchItemFailures).toEqual([]);
+    expect(results().map((d) => d.seq)).toEqual([1, 2]);
+
+    stub.calls.length = 0;
+    await gated({ Records: [event('acme', 'swap', 4)] }, context);
+    expect(results()).toEqual([]);
+    const [held] = requeued();
+    expect(held.DelaySeconds).toBe(15);
+    expect(held.MessageAttributes.INFERBUS_DELAYED_FOR.StringValue).toBe('ordering');
+    expect(Number(held.MessageAttributes.INFERBUS_FIRST_HELD_AT.StringValue)).toBeGreaterThan(
+      Date.now() - 60_000,
+    );
+
+    stub.calls.length = 0;
+    await gated({ Records: [event('acme', 'swap', 3)] }, context);
+    await gated({ Records: [redelivered(held)] }, context);
+    expect(results().map((d) => [d.seq, d.payload.ordering])).toEqual([
+      [3, undefined],
+      [4, undefined],
+    ]);
+    expect(stub.entries('SequenceGap')).toEqual([]);
+  });
+
+  it('releases a record whose gap never fills after maxHold, publishing one SequenceGap', async () => {
+    await gated({ Records: [event('acme', 'lost', 1)] }, context);
+    await gated({ Records: [event('acme', 'lost', 3), event('acme', 'lost', 4)] }, context);
+    const held = requeued();
+    expect(held).toHaveLength(2);
+    stub.calls.length = 0;
+
+    const expired = { INFERBUS_FIRST_HELD_AT: String(Date.now() - 61_000) };
+    const response = await gated({ Records: held.map((entry) => redelivered(entry, expired)) }, context);
+
+    expect(response.batchItemFailures).toEqual([]);
+    const [third, fourth] = results();
+    expect(third).toMatchObject({ seq: 3, payload: { ordering: { gap: [2, 2] } } });
+    expect(third.payload.ordering.heldMs).toBeGreaterThanOrEqual(60_000);
+    expect(fourth).toMatchObject({ seq: 4 });
+    expect(fourth.payload.ordering).toBeUndefined();
+    const gaps = detailsOf(stub.entries('SequenceGap'));
+    expect(gaps).toHaveLength(1);
+    expect(gaps[0]).toMatchObject({
+      id: 'gap:acme:lost:2-2',
+      tenant: 'acme',
+      stream: 'lost',
+      payload: { tenant: 'acme', stream: 'lost', missingFrom: 2, missingTo: 2, releasedSeq: 3 },
+    });
+
+    // The missing event turns up after all: processed late, not mistaken for a duplicate.
+    stub.calls.length = 0;
+    await gated({ Records: [event('acme', 'lost', 2)] }, context);
+    expect(results().map((d) => [d.seq, d.payload.ordering])).toEqual([[2, { late: true }]]);
+  });
+
+  it('processes out-of-order records at once under flag and marks the gap', async () => {
+    const response = await gated(
+      { Records: [event('globex', 'flagged', 1), event('globex', 'flagged', 3)] },
+      context,
+    );
+    expect(response.batchItemFailures).toEqual([]);
+    expect(results().map((d) => [d.seq, d.payload.ordering])).toEqual([
+      [1, undefined],
+      [3, { gap: [2, 2] }],
+    ]);
+    expect(requeued()).toEqual([]);
+  });
+
+  it('delays records over quota instead of dropping them, and keeps their bodies byte for byte', async () => {
+    const records = [1, 2, 3, 4, 5].map((seq) => event('initech', 'quota', seq));
+    const response = await gated({ Records: records }, context);
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(results().map((d) => d.seq)).toEqual([1, 2]);
+    const delayed = requeued();
+    expect(delayed.map((e) => e.MessageBody)).toEqual(records.slice(2).map((r) => r.body));
+    for (const entry of delayed) {
+      expect(entry.DelaySeconds).toBeGreaterThanOrEqual(1);
+      expect(entry.MessageAttributes.INFERBUS_DELAYED_FOR.StringValue).toBe('quota');
+    }
+    expect(stub.deadLetters().filter((e) => e.MessageAttributes?.ERROR_CODE)).toEqual([]);
   });
 });

@@ -224,7 +224,7 @@ describe('least privilege', () => {
   });
 
   it.each(['tier1', 'tier2'] as const)(
-    '%s reads only its own queues and sends only to its own DLQs',
+    '%s reads only its own queues and sends only to its own DLQs (tier 1 also re-queues delayed records to its own queues)',
     (tier) => {
       const lanes = s.stack.tiers[tier].lanes;
       const arnOf = (q: any) => ({ 'Fn::GetAtt': [logicalId(q), 'Arn'] });
@@ -237,8 +237,12 @@ describe('least privilege', () => {
       const send = statements
         .filter((st) => actions(st).includes('sqs:SendMessage'))
         .flatMap((st) => [st.Resource].flat());
-      expect(send).toEqual(expect.arrayContaining(lanes.map((l) => arnOf(l.deadLetterQueue))));
-      expect(send).toHaveLength(lanes.length);
+      // Tier 1 enforces quota and ordering: records over quota or held go back to their own queue.
+      const requeue = tier === 'tier1' ? lanes.map((l) => arnOf(l.queue)) : [];
+      expect(send).toEqual(
+        expect.arrayContaining([...lanes.map((l) => arnOf(l.deadLetterQueue)), ...requeue]),
+      );
+      expect(send).toHaveLength(lanes.length + requeue.length);
     },
   );
 

@@ -89,4 +89,28 @@ describe('stage configuration', () => {
     const { cascade: _cascade, ...rest } = dev();
     expect(problemsOf(rest)).toMatch(/cascade: .*\(missing\)/);
   });
+
+  it('defaults each tenant to the flag ordering policy with a 60 s hold bound', () => {
+    const config = loadStageConfig('dev');
+    for (const tenant of config.tenants)
+      expect(tenant.ordering).toEqual({ policy: 'flag', maxHoldSeconds: 60 });
+    const partial = dev();
+    (partial.tenants[0] as Record<string, unknown>).ordering = { policy: 'hold' };
+    expect(parseStageConfig(partial).tenants[0]?.ordering).toEqual({ policy: 'hold', maxHoldSeconds: 60 });
+  });
+
+  it('explains a bad ordering policy and an out-of-range hold', () => {
+    const config = dev();
+    (config.tenants[0] as Record<string, unknown>).ordering = { policy: 'drop', maxHoldSeconds: 60 };
+    (config.tenants[1] as Record<string, unknown>).ordering = { policy: 'hold', maxHoldSeconds: 0 };
+    (config.tenants[2] as Record<string, unknown>).ordering = { policy: 'hold', maxHoldSeconds: 7200 };
+    const message = problemsOf(config);
+    expect(message).toMatch(
+      /tenants\.0\.ordering\.policy: must be "flag" \(process and mark gaps\) or "hold".*\(got "drop"\)/,
+    );
+    expect(message).toMatch(/tenants\.1\.ordering\.maxHoldSeconds: must be at least 1 second \(got 0\)/);
+    expect(message).toMatch(
+      /tenants\.2\.ordering\.maxHoldSeconds: must be at most 3600 seconds.*\(got 7200\)/,
+    );
+  });
 });

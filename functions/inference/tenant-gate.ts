@@ -1,0 +1,200 @@
+import type { SQSRecord } from 'aws-lambda';
+import type { Envelope } from '../core/envelope';
+import {
+  applyProcessed,
+  EMPTY_TRACKED,
+  type OrderingDecision,
+  planStream,
+  type TrackedStream,
+} from '../core/stream-gate';
+import { quotaDelaySeconds, type TenantPolicies } from '../core/tenant-policy';
+import {
+  DELAYED_FOR_ATTRIBUTE,
+  FIRST_HELD_AT_ATTRIBUTE,
+  type Requeue,
+  type Requeuer,
+} from '../shared/requeue';
+import type { TenantStateStore } from '../shared/tenant-state';
+
+/** Quota and ordering for the entry tier; absent where the function has no tenant-state table. */
+export interface Tenancy {
+  readonly store: TenantStateStore;
+  readonly requeuer: Requeuer;
+  /** Tenants without a policy pass the gate untouched. */
+  readonly policies: TenantPolicies;
+}
+
+export interface GateItem {
+  readonly record: SQSRecord;
+  readonly envelope: Envelope;
+}
+
+export type ProcessDecision = Extract<OrderingDecision, { kind: 'process' }>;
+
+export interface GateOutcome<T extends GateItem> {
+  /** Records to run now, with their ordering verdict (undefined: no policy for the tenant). */
+  readonly proceed: { readonly item: T; readonly decision?: ProcessDecision }[];
+  /** Records to send back to their queue with a delay: over quota, or held for ordering. */
+  readonly requeue: (Requeue & { readonly item: T; readonly reason: 'quota' | 'hold' })[];
+  /** Sequence numbers already processed: skipped. */
+  readonly duplicates: T[];
+  /** The tenant-state table could not be read or written: transient failures. */
+  readonly unavailable: { readonly item: T; readonly message: string }[];
+  /** Per (tenant, stream): the state the plan was made on, for recording after publication. */
+  readonly streams: ReadonlyMap<string, { tenant: string; stream: string; base: TrackedStream }>;
+}
+
+const streamId = (tenant: string, stream: string) => JSON.stringify([tenant, stream]);
+
+/**
+ * Per tenant: ordering first (duplicates skipped, out-of-order records flagged or held), then
+ * one token-bucket take for the records left to run, granted in sequence order so that what is
+ * delayed is always the tail of each stream. Nothing is dropped: every record either proceeds,
+ * is re-queued, is a duplicate of a processed one, or is reported unavailable.
+ */
+export async function gate<T extends GateItem>(
+  items: readonly T[],
+  tenancy: Tenancy,
+  nowMs: number,
+): Promise<GateOutcome<T>> {
+  const outcome = {
+    proceed: [] as GateOutcome<T>['proceed'][number][],
+    requeue: [] as GateOutcome<T>['requeue'][number][],
+    duplicates: [] as T[],
+    unavailable: [] as GateOutcome<T>['unavailable'][number][],
+    streams: new Map<string, { tenant: string; stream: string; base: TrackedStream }>(),
+  };
+  const byTenant = new Map<string, T[]>();
+  for (const item of items) {
+    if (!Object.hasOwn(tenancy.policies, item.envelope.tenant)) {
+      outcome.proceed.push({ item });
+      continue;
+    }
+    byTenant.set(item.envelope.tenant, [...(byTenant.get(item.envelope.tenant) ?? []), item]);
+  }
+
+  await Promise.all(
+    [...byTenant].map(async ([tenant, tenantItems]) => {
+      const policy = tenancy.policies[tenant] as TenantPolicies[string];
+      const byStream = new Map<string, T[]>();
+      for (const item of tenantItems) {
+        byStream.set(item.envelope.stream, [...(byStream.get(item.envelope.stream) ?? []), item]);
+      }
+      const candidates: { item: T; decision: ProcessDecision }[] = [];
+      await Promise.all(
+        [...byStream].map(async ([stream, streamItems]) => {
+          let base: TrackedStream;
+          try {
+            const read = await tenancy.store.readStream(tenant, stream);
+            const firstSeq = Math.min(...streamItems.map((i) => i.envelope.seq));
+            // A stream whose state expired resumes where it is: no gap back to 1.
+            base =
+              read.tracked ??
+              (read.expired
+                ? { state: { contiguous: firstSeq - 1, ahead: [] }, givenUp: [] }
+                : EMPTY_TRACKED);
+          } catch (error) {
+            for (const item of streamItems)
+              outcome.unavailable.push({ item, message: (error as Error).message });
+            return;
+          }
+          outcome.streams.set(streamId(tenant, stream), { tenant, stream, base });
+          const decisions = planStream(
+            base,
+            streamItems.map((item) => ({
+              id: item.record.messageId,
+              seq: item.envelope.seq,
+              firstHeldAtMs: firstHeldAt(item.record),
+            })),
+            policy,
+            nowMs,
+          );
+          for (const item of streamItems) {
+            const decision = decisions.get(item.record.messageId) as OrderingDecision;
+            if (decision.kind === 'duplicate') outcome.duplicates.push(item);
+            else if (decision.kind === 'hold') {
+              outcome.requeue.push({
+                item,
+                record: item.record,
+                reason: 'hold',
+                delaySeconds: decision.delaySeconds,
+                attributes: {
+                  [FIRST_HELD_AT_ATTRIBUTE]: String(decision.firstHeldAtMs),
+                  [DELAYED_FOR_ATTRIBUTE]: 'ordering',
+                },
+              });
+            } else candidates.push({ item, decision });
+          }
+        }),
+      );
+      if (candidates.length === 0) return;
+      candidates.sort(
+        (a, b) =>
+          a.item.envelope.stream.localeCompare(b.item.envelope.stream) ||
+          a.item.envelope.seq - b.item.envelope.seq,
+      );
+      let grant: { granted: number; retryAfterMs: number };
+      try {
+        grant = await tenancy.store.take(tenant, candidates.length, policy);
+      } catch (error) {
+        for (const { item } of candidates)
+          outcome.unavailable.push({ item, message: (error as Error).message });
+        return;
+      }
+      candidates.forEach((candidate, index) => {
+        if (index < grant.granted) {
+          outcome.proceed.push(candidate);
+          return;
+        }
+        outcome.requeue.push({
+          item: candidate.item,
+          record: candidate.item.record,
+          reason: 'quota',
+          delaySeconds: quotaDelaySeconds(grant.retryAfterMs),
+          attributes: { [DELAYED_FOR_ATTRIBUTE]: 'quota' },
+        });
+      });
+    }),
+  );
+  return outcome;
+}
+
+/**
+ * Records the published records in their streams' state (after publication, so a crash in
+ * between re-processes rather than loses). Returns the records whose state could not be saved.
+ */
+export async function recordProcessed<T extends GateItem>(
+  tenancy: Tenancy,
+  streams: GateOutcome<T>['streams'],
+  published: readonly { readonly item: T; readonly decision: ProcessDecision }[],
+): Promise<T[]> {
+  const byStream = new Map<string, { item: T; decision: ProcessDecision }[]>();
+  for (const entry of published) {
+    const key = streamId(entry.item.envelope.tenant, entry.item.envelope.stream);
+    byStream.set(key, [...(byStream.get(key) ?? []), entry]);
+  }
+  const unsaved: T[] = [];
+  await Promise.all(
+    [...byStream].map(async ([key, entries]) => {
+      const stream = streams.get(key);
+      if (!stream) return;
+      try {
+        await tenancy.store.updateStream(stream.tenant, stream.stream, (current) =>
+          applyProcessed(
+            current ?? stream.base,
+            entries.map(({ item, decision }) => ({ seq: item.envelope.seq, decision })),
+          ),
+        );
+      } catch {
+        unsaved.push(...entries.map((e) => e.item));
+      }
+    }),
+  );
+  return unsaved;
+}
+
+function firstHeldAt(record: SQSRecord): number | undefined {
+  const value = record.messageAttributes?.[FIRST_HELD_AT_ATTRIBUTE]?.stringValue;
+  const ms = value === undefined ? Number.NaN : Number(value);
+  return Number.isFinite(ms) ? ms : undefined;
+}

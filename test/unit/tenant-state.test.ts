@@ -1,0 +1,156 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  applyProcessed,
+  EMPTY_TRACKED,
+  type OrderingDecision,
+  planStream,
+} from '../../functions/core/stream-gate';
+import { holdDelaySeconds, quotaDelaySeconds } from '../../functions/core/tenant-policy';
+import { DynamoTenantState } from '../../functions/shared/tenant-state';
+import type { LocalDynamoDb } from '../../local/dynamodb';
+import { startDynalite, TEST_CREDENTIALS } from '../support/dynalite';
+
+const TABLE = 'tenant-state-test';
+let dynamo: LocalDynamoDb;
+let client: DynamoDBClient;
+
+beforeAll(async () => {
+  dynamo = await startDynalite(TABLE);
+  client = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: 'eu-west-1',
+    credentials: TEST_CREDENTIALS,
+  });
+});
+afterAll(async () => {
+  client.destroy();
+  await dynamo.stop();
+});
+
+const store = (nowMs: () => number) => new DynamoTenantState(client, TABLE, { now: nowMs, maxAttempts: 50 });
+
+describe('DynamoDB tenant state (real dynalite)', () => {
+  it('never over-grants: 4 concurrent takers on a burst of 50 get exactly 50 at t=0', async () => {
+    const bucket = store(() => 0);
+    const limits = { ratePerSecond: 0.001, burst: 50 };
+    const taker = async () => {
+      let granted = 0;
+      for (;;) {
+        const result = await bucket.take('race', 1, limits);
+        if (result.granted === 0) return granted;
+        granted += result.granted;
+      }
+    };
+    const grants = await Promise.all([taker(), taker(), taker(), taker()]);
+    expect(grants.reduce((a, b) => a + b, 0)).toBe(50);
+    expect(grants.filter((g) => g > 0).length).toBeGreaterThan(1);
+  });
+
+  it('refills at the rate and says when the next token is due', async () => {
+    let now = 1_000_000;
+    const bucket = store(() => now);
+    const limits = { ratePerSecond: 10, burst: 5 };
+    expect(await bucket.take('refill', 8, limits)).toEqual({ granted: 5, retryAfterMs: 100 });
+    now += 300;
+    expect((await bucket.take('refill', 8, limits)).granted).toBe(3);
+  });
+
+  it('treats an expired bucket as full (dynalite has no TTL)', async () => {
+    let now = 2_000_000;
+    const bucket = store(() => now);
+    const limits = { ratePerSecond: 1, burst: 2 };
+    expect((await bucket.take('expiry', 2, limits)).granted).toBe(2);
+    now += 3600_000;
+    expect((await bucket.take('expiry', 2, limits)).granted).toBe(2);
+  });
+
+  it('updates stream state atomically under concurrent writers', async () => {
+    const state = store(() => 5_000);
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        state.updateStream('acme', 'inbox', (current) =>
+          applyProcessed(current ?? EMPTY_TRACKED, [{ seq: i + 1, decision: { kind: 'process' } }]),
+        ),
+      ),
+    );
+    const read = await state.readStream('acme', 'inbox');
+    expect(read.tracked?.state).toEqual({ contiguous: 20, ahead: [] });
+  });
+
+  it('reports stream state past its expiry as expired', async () => {
+    let now = 10_000;
+    const state = store(() => now);
+    await state.updateStream('acme', 'old', () => ({ state: { contiguous: 7, ahead: [] }, givenUp: [] }));
+    now += 16 * 24 * 3600_000;
+    expect(await state.readStream('acme', 'old')).toEqual({ expired: true, tracked: undefined });
+  });
+});
+
+describe('stream gate', () => {
+  const hold = { ordering: 'hold' as const, maxHoldSeconds: 60 };
+  const flag = { ordering: 'flag' as const, maxHoldSeconds: 60 };
+  const items = (...seqs: number[]) => seqs.map((seq) => ({ id: `e${seq}`, seq }));
+  const kinds = (decisions: Map<string, OrderingDecision>) =>
+    Object.fromEntries([...decisions].map(([id, d]) => [id, d.kind]));
+
+  it('processes a swap in order within a batch and skips a repeat', () => {
+    const decisions = planStream(EMPTY_TRACKED, items(2, 1, 2), hold, 0);
+    expect(kinds(decisions)).toEqual({ e1: 'process', e2: 'duplicate' });
+  });
+
+  it('flags a gap under flag, holds it under hold, and releases it once the hold runs out', () => {
+    expect(planStream(EMPTY_TRACKED, items(1, 4), flag, 0).get('e4')).toEqual({
+      kind: 'process',
+      gap: [2, 3],
+    });
+    expect(planStream(EMPTY_TRACKED, items(1, 4), hold, 0).get('e4')).toMatchObject({
+      kind: 'hold',
+      firstHeldAtMs: 0,
+      missingFrom: 2,
+      missingTo: 3,
+    });
+    const released = planStream(
+      EMPTY_TRACKED,
+      [{ id: 'e4', seq: 4, firstHeldAtMs: 0 }, ...items(5)],
+      hold,
+      60_000,
+    );
+    expect(released.get('e4')).toEqual({
+      kind: 'process',
+      release: { missingFrom: 1, missingTo: 3, heldForMs: 60_000 },
+    });
+    expect(released.get('e5')).toEqual({ kind: 'process' });
+  });
+
+  it('processes an event that arrives after its gap was given up, instead of calling it a duplicate', () => {
+    const after = applyProcessed(EMPTY_TRACKED, [
+      { seq: 4, decision: { kind: 'process', release: { missingFrom: 1, missingTo: 3, heldForMs: 1 } } },
+    ]);
+    expect(after).toEqual({ state: { contiguous: 4, ahead: [] }, givenUp: [[1, 3]] });
+    expect(planStream(after, items(2, 4), hold, 0)).toEqual(
+      new Map([
+        ['e2', { kind: 'process', late: true }],
+        ['e4', { kind: 'duplicate' }],
+      ]),
+    );
+  });
+
+  it('never orders or skips sequence number 0 (unsequenced events)', () => {
+    const tracked = applyProcessed(EMPTY_TRACKED, [{ seq: 0, decision: { kind: 'process' } }]);
+    expect(tracked).toEqual(EMPTY_TRACKED);
+    expect(kinds(planStream(tracked, [...items(0), { id: 'again', seq: 0 }], hold, 0))).toEqual({
+      e0: 'process',
+      again: 'process',
+    });
+  });
+
+  it('bounds delays by the SQS maximum and the hold', () => {
+    expect(quotaDelaySeconds(0)).toBe(1);
+    expect(quotaDelaySeconds(2500)).toBe(3);
+    expect(quotaDelaySeconds(10_000_000)).toBe(900);
+    const policy = { ratePerSecond: 1, burst: 1, ordering: 'hold' as const, maxHoldSeconds: 60 };
+    expect(holdDelaySeconds(policy, 0)).toBe(15);
+    expect(holdDelaySeconds(policy, 58_500)).toBe(2);
+  });
+});
