@@ -46,9 +46,15 @@ export class PutEventsPublisher implements EventPublisher {
     for (let attempt = 0; attempt < this.maxAttempts && pending.length > 0; attempt++) {
       if (attempt > 0) await this.sleep(backoffDelayMs(attempt - 1));
       const retry: number[] = [];
-      for (const request of planRequests(pending.map((i) => entries[i] as PutEventsEntry))) {
-        const indexes = request.map((position) => pending[position] as number);
-        const errors = await this.send(indexes.map((i) => entries[i] as PutEventsEntry));
+      const current = pending;
+      // The requests of one attempt go out together: a batch costs one round trip, not one per 10 entries.
+      const sent = await Promise.all(
+        planRequests(current.map((i) => entries[i] as PutEventsEntry)).map(async (request) => {
+          const indexes = request.map((position) => current[position] as number);
+          return { indexes, errors: await this.send(indexes.map((i) => entries[i] as PutEventsEntry)) };
+        }),
+      );
+      for (const { indexes, errors } of sent) {
         errors.forEach((error, position) => {
           if (error === undefined) return;
           const index = indexes[position] as number;

@@ -10,12 +10,22 @@ const tenants: StageConfigInput['tenants'] = [
   { id: 'initech', maxConcurrencyShare: 0.2, quota: { ratePerSecond: 100, burst: 200 } },
 ];
 
+/**
+ * Dev runs on a laptop (`npm start`, `npm run bench`), where the quota would only measure itself:
+ * generous rates keep local throughput runs unthrottled. Quota behaviour is tested with its own
+ * small limits (test/local/tenant-quota.test.ts).
+ */
+const devTenants: StageConfigInput['tenants'] = tenants.map((tenant) => ({
+  ...tenant,
+  quota: { ratePerSecond: 5000, burst: 10_000 },
+}));
+
 export const stages = {
   dev: {
     stage: 'dev',
     env: { region: 'eu-west-1' },
     architecture: 'arm64',
-    tenants,
+    tenants: devTenants,
     tiers: {
       tier1: {
         memoryMiB: 1024,

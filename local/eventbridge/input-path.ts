@@ -55,12 +55,42 @@ function step(values: unknown[], s: Step): unknown[] {
   return out;
 }
 
+/** Parsed paths: rules use a handful, each evaluated for every event. */
+const parsedPaths = new Map<string, { steps: Step[] | null; wildcard: boolean }>();
+const MAX_CACHED_PATHS = 10_000;
+
+function parsedPath(path: string): { steps: Step[] | null; wildcard: boolean } {
+  let parsed = parsedPaths.get(path);
+  if (parsed === undefined) {
+    const steps = parseInputPath(path);
+    parsed = { steps, wildcard: steps?.some((s) => s.kind === 'wildcard') ?? false };
+    if (parsedPaths.size >= MAX_CACHED_PATHS) parsedPaths.clear();
+    parsedPaths.set(path, parsed);
+  }
+  return parsed;
+}
+
 /** The value at `path` in `event`; undefined when absent or the path is not valid. */
 export function applyInputPath(path: string, event: unknown): unknown {
-  const steps = parseInputPath(path);
+  const { steps, wildcard } = parsedPath(path);
+  if (steps === null) return undefined;
+  if (!wildcard) {
+    // Names and indices only: walk down without building intermediate lists.
+    let value: unknown = event;
+    for (const s of steps) {
+      if (typeof value !== 'object' || value === null) return undefined;
+      if (s.kind === 'index') {
+        if (!Array.isArray(value) || s.index >= value.length) return undefined;
+        value = value[s.index];
+      } else {
+        if (Array.isArray(value) || !Object.hasOwn(value, (s as { name: string }).name)) return undefined;
+        value = (value as Record<string, unknown>)[(s as { name: string }).name];
+      }
+    }
+    return value;
+  }
   if (steps === null) return undefined;
   let values: unknown[] = [event];
   for (const s of steps) values = step(values, s);
-  if (steps.some((s) => s.kind === 'wildcard')) return values.length === 0 ? undefined : values;
-  return values[0];
+  return values.length === 0 ? undefined : values;
 }

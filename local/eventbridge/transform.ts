@@ -114,6 +114,104 @@ function looksLikeJson(template: string): boolean {
   return (t.startsWith('{') && t.endsWith('}')) || (t.startsWith('[') && t.endsWith(']'));
 }
 
+/** A template compiled once: literal text and placeholders, and a fast path when possible. */
+interface CompiledTransformer {
+  /** The validation error, thrown on every use as before. */
+  readonly invalid?: Error;
+  readonly json: boolean;
+  /**
+   * For a JSON template whose placeholders all stand outside strings as values: the minified
+   * template split around them, so rendering is a concatenation that gives exactly what
+   * `JSON.stringify(JSON.parse(rendered))` would (every piece is already minified JSON).
+   */
+  readonly fast?: {
+    readonly literals: readonly string[];
+    readonly pieces: readonly ((event: unknown, context: TransformContext) => string)[];
+  };
+}
+
+const compiled = new WeakMap<InputTransformer, CompiledTransformer>();
+
+function compile(transformer: InputTransformer): CompiledTransformer {
+  let c = compiled.get(transformer);
+  if (c === undefined) {
+    try {
+      validateInputTransformer(transformer);
+      const json = looksLikeJson(transformer.inputTemplate);
+      c = { json, ...(json ? { fast: fastPath(transformer) } : {}) };
+    } catch (error) {
+      c = { invalid: error as Error, json: false };
+    }
+    compiled.set(transformer, c);
+  }
+  return c;
+}
+
+/** The split minified template, or undefined when the template needs the general renderer. */
+function fastPath(transformer: InputTransformer): CompiledTransformer['fast'] {
+  const template = transformer.inputTemplate;
+  const map = transformer.inputPathsMap ?? {};
+  const sentinel = (i: number) => `"@inferbus-ph-${i}@"`;
+  if (template.includes('inferbus-ph-')) return undefined;
+  const names: string[] = [];
+  let withSentinels = '';
+  let inString = false;
+  for (let i = 0; i < template.length; ) {
+    const ch = template[i] as string;
+    if (ch === '<') {
+      PLACEHOLDER.lastIndex = i;
+      const m = PLACEHOLDER.exec(template);
+      const name = m?.[1];
+      if (m !== null && name !== undefined && (PREDEFINED.has(name) || Object.hasOwn(map, name))) {
+        // The event text from the caller may not be minified; the general renderer minifies it.
+        if (inString || name === 'aws.events.event.json') return undefined;
+        withSentinels += sentinel(names.length);
+        names.push(name);
+        i += m[0].length;
+        continue;
+      }
+    }
+    if (ch === '\\' && inString) {
+      withSentinels += ch + (template[i + 1] ?? '');
+      i += 2;
+      continue;
+    }
+    if (ch === '"') inString = !inString;
+    withSentinels += ch;
+    i++;
+  }
+  let minified: string;
+  try {
+    minified = JSON.stringify(JSON.parse(withSentinels));
+  } catch {
+    return undefined;
+  }
+  // Each placeholder must survive exactly once, in order, as a value (not a key).
+  const literals: string[] = [];
+  let from = 0;
+  for (let i = 0; i < names.length; i++) {
+    const at = minified.indexOf(sentinel(i), from);
+    if (at < 0 || minified.indexOf(sentinel(i), at + 1) >= 0) return undefined;
+    const end = at + sentinel(i).length;
+    if (minified[end] === ':') return undefined;
+    literals.push(minified.slice(from, at));
+    from = end;
+  }
+  literals.push(minified.slice(from));
+  const pieces = names.map((name) => {
+    if (PREDEFINED.has(name)) {
+      return (event: unknown, context: TransformContext) =>
+        renderOutsideString(resolver(transformer, event, context)(name) as Resolved);
+    }
+    const path = map[name] as string;
+    return (event: unknown) => {
+      const value = applyInputPath(path, event);
+      return value === undefined ? 'null' : JSON.stringify(value);
+    };
+  });
+  return { literals, pieces };
+}
+
 /**
  * Renders the transformer's template for one event. JSON templates come back minified when the
  * result is valid JSON; other templates are plain text substitution.
@@ -123,10 +221,20 @@ export function applyInputTransformer(
   event: unknown,
   context: TransformContext,
 ): string {
-  validateInputTransformer(transformer);
+  const c = compile(transformer);
+  if (c.invalid) throw c.invalid;
+  if (c.fast) {
+    const { literals, pieces } = c.fast;
+    let out = literals[0] as string;
+    for (let i = 0; i < pieces.length; i++) {
+      out += (pieces[i] as (event: unknown, context: TransformContext) => string)(event, context);
+      out += literals[i + 1] as string;
+    }
+    return out;
+  }
   const resolve = resolver(transformer, event, context);
   const template = transformer.inputTemplate;
-  const json = looksLikeJson(template);
+  const json = c.json;
   let out = '';
   let inString = false;
   for (let i = 0; i < template.length; ) {

@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { closeSync, ftruncateSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { DeliveryStreamModel, FirehoseSink, GlueTableModel } from '../model';
 import { formatConversionFailure } from './delivery-error';
@@ -20,6 +23,11 @@ export interface LocalFirehoseOptions {
   readonly writeAttempts?: number;
   readonly retryDelayMs?: number;
   readonly onError?: (error: FirehoseDeliveryError) => void;
+  /**
+   * Buffered record bytes (all streams) held in memory. Beyond it, records wait in a spool file
+   * until their flush, so a conversion that falls behind costs disk, not memory. @default 16 MiB
+   */
+  readonly memoryBufferBytes?: number;
 }
 
 export class FirehoseDeliveryError extends Error {
@@ -58,9 +66,20 @@ export interface FirehoseStreamCounters {
 }
 
 interface BufferedRecord {
-  readonly data: string;
+  /** The record, or (spooled) undefined with `spooled` saying where it lies in the spool file. */
+  readonly data: string | undefined;
+  readonly spooled?: { readonly offset: number; readonly length: number };
+  readonly bytes: number;
   readonly arrival: Date;
   readonly sequenceNumber: string;
+}
+
+/** Where buffered records beyond the memory budget wait (not durable, like Firehose's own buffer). */
+interface Spool {
+  fd: number;
+  size: number;
+  /** Spooled records not delivered yet; at 0 the file is emptied. */
+  live: number;
 }
 
 interface StreamState {
@@ -69,6 +88,7 @@ interface StreamState {
   readonly compression?: string;
   buffer: BufferedRecord[];
   bufferedBytes: number;
+  spool?: Spool;
   timer?: NodeJS.Timeout;
   flushing: Promise<void>;
   readonly counters: FirehoseStreamCounters;
@@ -88,6 +108,8 @@ export class LocalFirehose implements FirehoseSink {
   private readonly parquet = new ParquetWriter();
   private sequence = 0;
   private closed = false;
+  private memoryBytes = 0;
+  private spoolDir?: string;
 
   constructor(private readonly options: LocalFirehoseOptions) {
     for (const model of options.streams) {
@@ -137,11 +159,20 @@ export class LocalFirehose implements FirehoseSink {
         this.options.streams.map((s) => s.name),
       );
     const bytes = Buffer.byteLength(data);
-    state.buffer.push({
-      data,
-      arrival: new Date(),
-      sequenceNumber: String(++this.sequence).padStart(20, '0'),
-    });
+    const arrival = new Date();
+    const sequenceNumber = String(++this.sequence).padStart(20, '0');
+    if (this.memoryBytes + bytes > (this.options.memoryBufferBytes ?? 16 * 1024 * 1024)) {
+      state.buffer.push({
+        data: undefined,
+        spooled: this.spool(state, data, bytes),
+        bytes,
+        arrival,
+        sequenceNumber,
+      });
+    } else {
+      this.memoryBytes += bytes;
+      state.buffer.push({ data, bytes, arrival, sequenceNumber });
+    }
     state.bufferedBytes += bytes;
     state.counters.recordsIn++;
     state.counters.bytesIn += bytes;
@@ -164,6 +195,57 @@ export class LocalFirehose implements FirehoseSink {
     this.closed = true;
     for (const state of this.uniqueStreams()) clearTimeout(state.timer);
     await this.parquet.close();
+    for (const state of this.uniqueStreams()) {
+      if (state.spool) closeSync(state.spool.fd);
+      state.spool = undefined;
+    }
+    if (this.spoolDir) rmSync(this.spoolDir, { recursive: true, force: true });
+    this.spoolDir = undefined;
+  }
+
+  private spool(state: StreamState, data: string, bytes: number): { offset: number; length: number } {
+    if (!state.spool) {
+      this.spoolDir ??= mkdtempSync(join(tmpdir(), 'inferbus-firehose-spool-'));
+      state.spool = { fd: openSync(join(this.spoolDir, `${randomUUID()}.spool`), 'w+'), size: 0, live: 0 };
+    }
+    const spool = state.spool;
+    const buf = Buffer.from(data, 'utf8');
+    let off = 0;
+    while (off < buf.length) off += writeSync(spool.fd, buf, off, buf.length - off, spool.size + off);
+    const location = { offset: spool.size, length: bytes };
+    spool.size += bytes;
+    spool.live++;
+    return location;
+  }
+
+  /** The record's data, from memory or read back from the spool. */
+  private dataOf(state: StreamState, record: BufferedRecord): string {
+    let data = record.data;
+    if (data === undefined) {
+      const { offset, length } = record.spooled as { offset: number; length: number };
+      const buf = Buffer.allocUnsafe(length);
+      let off = 0;
+      while (off < length) {
+        const n = readSync((state.spool as Spool).fd, buf, off, length - off, offset + off);
+        if (n === 0)
+          throw new Error(`the Firehose spool of ${state.model.name} ends before byte ${offset + length}`);
+        off += n;
+      }
+      data = buf.toString('utf8');
+    }
+    return data;
+  }
+
+  /** Delivered records leave memory and the spool; an empty spool file is truncated. */
+  private release(state: StreamState, records: readonly BufferedRecord[]): void {
+    for (const record of records) {
+      if (record.data !== undefined) this.memoryBytes -= record.bytes;
+      else if (state.spool) state.spool.live--;
+    }
+    if (state.spool && state.spool.live === 0 && state.spool.size > 0) {
+      ftruncateSync(state.spool.fd, 0);
+      state.spool.size = 0;
+    }
   }
 
   counters(): Record<string, FirehoseStreamCounters> {
@@ -206,16 +288,36 @@ export class LocalFirehose implements FirehoseSink {
     if (records.length === 0) return;
     state.buffer = [];
     state.bufferedBytes = 0;
-    let failed: BufferedRecord[] = [];
-    try {
-      failed = await this.deliverRecords(state, records);
-    } catch (error) {
-      failed = records;
-      this.report(new FirehoseDeliveryError(state.model.name, '(conversion)', records.length, error));
+    // A buffer that grew past the size (a slow conversion) goes out as several objects of about the
+    // buffer size, so one delivery holds a bounded amount in memory at once.
+    const limit = this.sizeLimit(state);
+    const failed: BufferedRecord[] = [];
+    for (let start = 0; start < records.length; ) {
+      let end = start;
+      let bytes = 0;
+      while (end < records.length && bytes < limit) {
+        bytes += (records[end] as BufferedRecord).bytes;
+        end++;
+      }
+      const chunk = records.slice(start, end);
+      start = end;
+      let kept: BufferedRecord[];
+      try {
+        kept = await this.deliverRecords(state, chunk);
+      } catch (error) {
+        kept = chunk;
+        this.report(new FirehoseDeliveryError(state.model.name, '(conversion)', chunk.length, error));
+      }
+      const keptSet = new Set(kept);
+      this.release(
+        state,
+        chunk.filter((r) => !keptSet.has(r)),
+      );
+      failed.push(...kept);
     }
     if (failed.length > 0) {
       state.buffer = [...failed, ...state.buffer];
-      state.bufferedBytes += failed.reduce((sum, r) => sum + Buffer.byteLength(r.data), 0);
+      state.bufferedBytes += failed.reduce((sum, r) => sum + r.bytes, 0);
       this.armTimer(state);
     }
   }
@@ -228,41 +330,51 @@ export class LocalFirehose implements FirehoseSink {
       objectKeySuffix(model.name, STREAM_VERSION, arrival, randomUUID(), extension);
     if (!state.columns || !model.parquet) {
       const key = `${expandPrefix(model.prefix, { arrival })}${suffix('')}`;
-      const body = records.map((r) => r.data).join('');
+      const body = records.map((r) => this.dataOf(state, r)).join('');
       if (!(await this.putObject(state, key, body, records.length))) return records;
       state.counters.recordsDelivered += records.length;
       return [];
     }
-    const rows: Record<string, RowValue>[] = [];
+    const columns = state.columns;
+    const table = model.parquet;
     const converted: BufferedRecord[] = [];
     const failures: string[] = [];
     const failedRecords: BufferedRecord[] = [];
-    for (const record of records) {
-      const result = convertRecord(state.columns, record.data);
-      if (result.ok) {
-        rows.push(result.row);
-        converted.push(record);
-      } else {
+    const self = this;
+    // Rows are made as DuckDB's appender takes them: a delivery never holds all records and all
+    // rows of an object in memory at once.
+    function* rows(): Generator<Record<string, RowValue>> {
+      for (const record of records) {
+        const data = self.dataOf(state, record);
+        const result = convertRecord(columns, data);
+        if (result.ok) {
+          converted.push(record);
+          yield result.row;
+          continue;
+        }
         failedRecords.push(record);
         failures.push(
           JSON.stringify(
             formatConversionFailure({
-              ...record,
+              data,
+              arrival: record.arrival,
+              sequenceNumber: record.sequenceNumber,
               code: result.code,
               message: result.message,
-              databaseName: model.parquet.databaseName,
-              tableName: model.parquet.tableName,
+              databaseName: table.databaseName,
+              tableName: table.tableName,
             }),
           ),
         );
       }
     }
     const kept: BufferedRecord[] = [];
-    if (rows.length > 0) {
-      const body = await this.parquet.write(state.columns, rows, model.parquet.compression);
+    const body = await this.parquet.write(columns, rows(), table.compression);
+    if (converted.length > 0) {
       const key = `${expandPrefix(model.prefix, { arrival })}${suffix('.parquet')}`;
-      if (await this.putObject(state, key, body, rows.length)) state.counters.recordsDelivered += rows.length;
-      else kept.push(...converted);
+      if (await this.putObject(state, key, body, converted.length)) {
+        state.counters.recordsDelivered += converted.length;
+      } else kept.push(...converted);
     }
     if (failures.length > 0) {
       const errorArrival = failedRecords[0]?.arrival ?? arrival;

@@ -56,11 +56,24 @@ export function convertRecord(columns: readonly ColumnCodec[], data: string): Co
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     return malformed('The record is not a JSON object');
   }
-  const byLowerKey = new Map<string, unknown>();
-  for (const [key, value] of Object.entries(parsed)) byLowerKey.set(key.toLowerCase(), value);
+  // Column names are lower case: when every key is too (the usual case), look columns up directly.
+  const object = parsed as Record<string, unknown>;
+  let byLowerKey: Map<string, unknown> | undefined;
+  for (const key in object) {
+    if (key !== key.toLowerCase()) {
+      byLowerKey = new Map<string, unknown>();
+      for (const [k, value] of Object.entries(object)) byLowerKey.set(k.toLowerCase(), value);
+      break;
+    }
+  }
   const row: Record<string, RowValue> = {};
   for (const codec of columns) {
-    const converted = convertValue(codec, byLowerKey.get(codec.name));
+    const value = byLowerKey
+      ? byLowerKey.get(codec.name)
+      : Object.hasOwn(object, codec.name)
+        ? object[codec.name]
+        : undefined;
+    const converted = convertValue(codec, value);
     if (converted !== null && typeof converted === 'object') {
       return malformed(`Column ${codec.name}: ${converted.error}`);
     }

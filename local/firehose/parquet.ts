@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { type DuckDBAppender, DuckDBInstance } from '@duckdb/node-api';
 import type { ColumnCodec } from './glue-types';
 import type { RowValue } from './openx';
 
@@ -26,37 +26,75 @@ export function parquetCompression(firehoseCompression: string): string {
 const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 const quoteString = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
-/** Writes already-converted rows as one Parquet file with DuckDB, typed by the Glue columns. */
+type Append = (appender: DuckDBAppender, value: string | number | boolean) => void;
+
+/** How each DuckDB column type the Glue codecs produce is appended (values are already converted). */
+const APPEND: Record<string, Append> = {
+  VARCHAR: (a, v) => a.appendVarchar(v as string),
+  TINYINT: (a, v) => a.appendTinyInt(v as number),
+  SMALLINT: (a, v) => a.appendSmallInt(v as number),
+  INTEGER: (a, v) => a.appendInteger(v as number),
+  BIGINT: (a, v) => a.appendBigInt(BigInt(v as number)),
+  FLOAT: (a, v) => a.appendFloat(v as number),
+  DOUBLE: (a, v) => a.appendDouble(v as number),
+  BOOLEAN: (a, v) => a.appendBoolean(v as boolean),
+};
+
+/**
+ * Writes already-converted rows as one Parquet file with DuckDB, typed by the Glue columns: the
+ * rows go in through DuckDB's appender (no JSON text or temporary input file on the way), then
+ * one `COPY ... TO` writes the Parquet file.
+ */
 export class ParquetWriter {
   private instance?: Promise<DuckDBInstance>;
   private workDir?: Promise<string>;
 
   async write(
     columns: readonly ColumnCodec[],
-    rows: readonly Record<string, RowValue>[],
+    /** Consumed once, row by row (a generator can convert records as they are appended). */
+    rows: Iterable<Record<string, RowValue>>,
     compression: string,
   ) {
     this.instance ??= DuckDBInstance.create(':memory:');
     this.workDir ??= mkdtemp(join(tmpdir(), 'inferbus-firehose-'));
     const [instance, dir] = await Promise.all([this.instance, this.workDir]);
-    const id = randomUUID();
-    const input = join(dir, `${id}.ndjson`);
+    const id = randomUUID().replaceAll('-', '');
+    const table = quoteIdent(`rows_${id}`);
     const output = join(dir, `${id}.parquet`);
-    await writeFile(input, `${rows.map((row) => JSON.stringify(row)).join('\n')}\n`);
+    const appends = columns.map((c) => {
+      const append = APPEND[c.duckdbType];
+      if (!append) throw new Error(`no appender for DuckDB type ${c.duckdbType} (column ${c.name})`);
+      return append;
+    });
     const connection = await instance.connect();
     try {
-      const columnTypes = columns
-        .map((c) => `${quoteString(c.name)}: ${quoteString(c.duckdbType)}`)
-        .join(', ');
-      const select = columns.map((c) => quoteIdent(c.name)).join(', ');
-      await connection.run(
-        `COPY (SELECT ${select} FROM read_json(${quoteString(input)}, format = 'newline_delimited', records = true, columns = {${columnTypes}}))
-         TO ${quoteString(output)} (FORMAT parquet, COMPRESSION ${parquetCompression(compression)})`,
-      );
+      const definition = columns.map((c) => `${quoteIdent(c.name)} ${c.duckdbType}`).join(', ');
+      await connection.run(`CREATE TABLE ${table} (${definition})`);
+      try {
+        const appender = await connection.createAppender(`rows_${id}`);
+        try {
+          for (const row of rows) {
+            for (let i = 0; i < columns.length; i++) {
+              const value = row[(columns[i] as ColumnCodec).name];
+              if (value === null || value === undefined) appender.appendNull();
+              else (appends[i] as Append)(appender, value);
+            }
+            appender.endRow();
+          }
+          appender.flushSync();
+        } finally {
+          appender.closeSync();
+        }
+        await connection.run(
+          `COPY ${table} TO ${quoteString(output)} (FORMAT parquet, COMPRESSION ${parquetCompression(compression)})`,
+        );
+      } finally {
+        await connection.run(`DROP TABLE IF EXISTS ${table}`);
+      }
       return await readFile(output);
     } finally {
       connection.closeSync();
-      await Promise.all([rm(input, { force: true }), rm(output, { force: true })]);
+      await rm(output, { force: true });
     }
   }
 

@@ -177,7 +177,8 @@ async function invoke(message) {
     send({ type: 'result', id: message.id, ok: true, rssBytes, payloadJson });
   };
   try {
-    const event = JSON.parse(message.eventJson);
+    // Plain JSON data may come by structured clone (`event`) instead of as JSON text.
+    const event = message.eventJson === undefined ? message.event : JSON.parse(message.eventJson);
     const context = makeContext(message.context, message.deadlineMs, finish);
     const returned = handlerFn(event, context, (error, result) => finish(error, result));
     // Async handlers settle through their promise; callback handlers through the callback.

@@ -223,6 +223,7 @@ export class SqsEventSourcePoller {
       result = await this.options.invoker.invoke(
         this.mapping.functionLogicalId,
         buildSqsEvent(batch, this.mapping.queueArn, this.region),
+        { plainJsonEvent: true },
       );
     } catch (error) {
       stats.invocationErrors.InvokerThrew++;

@@ -3,7 +3,9 @@
  * over the IPC channel (`serialization: 'advanced'`, i.e. structured clone). Events and results
  * travel as JSON text so the handler sees exactly what Lambda's JSON marshalling would give it
  * (no Dates, Maps or undefined slipping through), and a result that is not JSON fails the way
- * Lambda fails it.
+ * Lambda fails it. The one exception: an event the runner knows is plain JSON data already (the
+ * SQS events of event source mappings) is sent as is, since cloning it gives the same data as a
+ * JSON round trip at a fraction of the cost (no escaping of message bodies that are JSON text).
  */
 export interface InitMessage {
   readonly type: 'init';
@@ -31,7 +33,9 @@ export interface ContextFields {
 export interface InvokeMessage {
   readonly type: 'invoke';
   readonly id: number;
-  readonly eventJson: string;
+  /** The event as JSON text; or, when the runner knows it is plain JSON data already, `event`. */
+  readonly eventJson?: string;
+  readonly event?: unknown;
   readonly context: ContextFields;
   /** Epoch milliseconds at which the runner kills the worker. */
   readonly deadlineMs: number;

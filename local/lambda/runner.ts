@@ -40,6 +40,8 @@ export interface InvokeOptions {
   /** Version or alias the caller invoked, for `invokedFunctionArn`. */
   readonly qualifier?: string;
   readonly requestId?: string;
+  /** The event is plain JSON data: it travels by structured clone, not as JSON text (see LambdaInvoker). */
+  readonly plainJsonEvent?: boolean;
 }
 
 const DEFAULT_MAX_WORKERS = 10;
@@ -121,7 +123,9 @@ export class LambdaRunner implements LambdaInvoker {
     let outcome: Awaited<ReturnType<LambdaWorker['invoke']>>;
     try {
       outcome = await worker.invoke({
-        eventJson: JSON.stringify(event === undefined ? {} : event),
+        ...(options.plainJsonEvent && event !== undefined
+          ? { event }
+          : { eventJson: JSON.stringify(event === undefined ? {} : event) }),
         timeoutMs: fn.timeoutSeconds * 1000,
         context: {
           awsRequestId: requestId,

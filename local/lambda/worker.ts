@@ -36,7 +36,9 @@ export type StartOutcome =
     };
 
 export interface InvokeRequest {
-  readonly eventJson: string;
+  /** The event as JSON text, or (`event`) plain JSON data sent by structured clone. */
+  readonly eventJson?: string;
+  readonly event?: unknown;
   readonly timeoutMs: number;
   readonly context: ContextFields;
 }
@@ -176,7 +178,7 @@ export class LambdaWorker {
     this.post({
       type: 'invoke',
       id,
-      eventJson: request.eventJson,
+      ...(request.eventJson === undefined ? { event: request.event } : { eventJson: request.eventJson }),
       context: request.context,
       deadlineMs: Date.now() + request.timeoutMs,
     });

@@ -6,6 +6,7 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readSync,
   renameSync,
   rmSync,
   statSync,
@@ -14,6 +15,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { SqsStateError, SqsStorageError } from './errors.js';
+import type { BodyLocation } from './queue.js';
 import type { LogRecord } from './records.js';
 
 export interface StateLogOptions {
@@ -31,7 +33,17 @@ export interface StateLogHooks {
   liveBytes(): number;
   /** The current state as records (messages in enqueue order, then tasks). */
   snapshot(): Iterable<LogRecord>;
+  /**
+   * During a compaction, once a snapshot record is written: a key for `placed`, so the record
+   * itself (with its body) need not be kept until the compaction ends.
+   */
+  placementKey?(record: LogRecord): object | undefined;
+  /** After a compaction: where the record with this key now lies in the new log file. */
+  placed?(key: object, location: BodyLocation): void;
 }
+
+/** Told where an appended record was written, once it is. */
+export type PlacedCallback = (location: BodyLocation) => void;
 
 const HEADER: LogRecord = { t: 'h', format: 'inferbus-sqs-log', v: 1 };
 const CHUNK = 1 << 20;
@@ -47,6 +59,8 @@ export class StateLog {
   private fd: number;
   private bytes: number;
   private pending: string[] = [];
+  /** Callbacks for pending records, by index in `pending`. */
+  private watchers: { index: number; placed: PlacedCallback }[] = [];
   private batch: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } | undefined;
   private scheduled = false;
   private failure: Error | undefined;
@@ -67,15 +81,17 @@ export class StateLog {
     // A leftover temp file means a compaction died before its rename: the old log is still whole.
     rmSync(`${this.file}.tmp`, { force: true });
     const fresh = this.replay();
-    this.fd = openSync(this.file, 'a');
+    // Read-write: message bodies dropped from memory are read back from their records.
+    this.fd = openSync(this.file, 'a+');
     this.bytes = statSync(this.file).size;
     if (fresh) this.writeNow(`${JSON.stringify(HEADER)}\n`);
     else this.maybeCompact();
   }
 
-  /** Buffers a record for the next group commit. */
-  append(record: LogRecord): void {
+  /** Buffers a record for the next group commit; `placed` learns where it was written. */
+  append(record: LogRecord, placed?: PlacedCallback): void {
     if (this.failure) throw this.failure;
+    if (placed) this.watchers.push({ index: this.pending.length, placed });
     this.pending.push(`${JSON.stringify(record)}\n`);
     if (!this.scheduled) {
       this.scheduled = true;
@@ -102,9 +118,39 @@ export class StateLog {
   /** Writes pending records now (used by close and tests). */
   flushSync(): void {
     if (this.pending.length === 0) return;
-    const data = this.pending.join('');
+    const pending = this.pending;
+    const watchers = this.watchers;
     this.pending = [];
-    this.writeNow(data);
+    this.watchers = [];
+    // One buffer per record (no joined string copy), then one write for the whole group.
+    const buffers = pending.map((line) => Buffer.from(line, 'utf8'));
+    const start = this.bytes;
+    this.writeNow(buffers.length === 1 ? (buffers[0] as Buffer) : Buffer.concat(buffers));
+    if (watchers.length === 0) return;
+    let offset = start;
+    let next = 0;
+    for (let i = 0; i < buffers.length && next < watchers.length; i++) {
+      const length = (buffers[i] as Buffer).length;
+      const watcher = watchers[next] as { index: number; placed: PlacedCallback };
+      if (watcher.index === i) {
+        watcher.placed({ offset, length });
+        next++;
+      }
+      offset += length;
+    }
+  }
+
+  /** The record written at `location` (a body dropped from memory, read back). */
+  read(location: BodyLocation): LogRecord {
+    const buf = Buffer.allocUnsafe(location.length);
+    let off = 0;
+    while (off < location.length) {
+      const n = readSync(this.fd, buf, off, location.length - off, location.offset + off);
+      if (n === 0)
+        throw new SqsStorageError(`${this.file} ends before the record at byte ${location.offset}`);
+      off += n;
+    }
+    return JSON.parse(buf.toString('utf8')) as LogRecord;
   }
 
   close(): void {
@@ -129,8 +175,8 @@ export class StateLog {
     }
   }
 
-  private writeNow(data: string): void {
-    const buf = Buffer.from(data, 'utf8');
+  private writeNow(data: string | Buffer): void {
+    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     let off = 0;
     while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
     if (this.fsync) fdatasyncSync(this.fd);
@@ -141,21 +187,31 @@ export class StateLog {
     if (this.bytes < this.compactMinBytes || this.bytes < 2 * this.hooks.liveBytes()) return;
     // Pending records are already part of the in-memory state the snapshot is taken from.
     this.pending = [];
+    this.watchers = [];
     const tmp = `${this.file}.tmp`;
     const fd = openSync(tmp, 'w');
-    let size = 0;
+    const header = Buffer.from(`${JSON.stringify(HEADER)}\n`, 'utf8');
+    let size = header.length;
+    const placements: [object, BodyLocation][] = [];
     try {
-      let chunk = `${JSON.stringify(HEADER)}\n`;
+      let chunk: Buffer[] = [header];
+      let chunkBytes = header.length;
       const flush = () => {
-        const buf = Buffer.from(chunk, 'utf8');
+        const buf = Buffer.concat(chunk, chunkBytes);
         let off = 0;
         while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-        size += buf.length;
-        chunk = '';
+        chunk = [];
+        chunkBytes = 0;
       };
       for (const record of this.hooks.snapshot()) {
-        chunk += `${JSON.stringify(record)}\n`;
-        if (chunk.length >= CHUNK) flush();
+        // Snapshot reads of dropped bodies go through this.fd: the old file, still open.
+        const line = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');
+        const key = record.t === 's' ? this.hooks.placementKey?.(record) : undefined;
+        if (key !== undefined) placements.push([key, { offset: size, length: line.length }]);
+        chunk.push(line);
+        chunkBytes += line.length;
+        size += line.length;
+        if (chunkBytes >= CHUNK) flush();
       }
       flush();
       fsyncSync(fd);
@@ -164,8 +220,9 @@ export class StateLog {
     }
     renameSync(tmp, this.file);
     closeSync(this.fd);
-    this.fd = openSync(this.file, 'a');
+    this.fd = openSync(this.file, 'a+');
     this.bytes = size;
+    if (this.hooks.placed) for (const [key, location] of placements) this.hooks.placed(key, location);
     try {
       const dirFd = openSync(join(this.file, '..'), 'r');
       fsyncSync(dirFd);

@@ -8,6 +8,12 @@ export const DELAYED = 2;
 export const GONE = 3;
 export type MessageState = typeof VISIBLE | typeof IN_FLIGHT | typeof DELAYED | typeof GONE;
 
+/** Where a message's send record lies in the state log (byte offset and length of its line). */
+export interface BodyLocation {
+  readonly offset: number;
+  readonly length: number;
+}
+
 /** One message in one queue. Moving it to another queue makes a copy, so stale index entries stay inert. */
 export class Message implements HeapItem {
   heapIndex = -1;
@@ -21,29 +27,36 @@ export class Message implements HeapItem {
   visibleAt = 0;
   /** Token of the latest receive; only a handle carrying it may delete the message. */
   receipt = '';
+  /**
+   * The body while it is held in memory. Once its send record is written (`loc`), the store may
+   * drop it to keep memory flat under a backlog and read it back from the log on receive.
+   */
+  text: string | undefined;
+  /** Body length in UTF-16 units, also when the body is not in memory. */
+  size: number;
+  /** The send record (in the current log file) that carries the body, once written. */
+  loc: BodyLocation | undefined = undefined;
 
   constructor(
     readonly id: string,
-    readonly body: string,
+    body: string,
     readonly md5: string,
     readonly attributes: Record<string, SqsMessageAttribute> | undefined,
     readonly attributesMd5: string | undefined,
     readonly sentAt: number,
     /** ARN of the queue that dead-lettered it here. */
     readonly origin: string | undefined,
-  ) {}
+  ) {
+    this.text = body;
+    this.size = body.length;
+  }
 
   /** A copy for another queue; `reset` clears the receive history (message move tasks). */
   copy(origin: string | undefined, reset: boolean): Message {
-    const m = new Message(
-      this.id,
-      this.body,
-      this.md5,
-      this.attributes,
-      this.attributesMd5,
-      this.sentAt,
-      origin,
-    );
+    const m = new Message(this.id, '', this.md5, this.attributes, this.attributesMd5, this.sentAt, origin);
+    m.text = this.text;
+    m.size = this.size;
+    m.loc = this.loc;
     if (!reset) {
       m.receiveCount = this.receiveCount;
       m.firstReceiveAt = this.firstReceiveAt;
@@ -81,7 +94,7 @@ export class Queue {
   add(m: Message, state: MessageState): void {
     m.seq = this.nextSeq++;
     this.messages.set(m.id, m);
-    this.bytes += m.body.length + 200;
+    this.bytes += m.size + 200;
     if (state === VISIBLE) this.makeVisible(m);
     else if (state !== GONE) this.makeTimed(m, state, m.visibleAt);
   }
@@ -123,7 +136,7 @@ export class Queue {
   remove(m: Message): void {
     if (this.messages.get(m.id) !== m) return;
     this.messages.delete(m.id);
-    this.bytes -= m.body.length + 200;
+    this.bytes -= m.size + 200;
     this.leave(m);
     m.state = GONE;
   }

@@ -12,7 +12,7 @@ import { decodeReceiptHandle, encodeReceiptHandle } from './handles.js';
 import { StateLog } from './log.js';
 import { md5Hex, md5OfMessageAttributes } from './md5.js';
 import { type MoveTaskInfo, MoveTasks, type StartMoveTaskInput } from './move-tasks.js';
-import { DELAYED, IN_FLIGHT, Message, Queue, VISIBLE } from './queue.js';
+import { type BodyLocation, DELAYED, GONE, IN_FLIGHT, Message, Queue, VISIBLE } from './queue.js';
 import type { LogRecord, SendRecord } from './records.js';
 import {
   intInRange,
@@ -29,6 +29,12 @@ export interface QueueStoreOptions {
   fsync?: boolean;
   /** Log size that triggers compaction (and at least twice the live state). Default 16 MiB. */
   compactMinBytes?: number;
+  /**
+   * Message bodies (UTF-16 units, all queues together) kept in memory. Beyond it, a message's body
+   * is dropped once its send record is written and read back from the log when it is received, so
+   * memory stays flat however long the backlog grows. Default 32 Mi.
+   */
+  memoryBodyBytes?: number;
   /** Wall clock in epoch ms (tests inject one). */
   now?: () => number;
   warn?: (message: string) => void;
@@ -84,6 +90,9 @@ export class QueueStore implements QueueService {
   private readonly tasks: MoveTasks;
   private readonly now: () => number;
   private readonly warn: (message: string) => void;
+  private readonly memoryBodyBytes: number;
+  /** Snapshot records of messages during a compaction, to learn where their bodies now lie. */
+  private readonly snapshotted = new WeakMap<LogRecord, Message>();
   private readonly tokenPrefix = randomBytes(6).toString('base64url');
   private tokenCounter = 0;
   private replayIssues = 0;
@@ -93,6 +102,7 @@ export class QueueStore implements QueueService {
     this.stateDir = options.stateDir;
     this.now = options.now ?? Date.now;
     this.warn = options.warn ?? ((m) => console.warn(m));
+    this.memoryBodyBytes = options.memoryBodyBytes ?? 32 * 1024 * 1024;
     for (const model of queues) {
       const q = new Queue(model);
       this.all.push(q);
@@ -114,8 +124,10 @@ export class QueueStore implements QueueService {
       join(options.stateDir, 'sqs'),
       {
         apply: (r) => this.apply(r),
-        liveBytes: () => this.all.reduce((n, q) => n + q.bytes, 0),
+        liveBytes: () => this.liveBytes(),
         snapshot: () => this.snapshot(),
+        placementKey: (record) => this.snapshotted.get(record),
+        placed: (m, location) => this.placed(m as Message, location),
       },
       { fsync: options.fsync, compactMinBytes: options.compactMinBytes, warn: this.warn },
     );
@@ -165,7 +177,7 @@ export class QueueStore implements QueueService {
       m.visibleAt = now + delay * 1000;
       record.v = m.visibleAt;
     }
-    this.log.append(record);
+    this.log.append(record, (location) => this.placed(m, location));
     q.add(m, delay > 0 ? DELAYED : VISIBLE);
     if (delay > 0) this.armWake(q);
     else this.serveWaiters(q);
@@ -375,6 +387,29 @@ export class QueueStore implements QueueService {
     return out;
   }
 
+  private liveBytes(): number {
+    let n = 0;
+    for (const q of this.all) n += q.bytes;
+    return n;
+  }
+
+  /** The message's send record is written at `location`: over the memory budget, drop the body. */
+  private placed(m: Message, location: BodyLocation): void {
+    m.loc = location;
+    if (m.text !== undefined && m.state !== GONE && this.liveBytes() > this.memoryBodyBytes)
+      m.text = undefined;
+  }
+
+  /** The body, from memory or read back from its send record in the log. */
+  private bodyOf(m: Message): string {
+    if (m.text !== undefined) return m.text;
+    const record = m.loc === undefined ? undefined : this.log.read(m.loc);
+    if (record?.t !== 's' || record.id !== m.id) {
+      throw new Error(`the local SQS state log has no body for message ${m.id} where it was written`);
+    }
+    return record.b;
+  }
+
   private received(m: Message, token: string): StoredReceivedMessage {
     const attributes: Record<string, string> = {
       SenderId: LOCAL_ACCOUNT,
@@ -386,7 +421,7 @@ export class QueueStore implements QueueService {
     const out: StoredReceivedMessage = {
       messageId: m.id,
       receiptHandle: encodeReceiptHandle(m.id, token),
-      body: m.body,
+      body: this.bodyOf(m),
       md5OfBody: m.md5,
       attributes,
       messageAttributes: m.attributes ?? EMPTY_ATTRIBUTES,
@@ -557,7 +592,8 @@ export class QueueStore implements QueueService {
     this.tasks.renumber();
     for (const q of this.all) {
       for (const m of q.messages.values()) {
-        const r: SendRecord = { t: 's', q: q.model.name, id: m.id, b: m.body, ts: m.sentAt };
+        const r: SendRecord = { t: 's', q: q.model.name, id: m.id, b: this.bodyOf(m), ts: m.sentAt };
+        this.snapshotted.set(r, m);
         if (m.attributes !== undefined) r.a = m.attributes;
         if (m.state === IN_FLIGHT || m.state === DELAYED) r.v = m.visibleAt;
         if (m.receiveCount > 0) r.n = m.receiveCount;

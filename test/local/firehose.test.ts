@@ -138,6 +138,38 @@ describe('LocalFirehose', () => {
     });
   });
 
+  it('spools records beyond its memory budget and splits an overgrown buffer into objects of the buffer size', async () => {
+    const firehose = new LocalFirehose({
+      streams: [models.stream],
+      tables: [models.table],
+      s3: client,
+      memoryBufferBytes: 1_500,
+      bufferingSizeBytes: 3_000,
+      bufferingIntervalSeconds: 60,
+    });
+    const records: Record<string, unknown>[] = archiveRecords(12).map((r) => ({
+      ...r,
+      payload: { text: `é "${String(r.event_id)}"` },
+    }));
+    const lines = records.map((r) => JSON.stringify(r));
+    const total = lines.reduce((n, line) => n + Buffer.byteLength(line), 0);
+    // All put before the first flush runs: the buffer is far over its size, as when a conversion lags.
+    await Promise.all(lines.map((line) => firehose.putRecord(models.stream.arn, line)));
+    await firehose.close();
+    const files = await objectFiles(bucketDir());
+    expect(files.length).toBeGreaterThanOrEqual(Math.floor(total / 3_000));
+    const rows = [];
+    for (const file of files) rows.push(...(await readParquet(join(bucketDir(), file))).rows);
+    expect(rows.map((r) => r.event_id).sort()).toEqual(records.map((r) => r.event_id).sort());
+    for (const row of rows) expect(JSON.parse(String(row.payload)).text).toBe(`é "${row.event_id}"`);
+    expect(firehose.counters()['inferbus-dev-archive']).toMatchObject({
+      recordsIn: records.length,
+      recordsDelivered: records.length,
+      objectsWritten: files.length,
+      bufferedRecords: 0,
+    });
+  });
+
   it('sends records it cannot convert to the error prefix as Firehose does, never dropping them', async () => {
     const firehose = new LocalFirehose({ streams: [models.stream], tables: [models.table], s3: client });
     await firehose.putRecord(models.stream.arn, '{"event_id": "ok-1", "seq": 1}');

@@ -397,6 +397,44 @@ describe('durability', () => {
     ).toBe(4);
   });
 
+  it('reads bodies dropped from memory back from the log, across compaction, moves and restart', async () => {
+    const dir = tempDir();
+    const a = open(dir, undefined, { compactMinBytes: 4_096, memoryBodyBytes: 0 });
+    const body = (i: number) => `body-${i} "quoted" \u00e9\u{1F600} ${'z'.repeat(i * 7)}`;
+    const attributes = { k: { DataType: 'String', StringValue: 'v' } };
+    for (let i = 0; i < 30; i++) await a.store.send('other', body(i), i % 3 === 0 ? attributes : undefined);
+    // Filler traffic makes the log compact while dropped bodies are still queued.
+    for (let i = 0; i < 100; i++) {
+      await a.store.send('short', `filler-${i}-${'x'.repeat(80)}`);
+      const [m] = await a.store.receive('short', { maxMessages: 1 });
+      await a.store.delete('short', m?.receiptHandle as string);
+    }
+    const seen: string[] = [];
+    for (let n = 0; n < 10; n++) {
+      const got = await a.store.receive('other', { maxMessages: 3 });
+      for (const m of got) {
+        expect(m.md5OfBody).toBe(md5Hex(m.body));
+        seen.push(m.body);
+        await a.store.delete('other', m.receiptHandle);
+      }
+    }
+    expect(seen).toEqual(Array.from({ length: 30 }, (_, i) => body(i)));
+
+    // Dead-lettered (moved) messages keep their bodies, and so does a restart.
+    await a.store.send('work', body(99));
+    for (let i = 0; i < 2; i++) {
+      await a.store.receive('work', { maxMessages: 1, visibilityTimeoutSeconds: 0 });
+    }
+    await a.store.receive('work', { maxMessages: 1 });
+    expect(a.store.counts('work-dlq').visible).toBe(1);
+    await a.store.send('other', body(7));
+    await a.store.flush();
+    a.store.close();
+    const b = open(dir, { t: a.clock.t }, { memoryBodyBytes: 0 });
+    expect((await b.store.receive('work-dlq', { maxMessages: 1 }))[0]?.body).toBe(body(99));
+    expect((await b.store.receive('other', { maxMessages: 1 }))[0]?.body).toBe(body(7));
+  });
+
   it('loses no acknowledged send when the process is SIGKILLed mid-sends', async () => {
     const dir = tempDir();
     const script = join(dir, 'child.mts');
