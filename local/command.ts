@@ -13,7 +13,8 @@ const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** `inferbus local`: run until interrupted, or `--demo`: run sample traffic, summarize, exit. */
 export async function runLocalCommand(options: LocalCommandOptions, io: CliIO): Promise<ExitCode> {
   const stateDir = options.demo ? join(options.stateDir, 'demo') : options.stateDir;
-  if (options.demo || options.reset) rmSync(resolve(PROJECT_ROOT, stateDir), { recursive: true, force: true });
+  if (options.demo || options.reset)
+    rmSync(resolve(PROJECT_ROOT, stateDir), { recursive: true, force: true });
   io.err(`inferbus local: stage ${options.stage}, state in ${stateDir}/`);
   let runtime: LocalRuntime;
   try {
@@ -27,7 +28,8 @@ export async function runLocalCommand(options: LocalCommandOptions, io: CliIO): 
   } catch (error) {
     const message = (error as Error).message;
     io.err(`error: the local runtime could not start: ${message}`);
-    if (/EADDRINUSE/.test(message)) io.err(`hint: port ${options.port} is taken; pass --port 0 or another port`);
+    if (/EADDRINUSE/.test(message))
+      io.err(`hint: port ${options.port} is taken; pass --port 0 or another port`);
     return ExitCode.Environment;
   }
 
@@ -35,7 +37,9 @@ export async function runLocalCommand(options: LocalCommandOptions, io: CliIO): 
     try {
       const outcome = await runDemo(runtime, { events: options.events, out: io.out, progress: io.err });
       if (outcome.missing.length > 0) {
-        io.err(`error: ${outcome.missing.length} accepted events are not accounted for, e.g. ${outcome.missing.slice(0, 5).join(', ')}`);
+        io.err(
+          `error: ${outcome.missing.length} accepted events are not accounted for, e.g. ${outcome.missing.slice(0, 5).join(', ')}`,
+        );
         return ExitCode.Failed;
       }
       return ExitCode.Ok;
@@ -72,7 +76,9 @@ function printEndpoints(runtime: LocalRuntime, io: CliIO): void {
   io.out('');
   io.out('  Use them from a shell:');
   io.out(`    export AWS_ENDPOINT_URL=${runtime.endpoint} AWS_ENDPOINT_URL_S3=${runtime.s3.endpoint}`);
-  io.out(`    export AWS_ACCESS_KEY_ID=${LOCAL_S3_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_S3_CREDENTIALS.secretAccessKey} AWS_REGION=${runtime.model.region}`);
+  io.out(
+    `    export AWS_ACCESS_KEY_ID=${LOCAL_S3_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_S3_CREDENTIALS.secretAccessKey} AWS_REGION=${runtime.model.region}`,
+  );
   io.out(`    aws events put-events --entries file://events/put-events-entries.json   # bus ${bus}`);
   io.out(`  AWS CLI builds before 2.13 ignore AWS_ENDPOINT_URL: add --endpoint-url ${runtime.endpoint}`);
 }

@@ -35,7 +35,9 @@ export async function runDemo(runtime: LocalRuntime, options: DemoOptions): Prom
   const busName = model.buses.find((b) => b.name !== 'default')?.name ?? 'default';
   const samples = sampleEntries({ count: options.events, busName, tenants: tenantsOf(runtime) });
 
-  options.progress(`sending ${samples.length} entries to ${busName} (${options.events} requests + rejected probes)`);
+  options.progress(
+    `sending ${samples.length} entries to ${busName} (${options.events} requests + rejected probes)`,
+  );
   const { accepted, rejected } = await send(events, samples, options.progress);
 
   options.progress('waiting until every accepted event is accounted for ...');
@@ -85,7 +87,12 @@ export async function runDemo(runtime: LocalRuntime, options: DemoOptions): Prom
     expected: expected.length,
     parquetDir: `${runtime.s3.directory}/${model.deliveryStreams[0]?.bucketName ?? ''}/events/`,
   });
-  return { accepted: accepted.length, rejected: rejected.size, accountedFor: expected.length - missing.length, missing };
+  return {
+    accepted: accepted.length,
+    rejected: rejected.size,
+    accountedFor: expected.length - missing.length,
+    missing,
+  };
 }
 
 /** Tenants and their weights, read from the tier-1 rules and their event source concurrency. */
@@ -99,7 +106,8 @@ function tenantsOf(runtime: LocalRuntime): { id: string; weight: number }[] {
     const share = runtime.model.eventSourceMappings.find((m) => m.queueArn === queueArn)?.maxConcurrency ?? 1;
     tenants.push({ id: tenant, weight: share / 10 });
   }
-  if (tenants.length === 0) throw new Error('no tier-1 rule with a detail.tenant pattern found in the template');
+  if (tenants.length === 0)
+    throw new Error('no tier-1 rule with a detail.tenant pattern found in the template');
   return tenants;
 }
 
@@ -120,11 +128,17 @@ async function send(
       const groups = batch.some((s) => s.kind === 'oversized') ? batch.map((s) => [s]) : [batch];
       for (const group of groups) {
         try {
-          const response = await client.send(new PutEventsCommand({ Entries: group.map((s) => ({ ...s.entry, Resources: undefined })) }));
+          const response = await client.send(
+            new PutEventsCommand({ Entries: group.map((s) => ({ ...s.entry, Resources: undefined })) }),
+          );
           response.Entries?.forEach((result, i) => {
             const sample = group[i] as SampleEntry;
             if (result.EventId) accepted.push(sample);
-            else rejected.set(result.ErrorCode ?? 'Unknown', (rejected.get(result.ErrorCode ?? 'Unknown') ?? 0) + 1);
+            else
+              rejected.set(
+                result.ErrorCode ?? 'Unknown',
+                (rejected.get(result.ErrorCode ?? 'Unknown') ?? 0) + 1,
+              );
           });
         } catch (error) {
           const code = (error as Error).name;
@@ -139,7 +153,9 @@ async function send(
     }
   };
   await Promise.all(Array.from({ length: 4 }, worker));
-  progress(`  sent ${samples.length}: ${accepted.length} accepted, ${[...rejected.values()].reduce((a, b) => a + b, 0)} rejected`);
+  progress(
+    `  sent ${samples.length}: ${accepted.length} accepted, ${[...rejected.values()].reduce((a, b) => a + b, 0)} rejected`,
+  );
   return { accepted, rejected };
 }
 
@@ -151,8 +167,12 @@ async function waitUntilIdle(runtime: LocalRuntime, options: DemoOptions, starte
     const processed = runtime.pollers.reduce((sum, p) => sum + p.stats().deleted, 0);
     if (Date.now() - lastReport > 1000) {
       lastReport = Date.now();
-      const backlog = runtime.queueCounts().reduce((sum, q) => sum + (q.name.includes('Dlq') ? 0 : q.visible + q.inFlight), 0);
-      options.progress(`  ${((Date.now() - started) / 1000).toFixed(0)} s: ${processed} records processed, ${backlog} queued`);
+      const backlog = runtime
+        .queueCounts()
+        .reduce((sum, q) => sum + (q.name.includes('Dlq') ? 0 : q.visible + q.inFlight), 0);
+      options.progress(
+        `  ${((Date.now() - started) / 1000).toFixed(0)} s: ${processed} records processed, ${backlog} queued`,
+      );
     }
     if (runtime.idle()) {
       idleSince ||= Date.now();
@@ -166,16 +186,27 @@ async function waitUntilIdle(runtime: LocalRuntime, options: DemoOptions, starte
 }
 
 /** DLQ depth and reasons, read through the SQS API without hiding the messages (visibility 0). */
-async function deadLetterSummary(runtime: LocalRuntime, sqs: SQSClient): Promise<{ queue: string; count: number; reasons: Map<string, number> }[]> {
-  const dlqArns = new Set(runtime.model.queues.flatMap((q) => (q.redrive ? [q.redrive.deadLetterTargetArn] : [])));
-  for (const rule of runtime.model.rules) for (const t of rule.targets) if (t.deadLetterArn) dlqArns.add(t.deadLetterArn);
+async function deadLetterSummary(
+  runtime: LocalRuntime,
+  sqs: SQSClient,
+): Promise<{ queue: string; count: number; reasons: Map<string, number> }[]> {
+  const dlqArns = new Set(
+    runtime.model.queues.flatMap((q) => (q.redrive ? [q.redrive.deadLetterTargetArn] : [])),
+  );
+  for (const rule of runtime.model.rules)
+    for (const t of rule.targets) if (t.deadLetterArn) dlqArns.add(t.deadLetterArn);
   const summary = [];
   for (const queue of runtime.model.queues.filter((q) => dlqArns.has(q.arn))) {
     const count = runtime.queues.counts(queue.arn).visible;
     if (count === 0) continue;
     const reasons = new Map<string, number>();
     const response = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queue.url, MaxNumberOfMessages: 10, VisibilityTimeout: 0, MessageAttributeNames: ['All'] }),
+      new ReceiveMessageCommand({
+        QueueUrl: queue.url,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 0,
+        MessageAttributeNames: ['All'],
+      }),
     );
     for (const message of response.Messages ?? []) {
       const code = message.MessageAttributes?.ERROR_CODE?.StringValue ?? 'no reason attached';
@@ -202,7 +233,8 @@ interface Summary {
 }
 
 function printSummary(out: (line: string) => void, s: Summary): void {
-  const sum = (rows: QueryRows, column: string) => rows.rows.reduce((total, r) => total + Number(r[column] ?? 0), 0);
+  const sum = (rows: QueryRows, column: string) =>
+    rows.rows.reduce((total, r) => total + Number(r[column] ?? 0), 0);
   const requests = sum(s.tiers, 'requests');
   const escalations = sum(s.tiers, 'escalations');
   const tier1 = sum(s.tiers, 'tier1_results');
@@ -210,28 +242,41 @@ function printSummary(out: (line: string) => void, s: Summary): void {
   out(`inferbus local demo: ${s.requested} requests in ${s.seconds.toFixed(1)} s`);
   out(`  accepted by PutEvents   ${s.accepted}`);
   out(`  rejected by PutEvents   ${[...s.rejected].map(([code, n]) => `${n} ${code}`).join(', ') || 'none'}`);
-  out(`  accounted for           ${s.accountedFor}/${s.expected} (a result in the archive, or a DLQ message with its reason)`);
+  out(
+    `  accounted for           ${s.accountedFor}/${s.expected} (a result in the archive, or a DLQ message with its reason)`,
+  );
   out('');
   out(`  requests archived       ${requests}`);
   out(`  tier-1 answers          ${tier1}`);
-  out(`  escalated to tier 2     ${escalations} (${requests ? ((escalations / (tier1 + escalations || 1)) * 100).toFixed(2) : '0.00'}%)`);
+  out(
+    `  escalated to tier 2     ${escalations} (${requests ? ((escalations / (tier1 + escalations || 1)) * 100).toFixed(2) : '0.00'}%)`,
+  );
   out(`  tier-2 answers          ${sum(s.tiers, 'tier2_results')}`);
   const labelled = sum(s.accuracy, 'labelled_results');
   if (labelled > 0) {
-    out(`  accuracy, cascade       ${((sum(s.accuracy, 'correct') / labelled) * 100).toFixed(2)}% of ${labelled} labelled results`);
+    out(
+      `  accuracy, cascade       ${((sum(s.accuracy, 'correct') / labelled) * 100).toFixed(2)}% of ${labelled} labelled results`,
+    );
   }
   for (const row of s.accuracy.rows) {
-    out(`  accuracy, tier ${row.tier}        ${(Number(row.accuracy) * 100).toFixed(2)}% of ${row.labelled_results} labelled results`);
+    out(
+      `  accuracy, tier ${row.tier}        ${(Number(row.accuracy) * 100).toFixed(2)}% of ${row.labelled_results} labelled results`,
+    );
   }
   for (const row of s.latency.rows) {
-    out(`  inference latency, tier ${row.tier}: p50 ${Number(row.p50_ms).toFixed(2)} ms, p99 ${Number(row.p99_ms).toFixed(2)} ms (${row.results} results; per batch run)`);
+    out(
+      `  inference latency, tier ${row.tier}: p50 ${Number(row.p50_ms).toFixed(2)} ms, p99 ${Number(row.p99_ms).toFixed(2)} ms (${row.results} results; per batch run)`,
+    );
   }
   out('');
   if (s.dlq.length === 0) out('  dead-letter queues      empty');
   for (const d of s.dlq) {
-    out(`  DLQ ${d.queue}: ${d.count} (${[...d.reasons].map(([code, n]) => `${code} x${n}`).join(', ')}${d.count > 10 ? ', first 10 shown' : ''})`);
+    out(
+      `  DLQ ${d.queue}: ${d.count} (${[...d.reasons].map(([code, n]) => `${code} x${n}`).join(', ')}${d.count > 10 ? ', first 10 shown' : ''})`,
+    );
   }
-  for (const row of s.failures.rows) out(`  archived failure: tenant ${row.tenant}, ${row.error_code} x${row.events}: ${row.example_message}`);
+  for (const row of s.failures.rows)
+    out(`  archived failure: tenant ${row.tenant}, ${row.error_code} x${row.events}: ${row.example_message}`);
   out('');
   out(`  Parquet archive         ${s.parquetDir}`);
 }

@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { ListMessageMoveTasksCommand, ReceiveMessageCommand, SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
+import {
+  ListMessageMoveTasksCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+  StartMessageMoveTaskCommand,
+} from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../lib/app';
 import { runQuery } from '../../local/demo/athena-client';
@@ -23,22 +28,40 @@ const logs: string[] = [];
 let runtime: LocalRuntime;
 
 const start = () =>
-  LocalRuntime.start({ projectRoot: PROJECT_ROOT, stage: 'dev', port: 0, stateDir, log: (l) => logs.push(l), firehoseIntervalSeconds: 1 });
+  LocalRuntime.start({
+    projectRoot: PROJECT_ROOT,
+    stage: 'dev',
+    port: 0,
+    stateDir,
+    log: (l) => logs.push(l),
+    firehoseIntervalSeconds: 1,
+  });
 const clients = (rt: LocalRuntime) => {
   const config = { endpoint: rt.endpoint, region: rt.model.region, credentials: LOCAL_S3_CREDENTIALS };
-  return { events: new EventBridgeClient(config), sqs: new SQSClient(config), athena: new AthenaClient(config) };
+  return {
+    events: new EventBridgeClient(config),
+    sqs: new SQSClient(config),
+    athena: new AthenaClient(config),
+  };
 };
 const busName = (rt: LocalRuntime) => rt.model.buses.find((b) => b.name !== 'default')?.name as string;
 
 function entry(rt: LocalRuntime, id: string, tenant: string, text: string, payload?: unknown) {
   const event = JSON.parse(requestEvent(id, text, tenant));
   if (payload) event.detail.payload = payload;
-  return { EventBusName: busName(rt), Source: `inferbus.${tenant}`, DetailType: 'InferenceRequested', Detail: JSON.stringify(event.detail) };
+  return {
+    EventBusName: busName(rt),
+    Source: `inferbus.${tenant}`,
+    DetailType: 'InferenceRequested',
+    Detail: JSON.stringify(event.detail),
+  };
 }
 
 async function put(rt: LocalRuntime, entries: ReturnType<typeof entry>[]): Promise<void> {
   for (let i = 0; i < entries.length; i += 10) {
-    const response = await clients(rt).events.send(new PutEventsCommand({ Entries: entries.slice(i, i + 10) }));
+    const response = await clients(rt).events.send(
+      new PutEventsCommand({ Entries: entries.slice(i, i + 10) }),
+    );
     expect(response.FailedEntryCount).toBe(0);
   }
 }
@@ -84,7 +107,9 @@ afterAll(async () => {
 
 describe('local pipeline', () => {
   it('answers every request into the archive and dead-letters poison with its reason', async () => {
-    const good = messages.slice(0, 40).map((m, i) => entry(runtime, `p-${i}`, i % 2 ? 'acme' : 'globex', m.text));
+    const good = messages
+      .slice(0, 40)
+      .map((m, i) => entry(runtime, `p-${i}`, i % 2 ? 'acme' : 'globex', m.text));
     const poison = [0, 1].map((i) => entry(runtime, `poison-${i}`, 'acme', 'x', { note: 'no text' }));
     await put(runtime, [...good, ...poison]);
     await settle(runtime);
@@ -95,9 +120,17 @@ describe('local pipeline', () => {
     const dlq = dlqOf(runtime, 'acme');
     if (!dlq) throw new Error('no acme DLQ in the model');
     const { Messages = [] } = await clients(runtime).sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: dlq.url, MaxNumberOfMessages: 10, VisibilityTimeout: 0, MessageAttributeNames: ['All'] }),
+      new ReceiveMessageCommand({
+        QueueUrl: dlq.url,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 0,
+        MessageAttributeNames: ['All'],
+      }),
     );
-    expect(Messages.map((m) => JSON.parse(m.Body ?? '{}').detail.id).sort()).toEqual(['poison-0', 'poison-1']);
+    expect(Messages.map((m) => JSON.parse(m.Body ?? '{}').detail.id).sort()).toEqual([
+      'poison-0',
+      'poison-1',
+    ]);
     for (const message of Messages) {
       expect(message.MessageAttributes?.ERROR_CODE?.StringValue).toBe('InvalidPayload');
       expect(message.MessageAttributes?.ERROR_MESSAGE?.StringValue).toMatch(/text.*claim/);
@@ -114,7 +147,9 @@ describe('local pipeline', () => {
     const deadline = Date.now() + 30_000;
     let status = '';
     while (Date.now() < deadline && status !== 'COMPLETED') {
-      const { Results = [] } = await clients(runtime).sqs.send(new ListMessageMoveTasksCommand({ SourceArn: dlq.arn }));
+      const { Results = [] } = await clients(runtime).sqs.send(
+        new ListMessageMoveTasksCommand({ SourceArn: dlq.arn }),
+      );
       status = Results[0]?.Status ?? '';
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -122,7 +157,9 @@ describe('local pipeline', () => {
     await settle(runtime);
 
     // The two poison records went back through tier 1 (and, still poison, back to the DLQ).
-    expect(runtime.pollers.reduce((n, p) => n + p.stats().records, 0) - processedBefore).toBeGreaterThanOrEqual(2);
+    expect(
+      runtime.pollers.reduce((n, p) => n + p.stats().records, 0) - processedBefore,
+    ).toBeGreaterThanOrEqual(2);
     expect(runtime.queues.counts(dlq.arn).visible).toBe(2);
   });
 
