@@ -19,6 +19,7 @@ import {
   ARCHIVE_TABLE_NAME,
 } from '../functions/core/archive/columns';
 import { NAMED_QUERIES } from '../functions/core/archive/named-queries';
+import { mulberry32 } from '../functions/core/prng';
 import { LocalAthena } from '../local/athena';
 import { columnCodec, convertRecord } from '../local/firehose';
 import { ParquetWriter } from '../local/firehose/parquet';
@@ -145,17 +146,8 @@ export function archiveRecords(requests: number, time = new Date()): ArchiveReco
   return records;
 }
 
-/** Seeded PRNG (mulberry32) so every run writes the same rows. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, so every run sees the same data. */
+const prng = mulberry32;
 
 const hex = (rand: () => number, n: number) =>
   Array.from({ length: n }, () => Math.floor(rand() * 16).toString(16)).join('');

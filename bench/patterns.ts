@@ -10,6 +10,7 @@
  * Run: npx tsx bench/patterns.ts [--quick]
  */
 import { pathToFileURL } from 'node:url';
+import { mulberry32 } from '../functions/core/prng';
 import { RuleIndex } from '../local/eventbridge/pattern.js';
 
 export interface PatternBenchRow {
@@ -41,17 +42,8 @@ const DETAIL_TYPES = ['InferenceRequested', 'InferenceCompleted', 'EscalationReq
 const TYPES = ['triage', 'classify', 'summarize', 'moderate'];
 const MODELS = ['tier1', 'tier2', 'tier2-int8'];
 
-/** Small seeded PRNG (mulberry32) so every run sees the same events and rules. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, so every run sees the same data. */
+const prng = mulberry32;
 
 function pick<T>(rand: () => number, items: readonly T[]): T {
   return items[Math.floor(rand() * items.length)] as T;
