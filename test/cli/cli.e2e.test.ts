@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../lib/app';
 import { LocalRuntime } from '../../local/runtime';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3';
+import { jsonLines, runCli, settle as settleRuntime } from '../support/local-cli';
 
 /**
  * The inferbus CLI end to end: the real `bin/inferbus.mjs` spawned as a child process against
@@ -17,59 +17,10 @@ const work = mkdtempSync(join(tmpdir(), 'inferbus-cli-work-'));
 let rt: LocalRuntime;
 const today = () => new Date().toISOString().slice(0, 10);
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+const cli = (args: string[], env: Record<string, string | undefined> = {}, input?: string) =>
+  runCli(rt, work, args, env, input);
 
-function cli(args: string[], env: Record<string, string | undefined> = {}, input?: string): Promise<Run> {
-  return new Promise((done) => {
-    const child = execFile(
-      process.execPath,
-      [join(PROJECT_ROOT, 'bin/inferbus.mjs'), ...args],
-      {
-        cwd: work,
-        env: {
-          PATH: process.env.PATH,
-          HOME: work,
-          NODE_NO_WARNINGS: '1',
-          AWS_EC2_METADATA_DISABLED: 'true',
-          AWS_ENDPOINT_URL: rt.endpoint,
-          AWS_ENDPOINT_URL_S3: rt.s3.endpoint,
-          AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
-          AWS_REGION: rt.model.region,
-          ...env,
-        } as NodeJS.ProcessEnv,
-        maxBuffer: 64 * 1024 * 1024,
-      },
-      (error, stdout, stderr) =>
-        done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    if (input !== undefined) child.stdin?.end(input);
-    else child.stdin?.end();
-  });
-}
-
-async function settle(): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  let idleSince = 0;
-  while (Date.now() < deadline) {
-    if (rt.idle()) {
-      idleSince ||= Date.now();
-      if (Date.now() - idleSince > 800) break;
-    } else idleSince = 0;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await rt.firehose.flush();
-}
-
-const jsonLines = (text: string) =>
-  text
-    .split('\n')
-    .filter((l) => l.trim().startsWith('{'))
-    .map((l) => JSON.parse(l));
+const settle = () => settleRuntime(rt, 60_000);
 
 beforeAll(async () => {
   rt = await LocalRuntime.start({

@@ -1,11 +1,10 @@
-import { execFile } from 'node:child_process';
 import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../lib/app';
 import { LocalRuntime } from '../../local/runtime';
-import { LOCAL_S3_CREDENTIALS } from '../../local/s3';
+import { jsonLines, runCli, settle as settleRuntime } from '../support/local-cli';
 
 /**
  * `inferbus trace` and `inferbus replay` end to end: the real CLI spawned against its own local
@@ -16,57 +15,9 @@ const work = mkdtempSync(join(tmpdir(), 'inferbus-trace-work-'));
 let rt: LocalRuntime;
 let sampleIds: string[] = [];
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+const cli = (args: string[], input?: string) => runCli(rt, work, args, {}, input);
 
-function cli(args: string[], input?: string): Promise<Run> {
-  return new Promise((done) => {
-    const child = execFile(
-      process.execPath,
-      [join(PROJECT_ROOT, 'bin/inferbus.mjs'), ...args],
-      {
-        cwd: work,
-        env: {
-          PATH: process.env.PATH,
-          HOME: work,
-          NODE_NO_WARNINGS: '1',
-          AWS_EC2_METADATA_DISABLED: 'true',
-          AWS_ENDPOINT_URL: rt.endpoint,
-          AWS_ENDPOINT_URL_S3: rt.s3.endpoint,
-          AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
-          AWS_REGION: rt.model.region,
-        } as NodeJS.ProcessEnv,
-        maxBuffer: 64 * 1024 * 1024,
-      },
-      (error, stdout, stderr) =>
-        done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    child.stdin?.end(input);
-  });
-}
-
-const jsonLines = (text: string) =>
-  text
-    .split('\n')
-    .filter((l) => l.trim().startsWith('{'))
-    .map((l) => JSON.parse(l));
-
-async function settle(): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  let idleSince = 0;
-  while (Date.now() < deadline) {
-    if (rt.idle()) {
-      idleSince ||= Date.now();
-      if (Date.now() - idleSince > 800) break;
-    } else idleSince = 0;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await rt.firehose.flush();
-}
+const settle = () => settleRuntime(rt, 30_000);
 
 beforeAll(async () => {
   rt = await LocalRuntime.start({

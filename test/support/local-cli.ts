@@ -1,0 +1,70 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../../lib/app';
+import type { LocalRuntime } from '../../local/runtime';
+import { LOCAL_S3_CREDENTIALS } from '../../local/s3';
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Spawns the real `bin/inferbus.mjs` against a local runtime, with only the environment a user
+ * would set (endpoints, credentials, region), in `cwd`.
+ */
+export function runCli(
+  rt: LocalRuntime,
+  cwd: string,
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  input?: string,
+): Promise<CliRun> {
+  return new Promise((done) => {
+    const child = execFile(
+      process.execPath,
+      [join(PROJECT_ROOT, 'bin/inferbus.mjs'), ...args],
+      {
+        cwd,
+        env: {
+          PATH: process.env.PATH,
+          HOME: cwd,
+          NODE_NO_WARNINGS: '1',
+          AWS_EC2_METADATA_DISABLED: 'true',
+          AWS_ENDPOINT_URL: rt.endpoint,
+          AWS_ENDPOINT_URL_S3: rt.s3.endpoint,
+          AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+          AWS_REGION: rt.model.region,
+          ...env,
+        } as NodeJS.ProcessEnv,
+        maxBuffer: 64 * 1024 * 1024,
+      },
+      (error, stdout, stderr) =>
+        done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+    child.stdin?.end(input);
+  });
+}
+
+/** Waits until nothing is queued, in flight or being delivered for a moment, then flushes the archive. */
+export async function settle(rt: LocalRuntime, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let idleSince = 0;
+  while (Date.now() < deadline) {
+    if (rt.idle()) {
+      idleSince ||= Date.now();
+      if (Date.now() - idleSince > 800) break;
+    } else idleSince = 0;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await rt.firehose.flush();
+}
+
+/** The JSON objects among a command's output lines. */
+export const jsonLines = (text: string) =>
+  text
+    .split('\n')
+    .filter((l) => l.trim().startsWith('{'))
+    .map((l) => JSON.parse(l));
