@@ -68,7 +68,7 @@ function parseJsonParam(text: string, onError: () => never): unknown {
 }
 
 const operations: Record<string, (bus: LocalEventBus, body: Json) => unknown> = {
-  PutEvents: (bus, body) => bus.putEvents(undefined, body.Entries as PutEventsRequestEntry[]),
+  PutEvents: (bus, body) => bus.putEventsDurably(undefined, body.Entries as PutEventsRequestEntry[]),
 
   TestEventPattern: (bus, body) => {
     const pattern = parseJsonParam(requiredString(body, 'EventPattern'), () => {
@@ -112,11 +112,11 @@ const operations: Record<string, (bus: LocalEventBus, body: Json) => unknown> = 
  * Answers one EventBridge API call. `target` is the X-Amz-Target header (`AWSEvents.PutEvents`);
  * `body` the raw request body. Never throws: failures become AWS-shaped error responses.
  */
-export function handleEventBridgeRequest(
+export async function handleEventBridgeRequest(
   bus: LocalEventBus,
   target: string | undefined,
   body: string,
-): ApiResponse {
+): Promise<ApiResponse> {
   const operation = target?.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : undefined;
   const handler = operation ? operations[operation] : undefined;
   if (!handler) {
@@ -135,7 +135,7 @@ export function handleEventBridgeRequest(
     return error('SerializationException', 'The request body must be a JSON object.');
   }
   try {
-    return respond(200, handler(bus, request as Json));
+    return respond(200, await handler(bus, request as Json));
   } catch (e) {
     if (e instanceof EventBridgeApiError) return error(e.code, e.message, e.status);
     if (e instanceof InvalidEventPatternError) return error(e.code, e.message);

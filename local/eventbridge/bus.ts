@@ -163,6 +163,28 @@ export class LocalEventBus {
 
   /** Accepts entries like PutEvents; deliveries continue after it returns. */
   putEvents(busName: string | undefined, entries: readonly PutEventsRequestEntry[]): PutEventsResult {
+    return this.accept(busName, entries).result;
+  }
+
+  /**
+   * PutEvents as the endpoint answers it: only once every matched target's first delivery attempt
+   * has settled (an SQS target's message is in the durable log, or its retry is scheduled), so an
+   * acknowledged event survives the runtime being killed right after the answer.
+   */
+  async putEventsDurably(
+    busName: string | undefined,
+    entries: readonly PutEventsRequestEntry[],
+  ): Promise<PutEventsResult> {
+    const { result, firstAttempts } = this.accept(busName, entries);
+    await Promise.all(firstAttempts);
+    return result;
+  }
+
+  private accept(
+    busName: string | undefined,
+    entries: readonly PutEventsRequestEntry[],
+  ): { result: PutEventsResult; firstAttempts: Promise<void>[] } {
+    const firstAttempts: Promise<void>[] = [];
     validateRequest(entries);
     // An unknown bus fails the whole request before any entry is accepted.
     const targetsBus = entries.map((e) => this.bus(e.EventBusName ?? busName));
@@ -184,10 +206,10 @@ export class LocalEventBus {
       });
       this.counters.eventsAccepted++;
       results.push({ EventId: event.id });
-      this.route(bus, event, ingestion);
+      firstAttempts.push(...this.route(bus, event, ingestion));
     });
     this.counters.entriesFailed += failed;
-    return { FailedEntryCount: failed, Entries: results };
+    return { result: { FailedEntryCount: failed, Entries: results }, firstAttempts };
   }
 
   metrics(): BusMetrics {
@@ -217,19 +239,26 @@ export class LocalEventBus {
     return bus;
   }
 
-  private route(bus: BusState, event: EventBridgeEvent, ingestion: Date): void {
+  /** Starts every matched target's delivery; returns when each one's first attempt settles. */
+  private route(bus: BusState, event: EventBridgeEvent, ingestion: Date): Promise<void>[] {
     const eventJson = JSON.stringify(event);
+    const firstAttempts: Promise<void>[] = [];
     for (const ruleName of bus.index.match(event)) {
       const rule = bus.rules.get(ruleName) as RuleModel;
       this.matched.set(rule.name, (this.matched.get(rule.name) ?? 0) + 1);
       for (const target of rule.targets) {
-        const delivery = this.deliver(rule, target, event, eventJson, ingestion).catch((error: unknown) => {
-          this.log(`rule ${rule.name} target ${target.id}: delivery crashed: ${(error as Error).message}`);
-        });
+        let firstAttemptDone = () => {};
+        firstAttempts.push(new Promise<void>((resolve) => (firstAttemptDone = resolve)));
+        const delivery = this.deliver(rule, target, event, eventJson, ingestion, firstAttemptDone)
+          .catch((error: unknown) => {
+            this.log(`rule ${rule.name} target ${target.id}: delivery crashed: ${(error as Error).message}`);
+          })
+          .finally(firstAttemptDone);
         this.inFlight.add(delivery);
         void delivery.finally(() => this.inFlight.delete(delivery));
       }
     }
+    return firstAttempts;
   }
 
   private input(
@@ -273,6 +302,7 @@ export class LocalEventBus {
     event: EventBridgeEvent,
     eventJson: string,
     ingestion: Date,
+    firstAttemptDone: () => void = () => {},
   ): Promise<void> {
     let body: string;
     try {
@@ -297,6 +327,8 @@ export class LocalEventBus {
       } catch (error) {
         this.counters.deliveriesFailed++;
         failure = classify(error);
+      } finally {
+        firstAttemptDone();
       }
       if (!failure.retryable || this.closed)
         return this.deadLetter(rule, target, eventJson, failure, retries);

@@ -134,6 +134,24 @@ describe('LocalEventBus', () => {
     });
   });
 
+  it('answers PutEvents only once the SQS target holds the message, so an acknowledged event survives a kill', async () => {
+    const { bus, queues } = makeBus();
+    let open = () => {};
+    queues.gates.set(arn.work, new Promise<void>((resolve) => (open = resolve)));
+    let answered = false;
+    const answer = bus.putEventsDurably(undefined, [request({ id: 'e1', tenant: 'acme' })]).then((result) => {
+      answered = true;
+      return result;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(answered).toBe(false);
+    expect(queues.to(arn.work)).toHaveLength(0);
+
+    open();
+    expect((await answer).FailedEntryCount).toBe(0);
+    expect(queues.to(arn.work)).toHaveLength(1);
+  });
+
   it('sends the whole event, an InputPath or a constant Input, and skips disabled rules', async () => {
     const { bus, queues } = makeBus();
     const [entry] = bus.putEvents(BUS, [

@@ -23,9 +23,9 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    req.on('end', async () => {
       const target = req.headers['x-amz-target'];
-      const answer = handleEventBridgeRequest(
+      const answer = await handleEventBridgeRequest(
         bus,
         typeof target === 'string' ? target : undefined,
         Buffer.concat(chunks).toString('utf8'),
