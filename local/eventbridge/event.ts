@@ -108,6 +108,15 @@ export function checkEntry(entry: PutEventsRequestEntry): EntryCheck {
   if (!entry.Source) return invalid('Source');
   if (!entry.DetailType) return invalid('DetailType');
   if (!entry.Detail) return invalid('Detail');
+  if (nestingDepth(entry.Detail) > MAX_DETAIL_DEPTH) {
+    return {
+      ok: false,
+      result: {
+        ErrorCode: 'MalformedDetail',
+        ErrorMessage: `Detail is malformed: it nests deeper than ${MAX_DETAIL_DEPTH} levels.`,
+      },
+    };
+  }
   let detail: unknown;
   try {
     detail = JSON.parse(entry.Detail);
@@ -122,6 +131,30 @@ export function checkEntry(entry: PutEventsRequestEntry): EntryCheck {
     };
   }
   return { ok: true, detail: detail as Record<string, unknown> };
+}
+
+/**
+ * Deeper than any real event; past it, serialising the event for a target would exhaust the stack.
+ * EventBridge documents no depth limit, so the local runtime names its own in the error.
+ */
+export const MAX_DETAIL_DEPTH = 1000;
+
+/** Deepest nesting of objects and arrays in JSON text, ignoring brackets inside strings. */
+export function nestingDepth(json: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) deepest = Math.max(deepest, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return deepest;
 }
 
 /** The SDK sends Time as epoch seconds (JSON 1.1); an ISO string is accepted too. */
