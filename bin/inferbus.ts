@@ -4,6 +4,14 @@ import { processIO } from '../cli/io';
 import { buildProgram } from '../cli/program';
 import { matchesPattern, validatePattern } from '../local/eventbridge/pattern';
 
+// `inferbus query ... | head` closes the pipe early: stop quietly, as Unix tools do.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
 let exitCode: ExitCode = ExitCode.Ok;
 const program = buildProgram(
   {
