@@ -1,3 +1,4 @@
+import '../cli/quiet-warnings';
 import { CommanderError } from 'commander';
 import { CliError, ExitCode } from '../cli/errors';
 import { processIO } from '../cli/io';
