@@ -36,6 +36,16 @@ export interface LocalRuntimeOptions {
    * memory and context switches on one machine. @default max(2, available CPU cores)
    */
   readonly maxWorkersPerFunction?: number;
+  /**
+   * Extra environment variables for every handler (merged over the runtime's own endpoints and
+   * credentials), e.g. `INFERBUS_FAULTS` for the fault suite.
+   */
+  readonly handlerEnvironment?: Record<string, string>;
+  /**
+   * Overrides every queue's visibility timeout: an accelerated clock for fault runs only, so failed
+   * batches come back in seconds instead of the template's value (181 s). @default the template's value
+   */
+  readonly visibilityTimeoutSeconds?: number;
 }
 
 /**
@@ -100,7 +110,10 @@ export class LocalRuntime {
     };
     const endpoint = await server.start();
     try {
-      const model = loadTemplateModel(cdkOutDir, undefined, { endpoint });
+      const model = withVisibilityTimeout(
+        loadTemplateModel(cdkOutDir, undefined, { endpoint }),
+        options.visibilityTimeoutSeconds,
+      );
       const s3 = await startLocalS3({ stateDir, buckets: model.buckets });
       const dynamodb = await startLocalDynamoDb({
         stateDir,
@@ -139,6 +152,7 @@ export class LocalRuntime {
           AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
           AWS_REGION: model.region,
           ...LOCAL_S3_CHECKSUM_ENV,
+          ...options.handlerEnvironment,
         },
       });
       const pollers = model.eventSourceMappings
@@ -293,6 +307,12 @@ export class LocalRuntime {
     await this.dynamodb?.stop();
     await this.server.stop();
   }
+}
+
+/** The model with every queue's visibility timeout replaced (fault runs only); as is when undefined. */
+function withVisibilityTimeout(model: TemplateModel, seconds: number | undefined): TemplateModel {
+  if (seconds === undefined) return model;
+  return { ...model, queues: model.queues.map((q) => ({ ...q, visibilityTimeoutSeconds: seconds })) };
 }
 
 function parseJson(text: string): unknown {

@@ -277,16 +277,33 @@ export async function processBatch(
     );
 
   const outcome = await deps.publisher.publish([...entries, ...failureEntries]);
-  for (const index of outcome.failed.keys()) {
+  const unpublished: { record: SQSRecord; error: string }[] = [];
+  for (const [index, error] of outcome.failed) {
     // A result that cannot be published is retried by SQS; an unpublished failure notice is not
     // worth a retry, since the DLQ already holds the record with its reason.
-    if (index < owners.length) retry.add((owners[index] as SQSRecord).messageId);
+    if (index < owners.length) unpublished.push({ record: owners[index] as SQSRecord, error });
   }
+  // On its last receive a record goes to the DLQ here, with the reason, rather than being moved
+  // there by SQS's redrive, which attaches none.
+  const exhausted = unpublished.filter(({ record }) => attemptsOf(record) >= deps.maxReceiveCount);
+  const lateUnsaved = await deps.deadLetters.send(
+    exhausted.map(({ record, error }) => ({
+      body: record.body,
+      sourceQueueArn: record.eventSourceARN,
+      errorCode: 'RetriesExhausted.PublishFailed',
+      errorMessage: `the result could not be published: ${error}`,
+      attempts: attemptsOf(record),
+    })),
+  );
+  const lateLettered = new Set(
+    exhausted.filter((_, i) => !lateUnsaved.has(i)).map(({ record }) => record.messageId),
+  );
+  for (const { record } of unpublished) if (!lateLettered.has(record.messageId)) retry.add(record.messageId);
 
   // 6. Only now record the sequence numbers whose results are out: a crash before this point
   // re-processes (a duplicate result with the same id) rather than skips an unpublished event.
   if (deps.tenancy && gated) {
-    const lettered = new Set(letters.map(({ record }) => record.messageId));
+    const lettered = new Set([...letters.map(({ record }) => record.messageId), ...lateLettered]);
     const published = work
       .filter(
         (item) => item.ordering && !retry.has(item.record.messageId) && !lettered.has(item.record.messageId),
@@ -305,7 +322,7 @@ export async function processBatch(
       duplicates,
       poison,
       retried: retry.size,
-      deadLettered: letters.length - unsaved.size,
+      deadLettered: letters.length - unsaved.size + lateLettered.size,
       inferenceMs: round(inferenceMs),
       quotaDelayed,
       held,

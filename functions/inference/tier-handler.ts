@@ -12,6 +12,7 @@ import { ResultCache } from '../core/result-cache';
 import { S3ClaimResolver } from '../shared/claims';
 import { SqsDeadLetterSink } from '../shared/dead-letters';
 import { type HandlerEnv, readHandlerEnv } from '../shared/env';
+import { injectHandlerError, injectInitFailure, withPublishFaults } from '../shared/faults';
 import { PutEventsPublisher } from '../shared/publisher';
 import { SqsRequeuer } from '../shared/requeue';
 import { DynamoTenantState } from '../shared/tenant-state';
@@ -41,7 +42,7 @@ export function createTierHandler(options: TierHandlerOptions) {
   const serviceName = `inferbus-tier${options.tier}`;
   const logger = new Logger({ serviceName });
   const metrics = new Metrics({ namespace: 'inferbus', serviceName });
-  const publisher = new PutEventsPublisher(new EventBridgeClient({}), env.EVENT_BUS_NAME);
+  const publisher = withPublishFaults(new PutEventsPublisher(new EventBridgeClient({}), env.EVENT_BUS_NAME));
   const sqs = new SQSClient({});
   const deadLetters = new SqsDeadLetterSink(sqs, env.DLQ_URLS, options.tier);
   // Quota and ordering run where the CDK app gave the function the tenant-state table (tier 1).
@@ -60,6 +61,7 @@ export function createTierHandler(options: TierHandlerOptions) {
 
   const handle = async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const runtime = await ready;
+    injectHandlerError();
     const { response, report } = await processBatch(event.Records, {
       tier: options.tier,
       lastTier: options.lastTier,
@@ -80,6 +82,7 @@ export function createTierHandler(options: TierHandlerOptions) {
 }
 
 async function loadRuntime(env: HandlerEnv, options: TierHandlerOptions): Promise<TierRuntime> {
+  injectInitFailure();
   const manifest = await loadManifest(env.MODELS_DIR);
   const name = env.MODEL_NAME ?? `tier${options.tier}`;
   const model = await loadModel({

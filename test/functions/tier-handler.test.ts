@@ -117,6 +117,20 @@ describe('tier-1 handler', () => {
     expect(stub.calls.filter((c) => c.target === 'AWSEvents.PutEvents').length).toBeGreaterThan(1);
   });
 
+  it('dead-letters a record whose result still cannot be published on its last receive, with the reason', async () => {
+    stub.failPutEventsEntry = (entry) =>
+      entry.DetailType === 'InferenceFailed' ? undefined : 'ThrottlingException';
+    const last = sqsRecord(requestEvent('pf-last', testMessages[37]?.text ?? 'x'), 3);
+
+    const response = await tier1({ Records: [last] }, context);
+
+    expect(response.batchItemFailures).toEqual([]);
+    const [letter] = stub.deadLetters();
+    expect(letter.MessageBody).toBe(last.body);
+    expect(letter.MessageAttributes.ERROR_CODE.StringValue).toBe('RetriesExhausted.PublishFailed');
+    expect(letter.MessageAttributes.ERROR_MESSAGE.StringValue).toMatch(/ThrottlingException/);
+  });
+
   it('keeps a poison record for retry when the DLQ itself is unavailable', async () => {
     stub.failSqs = true;
     const poison = sqsRecord('[]');

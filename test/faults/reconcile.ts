@@ -1,0 +1,266 @@
+// The fault suite's building blocks: a fresh runtime with faults in its handlers, sample traffic
+// through the real EventBridge SDK, and the reconciliation of accepted ids against the archive and DLQs.
+import { AthenaClient } from '@aws-sdk/client-athena';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DetailType } from '../../functions/core/events';
+import { sampleEntries } from '../../functions/producer/samples';
+import { runQuery } from '../../functions/shared/athena-query';
+import { FAULTS_ENV, type FaultConfig } from '../../functions/shared/faults';
+import { PROJECT_ROOT } from '../../lib/app';
+import type { TemplateModel } from '../../local/model';
+import { LocalRuntime } from '../../local/runtime';
+import { LOCAL_S3_CREDENTIALS } from '../../local/s3';
+
+/** Accelerated clock for fault runs: failed batches come back after this many seconds (template: 181). */
+export const FAULT_VISIBILITY_SECONDS = 2;
+
+export function startRuntime(
+  stateDir: string,
+  faults: FaultConfig | undefined,
+  log: (line: string) => void,
+): Promise<LocalRuntime> {
+  return LocalRuntime.start({
+    projectRoot: PROJECT_ROOT,
+    stage: 'dev',
+    port: 0,
+    stateDir,
+    log,
+    firehoseIntervalSeconds: 1,
+    visibilityTimeoutSeconds: FAULT_VISIBILITY_SECONDS,
+    handlerEnvironment: faults ? { [FAULTS_ENV]: JSON.stringify(faults) } : undefined,
+  });
+}
+
+export interface Target {
+  readonly endpoint: string;
+  readonly region: string;
+}
+
+const clientConfig = (t: Target) => ({
+  endpoint: t.endpoint,
+  region: t.region,
+  credentials: LOCAL_S3_CREDENTIALS,
+});
+
+export const busNameOf = (model: TemplateModel) =>
+  model.buses.find((b) => b.name !== 'default')?.name ?? 'default';
+
+/** Tenants and weights from the tier-1 rules (as the demo does). */
+export function tenantsOf(model: TemplateModel): { id: string; weight: number }[] {
+  const tenants: { id: string; weight: number }[] = [];
+  for (const rule of model.rules) {
+    const pattern = rule.eventPattern as { 'detail-type'?: string[]; detail?: { tenant?: string[] } };
+    const tenant = pattern.detail?.tenant?.[0];
+    if (!tenant || !pattern['detail-type']?.includes(DetailType.InferenceRequested)) continue;
+    const queueArn = rule.targets[0]?.arn;
+    const share = model.eventSourceMappings.find((m) => m.queueArn === queueArn)?.maxConcurrency ?? 1;
+    tenants.push({ id: tenant, weight: share / 10 });
+  }
+  return tenants;
+}
+
+/** Sends `count` sample requests (about 3% poison); resolves to the ids PutEvents accepted. */
+export async function sendSamples(target: Target, model: TemplateModel, count: number): Promise<string[]> {
+  const events = new EventBridgeClient(clientConfig(target));
+  const samples = sampleEntries({
+    count,
+    busName: busNameOf(model),
+    tenants: tenantsOf(model),
+    poisonShare: 0.03,
+    rejected: 0,
+  });
+  const accepted: string[] = [];
+  for (let i = 0; i < samples.length; i += 10) {
+    const group = samples.slice(i, i + 10);
+    const response = await events.send(
+      new PutEventsCommand({ Entries: group.map((s) => ({ ...s.entry, Resources: undefined })) }),
+    );
+    response.Entries?.forEach((result, j) => {
+      const id = group[j]?.id;
+      if (result.EventId && id) accepted.push(id);
+    });
+  }
+  events.destroy();
+  return accepted;
+}
+
+/** Waits until nothing is queued, in flight or delivered for 1.5 s, then flushes Firehose. */
+export async function waitUntilIdle(runtime: LocalRuntime, timeoutMs = 180_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  let idleSince = 0;
+  let settled = false;
+  while (Date.now() < deadline) {
+    if (runtime.idle()) {
+      idleSince ||= Date.now();
+      if (Date.now() - idleSince > 1500) {
+        settled = true;
+        break;
+      }
+    } else idleSince = 0;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await runtime.firehose.flush();
+  return settled;
+}
+
+export interface DeadLetterRecord {
+  readonly id: string;
+  readonly queue: string;
+  readonly reason: string;
+}
+
+export interface Collected {
+  /** source_event_id of every archived InferenceCompleted row (not de-duplicated). */
+  readonly completedRows: string[];
+  readonly deadLetters: DeadLetterRecord[];
+}
+
+/** Reads the archive (Athena) and every DLQ (SQS API) of a running runtime. */
+export async function collect(target: Target, model: TemplateModel): Promise<Collected> {
+  const athena = new AthenaClient(clientConfig(target));
+  const table = model.glueTables[0];
+  const result = await runQuery(
+    athena,
+    model.workGroups[0]?.name ?? 'primary',
+    table?.databaseName ?? 'default',
+    'SELECT source_event_id FROM events WHERE detail_type = ?',
+    [`'${DetailType.InferenceCompleted}'`],
+  );
+  athena.destroy();
+  const completedRows = result.rows.map((r) => String(r.source_event_id));
+
+  const dlqArns = new Set(model.queues.flatMap((q) => (q.redrive ? [q.redrive.deadLetterTargetArn] : [])));
+  for (const rule of model.rules)
+    for (const t of rule.targets) if (t.deadLetterArn) dlqArns.add(t.deadLetterArn);
+  const nameOf = (arn: string) => model.queues.find((q) => q.arn === arn)?.name ?? arn;
+  const sqs = new SQSClient(clientConfig(target));
+  const deadLetters: DeadLetterRecord[] = [];
+  for (const queue of model.queues.filter((q) => dlqArns.has(q.arn))) {
+    for (;;) {
+      // A long visibility timeout: each message is read once while the loop drains the queue.
+      const { Messages = [] } = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queue.url,
+          MaxNumberOfMessages: 10,
+          VisibilityTimeout: 600,
+          WaitTimeSeconds: 0,
+          MessageAttributeNames: ['All'],
+          MessageSystemAttributeNames: ['All'],
+        }),
+      );
+      if (Messages.length === 0) break;
+      for (const message of Messages) {
+        const attributes = message.MessageAttributes ?? {};
+        const system = message.Attributes ?? {};
+        const code = attributes.ERROR_CODE?.StringValue;
+        const source = system.DeadLetterQueueSourceArn;
+        const reason = code
+          ? `${code} after ${attributes.ATTEMPTS?.StringValue ?? '?'} attempt(s): ${(attributes.ERROR_MESSAGE?.StringValue ?? '').slice(0, 80)}`
+          : source
+            ? `redriven after ${Number(system.ApproximateReceiveCount ?? 1) - 1} receives from ${nameOf(source)}`
+            : 'no reason attached';
+        deadLetters.push({ id: envelopeIdOf(message.Body), queue: queue.name, reason });
+      }
+    }
+  }
+  sqs.destroy();
+  return { completedRows, deadLetters };
+}
+
+/** The request id a DLQ body stands for: an escalation points at its source request. */
+function envelopeIdOf(body: string | undefined): string {
+  try {
+    const detail = JSON.parse(body ?? '{}').detail ?? {};
+    return String(detail.payload?.sourceEventId ?? detail.id ?? '(no id)');
+  } catch {
+    return '(unparseable body)';
+  }
+}
+
+export interface Reconciliation {
+  readonly scenario: string;
+  readonly accepted: number;
+  readonly completed: number;
+  readonly deadLettered: number;
+  readonly missing: string[];
+  readonly invented: string[];
+  /** Archived result rows beyond the first per source id (at-least-once; de-duplicated by readers). */
+  readonly duplicateResults: number;
+  /** Ids both completed and dead-lettered, or dead-lettered twice. */
+  readonly overlaps: string[];
+  readonly reasons: Map<string, number>;
+  /** Records the event source mappings handed back to their queue (proof the faults fired). */
+  readonly handedBack?: number;
+  readonly note?: string;
+  readonly ok: boolean;
+}
+
+export function reconcile(
+  scenario: string,
+  accepted: readonly string[],
+  collected: Collected,
+  note?: string,
+  handedBack?: number,
+): Reconciliation {
+  const acceptedSet = new Set(accepted);
+  const completed = new Set(collected.completedRows);
+  const dlqIds = collected.deadLetters.map((d) => d.id);
+  const dlq = new Set(dlqIds);
+  const accounted = new Set([...completed, ...dlq]);
+  const missing = accepted.filter((id) => !accounted.has(id));
+  const invented = [...accounted].filter((id) => !acceptedSet.has(id));
+  const overlaps = [
+    ...[...dlq].filter((id) => completed.has(id)),
+    ...dlqIds.filter((id, i) => dlqIds.indexOf(id) !== i),
+  ];
+  const reasons = new Map<string, number>();
+  for (const d of collected.deadLetters) {
+    const key = `${d.queue}: ${d.reason.replace(/ from .*$/, '').replace(/ after \d+ attempt\(s\)/, '')}`;
+    reasons.set(key, (reasons.get(key) ?? 0) + 1);
+  }
+  return {
+    scenario,
+    accepted: accepted.length,
+    completed: completed.size,
+    deadLettered: dlq.size,
+    missing,
+    invented,
+    duplicateResults: collected.completedRows.length - completed.size,
+    overlaps,
+    reasons,
+    handedBack,
+    note,
+    ok: missing.length === 0 && invented.length === 0,
+  };
+}
+
+export function formatTable(rows: readonly Reconciliation[]): string {
+  const header = [
+    'scenario',
+    'accepted',
+    'completed',
+    'dead-lettered',
+    'missing',
+    'invented',
+    'dup-results',
+    'overlaps',
+    'handed-back',
+    'verdict',
+  ];
+  const body = rows.map((r) => [
+    r.scenario,
+    String(r.accepted),
+    String(r.completed),
+    String(r.deadLettered),
+    String(r.missing.length),
+    String(r.invented.length),
+    String(r.duplicateResults),
+    String(r.overlaps.length),
+    r.handedBack === undefined ? '-' : String(r.handedBack),
+    r.ok ? 'PASS' : 'FAIL (lost)',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] as string).length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ');
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}

@@ -1,0 +1,183 @@
+// `npm run faults`: every fault scenario on a fresh local runtime, then a reconciliation of accepted
+// request ids against archived results and DLQ messages. Exits non-zero when anything was lost.
+// Faults reach the handlers through INFERBUS_FAULTS (functions/shared/faults.ts); queues run on an
+// accelerated clock (visibility timeout FAULT_VISIBILITY_SECONDS instead of the template's 181 s).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FaultConfig } from '../../functions/shared/faults';
+import { PROJECT_ROOT } from '../../lib/app';
+import { ensureSynthesized, loadTemplateModel } from '../../local/template';
+import {
+  type Collected,
+  collect,
+  formatTable,
+  type Reconciliation,
+  reconcile,
+  sendSamples,
+  startRuntime,
+  waitUntilIdle,
+} from './reconcile';
+
+export interface Scenario {
+  readonly name: string;
+  readonly faults?: FaultConfig;
+}
+
+export const SCENARIOS: readonly Scenario[] = [
+  { name: 'baseline' },
+  { name: 'handlerErrorRate=0.3', faults: { handlerErrorRate: 0.3 } },
+  { name: 'publishFailureRate=0.3', faults: { publishFailureRate: 0.3 } },
+  { name: 'initFailure', faults: { initFailure: true } },
+];
+
+export interface RunOptions {
+  readonly requests: number;
+  readonly out: (line: string) => void;
+  readonly verbose?: boolean;
+}
+
+/** One scenario in this process: fresh runtime and state, traffic, settle, reconcile. */
+export async function runScenario(scenario: Scenario, options: RunOptions): Promise<Reconciliation> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'inferbus-faults-'));
+  const logs: string[] = [];
+  const runtime = await startRuntime(stateDir, scenario.faults, (line) => logs.push(line));
+  try {
+    const target = { endpoint: runtime.endpoint, region: runtime.model.region };
+    const accepted = await sendSamples(target, runtime.model, options.requests);
+    const settled = await waitUntilIdle(runtime);
+    const collected = await collect(target, runtime.model);
+    report(options, scenario.name, collected);
+    const handedBack = runtime.pollers.reduce((n, p) => n + p.stats().failedRecords, 0);
+    return reconcile(
+      scenario.name,
+      accepted,
+      collected,
+      settled ? undefined : 'did not settle in time',
+      handedBack,
+    );
+  } finally {
+    await runtime.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+function report(options: RunOptions, scenario: string, collected: Collected): void {
+  if (!options.verbose) return;
+  options.out(`\n[${scenario}] ${collected.deadLetters.length} DLQ message(s):`);
+  for (const d of collected.deadLetters) options.out(`  ${d.id}  ${d.queue}  ${d.reason}`);
+}
+
+const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
+
+function spawnChild(mode: 'serve' | 'drain', stateDir: string, log: string[]): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', CHILD, mode, stateDir], {
+    cwd: PROJECT_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group: the SIGKILL takes the runtime and its Lambda workers down together.
+    detached: true,
+  }).on('error', (error) => log.push(`child: ${error.message}`));
+}
+
+function lineFrom(child: ChildProcess, prefix: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    const timer = setTimeout(
+      () => reject(new Error(`child gave no ${prefix} line in ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      const line = buffer.split('\n').find((l) => l.startsWith(`${prefix} `));
+      if (line) {
+        clearTimeout(timer);
+        resolve(line.slice(prefix.length + 1));
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`child exited (${code}) before its ${prefix} line`));
+    });
+  });
+}
+
+/**
+ * SIGKILL of the runtime (and its workers) while batches are in flight, then a restart on the same
+ * state folder that drains the queues. Accepted ids missing afterwards were lost by the crash.
+ */
+export async function runKillScenario(
+  options: RunOptions & { killAfterMs?: number },
+): Promise<Reconciliation> {
+  const name = 'sigkill+restart';
+  const stateDir = mkdtempSync(join(tmpdir(), 'inferbus-faults-kill-'));
+  const log: string[] = [];
+  const cdkOutDir = join(PROJECT_ROOT, 'cdk.out');
+  await ensureSynthesized({ projectRoot: PROJECT_ROOT, cdkOutDir, stage: 'dev', log: (l) => log.push(l) });
+  const model = loadTemplateModel(cdkOutDir, undefined, { endpoint: 'http://127.0.0.1:0' });
+  const serve = spawnChild('serve', stateDir, log);
+  serve.stderr?.on('data', (c: Buffer) => log.push(c.toString('utf8')));
+  try {
+    const target = JSON.parse(await lineFrom(serve, 'READY', 180_000));
+    const accepted = await sendSamples(target, model, options.requests);
+    await new Promise((r) => setTimeout(r, options.killAfterMs ?? 1500));
+    process.kill(-(serve.pid as number), 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 500));
+    const drain = spawnChild('drain', stateDir, log);
+    drain.stderr?.on('data', (c: Buffer) => log.push(c.toString('utf8')));
+    const result = JSON.parse(await lineFrom(drain, 'RESULT', 300_000)) as Collected & {
+      settled: boolean;
+      backlog: number;
+    };
+    report(options, name, result);
+    const note = `${result.backlog} work-queue message(s) left at restart${result.settled ? '' : '; did not settle in time'}`;
+    return reconcile(name, accepted, result, note);
+  } catch (error) {
+    options.out(`[${name}] failed: ${(error as Error).message}\n${log.join('').slice(-2000)}`);
+    throw error;
+  } finally {
+    try {
+      process.kill(-(serve.pid as number), 'SIGKILL');
+    } catch {}
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+export function printReconciliation(rows: readonly Reconciliation[], out: (line: string) => void): void {
+  out(`\n${formatTable(rows)}`);
+  for (const r of rows) {
+    out(`\n${r.scenario}: DLQ reasons`);
+    for (const [reason, n] of r.reasons) out(`  ${String(n).padStart(4)}  ${reason}`);
+    if (r.missing.length) out(`  MISSING (${r.missing.length}): ${r.missing.slice(0, 20).join(', ')}`);
+    if (r.invented.length) out(`  INVENTED (${r.invented.length}): ${r.invented.slice(0, 20).join(', ')}`);
+    if (r.overlaps.length)
+      out(`  both completed and dead-lettered (${r.overlaps.length}): ${r.overlaps.slice(0, 10).join(', ')}`);
+    if (r.note) out(`  note: ${r.note}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const requests = Number(process.env.FAULTS_REQUESTS ?? 200);
+  const only = process.argv[2];
+  const rows: Reconciliation[] = [];
+  for (const scenario of SCENARIOS) {
+    if (only && scenario.name !== only) continue;
+    out(`running ${scenario.name} ...`);
+    rows.push(await runScenario(scenario, { requests, out, verbose: true }));
+  }
+  if (!only || only === 'sigkill') {
+    out('running sigkill+restart ...');
+    rows.push(await runKillScenario({ requests, out, verbose: true }));
+  }
+  printReconciliation(rows, out);
+  process.exitCode = rows.every((r) => r.ok) ? 0 : 1;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((error) => {
+    process.stderr.write(`${(error as Error).stack ?? error}\n`);
+    process.exit(1);
+  });
+}
