@@ -7,15 +7,21 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { ResultCache } from '../core/result-cache';
 import { S3ClaimResolver } from '../shared/claims';
 import { SqsDeadLetterSink } from '../shared/dead-letters';
 import { type HandlerEnv, readHandlerEnv } from '../shared/env';
-import { injectHandlerError, injectInitFailure, withPublishFaults } from '../shared/faults';
+import {
+  injectHandlerError,
+  injectHandlerTimeout,
+  injectInitFailure,
+  withPublishFaults,
+} from '../shared/faults';
 import { PutEventsPublisher } from '../shared/publisher';
 import { SqsRequeuer } from '../shared/requeue';
 import { DynamoTenantState } from '../shared/tenant-state';
+import { guardInvocation } from './invocation-guard';
 import { loadManifest, loadModel } from './model';
 import { type BatchReport, processBatch, type Scorer } from './process-batch';
 import type { Tenancy } from './tenant-gate';
@@ -59,9 +65,10 @@ export function createTierHandler(options: TierHandlerOptions) {
   // Surface init failures (bad model file, bad manifest) in the logs at once, not only on invoke.
   ready.catch((error) => logger.error('tier initialisation failed', error as Error));
 
-  const handle = async (event: SQSEvent): Promise<SQSBatchResponse> => {
+  const processRecords = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     const runtime = await ready;
     injectHandlerError();
+    await injectHandlerTimeout(context.getRemainingTimeInMillis());
     const { response, report } = await processBatch(event.Records, {
       tier: options.tier,
       lastTier: options.lastTier,
@@ -77,6 +84,24 @@ export function createTierHandler(options: TierHandlerOptions) {
     record(metrics, report);
     logger.info('batch processed', { ...report });
     return response;
+  };
+
+  const handle = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    const outcome = await guardInvocation(event.Records, () => processRecords(event, context), {
+      deadLetters,
+      maxReceiveCount: env.MAX_RECEIVE_COUNT,
+      remainingMs: () => context.getRemainingTimeInMillis(),
+    });
+    if (outcome.ended) {
+      logger.error(`batch ended early (${outcome.ended})`, {
+        records: event.Records.length,
+        deadLettered: outcome.deadLettered,
+        handedBack: outcome.response.batchItemFailures.length,
+      });
+      metrics.addMetric(outcome.ended === 'error' ? 'BatchErrors' : 'BatchTimeouts', MetricUnit.Count, 1);
+      metrics.addMetric('DeadLettered', MetricUnit.Count, outcome.deadLettered);
+    }
+    return outcome.response;
   };
   return middy(handle).use(injectLambdaContext(logger)).use(logMetrics(metrics));
 }

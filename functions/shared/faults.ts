@@ -7,6 +7,7 @@ import type { EventPublisher, PublishOutcome } from './publisher';
  * deployment) every hook is a no-op: one property read per call, nothing wrapped.
  *
  *   INFERBUS_FAULTS='{"handlerErrorRate":0.2,"publishFailureRate":0.3,"initFailure":true}'
+ *   INFERBUS_FAULTS='{"handlerTimeoutRate":0.2}'
  */
 export interface FaultConfig {
   /** Probability that a batch throws before processing (a handler exception). */
@@ -15,11 +16,13 @@ export interface FaultConfig {
   readonly publishFailureRate?: number;
   /** The tier's model load fails at init: every invocation errors. */
   readonly initFailure?: boolean;
+  /** Probability that a batch hangs past the function timeout (a handler timeout). */
+  readonly handlerTimeoutRate?: number;
 }
 
 export const FAULTS_ENV = 'INFERBUS_FAULTS';
 
-const RATE_KEYS = ['handlerErrorRate', 'publishFailureRate'] as const;
+const RATE_KEYS = ['handlerErrorRate', 'publishFailureRate', 'handlerTimeoutRate'] as const;
 const KNOWN_KEYS = new Set<string>([...RATE_KEYS, 'initFailure']);
 
 /** Parses the value of INFERBUS_FAULTS; undefined or empty means no faults. Throws a clear error otherwise. */
@@ -75,6 +78,19 @@ export function injectHandlerError(config: FaultConfig | undefined = faults, ran
   if (rate && random() < rate) {
     throw new InjectedFault(`injected handler error (${FAULTS_ENV}.handlerErrorRate=${rate})`);
   }
+}
+
+/**
+ * With probability `handlerTimeoutRate`, waits until `remainingMs` has run out and one second more,
+ * as a batch stuck on a slow dependency does (call at the start of a batch). Otherwise returns at once.
+ */
+export async function injectHandlerTimeout(
+  remainingMs: number,
+  config: FaultConfig | undefined = faults,
+  random = Math.random,
+): Promise<void> {
+  const rate = config?.handlerTimeoutRate;
+  if (rate && random() < rate) await new Promise((resolve) => setTimeout(resolve, remainingMs + 1000));
 }
 
 /**
