@@ -102,7 +102,9 @@ describe('guardInvocation', () => {
     expect(outcome.ended).toBe('deadline');
     expect(ids(outcome.response)).toEqual([records[0]?.messageId, records[2]?.messageId]);
     expect(sink.letters.map((l) => [l.errorCode, l.attempts])).toEqual([['RetriesExhausted.Timeout', 3]]);
-    expect(sink.letters[0]?.errorMessage).toMatch(/about to run out of its 0\.4 s with 3 record\(s\) unfinished/);
+    expect(sink.letters[0]?.errorMessage).toMatch(
+      /about to run out of its 0\.4 s with 3 record\(s\) unfinished/,
+    );
   });
 
   it('keeps a record on the queue when its dead letter cannot be stored at the deadline', async () => {
