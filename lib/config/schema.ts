@@ -32,6 +32,14 @@ export const tenantOrderingSchema = z.object({
     .default(DEFAULT_MAX_HOLD_SECONDS),
 });
 
+/** An account id or an IAM root/role/user ARN. */
+const principalSchema = z
+  .string()
+  .regex(
+    /^(\d{12}|arn:aws[a-z-]*:iam::\d{12}:(root|role\/.+|user\/.+))$/,
+    'must be a 12-digit account id or an IAM root, role or user ARN',
+  );
+
 export const tenantConfigSchema = z.object({
   id: z
     .string()
@@ -60,9 +68,13 @@ export const tenantConfigSchema = z.object({
    * AWS principals (account ids or IAM role ARNs) allowed to publish as this tenant. They may put
    * events only with `source` = `inferbus.<id>`. Empty: only this account publishes.
    */
-  publisherPrincipals: z
-    .array(z.string().regex(/^(\d{12}|arn:aws[a-z-]*:iam::\d{12}:(root|role\/.+|user\/.+))$/))
-    .default([]),
+  publisherPrincipals: z.array(principalSchema).default([]),
+  /**
+   * AWS principals allowed to inspect this tenant's dead-letter queues (receive, change visibility,
+   * read attributes). Every other tenant's principals are denied all access to them. Deleting and
+   * redriving stay with this account's operators. Empty: only this account reads them.
+   */
+  dlqReaderPrincipals: z.array(principalSchema).default([]),
 });
 
 export const tierConfigSchema = z
@@ -168,7 +180,39 @@ export const stageConfigSchema = z
       }
       seen.add(tenant.id);
     });
+    // Isolation is enforced per principal: one that belongs to two tenants would be both allowed
+    // and denied the same resources. A whole account (id or :root) counts as every principal in it.
+    const owner = new Map<string, string>();
+    const principalsOf = (tenant: (typeof config.tenants)[number]) =>
+      (['publisherPrincipals', 'dlqReaderPrincipals'] as const).flatMap((field) =>
+        tenant[field].map((principal, at) => ({ principal, path: [field, at] })),
+      );
+    for (const tenant of config.tenants) {
+      for (const { principal } of principalsOf(tenant)) {
+        const account = accountLevel(principal);
+        if (account) owner.set(account, owner.get(account) ?? tenant.id);
+        else owner.set(principal, owner.get(principal) ?? tenant.id);
+      }
+    }
+    config.tenants.forEach((tenant, index) => {
+      for (const { principal, path } of principalsOf(tenant)) {
+        const keys = [principal, accountLevel(principal), /:iam::(\d{12}):/.exec(principal)?.[1]];
+        const other = keys.map((k) => (k ? owner.get(k) : undefined)).find((t) => t && t !== tenant.id);
+        if (other) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['tenants', index, ...path],
+            message: `${principal} overlaps a principal of tenant "${other}" (the same principal or account); a principal may belong to one tenant only`,
+          });
+        }
+      }
+    });
   });
+
+/** The account id when `principal` stands for a whole account (an id or its :root ARN). */
+function accountLevel(principal: string): string | undefined {
+  return /^\d{12}$/.test(principal) ? principal : /^arn:[^:]+:iam::(\d{12}):root$/.exec(principal)?.[1];
+}
 
 export type StageConfig = z.infer<typeof stageConfigSchema>;
 export type StageConfigInput = z.input<typeof stageConfigSchema>;

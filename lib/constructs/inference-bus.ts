@@ -64,7 +64,7 @@ export class InferenceBus extends Construct {
   }
 }
 
-function toPrincipal(principal: string): iam.IPrincipal {
+export function toPrincipal(principal: string): iam.IPrincipal {
   return /^\d{12}$/.test(principal) ? new iam.AccountPrincipal(principal) : new iam.ArnPrincipal(principal);
 }
 

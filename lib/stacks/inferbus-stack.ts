@@ -13,6 +13,7 @@ import { InferenceBus } from '../constructs/inference-bus';
 import { InferenceLayers } from '../constructs/inference-layers';
 import { InferenceTier } from '../constructs/inference-tier';
 import { Observability } from '../constructs/observability';
+import { TenantDeadLetterAccess } from '../constructs/tenant-dlq-access';
 import { TenantStateTable } from '../constructs/tenant-state-table';
 import { acknowledgeNagFindings } from './nag-acknowledgements';
 
@@ -183,6 +184,19 @@ export class InferbusStack extends Stack {
       deliveryStream: this.archive.deliveryStream,
       alarmEmail: config.alarms.email,
       removalPolicy,
+    });
+
+    new TenantDeadLetterAccess(this, 'TenantDeadLetterAccess', {
+      tenants: config.tenants.map((tenant) => ({
+        tenantId: tenant.id,
+        queues: tierList.flatMap(({ tier }) =>
+          tier.lanes
+            .filter((lane) => lane.tenantId === tenant.id)
+            .flatMap((lane) => [lane.deadLetterQueue, lane.ruleDeadLetterQueue]),
+        ),
+        readers: tenant.dlqReaderPrincipals,
+        principals: [...tenant.publisherPrincipals, ...tenant.dlqReaderPrincipals],
+      })),
     });
 
     acknowledgeNagFindings(this);

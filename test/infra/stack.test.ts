@@ -208,6 +208,97 @@ describe('queues', () => {
   });
 });
 
+describe('tenant isolation of dead-letter queues', () => {
+  const acmeReader = 'arn:aws:iam::210987654321:role/acme-ops';
+  const acmePublisher = '123456789012';
+  const globexReader = 'arn:aws:iam::345678901234:role/globex-ops';
+  let isolated: Synthesized;
+
+  beforeAll(() => {
+    const dir = mkdtempSync(join(tmpdir(), 'inferbus-config-'));
+    const path = join(dir, 'tenants.json');
+    const [acme, globex, initech] = structuredClone(stages.dev.tenants);
+    if (!acme || !globex || !initech) throw new Error('dev has three tenants');
+    const config = {
+      tenants: [
+        { ...acme, publisherPrincipals: [acmePublisher], dlqReaderPrincipals: [acmeReader] },
+        { ...globex, dlqReaderPrincipals: [globexReader] },
+        initech,
+      ],
+    };
+    writeFileSync(path, JSON.stringify(config));
+    isolated = synth({ stage: 'dev', config: path });
+  });
+
+  /** The policy statements on each of a tenant's DLQs (both tiers, work-queue and rule-target DLQs). */
+  const dlqPolicies = (tenant: string): any[][] => {
+    const lanes = [isolated.stack.tiers.tier1, isolated.stack.tiers.tier2].flatMap((tier) =>
+      tier.lanes.filter((lane) => lane.tenantId === tenant),
+    );
+    const ids = lanes.flatMap((lane) =>
+      [lane.deadLetterQueue, lane.ruleDeadLetterQueue].map((q) =>
+        isolated.stack.getLogicalId(q.node.defaultChild as never),
+      ),
+    );
+    expect(ids).toHaveLength(4);
+    const policies = Object.values(isolated.template.findResources('AWS::SQS::QueuePolicy')) as Resource[];
+    return ids.map((id) => {
+      const policy = policies.find((p) => p.Properties.Queues.some((q: any) => q.Ref === id));
+      if (!policy) throw new Error(`no queue policy on ${id}`);
+      return policy.Properties.PolicyDocument.Statement;
+    });
+  };
+
+  /** IAM's rule for one principal and action over resource-policy statements: an explicit deny wins. */
+  const decide = (statements: any[], principal: string, action: string): 'allow' | 'deny' | 'none' => {
+    const names = (st: any) => [st.Principal?.AWS ?? []].flat().map((p: unknown) => JSON.stringify(p));
+    const matches = (st: any) =>
+      !st.Condition && // the TLS guard has a condition; these callers use TLS
+      names(st).some((n) => n.includes(principal)) &&
+      [st.Action].flat().some((a: string) => a === 'sqs:*' || a === action);
+    if (statements.some((st) => st.Effect === 'Deny' && matches(st))) return 'deny';
+    return statements.some((st) => st.Effect === 'Allow' && matches(st)) ? 'allow' : 'none';
+  };
+
+  it("lets a tenant's readers inspect its own DLQs, but not delete or redrive from them", () => {
+    for (const statements of dlqPolicies('acme')) {
+      expect(decide(statements, acmeReader, 'sqs:ReceiveMessage')).toBe('allow');
+      expect(decide(statements, acmeReader, 'sqs:GetQueueAttributes')).toBe('allow');
+      expect(decide(statements, acmeReader, 'sqs:DeleteMessage')).toBe('none');
+      expect(decide(statements, acmeReader, 'sqs:StartMessageMoveTask')).toBe('none');
+    }
+  });
+
+  it("denies every other tenant's principals everything on a tenant's DLQs", () => {
+    for (const statements of dlqPolicies('acme')) {
+      expect(decide(statements, globexReader, 'sqs:ReceiveMessage')).toBe('deny');
+    }
+    for (const statements of dlqPolicies('globex')) {
+      for (const other of [acmeReader, acmePublisher]) {
+        expect(decide(statements, other, 'sqs:ReceiveMessage')).toBe('deny');
+        expect(decide(statements, other, 'sqs:PurgeQueue')).toBe('deny');
+      }
+      expect(decide(statements, globexReader, 'sqs:ReceiveMessage')).toBe('allow');
+    }
+    for (const statements of dlqPolicies('initech')) {
+      for (const other of [acmeReader, acmePublisher, globexReader]) {
+        expect(decide(statements, other, 'sqs:ReceiveMessage')).toBe('deny');
+      }
+    }
+  });
+
+  it('adds no tenant statements when no tenant has outside principals', () => {
+    const statements = Object.values(s.template.findResources('AWS::SQS::QueuePolicy')).flatMap(
+      (p: any) => p.Properties.PolicyDocument.Statement,
+    );
+    expect(
+      statements.filter((st: any) =>
+        /^(Tenant[A-Za-z0-9]+ReadsOwnDeadLetters|OtherTenantsDenied)$/.test(st.Sid ?? ''),
+      ),
+    ).toEqual([]);
+  });
+});
+
 describe('least privilege', () => {
   const statementsOf = (tier: 'tier1' | 'tier2') => {
     const role = logicalId(s.stack.tiers[tier].function.role as never);

@@ -77,6 +77,27 @@ describe('stage configuration', () => {
     expect(problemsOf({ ...config, tenants: [] })).toMatch(/tenants: must list at least one tenant/);
   });
 
+  it('refuses a principal shared by two tenants, or one inside another tenant account', () => {
+    const config = dev();
+    const [acme, globex, initech] = config.tenants;
+    if (!acme || !globex || !initech) throw new Error('dev has three tenants');
+    config.tenants = [
+      { ...acme, publisherPrincipals: ['111111111111'], dlqReaderPrincipals: ['111111111111'] },
+      { ...globex, dlqReaderPrincipals: ['arn:aws:iam::111111111111:role/globex-ops'] },
+      { ...initech, publisherPrincipals: ['arn:aws:iam::222222222222:role/shared', 'bad'] },
+      { ...initech, id: 'umbrella', dlqReaderPrincipals: ['arn:aws:iam::222222222222:role/shared'] },
+    ];
+    const message = problemsOf(config);
+    expect(message).toMatch(
+      /tenants\.1\.dlqReaderPrincipals\.0: arn:aws:iam::111111111111:role\/globex-ops overlaps a principal of tenant "acme"/,
+    );
+    expect(message).toMatch(
+      /tenants\.3\.dlqReaderPrincipals\.0: .*role\/shared overlaps a principal of tenant "initech"/,
+    );
+    expect(message).toMatch(/tenants\.2\.publisherPrincipals\.1: must be a 12-digit account id or an IAM/);
+    expect(message).not.toMatch(/tenants\.0\./); // one tenant may list a principal as publisher and reader
+  });
+
   it('enforces the Parquet conversion minimum buffer and a valid alarm email', () => {
     const config = dev();
     config.archive.bufferingSizeMiB = 5;
