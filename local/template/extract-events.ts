@@ -1,3 +1,4 @@
+import { validatePattern } from '../eventbridge/pattern.js';
 import type { BusModel, InputTransformerModel, RuleModel, TargetModel } from '../model.js';
 import type { ExtractContext } from './context.js';
 import { at, TemplateError } from './errors.js';
@@ -11,15 +12,27 @@ export function extractBuses(ctx: ExtractContext): BusModel[] {
   }));
 }
 
+/** The rule's pattern, parsed and checked as CloudFormation would when it creates the rule. */
 function parsePattern(logicalId: string, value: unknown): unknown {
-  if (typeof value !== 'string') return value;
+  let pattern = value;
+  if (typeof value === 'string') {
+    try {
+      pattern = JSON.parse(value);
+    } catch (error) {
+      throw new TemplateError(
+        `${at(logicalId, 'Properties.EventPattern')} is not valid JSON: ${(error as Error).message}`,
+      );
+    }
+  }
   try {
-    return JSON.parse(value);
+    validatePattern(pattern);
   } catch (error) {
     throw new TemplateError(
-      `${at(logicalId, 'Properties.EventPattern')} is not valid JSON: ${(error as Error).message}`,
+      `${at(logicalId, 'Properties.EventPattern')} would be refused by EventBridge: ${(error as Error).message.replace(/\.?$/, '.')} ` +
+        'Fix the rule in the CDK app and synthesize again.',
     );
   }
+  return pattern;
 }
 
 function stringMap(value: unknown, where: string): Record<string, string> | undefined {
