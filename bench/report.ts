@@ -9,6 +9,7 @@ import type { PatternBenchResult } from './patterns';
 import type { PipelineBenchResult } from './pipeline';
 import type { LineChart } from './plots';
 import type { BenchRun } from './run';
+import type { SoakBenchResult } from './soak';
 import type { SqsBenchResult } from './sqs';
 import type { Summary } from './stats';
 
@@ -48,6 +49,7 @@ export function renderBenchmarks(run: BenchRun, resultsFile: string): string {
     ['cascade', cascadeSection as never],
     ['coldstart', coldStartSection as never],
     ['pipeline', pipelineSection as never],
+    ['soak', soakSection as never],
     ['patterns', patternsSection as never],
     ['archive', archiveSection as never],
     ['cost', costSection as never],
@@ -244,6 +246,32 @@ function coldStartSection(r: ColdStartBenchResult, run: BenchRun): string[] {
     'unzipped for function + layers, 50 MB zipped for a direct upload (CDK uploads through S3).',
     '',
     ...targets,
+    '',
+  ];
+}
+
+function soakSection(r: SoakBenchResult, run: BenchRun): string[] {
+  const rows = r.windows.map(
+    (w) =>
+      `| ${w.t} | ${n(w.sent)} | ${n(w.done)} | ${n(w.backlog)} | ${w.latencyP50Ms} | ${w.latencyP99Ms} | ${w.rssMiB} | ${w.workersRssMiB} |`,
+  );
+  const lost = r.accepted - r.processed;
+  return [
+    '## Soak',
+    '',
+    machine(run, 'soak'),
+    `The dev templates on \`LocalRuntime\` at a steady ${n(r.rate)} events/s for ${r.minutes} min (paced PutEvents of 10`,
+    'entries from this process, no poison), then drained. Each row is one window: requests accepted and tier-1',
+    'records processed in it, the backlog at its end, tier-1 send-to-done latency, and RSS of the runtime process',
+    `(which includes the sender) and, summed, of its Lambda workers. One run (\`bench/soak.ts\`; \`SOAK_MINUTES\`, \`SOAK_RATE\`).`,
+    '',
+    '| t s | sent | done | backlog | tier-1 p50 ms | tier-1 p99 ms | runtime RSS MiB | workers RSS MiB |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+    `- Target nothing lost: ${n(r.accepted)} accepted, ${n(r.processed)} processed by tier 1 (${lost === 0 ? 'met' : `**missed**: ${n(lost)} missing`}), drained ${r.drainSeconds} s after the last send.`,
+    `- Target memory flat over the soak (runtime + workers RSS): ${r.memory.baselineMiB} MiB after warm-up, peak ${r.memory.peakMiB} MiB, ${r.memory.endMiB} MiB at the end (${verdict(r.memory.flat)}; flat = peak within max(64 MiB, 10%) of the post-warm-up value).`,
+    `- Target latency stable: median window p99 ${r.latency.earlyP99Ms} ms early, ${r.latency.lateP99Ms} ms late (${verdict(r.latency.stable)}; stable = late within 1.5x or 50 ms of early).`,
     '',
   ];
 }
