@@ -184,6 +184,16 @@ describe('local Athena through @aws-sdk/client-athena', () => {
       'double',
     ]);
 
+    const outcomes = await query(client, named('exactly-once-outcomes'), range);
+    const ids = outcomes.rows.map((r) => r.source_event_id);
+    expect(new Set(ids).size).toBe(ids.length); // one row per request, the redelivered one included
+    expect(outcomes.rows.filter((r) => r.outcome === 'InferenceCompleted')).toHaveLength(36);
+    expect(outcomes.rows.filter((r) => r.outcome === 'InferenceCompleted' && r.tier === '2')).toHaveLength(
+      12,
+    );
+    expect(outcomes.rows.filter((r) => r.outcome === 'InferenceFailed')).toHaveLength(4);
+    expect(ids).toHaveLength(REQUESTS); // every request exactly once: 36 results + 4 failures
+
     const failures = await query(client, named('dlq-bound-failures'), range);
     expect(failures.rows[0]).toMatchObject({ tenant: 't0', error_code: 'MODEL_ERROR', events: '2' });
     expect(failures.rows).toHaveLength(3);

@@ -94,6 +94,26 @@ GROUP BY r.tier
 ORDER BY r.tier`,
   },
   {
+    name: 'exactly-once-outcomes',
+    description:
+      'One row per request: its final result, or its failure when it has none. The exactly-once view of an at-least-once archive',
+    params: dateRange,
+    sql: `WITH outcomes AS (
+  SELECT source_event_id, tenant, stream, seq, detail_type, tier, label, score, error_code, event_time,
+    row_number() OVER (
+      PARTITION BY source_event_id
+      ORDER BY CASE WHEN detail_type = 'InferenceCompleted' THEN 0 ELSE 1 END, tier DESC, event_time, event_id
+    ) AS pick
+  FROM ${T}
+  WHERE dt BETWEEN ? AND ? AND detail_type IN ('InferenceCompleted', 'InferenceFailed')
+    AND source_event_id IS NOT NULL
+)
+SELECT source_event_id, tenant, stream, seq, detail_type AS outcome, tier, label, score, error_code, event_time
+FROM outcomes
+WHERE pick = 1
+ORDER BY event_time, source_event_id`,
+  },
+  {
     name: 'dlq-bound-failures',
     description: 'Failures sent to a dead-letter queue, by tenant and error code, with an example',
     params: dateRange,
