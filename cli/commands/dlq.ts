@@ -135,7 +135,30 @@ interface ShownMessage {
   readonly attributes: Record<string, string>;
   readonly eventId: string | null;
   readonly tenant: string | null;
+  /** Why the message is here: its error attributes, or what SQS's redrive tells when there are none. */
+  readonly reason: string;
   readonly body: string;
+}
+
+/**
+ * The reason a DLQ message carries. Handlers and EventBridge attach ERROR_CODE and ERROR_MESSAGE;
+ * a message moved by SQS's own redrive has none, only the system attribute naming its source.
+ */
+export function dlqReason(
+  attributes: Readonly<Record<string, string>>,
+  system: Readonly<Record<string, string>> = {},
+): string {
+  const code = attributes.ERROR_CODE;
+  if (code) return attributes.ERROR_MESSAGE ? `${code}: ${attributes.ERROR_MESSAGE}` : code;
+  const source = system.DeadLetterQueueSourceArn;
+  if (source) {
+    const queue = source.slice(source.lastIndexOf(':') + 1);
+    return (
+      `moved here by SQS from ${queue} after its receives ran out, with no reason recorded: ` +
+      'the invocation crashed or was killed before the handler could store one; see the function logs'
+    );
+  }
+  return 'no reason recorded';
 }
 
 /** Reads up to `limit` messages and makes them visible again at once (a peek; nothing is deleted). */
@@ -205,6 +228,7 @@ function describeMessage(m: Message): ShownMessage {
     attributes,
     eventId,
     tenant,
+    reason: dlqReason(attributes, m.Attributes),
     body: m.Body ?? '',
   };
 }
@@ -235,6 +259,7 @@ export async function dlqShow(
       tenant: m.tenant,
       sent_at: m.sentAt,
       ...Object.fromEntries(keys.map((k) => [k.toLowerCase(), m.attributes[k] ?? null])),
+      ...(m.attributes.ERROR_CODE ? {} : { error_message: m.reason }),
     }));
     const lines = formatRows(
       ['event_id', 'tenant', 'sent_at', ...keys.map((k) => k.toLowerCase())],

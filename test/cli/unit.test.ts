@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { busFromRuleArn, redrivenEntry, shortQueueName } from '../../cli/commands/dlq';
+import { busFromRuleArn, dlqReason, redrivenEntry, shortQueueName } from '../../cli/commands/dlq';
 import { parseInput } from '../../cli/commands/put-events';
 import { countPlaceholders, executionParameters, findNamedQuery } from '../../cli/commands/query';
 import { formatRows } from '../../cli/format';
@@ -190,5 +190,24 @@ describe('sender and producer', () => {
     for (let i = 0; i < 30; i++) await limit(10);
     expect(now).toBeGreaterThanOrEqual(2_900);
     expect(now).toBeLessThanOrEqual(3_100);
+  });
+});
+
+describe('dlqReason', () => {
+  it("gives the handler's or EventBridge's error attributes", () => {
+    expect(dlqReason({ ERROR_CODE: 'InvalidPayload', ERROR_MESSAGE: 'payload needs text' })).toBe(
+      'InvalidPayload: payload needs text',
+    );
+    expect(dlqReason({ ERROR_CODE: 'SDK_CLIENT_ERROR' })).toBe('SDK_CLIENT_ERROR');
+  });
+
+  it('explains a message moved by SQS redrive, which carries no reason of its own', () => {
+    const reason = dlqReason(
+      {},
+      { DeadLetterQueueSourceArn: 'arn:aws:sqs:eu-west-1:000000000000:inferbus-dev-tier1-acme' },
+    );
+    expect(reason).toMatch(/^moved here by SQS from inferbus-dev-tier1-acme after its receives ran out/);
+    expect(reason).toMatch(/see the function logs/);
+    expect(dlqReason({})).toBe('no reason recorded');
   });
 });
