@@ -9,3 +9,4 @@ export {
 } from './local-firehose';
 export { convertRecord } from './openx';
 export { expandPrefix, formatTimestamp, objectKeySuffix } from './prefix';
+export { FirehoseWal, type WalLocation, type WalRecord } from './wal';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { closeSync, ftruncateSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -9,6 +9,7 @@ import { type ColumnCodec, columnCodec } from './glue-types';
 import { convertRecord, type RowValue } from './openx';
 import { ParquetWriter, parquetCompression } from './parquet';
 import { expandPrefix, objectKeySuffix, validatePrefix } from './prefix';
+import { FirehoseWal, type WalLocation, type WalSegment } from './wal';
 
 export interface LocalFirehoseOptions {
   readonly streams: readonly DeliveryStreamModel[];
@@ -23,11 +24,27 @@ export interface LocalFirehoseOptions {
   readonly writeAttempts?: number;
   readonly retryDelayMs?: number;
   readonly onError?: (error: FirehoseDeliveryError) => void;
+  /** Warnings (a torn write-ahead log line skipped at start). @default console.warn */
+  readonly warn?: (message: string) => void;
   /**
-   * Buffered record bytes (all streams) held in memory. Beyond it, records wait in a spool file
-   * until their flush, so a conversion that falls behind costs disk, not memory. @default 16 MiB
+   * Folder of the write-ahead log, one subfolder per stream (see `FirehoseWal`): records are in it
+   * before PutRecord returns, and leftovers are replayed at start, so a killed runtime loses no
+   * accepted record. @default a temporary folder removed at close (not durable: for tests)
+   */
+  readonly walDir?: string;
+  /**
+   * Buffered record bytes (all streams) held in memory. Beyond it, records are read back from the
+   * write-ahead log at their flush, so a conversion that falls behind costs disk, not memory.
+   * @default 16 MiB
    */
   readonly memoryBufferBytes?: number;
+  /**
+   * Fault runs only: the share of S3 objects whose writes fail (every attempt, before reaching S3),
+   * so their records are kept for a later flush: the path a real outage takes. @default 0
+   */
+  readonly writeFailureRate?: number;
+  /** Random source for `writeFailureRate` (tests inject one). @default Math.random */
+  readonly random?: () => number;
 }
 
 export class FirehoseDeliveryError extends Error {
@@ -38,7 +55,7 @@ export class FirehoseDeliveryError extends Error {
     cause: unknown,
   ) {
     super(
-      `Firehose stream ${streamName} could not write s3 object ${key} (${records} records kept in the buffer, retried at the next flush): ${String(cause)}`,
+      `Firehose stream ${streamName} could not write s3 object ${key} (${records} records kept in the buffer and the write-ahead log, retried at the next flush): ${String(cause)}`,
       { cause },
     );
     this.name = 'FirehoseDeliveryError';
@@ -63,32 +80,28 @@ export interface FirehoseStreamCounters {
   deliveryFailures: number;
   bufferedRecords: number;
   bufferedBytes: number;
+  /** Records read back from the write-ahead log at start (accepted before a crash or stop). */
+  recordsReplayed: number;
+  /** Write-ahead log segments on disk, each holding records not yet in S3. */
+  walSegments: number;
 }
 
 interface BufferedRecord {
-  /** The record, or (spooled) undefined with `spooled` saying where it lies in the spool file. */
+  /** The record, or undefined beyond the memory budget: read back from `location` then. */
   readonly data: string | undefined;
-  readonly spooled?: { readonly offset: number; readonly length: number };
+  readonly location: WalLocation;
   readonly bytes: number;
   readonly arrival: Date;
   readonly sequenceNumber: string;
-}
-
-/** Where buffered records beyond the memory budget wait (not durable, like Firehose's own buffer). */
-interface Spool {
-  fd: number;
-  size: number;
-  /** Spooled records not delivered yet; at 0 the file is emptied. */
-  live: number;
 }
 
 interface StreamState {
   readonly model: DeliveryStreamModel;
   readonly columns?: readonly ColumnCodec[];
   readonly compression?: string;
+  readonly wal: FirehoseWal;
   buffer: BufferedRecord[];
   bufferedBytes: number;
-  spool?: Spool;
   timer?: NodeJS.Timeout;
   flushing: Promise<void>;
   readonly counters: FirehoseStreamCounters;
@@ -101,7 +114,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * Firehose for the local runtime: buffers records per stream by size and time, converts them to
  * Parquet against the Glue table (OpenX JSON semantics), and writes one object per flush to the
  * local S3 at the key Firehose would use. Unconvertible records go to the error prefix; a failed
- * write keeps the records buffered. Nothing is dropped.
+ * write keeps the records buffered. Every accepted record is in a write-ahead log until its object
+ * is written, so nothing is dropped, not even by a killed process.
  */
 export class LocalFirehose implements FirehoseSink {
   private readonly streams = new Map<string, StreamState>();
@@ -109,9 +123,14 @@ export class LocalFirehose implements FirehoseSink {
   private sequence = 0;
   private closed = false;
   private memoryBytes = 0;
-  private spoolDir?: string;
+  private readonly walDir: string;
+  /** Set when `walDir` was not given: the temporary log folder, removed at close. */
+  private readonly temporaryWalDir: string | undefined;
 
   constructor(private readonly options: LocalFirehoseOptions) {
+    this.temporaryWalDir = options.walDir ? undefined : mkdtempSync(join(tmpdir(), 'inferbus-firehose-wal-'));
+    this.walDir = options.walDir ?? (this.temporaryWalDir as string);
+    const warn = options.warn ?? ((message: string) => console.warn(message));
     for (const model of options.streams) {
       validatePrefix(model.prefix, false);
       validatePrefix(model.errorOutputPrefix, true);
@@ -127,9 +146,11 @@ export class LocalFirehose implements FirehoseSink {
         columns = table.columns.map((c) => columnCodec(c.name, c.type));
         parquetCompression(model.parquet.compression);
       }
+      const { wal, replayed } = FirehoseWal.open(join(this.walDir, model.name), warn);
       const state: StreamState = {
         model,
         ...(columns ? { columns, compression: model.parquet?.compression } : {}),
+        wal,
         buffer: [],
         bufferedBytes: 0,
         flushing: Promise.resolve(),
@@ -143,10 +164,14 @@ export class LocalFirehose implements FirehoseSink {
           deliveryFailures: 0,
           bufferedRecords: 0,
           bufferedBytes: 0,
+          recordsReplayed: replayed.length,
+          walSegments: 0,
         },
       };
       this.streams.set(model.arn, state);
       this.streams.set(model.name, state);
+      for (const record of replayed) this.bufferRecord(state, record.location, record.arrival, record.data);
+      if (replayed.length > 0) this.flushOrArm(state);
     }
   }
 
@@ -158,24 +183,49 @@ export class LocalFirehose implements FirehoseSink {
         streamArn,
         this.options.streams.map((s) => s.name),
       );
-    const bytes = Buffer.byteLength(data);
     const arrival = new Date();
-    const sequenceNumber = String(++this.sequence).padStart(20, '0');
-    if (this.memoryBytes + bytes > (this.options.memoryBufferBytes ?? 16 * 1024 * 1024)) {
-      state.buffer.push({
-        data: undefined,
-        spooled: this.spool(state, data, bytes),
-        bytes,
-        arrival,
-        sequenceNumber,
-      });
-    } else {
-      this.memoryBytes += bytes;
-      state.buffer.push({ data, bytes, arrival, sequenceNumber });
-    }
-    state.bufferedBytes += bytes;
+    const location = state.wal.append(arrival, data);
+    await state.wal.commit();
+    // Buffered only once durable: a flush never delivers a record whose PutRecord may still fail.
+    const bytes = this.bufferRecord(state, location, arrival, data);
     state.counters.recordsIn++;
     state.counters.bytesIn += bytes;
+    this.flushOrArm(state);
+  }
+
+  /** Writes every buffered record now. Resolves when the writes have been attempted. */
+  async flush(): Promise<void> {
+    await Promise.all(this.uniqueStreams().map((state) => this.flushStream(state)));
+  }
+
+  /**
+   * Flushes everything and releases DuckDB. Records still buffered after failed writes stay in the
+   * write-ahead log (with `walDir`) and are delivered at the next start.
+   */
+  async close(): Promise<void> {
+    // Refused from here on; a record accepted meanwhile is in the log and replayed at the next start.
+    this.closed = true;
+    await this.flush();
+    for (const state of this.uniqueStreams()) {
+      clearTimeout(state.timer);
+      state.wal.close();
+    }
+    await this.parquet.close();
+    if (this.temporaryWalDir) rmSync(this.temporaryWalDir, { recursive: true, force: true });
+  }
+
+  /** Adds a durable record to the stream's buffer; returns its size in bytes. */
+  private bufferRecord(state: StreamState, location: WalLocation, arrival: Date, data: string): number {
+    const bytes = Buffer.byteLength(data);
+    const inMemory = this.memoryBytes + bytes <= (this.options.memoryBufferBytes ?? 16 * 1024 * 1024);
+    if (inMemory) this.memoryBytes += bytes;
+    const sequenceNumber = String(++this.sequence).padStart(20, '0');
+    state.buffer.push({ data: inMemory ? data : undefined, location, bytes, arrival, sequenceNumber });
+    state.bufferedBytes += bytes;
+    return bytes;
+  }
+
+  private flushOrArm(state: StreamState): void {
     if (state.bufferedBytes >= this.sizeLimit(state)) {
       // Like PutRecord, accepting a record does not wait for the delivery it triggers.
       void this.flushStream(state);
@@ -184,75 +234,32 @@ export class LocalFirehose implements FirehoseSink {
     }
   }
 
-  /** Writes every buffered record now. Resolves when the writes have been attempted. */
-  async flush(): Promise<void> {
-    await Promise.all(this.uniqueStreams().map((state) => this.flushStream(state)));
-  }
-
-  /** Flushes everything and releases DuckDB; records still buffered after failed writes are reported. */
-  async close(): Promise<void> {
-    await this.flush();
-    this.closed = true;
-    for (const state of this.uniqueStreams()) clearTimeout(state.timer);
-    await this.parquet.close();
-    for (const state of this.uniqueStreams()) {
-      if (state.spool) closeSync(state.spool.fd);
-      state.spool = undefined;
-    }
-    if (this.spoolDir) rmSync(this.spoolDir, { recursive: true, force: true });
-    this.spoolDir = undefined;
-  }
-
-  private spool(state: StreamState, data: string, bytes: number): { offset: number; length: number } {
-    if (!state.spool) {
-      this.spoolDir ??= mkdtempSync(join(tmpdir(), 'inferbus-firehose-spool-'));
-      state.spool = { fd: openSync(join(this.spoolDir, `${randomUUID()}.spool`), 'w+'), size: 0, live: 0 };
-    }
-    const spool = state.spool;
-    const buf = Buffer.from(data, 'utf8');
-    let off = 0;
-    while (off < buf.length) off += writeSync(spool.fd, buf, off, buf.length - off, spool.size + off);
-    const location = { offset: spool.size, length: bytes };
-    spool.size += bytes;
-    spool.live++;
-    return location;
-  }
-
-  /** The record's data, from memory or read back from the spool. */
+  /** The record's data, from memory or read back from the write-ahead log. */
   private dataOf(state: StreamState, record: BufferedRecord): string {
-    let data = record.data;
-    if (data === undefined) {
-      const { offset, length } = record.spooled as { offset: number; length: number };
-      const buf = Buffer.allocUnsafe(length);
-      let off = 0;
-      while (off < length) {
-        const n = readSync((state.spool as Spool).fd, buf, off, length - off, offset + off);
-        if (n === 0)
-          throw new Error(`the Firehose spool of ${state.model.name} ends before byte ${offset + length}`);
-        off += n;
-      }
-      data = buf.toString('utf8');
-    }
-    return data;
+    return record.data ?? state.wal.read(record.location).data;
   }
 
-  /** Delivered records leave memory and the spool; an empty spool file is truncated. */
+  /** Delivered records leave memory and the write-ahead log (a segment goes once all its records have). */
   private release(state: StreamState, records: readonly BufferedRecord[]): void {
+    const perSegment = new Map<WalSegment, number>();
     for (const record of records) {
       if (record.data !== undefined) this.memoryBytes -= record.bytes;
-      else if (state.spool) state.spool.live--;
+      const segment = record.location.segment;
+      perSegment.set(segment, (perSegment.get(segment) ?? 0) + 1);
     }
-    if (state.spool && state.spool.live === 0 && state.spool.size > 0) {
-      ftruncateSync(state.spool.fd, 0);
-      state.spool.size = 0;
-    }
+    for (const [segment, count] of perSegment) state.wal.release(segment, count);
   }
 
   counters(): Record<string, FirehoseStreamCounters> {
     return Object.fromEntries(
       this.uniqueStreams().map((s) => [
         s.model.name,
-        { ...s.counters, bufferedRecords: s.buffer.length, bufferedBytes: s.bufferedBytes },
+        {
+          ...s.counters,
+          bufferedRecords: s.buffer.length,
+          bufferedBytes: s.bufferedBytes,
+          walSegments: s.wal.segmentCount(),
+        },
       ]),
     );
   }
@@ -286,6 +293,7 @@ export class LocalFirehose implements FirehoseSink {
   private async deliver(state: StreamState): Promise<void> {
     const records = state.buffer;
     if (records.length === 0) return;
+    state.wal.rotate();
     state.buffer = [];
     state.bufferedBytes = 0;
     // A buffer that grew past the size (a slow conversion) goes out as several objects of about the
@@ -394,9 +402,11 @@ export class LocalFirehose implements FirehoseSink {
 
   private async putObject(state: StreamState, key: string, body: string | Uint8Array, records: number) {
     const attempts = Math.max(1, this.options.writeAttempts ?? 3);
+    const injected = this.injectedWriteFailure();
     let lastError: unknown;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       try {
+        if (injected) throw injected;
         await this.options.s3.send(
           new PutObjectCommand({ Bucket: state.model.bucketName, Key: key, Body: body }),
         );
@@ -411,6 +421,13 @@ export class LocalFirehose implements FirehoseSink {
     state.counters.deliveryFailures++;
     this.report(new FirehoseDeliveryError(state.model.name, key, records, lastError));
     return false;
+  }
+
+  private injectedWriteFailure(): Error | undefined {
+    const rate = this.options.writeFailureRate;
+    if (rate && (this.options.random ?? Math.random)() < rate)
+      return new Error(`injected S3 write failure (writeFailureRate=${rate})`);
+    return undefined;
   }
 
   private report(error: FirehoseDeliveryError): void {

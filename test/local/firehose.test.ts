@@ -138,7 +138,7 @@ describe('LocalFirehose', () => {
     });
   });
 
-  it('spools records beyond its memory budget and splits an overgrown buffer into objects of the buffer size', async () => {
+  it('reads records beyond its memory budget back from the write-ahead log and splits an overgrown buffer into objects of the buffer size', async () => {
     const firehose = new LocalFirehose({
       streams: [models.stream],
       tables: [models.table],
@@ -251,5 +251,94 @@ describe('LocalFirehose', () => {
       bufferedRecords: 0,
     });
     expect(await objectFiles(bucketDir())).toHaveLength(1);
+  });
+
+  it('delivers records accepted before a crash at the next start, from the write-ahead log', async () => {
+    const walDir = join(stateDir, 'wal-crash');
+    const down = {
+      send: () => Promise.reject(new Error('connect ECONNREFUSED')),
+    } as unknown as S3Client;
+    const crashed = new LocalFirehose({
+      streams: [models.stream],
+      tables: [models.table],
+      s3: down,
+      walDir,
+      writeAttempts: 1,
+      onError: () => {},
+    });
+    const records = archiveRecords(3).map((r) => JSON.stringify(r));
+    const firstFlush = 4;
+    for (const record of records.slice(0, firstFlush)) await crashed.putRecord(models.stream.arn, record);
+    await crashed.flush(); // fails: the records stay in a sealed segment
+    for (const record of records.slice(firstFlush)) await crashed.putRecord(models.stream.arn, record);
+    // The process "dies" here: no close, nothing flushed.
+
+    const restarted = new LocalFirehose({
+      streams: [models.stream],
+      tables: [models.table],
+      s3: client,
+      walDir,
+    });
+    expect(restarted.counters()['inferbus-dev-archive']).toMatchObject({
+      recordsReplayed: records.length,
+      bufferedRecords: records.length,
+      walSegments: 2,
+    });
+    await restarted.close();
+    const rows = [];
+    for (const file of await objectFiles(bucketDir()))
+      rows.push(...(await readParquet(join(bucketDir(), file))).rows);
+    expect(rows.map((r) => r.event_id).sort()).toEqual(records.map((r) => JSON.parse(r).event_id).sort());
+    expect(restarted.counters()['inferbus-dev-archive']).toMatchObject({
+      recordsDelivered: records.length,
+      walSegments: 0,
+    });
+    expect(await readdir(join(walDir, models.stream.name))).toEqual([]);
+  });
+
+  it('replays nothing after a clean stop: no duplicate objects', async () => {
+    const walDir = join(stateDir, 'wal-clean');
+    const first = new LocalFirehose({ streams: [models.stream], tables: [models.table], s3: client, walDir });
+    for (const record of archiveRecords(3)) await first.putRecord(models.stream.arn, JSON.stringify(record));
+    await first.close();
+    expect(await objectFiles(bucketDir())).toHaveLength(1);
+    await markSeen(bucketDir());
+    const second = new LocalFirehose({
+      streams: [models.stream],
+      tables: [models.table],
+      s3: client,
+      walDir,
+    });
+    expect(second.counters()['inferbus-dev-archive']).toMatchObject({ recordsReplayed: 0, walSegments: 0 });
+    await second.close();
+    expect(await objectFiles(bucketDir())).toEqual([]);
+  });
+
+  it('fails a share of S3 writes when told to (fault runs), keeping the records for the next flush', async () => {
+    const errors: FirehoseDeliveryError[] = [];
+    const draws = [0.1, 0.9]; // the first object fails every attempt; the next flush's succeeds
+    const firehose = new LocalFirehose({
+      streams: [models.stream],
+      tables: [models.table],
+      s3: client,
+      writeAttempts: 2,
+      retryDelayMs: 1,
+      writeFailureRate: 0.5,
+      random: () => draws.shift() ?? 0.9,
+      onError: (error) => errors.push(error),
+    });
+    await firehose.putRecord(models.stream.arn, '{"event_id": "retried"}');
+    await firehose.flush();
+    expect(errors[0]?.message).toMatch(/injected S3 write failure \(writeFailureRate=0.5\)/);
+    expect(firehose.counters()['inferbus-dev-archive']).toMatchObject({ bufferedRecords: 1, walSegments: 1 });
+    await firehose.flush();
+    expect(firehose.counters()['inferbus-dev-archive']).toMatchObject({
+      deliveryFailures: 1,
+      recordsDelivered: 1,
+      bufferedRecords: 0,
+      walSegments: 0,
+    });
+    expect(await objectFiles(bucketDir())).toHaveLength(1);
+    await firehose.close();
   });
 });
