@@ -46,6 +46,13 @@ export interface LocalRuntimeOptions {
    * batches come back in seconds instead of the template's value (181 s). @default the template's value
    */
   readonly visibilityTimeoutSeconds?: number;
+  /**
+   * Overrides every function's timeout: with `visibilityTimeoutSeconds`, for fault runs only, so a
+   * hung batch times out before its messages become visible again (as AWS requires). @default the template's
+   */
+  readonly functionTimeoutSeconds?: number;
+  /** Fault runs only: the share of the local Firehose's S3 objects whose writes fail (kept for a later flush). @default 0 */
+  readonly firehoseWriteFailureRate?: number;
 }
 
 /**
@@ -110,9 +117,12 @@ export class LocalRuntime {
     };
     const endpoint = await server.start();
     try {
-      const model = withVisibilityTimeout(
-        loadTemplateModel(cdkOutDir, undefined, { endpoint }),
-        options.visibilityTimeoutSeconds,
+      const model = withFunctionTimeout(
+        withVisibilityTimeout(
+          loadTemplateModel(cdkOutDir, undefined, { endpoint }),
+          options.visibilityTimeoutSeconds,
+        ),
+        options.functionTimeoutSeconds,
       );
       const s3 = await startLocalS3({ stateDir, buckets: model.buckets });
       const dynamodb = await startLocalDynamoDb({
@@ -127,7 +137,10 @@ export class LocalRuntime {
         tables: model.glueTables,
         s3: localS3Client(s3.endpoint, model.region),
         bufferingIntervalSeconds: options.firehoseIntervalSeconds ?? 2,
+        walDir: join(stateDir, 'firehose'),
+        writeFailureRate: options.firehoseWriteFailureRate,
         onError: (error) => options.log(`firehose: ${error.message}`),
+        warn: options.log,
       });
       const bus = new LocalEventBus({ model, queues, firehose, log: options.log });
       const workersPerFunction: Record<string, number> = {};
@@ -313,6 +326,12 @@ export class LocalRuntime {
 function withVisibilityTimeout(model: TemplateModel, seconds: number | undefined): TemplateModel {
   if (seconds === undefined) return model;
   return { ...model, queues: model.queues.map((q) => ({ ...q, visibilityTimeoutSeconds: seconds })) };
+}
+
+/** The model with every function's timeout replaced (fault runs only); as is when undefined. */
+function withFunctionTimeout(model: TemplateModel, seconds: number | undefined): TemplateModel {
+  if (seconds === undefined) return model;
+  return { ...model, functions: model.functions.map((f) => ({ ...f, timeoutSeconds: seconds })) };
 }
 
 function parseJson(text: string): unknown {

@@ -14,11 +14,24 @@ import { LOCAL_S3_CREDENTIALS } from '../../local/s3';
 
 /** Accelerated clock for fault runs: failed batches come back after this many seconds (template: 181). */
 export const FAULT_VISIBILITY_SECONDS = 2;
+/**
+ * The function timeout on that clock (template: 30 s and 60 s): below the visibility timeout, as AWS
+ * requires, so a hung batch times out before its messages are received again. A batch takes well
+ * under a second here; init (model load) has its own limit and does not count.
+ */
+export const FAULT_FUNCTION_TIMEOUT_SECONDS = 1.5;
+
+/** Faults injected by the runtime itself rather than by the handlers. */
+export interface RuntimeFaults {
+  /** Share of the local Firehose's S3 objects whose writes fail (their records are kept for a later flush). */
+  readonly firehoseWriteFailureRate?: number;
+}
 
 export function startRuntime(
   stateDir: string,
   faults: FaultConfig | undefined,
   log: (line: string) => void,
+  runtimeFaults: RuntimeFaults = {},
 ): Promise<LocalRuntime> {
   return LocalRuntime.start({
     projectRoot: PROJECT_ROOT,
@@ -28,6 +41,8 @@ export function startRuntime(
     log,
     firehoseIntervalSeconds: 1,
     visibilityTimeoutSeconds: FAULT_VISIBILITY_SECONDS,
+    functionTimeoutSeconds: FAULT_FUNCTION_TIMEOUT_SECONDS,
+    firehoseWriteFailureRate: runtimeFaults.firehoseWriteFailureRate,
     handlerEnvironment: faults ? { [FAULTS_ENV]: JSON.stringify(faults) } : undefined,
   });
 }
@@ -85,7 +100,10 @@ export async function sendSamples(target: Target, model: TemplateModel, count: n
   return accepted;
 }
 
-/** Waits until nothing is queued, in flight or delivered for 1.5 s, then flushes Firehose. */
+/**
+ * Waits until nothing is queued, in flight or delivered for 1.5 s, then flushes Firehose until its
+ * buffers and write-ahead logs are empty (a failed S3 write keeps records for a later flush).
+ */
 export async function waitUntilIdle(runtime: LocalRuntime, timeoutMs = 180_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   let idleSince = 0;
@@ -100,14 +118,36 @@ export async function waitUntilIdle(runtime: LocalRuntime, timeoutMs = 180_000):
     } else idleSince = 0;
     await new Promise((r) => setTimeout(r, 200));
   }
-  await runtime.firehose.flush();
+  for (;;) {
+    await runtime.firehose.flush();
+    if (firehoseDrained(runtime)) break;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, 200));
+  }
   return settled;
+}
+
+function firehoseDrained(runtime: LocalRuntime): boolean {
+  return Object.values(runtime.firehose.counters()).every(
+    (c) => c.bufferedRecords === 0 && c.walSegments === 0,
+  );
+}
+
+/** Firehose counters summed over its streams. */
+export function firehoseTotals(runtime: LocalRuntime): { deliveryFailures: number; recordsReplayed: number } {
+  const all = Object.values(runtime.firehose.counters());
+  return {
+    deliveryFailures: all.reduce((n, c) => n + c.deliveryFailures, 0),
+    recordsReplayed: all.reduce((n, c) => n + c.recordsReplayed, 0),
+  };
 }
 
 export interface DeadLetterRecord {
   readonly id: string;
   readonly queue: string;
   readonly reason: string;
+  /** The handler's ERROR_CODE attribute; absent when SQS redrove the message or nothing was attached. */
+  readonly errorCode?: string;
 }
 
 export interface Collected {
@@ -160,7 +200,12 @@ export async function collect(target: Target, model: TemplateModel): Promise<Col
           : source
             ? `redriven after ${Number(system.ApproximateReceiveCount ?? 1) - 1} receives from ${nameOf(source)}`
             : 'no reason attached';
-        deadLetters.push({ id: envelopeIdOf(message.Body), queue: queue.name, reason });
+        deadLetters.push({
+          id: envelopeIdOf(message.Body),
+          queue: queue.name,
+          reason,
+          ...(code ? { errorCode: code } : {}),
+        });
       }
     }
   }
@@ -183,6 +228,8 @@ export interface Reconciliation {
   readonly accepted: number;
   readonly completed: number;
   readonly deadLettered: number;
+  /** DLQ messages without a handler reason (no ERROR_CODE): redriven by SQS, or nothing attached. Not yet a failure. */
+  readonly withoutHandlerReason: number;
   readonly missing: string[];
   readonly invented: string[];
   /** Archived result rows beyond the first per source id (at-least-once; de-duplicated by readers). */
@@ -224,6 +271,7 @@ export function reconcile(
     accepted: accepted.length,
     completed: completed.size,
     deadLettered: dlq.size,
+    withoutHandlerReason: collected.deadLetters.filter((d) => !d.errorCode).length,
     missing,
     invented,
     duplicateResults: collected.completedRows.length - completed.size,
@@ -241,6 +289,7 @@ export function formatTable(rows: readonly Reconciliation[]): string {
     'accepted',
     'completed',
     'dead-lettered',
+    'no-handler-reason',
     'missing',
     'invented',
     'dup-results',
@@ -253,6 +302,7 @@ export function formatTable(rows: readonly Reconciliation[]): string {
     String(r.accepted),
     String(r.completed),
     String(r.deadLettered),
+    String(r.withoutHandlerReason),
     String(r.missing.length),
     String(r.invented.length),
     String(r.duplicateResults),

@@ -1,7 +1,8 @@
 // `npm run faults`: every fault scenario on a fresh local runtime, then a reconciliation of accepted
 // request ids against archived results and DLQ messages. Exits non-zero when anything was lost.
-// Faults reach the handlers through INFERBUS_FAULTS (functions/shared/faults.ts); queues run on an
-// accelerated clock (visibility timeout FAULT_VISIBILITY_SECONDS instead of the template's 181 s).
+// Faults reach the handlers through INFERBUS_FAULTS (functions/shared/faults.ts), and the runtime's
+// own faults (failing Firehose S3 writes) through runtime options; queues and functions run on an
+// accelerated clock (FAULT_VISIBILITY_SECONDS, FAULT_FUNCTION_TIMEOUT_SECONDS).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,8 +14,10 @@ import { ensureSynthesized, loadTemplateModel } from '../../local/template';
 import {
   type Collected,
   collect,
+  firehoseTotals,
   formatTable,
   type Reconciliation,
+  type RuntimeFaults,
   reconcile,
   sendSamples,
   startRuntime,
@@ -23,7 +26,9 @@ import {
 
 export interface Scenario {
   readonly name: string;
+  /** Handler faults (INFERBUS_FAULTS). */
   readonly faults?: FaultConfig;
+  readonly runtimeFaults?: RuntimeFaults;
 }
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -31,6 +36,8 @@ export const SCENARIOS: readonly Scenario[] = [
   { name: 'handlerErrorRate=0.3', faults: { handlerErrorRate: 0.3 } },
   { name: 'publishFailureRate=0.3', faults: { publishFailureRate: 0.3 } },
   { name: 'initFailure', faults: { initFailure: true } },
+  { name: 'handlerTimeoutRate=0.2', faults: { handlerTimeoutRate: 0.2 } },
+  { name: 'firehoseWriteFailureRate=0.5', runtimeFaults: { firehoseWriteFailureRate: 0.5 } },
 ];
 
 export interface RunOptions {
@@ -43,7 +50,12 @@ export interface RunOptions {
 export async function runScenario(scenario: Scenario, options: RunOptions): Promise<Reconciliation> {
   const stateDir = mkdtempSync(join(tmpdir(), 'inferbus-faults-'));
   const logs: string[] = [];
-  const runtime = await startRuntime(stateDir, scenario.faults, (line) => logs.push(line));
+  const runtime = await startRuntime(
+    stateDir,
+    scenario.faults,
+    (line) => logs.push(line),
+    scenario.runtimeFaults,
+  );
   try {
     const target = { endpoint: runtime.endpoint, region: runtime.model.region };
     const accepted = await sendSamples(target, runtime.model, options.requests);
@@ -51,13 +63,14 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     const collected = await collect(target, runtime.model);
     report(options, scenario.name, collected);
     const handedBack = runtime.pollers.reduce((n, p) => n + p.stats().failedRecords, 0);
-    return reconcile(
-      scenario.name,
-      accepted,
-      collected,
-      settled ? undefined : 'did not settle in time',
-      handedBack,
-    );
+    const { deliveryFailures } = firehoseTotals(runtime);
+    const notes = [
+      ...(settled ? [] : ['did not settle in time']),
+      ...(deliveryFailures > 0
+        ? [`${deliveryFailures} Firehose S3 write(s) failed every attempt; their records were retried later`]
+        : []),
+    ];
+    return reconcile(scenario.name, accepted, collected, notes.join('; ') || undefined, handedBack);
   } finally {
     await runtime.stop();
     rmSync(stateDir, { recursive: true, force: true });
@@ -129,9 +142,10 @@ export async function runKillScenario(
     const result = JSON.parse(await lineFrom(drain, 'RESULT', 300_000)) as Collected & {
       settled: boolean;
       backlog: number;
+      replayed: number;
     };
     report(options, name, result);
-    const note = `${result.backlog} work-queue message(s) left at restart${result.settled ? '' : '; did not settle in time'}`;
+    const note = `${result.backlog} work-queue message(s) and ${result.replayed} Firehose record(s) left at restart${result.settled ? '' : '; did not settle in time'}`;
     return reconcile(name, accepted, result, note);
   } catch (error) {
     options.out(`[${name}] failed: ${(error as Error).message}\n${log.join('').slice(-2000)}`);
