@@ -6,7 +6,7 @@ export interface GuardDeps {
   readonly maxReceiveCount: number;
   /** Milliseconds left before the function timeout (Lambda's `context.getRemainingTimeInMillis`). */
   readonly remainingMs: () => number;
-  /** Time kept back before the timeout to store dead letters and answer. @default 10% of the time left, 200 ms to 3 s */
+  /** Time kept back before the timeout to store dead letters and answer. @default 10% of the time left, 500 ms to 3 s */
   readonly marginMs?: number;
 }
 
@@ -26,22 +26,30 @@ export interface GuardOutcome {
  * error (or `Timeout`) and the rest are handed back as batch item failures.
  *
  * An exception with no record on its last receive is rethrown, so Lambda counts the error as usual.
- * At the deadline the batch's own work is not cancelled (JavaScript cannot): if it finishes after
- * all, a result may appear for a record already dead-lettered, which readers see as a duplicate.
+ * At the deadline `run`'s signal is aborted; `run` should check it between steps, since JavaScript
+ * cannot stop it otherwise. Work already past its last check still finishes: a result may then
+ * appear for a record already dead-lettered, which readers see as a duplicate.
  */
 export async function guardInvocation(
   records: readonly SQSRecord[],
-  run: () => Promise<SQSBatchResponse>,
+  run: (signal: AbortSignal) => Promise<SQSBatchResponse>,
   deps: GuardDeps,
 ): Promise<GuardOutcome> {
   const left = deps.remainingMs();
-  const marginMs = deps.marginMs ?? Math.min(3000, Math.max(200, left * 0.1));
+  const marginMs = deps.marginMs ?? defaultMarginMs(left);
+  const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<'deadline'>((resolve) => {
-    timer = setTimeout(() => resolve('deadline'), Math.max(0, left - marginMs));
+    timer = setTimeout(
+      () => {
+        controller.abort(new Error('the invocation reached its deadline'));
+        resolve('deadline');
+      },
+      Math.max(0, left - marginMs),
+    );
   });
   try {
-    const first = await Promise.race([run(), deadline]);
+    const first = await Promise.race([run(controller.signal), deadline]);
     if (first !== 'deadline') return { response: first, deadLettered: 0 };
     const seconds = (left / 1000).toFixed(1);
     return await handBack(records, deps, {
@@ -61,6 +69,11 @@ export async function guardInvocation(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Time kept back for the dead letters and the answer: 10% of the budget, at least 500 ms, at most 3 s. */
+export function defaultMarginMs(budgetMs: number): number {
+  return Math.min(3000, Math.max(500, budgetMs * 0.1));
 }
 
 async function handBack(

@@ -65,10 +65,16 @@ export function createTierHandler(options: TierHandlerOptions) {
   // Surface init failures (bad model file, bad manifest) in the logs at once, not only on invoke.
   ready.catch((error) => logger.error('tier initialisation failed', error as Error));
 
-  const processRecords = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  const processRecords = async (
+    event: SQSEvent,
+    context: Context,
+    signal: AbortSignal,
+  ): Promise<SQSBatchResponse> => {
     const runtime = await ready;
+    signal.throwIfAborted(); // init ran past the deadline: the guard has answered for the batch
     injectHandlerError();
     await injectHandlerTimeout(context.getRemainingTimeInMillis());
+    signal.throwIfAborted();
     const { response, report } = await processBatch(event.Records, {
       tier: options.tier,
       lastTier: options.lastTier,
@@ -87,7 +93,7 @@ export function createTierHandler(options: TierHandlerOptions) {
   };
 
   const handle = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-    const outcome = await guardInvocation(event.Records, () => processRecords(event, context), {
+    const outcome = await guardInvocation(event.Records, (signal) => processRecords(event, context, signal), {
       deadLetters,
       maxReceiveCount: env.MAX_RECEIVE_COUNT,
       remainingMs: () => context.getRemainingTimeInMillis(),

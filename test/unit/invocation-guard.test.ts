@@ -1,6 +1,6 @@
 import type { SQSBatchResponse } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { guardInvocation } from '../../functions/inference/invocation-guard';
+import { defaultMarginMs, guardInvocation } from '../../functions/inference/invocation-guard';
 import type { DeadLetter, DeadLetterSink } from '../../functions/shared/dead-letters';
 import { injectHandlerTimeout } from '../../functions/shared/faults';
 import { requestEvent, sqsRecord } from '../support/sqs-records';
@@ -105,6 +105,27 @@ describe('guardInvocation', () => {
     expect(sink.letters[0]?.errorMessage).toMatch(
       /about to run out of its 0\.4 s with 3 record\(s\) unfinished/,
     );
+  });
+
+  it("aborts the batch's signal at the deadline, so its remaining steps can stop", async () => {
+    let seen: AbortSignal | undefined;
+    const outcome = await guardInvocation(
+      batch(),
+      (signal) => {
+        seen = signal;
+        return new Promise(() => {});
+      },
+      { deadLetters: new MemorySink(), maxReceiveCount: 3, remainingMs: () => 50, marginMs: 10 },
+    );
+    expect(outcome.ended).toBe('deadline');
+    expect(seen?.aborted).toBe(true);
+    expect(() => seen?.throwIfAborted()).toThrow(/deadline/);
+  });
+
+  it('keeps 10% of the budget back by default, at least 500 ms and at most 3 s', () => {
+    expect(defaultMarginMs(1_500)).toBe(500);
+    expect(defaultMarginMs(15_000)).toBe(1_500);
+    expect(defaultMarginMs(900_000)).toBe(3_000);
   });
 
   it('keeps a record on the queue when its dead letter cannot be stored at the deadline', async () => {
