@@ -1,3 +1,4 @@
+import { mulberry32 } from '../core/prng';
 import type { PutEventsEntry } from '../core/put-events';
 import type { EventPublisher, PublishOutcome } from './publisher';
 
@@ -18,12 +19,14 @@ export interface FaultConfig {
   readonly initFailure?: boolean;
   /** Probability that a batch hangs past the function timeout (a handler timeout). */
   readonly handlerTimeoutRate?: number;
+  /** Seeds the draws (each process starts the same sequence), so a run's faults reproduce. @default unseeded */
+  readonly seed?: number;
 }
 
 export const FAULTS_ENV = 'INFERBUS_FAULTS';
 
 const RATE_KEYS = ['handlerErrorRate', 'publishFailureRate', 'handlerTimeoutRate'] as const;
-const KNOWN_KEYS = new Set<string>([...RATE_KEYS, 'initFailure']);
+const KNOWN_KEYS = new Set<string>([...RATE_KEYS, 'initFailure', 'seed']);
 
 /** Parses the value of INFERBUS_FAULTS; undefined or empty means no faults. Throws a clear error otherwise. */
 export function parseFaults(raw: string | undefined): FaultConfig | undefined {
@@ -56,11 +59,17 @@ export function parseFaults(raw: string | undefined): FaultConfig | undefined {
       `${FAULTS_ENV}.initFailure must be true or false; got ${JSON.stringify(config.initFailure)}`,
     );
   }
+  if (config.seed !== undefined && !Number.isInteger(config.seed)) {
+    throw new Error(`${FAULTS_ENV}.seed must be an integer; got ${JSON.stringify(config.seed)}`);
+  }
   return config as FaultConfig;
 }
 
 /** The faults of this process, read once at module load; undefined when INFERBUS_FAULTS is unset. */
 export const faults: FaultConfig | undefined = parseFaults(process.env[FAULTS_ENV]);
+
+/** The draws behind every rate of this process: seeded when `seed` is set. */
+const faultRandom: () => number = faults?.seed === undefined ? Math.random : mulberry32(faults.seed);
 
 export class InjectedFault extends Error {
   override readonly name = 'InjectedFault';
@@ -73,7 +82,7 @@ export function injectInitFailure(config: FaultConfig | undefined = faults): voi
 }
 
 /** Throws with probability `handlerErrorRate` (call at the start of a batch). */
-export function injectHandlerError(config: FaultConfig | undefined = faults, random = Math.random): void {
+export function injectHandlerError(config: FaultConfig | undefined = faults, random = faultRandom): void {
   const rate = config?.handlerErrorRate;
   if (rate && random() < rate) {
     throw new InjectedFault(`injected handler error (${FAULTS_ENV}.handlerErrorRate=${rate})`);
@@ -87,7 +96,7 @@ export function injectHandlerError(config: FaultConfig | undefined = faults, ran
 export async function injectHandlerTimeout(
   remainingMs: number,
   config: FaultConfig | undefined = faults,
-  random = Math.random,
+  random = faultRandom,
 ): Promise<void> {
   const rate = config?.handlerTimeoutRate;
   if (rate && random() < rate) await new Promise((resolve) => setTimeout(resolve, remainingMs + 1000));
@@ -100,7 +109,7 @@ export async function injectHandlerTimeout(
 export function withPublishFaults(
   publisher: EventPublisher,
   config: FaultConfig | undefined = faults,
-  random = Math.random,
+  random = faultRandom,
 ): EventPublisher {
   const rate = config?.publishFailureRate;
   if (!rate) return publisher;

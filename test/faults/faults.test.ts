@@ -9,7 +9,7 @@ describe('fault suite', () => {
   it('reconciles every accepted request under handler errors', async () => {
     const lines: string[] = [];
     const result = await runScenario(
-      { name: 'handlerErrorRate=0.3', faults: { handlerErrorRate: 0.3 } },
+      { name: 'handlerErrorRate=0.3', faults: { handlerErrorRate: 0.3, seed: 1 } },
       { requests: 100, out: (l) => lines.push(l) },
     );
     printReconciliation([result], (l) => lines.push(l));
@@ -18,6 +18,8 @@ describe('fault suite', () => {
     expect(result.invented).toEqual([]);
     expect(result.completed + result.deadLettered).toBeGreaterThanOrEqual(result.accepted);
     expect(result.deadLettered).toBeGreaterThan(0); // the poison requests, with their reason
+    expect(result.withoutHandlerReason).toBe(0);
+    expect(result.handedBack).toBeGreaterThan(0); // the fault fired (seeded, so it reproduces)
     expect(result.ok).toBe(true);
   });
 });

@@ -228,7 +228,7 @@ export interface Reconciliation {
   readonly accepted: number;
   readonly completed: number;
   readonly deadLettered: number;
-  /** DLQ messages without a handler reason (no ERROR_CODE): redriven by SQS, or nothing attached. Not yet a failure. */
+  /** DLQ messages without a handler reason (no ERROR_CODE): redriven by SQS, or nothing attached. */
   readonly withoutHandlerReason: number;
   readonly missing: string[];
   readonly invented: string[];
@@ -240,6 +240,9 @@ export interface Reconciliation {
   /** Records the event source mappings handed back to their queue (proof the faults fired). */
   readonly handedBack?: number;
   readonly note?: string;
+  /** False when the scenario injected faults and nothing shows they fired: its PASS would prove nothing. */
+  readonly faultsFired: boolean;
+  /** Nothing missing or invented, every DLQ message with its reason, and the faults fired. */
   readonly ok: boolean;
 }
 
@@ -249,6 +252,7 @@ export function reconcile(
   collected: Collected,
   note?: string,
   handedBack?: number,
+  faultsFired = true,
 ): Reconciliation {
   const acceptedSet = new Set(accepted);
   const completed = new Set(collected.completedRows);
@@ -266,12 +270,13 @@ export function reconcile(
     const key = `${d.queue}: ${d.reason.replace(/ from .*$/, '').replace(/ after \d+ attempt\(s\)/, '')}`;
     reasons.set(key, (reasons.get(key) ?? 0) + 1);
   }
+  const withoutHandlerReason = collected.deadLetters.filter((d) => !d.errorCode).length;
   return {
     scenario,
     accepted: accepted.length,
     completed: completed.size,
     deadLettered: dlq.size,
-    withoutHandlerReason: collected.deadLetters.filter((d) => !d.errorCode).length,
+    withoutHandlerReason,
     missing,
     invented,
     duplicateResults: collected.completedRows.length - completed.size,
@@ -279,8 +284,16 @@ export function reconcile(
     reasons,
     handedBack,
     note,
-    ok: missing.length === 0 && invented.length === 0,
+    faultsFired,
+    ok: missing.length === 0 && invented.length === 0 && withoutHandlerReason === 0 && faultsFired,
   };
+}
+
+function verdictOf(r: Reconciliation): string {
+  if (r.missing.length > 0 || r.invented.length > 0) return 'FAIL (lost)';
+  if (r.withoutHandlerReason > 0) return 'FAIL (DLQ message without reason)';
+  if (!r.faultsFired) return 'FAIL (fault never fired)';
+  return 'PASS';
 }
 
 export function formatTable(rows: readonly Reconciliation[]): string {
@@ -308,7 +321,7 @@ export function formatTable(rows: readonly Reconciliation[]): string {
     String(r.duplicateResults),
     String(r.overlaps.length),
     r.handedBack === undefined ? '-' : String(r.handedBack),
-    r.ok ? 'PASS' : 'FAIL (lost)',
+    verdictOf(r),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] as string).length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ');

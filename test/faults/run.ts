@@ -33,10 +33,11 @@ export interface Scenario {
 
 export const SCENARIOS: readonly Scenario[] = [
   { name: 'baseline' },
-  { name: 'handlerErrorRate=0.3', faults: { handlerErrorRate: 0.3 } },
-  { name: 'publishFailureRate=0.3', faults: { publishFailureRate: 0.3 } },
+  // Seeded: each worker process draws the same sequence, so a scenario's faults reproduce run to run.
+  { name: 'handlerErrorRate=0.3', faults: { handlerErrorRate: 0.3, seed: 1 } },
+  { name: 'publishFailureRate=0.3', faults: { publishFailureRate: 0.3, seed: 1 } },
   { name: 'initFailure', faults: { initFailure: true } },
-  { name: 'handlerTimeoutRate=0.2', faults: { handlerTimeoutRate: 0.2 } },
+  { name: 'handlerTimeoutRate=0.2', faults: { handlerTimeoutRate: 0.2, seed: 1 } },
   { name: 'firehoseWriteFailureRate=0.5', runtimeFaults: { firehoseWriteFailureRate: 0.5 } },
 ];
 
@@ -70,7 +71,21 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         ? [`${deliveryFailures} Firehose S3 write(s) failed every attempt; their records were retried later`]
         : []),
     ];
-    return reconcile(scenario.name, accepted, collected, notes.join('; ') || undefined, handedBack);
+    // Proof that the injected faults fired: records handed back or dead-lettered after retries, or
+    // Firehose writes that failed. Without it a PASS would only say the baseline works.
+    const injected = scenario.faults !== undefined || scenario.runtimeFaults !== undefined;
+    const fired =
+      handedBack > 0 ||
+      deliveryFailures > 0 ||
+      collected.deadLetters.some((d) => d.errorCode?.startsWith('RetriesExhausted.'));
+    return reconcile(
+      scenario.name,
+      accepted,
+      collected,
+      notes.join('; ') || undefined,
+      handedBack,
+      !injected || fired,
+    );
   } finally {
     await runtime.stop();
     rmSync(stateDir, { recursive: true, force: true });

@@ -55,3 +55,10 @@ describe('INFERBUS_FAULTS', () => {
     expect(outcome.failed.get(2)).toBe('ThrottlingException: inner');
   });
 });
+
+describe('INFERBUS_FAULTS seed', () => {
+  it('accepts an integer seed and refuses anything else', () => {
+    expect(parseFaults('{"handlerErrorRate":0.3,"seed":1}')).toEqual({ handlerErrorRate: 0.3, seed: 1 });
+    expect(() => parseFaults('{"seed":1.5}')).toThrow(/INFERBUS_FAULTS\.seed must be an integer/);
+  });
+});
