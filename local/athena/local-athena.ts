@@ -149,9 +149,18 @@ export class LocalAthena {
     if (profileDir) await rm(await profileDir, { recursive: true, force: true });
   }
 
+  /** This instance's scratch folder: query profiles and DuckDB's spill files. */
+  private profileDirectory(): Promise<string> {
+    this.profileDir ??= mkdtemp(join(tmpdir(), 'inferbus-athena-'));
+    return this.profileDir;
+  }
+
   private async database(): Promise<DuckDBInstance> {
     this.instance ??= (async () => {
-      const instance = await DuckDBInstance.create(':memory:');
+      // DuckDB spills to `.tmp/` in the working directory unless told otherwise: keep it in ours.
+      const instance = await DuckDBInstance.create(':memory:', {
+        temp_directory: join(await this.profileDirectory(), 'spill'),
+      });
       const connection = await instance.connect();
       try {
         for (const macro of ATHENA_MACROS) await connection.run(macro);
@@ -186,8 +195,7 @@ export class LocalAthena {
       await connection.run(
         `SET search_path = ${quoteString([...new Set(schemas)].map(quoteIdent).join(','))}`,
       );
-      this.profileDir ??= mkdtemp(join(tmpdir(), 'inferbus-athena-'));
-      const profile = join(await this.profileDir, `${execution.id}.json`);
+      const profile = join(await this.profileDirectory(), `${execution.id}.json`);
       await connection.run(`PRAGMA enable_profiling = 'json'`);
       await connection.run(`PRAGMA profiling_output = ${quoteString(profile)}`);
       const values: ParameterValue[] = execution.parameters.map((p, i) => parseExecutionParameter(p, i));

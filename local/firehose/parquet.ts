@@ -55,8 +55,11 @@ export class ParquetWriter {
     rows: Iterable<Record<string, RowValue>>,
     compression: string,
   ) {
-    this.instance ??= DuckDBInstance.create(':memory:');
     this.workDir ??= mkdtemp(join(tmpdir(), 'inferbus-firehose-'));
+    // DuckDB spills to `.tmp/` in the working directory unless told otherwise: keep it in ours.
+    this.instance ??= this.workDir.then((dir) =>
+      DuckDBInstance.create(':memory:', { temp_directory: join(dir, 'spill') }),
+    );
     const [instance, dir] = await Promise.all([this.instance, this.workDir]);
     const id = randomUUID().replaceAll('-', '');
     const table = quoteIdent(`rows_${id}`);

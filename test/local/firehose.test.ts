@@ -61,6 +61,14 @@ describe('LocalFirehose', () => {
   let client: S3Client;
   const models = archiveModels('fh-archive');
   const bucketDir = () => join(s3.directory, 'fh-archive');
+  /** The number of new objects once it reaches `count`, or what it is after 20 s. */
+  const objectCountReaching = async (count: number) => {
+    const deadline = Date.now() + 20_000;
+    while ((await objectFiles(bucketDir())).length < count && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return (await objectFiles(bucketDir())).length;
+  };
 
   beforeAll(async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'inferbus-firehose-'));
@@ -212,13 +220,15 @@ describe('LocalFirehose', () => {
       sent += record.length;
       if (sent >= 2000) break;
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(await objectFiles(bucketDir())).toHaveLength(1);
-    await firehose.putRecord(models.stream.arn, records[records.length - 1] as string);
-    expect(await objectFiles(bucketDir())).toHaveLength(1);
-    await new Promise((resolve) => setTimeout(resolve, 800));
-    expect(await objectFiles(bucketDir())).toHaveLength(2);
-    await firehose.close();
+    try {
+      // Polled rather than slept: on a loaded machine the flush takes what it takes.
+      expect(await objectCountReaching(1)).toBe(1); // the size limit flushed
+      await firehose.putRecord(models.stream.arn, records[records.length - 1] as string);
+      expect(await objectFiles(bucketDir())).toHaveLength(1); // held until the interval passes
+      expect(await objectCountReaching(2)).toBe(2); // the interval flushed
+    } finally {
+      await firehose.close();
+    }
   });
 
   it('keeps the buffer when S3 writes fail, reports it, and delivers once S3 is back', async () => {
