@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { NAMED_QUERIES } from '../../functions/core/archive/named-queries';
 import { createApp, PROJECT_ROOT } from '../../lib/app';
 import type { TemplateModel } from '../../local/model';
 import { loadTemplateModel, readCloudAssembly } from '../../local/template';
@@ -129,7 +130,7 @@ describe('TemplateModel of the real app', () => {
     expect(new Set(model.eventSourceMappings.map((e) => e.functionLogicalId)).size).toBe(2);
   });
 
-  it('reads the archive: Firehose with Parquet conversion, the Glue table, the workgroup and 6 named queries', () => {
+  it('reads the archive: Firehose with Parquet conversion, the Glue table, the workgroup and every named query', () => {
     expect(model.deliveryStreams).toHaveLength(1);
     const stream = model.deliveryStreams[0];
     const archiveBucket = model.buckets.find((b) => b.name === stream?.bucketName);
@@ -156,14 +157,14 @@ describe('TemplateModel of the real app', () => {
     expect(wg?.outputLocation).toMatch(/^s3:\/\/[a-z0-9.-]+\/.+\/$/);
     expect(wg?.bytesScannedCutoffPerQuery).toBeGreaterThan(0);
 
-    expect(model.namedQueries).toHaveLength(6);
+    expect(model.namedQueries.map((q) => q.name).sort()).toEqual(NAMED_QUERIES.map((q) => q.name).sort());
     for (const q of model.namedQueries) {
       expect(q.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       expect(q.workGroup).toBe(wg?.name);
       expect(q.database).toBe(table?.databaseName);
       expect(q.queryString).toMatch(/SELECT/i);
     }
-    expect(new Set(model.namedQueries.map((q) => q.id)).size).toBe(6);
+    expect(new Set(model.namedQueries.map((q) => q.id)).size).toBe(NAMED_QUERIES.length);
   });
 
   it('gives the same names and ids on every load', () => {
