@@ -6,6 +6,7 @@ import {
   type OrderingDecision,
   planStream,
   type TrackedStream,
+  UNSEQUENCED,
 } from '../core/stream-gate';
 import { quotaDelaySeconds, type TenantPolicies } from '../core/tenant-policy';
 import {
@@ -14,7 +15,7 @@ import {
   type Requeue,
   type Requeuer,
 } from '../shared/requeue';
-import type { TenantStateStore } from '../shared/tenant-state';
+import type { StreamRead, TenantRead, TenantStateStore } from '../shared/tenant-state';
 
 /** Quota and ordering for the entry tier; absent where the function has no tenant-state table. */
 export interface Tenancy {
@@ -40,8 +41,16 @@ export interface GateOutcome<T extends GateItem> {
   readonly duplicates: T[];
   /** The tenant-state table could not be read or written: transient failures. */
   readonly unavailable: { readonly item: T; readonly message: string }[];
-  /** Per (tenant, stream): the state the plan was made on, for recording after publication. */
-  readonly streams: ReadonlyMap<string, { tenant: string; stream: string; base: TrackedStream }>;
+  /** Per (tenant, sequenced stream): the state the plan was made on, for recording after publication. */
+  readonly streams: ReadonlyMap<string, GatedStream>;
+}
+
+export interface GatedStream {
+  readonly tenant: string;
+  readonly stream: string;
+  readonly base: TrackedStream;
+  /** The read the plan was made on: recording tries it first instead of reading again. */
+  readonly read: StreamRead;
 }
 
 const streamId = (tenant: string, stream: string) => JSON.stringify([tenant, stream]);
@@ -51,6 +60,9 @@ const streamId = (tenant: string, stream: string) => JSON.stringify([tenant, str
  * one token-bucket take for the records left to run, granted in sequence order so that what is
  * delayed is always the tail of each stream. Nothing is dropped: every record either proceeds,
  * is re-queued, is a duplicate of a processed one, or is reported unavailable.
+ *
+ * Per tenant and batch that is one read (the bucket and every sequenced stream together) and one
+ * conditional write of the bucket; streams whose records carry no sequence number have no state.
  */
 export async function gate<T extends GateItem>(
   items: readonly T[],
@@ -62,7 +74,7 @@ export async function gate<T extends GateItem>(
     requeue: [] as GateOutcome<T>['requeue'][number][],
     duplicates: [] as T[],
     unavailable: [] as GateOutcome<T>['unavailable'][number][],
-    streams: new Map<string, { tenant: string; stream: string; base: TrackedStream }>(),
+    streams: new Map<string, GatedStream>(),
   };
   const byTenant = new Map<string, T[]>();
   for (const item of items) {
@@ -81,52 +93,57 @@ export async function gate<T extends GateItem>(
         byStream.set(item.envelope.stream, [...(byStream.get(item.envelope.stream) ?? []), item]);
       }
       const candidates: { item: T; decision: ProcessDecision }[] = [];
-      await Promise.all(
-        [...byStream].map(async ([stream, streamItems]) => {
-          let base: TrackedStream;
-          try {
-            const read = await tenancy.store.readStream(tenant, stream);
-            const firstSeq = Math.min(...streamItems.map((i) => i.envelope.seq));
-            // A stream whose state expired resumes where it is: no gap back to 1.
-            base =
-              read.tracked ??
-              (read.expired
-                ? { state: { contiguous: firstSeq - 1, ahead: [] }, givenUp: [] }
-                : EMPTY_TRACKED);
-          } catch (error) {
-            for (const item of streamItems)
-              outcome.unavailable.push({ item, message: (error as Error).message });
-            return;
-          }
-          outcome.streams.set(streamId(tenant, stream), { tenant, stream, base });
-          const decisions = planStream(
-            base,
-            streamItems.map((item) => ({
-              id: item.record.messageId,
-              seq: item.envelope.seq,
-              firstHeldAtMs: firstHeldAt(item.record),
-            })),
-            policy,
-            nowMs,
-          );
-          for (const item of streamItems) {
-            const decision = decisions.get(item.record.messageId) as OrderingDecision;
-            if (decision.kind === 'duplicate') outcome.duplicates.push(item);
-            else if (decision.kind === 'hold') {
-              outcome.requeue.push({
-                item,
-                record: item.record,
-                reason: 'hold',
-                delaySeconds: decision.delaySeconds,
-                attributes: {
-                  [FIRST_HELD_AT_ATTRIBUTE]: String(decision.firstHeldAtMs),
-                  [DELAYED_FOR_ATTRIBUTE]: 'ordering',
-                },
-              });
-            } else candidates.push({ item, decision });
-          }
-        }),
-      );
+      const sequenced = [...byStream].filter(([, streamItems]) => streamItems.some(isSequenced));
+      let read: TenantRead;
+      try {
+        read = await tenancy.store.readTenant(
+          tenant,
+          sequenced.map(([stream]) => stream),
+        );
+      } catch (error) {
+        for (const item of tenantItems) outcome.unavailable.push({ item, message: (error as Error).message });
+        return;
+      }
+      for (const [stream, streamItems] of byStream) {
+        const streamRead = read.streams.get(stream);
+        let base: TrackedStream = EMPTY_TRACKED;
+        if (streamRead) {
+          const firstSeq = Math.min(...streamItems.filter(isSequenced).map((i) => i.envelope.seq));
+          // A stream whose state expired resumes where it is: no gap back to 1.
+          base =
+            streamRead.tracked ??
+            (streamRead.expired
+              ? { state: { contiguous: firstSeq - 1, ahead: [] }, givenUp: [] }
+              : EMPTY_TRACKED);
+          outcome.streams.set(streamId(tenant, stream), { tenant, stream, base, read: streamRead });
+        }
+        const decisions = planStream(
+          base,
+          streamItems.map((item) => ({
+            id: item.record.messageId,
+            seq: item.envelope.seq,
+            firstHeldAtMs: firstHeldAt(item.record),
+          })),
+          policy,
+          nowMs,
+        );
+        for (const item of streamItems) {
+          const decision = decisions.get(item.record.messageId) as OrderingDecision;
+          if (decision.kind === 'duplicate') outcome.duplicates.push(item);
+          else if (decision.kind === 'hold') {
+            outcome.requeue.push({
+              item,
+              record: item.record,
+              reason: 'hold',
+              delaySeconds: decision.delaySeconds,
+              attributes: {
+                [FIRST_HELD_AT_ATTRIBUTE]: String(decision.firstHeldAtMs),
+                [DELAYED_FOR_ATTRIBUTE]: 'ordering',
+              },
+            });
+          } else candidates.push({ item, decision });
+        }
+      }
       if (candidates.length === 0) return;
       candidates.sort(
         (a, b) =>
@@ -135,7 +152,7 @@ export async function gate<T extends GateItem>(
       );
       let grant: { granted: number; retryAfterMs: number };
       try {
-        grant = await tenancy.store.take(tenant, candidates.length, policy);
+        grant = await tenancy.store.take(tenant, candidates.length, policy, read.bucket);
       } catch (error) {
         for (const { item } of candidates)
           outcome.unavailable.push({ item, message: (error as Error).message });
@@ -179,11 +196,15 @@ export async function recordProcessed<T extends GateItem>(
       const stream = streams.get(key);
       if (!stream) return;
       try {
-        await tenancy.store.updateStream(stream.tenant, stream.stream, (current) =>
-          applyProcessed(
-            current ?? stream.base,
-            entries.map(({ item, decision }) => ({ seq: item.envelope.seq, decision })),
-          ),
+        await tenancy.store.updateStream(
+          stream.tenant,
+          stream.stream,
+          (current) =>
+            applyProcessed(
+              current ?? stream.base,
+              entries.map(({ item, decision }) => ({ seq: item.envelope.seq, decision })),
+            ),
+          stream.read,
         );
       } catch {
         unsaved.push(...entries.map((e) => e.item));
@@ -191,6 +212,11 @@ export async function recordProcessed<T extends GateItem>(
     }),
   );
   return unsaved;
+}
+
+/** Sequence number 0 means "not sequenced": such records need no stream state. */
+function isSequenced(item: GateItem): boolean {
+  return item.envelope.seq !== UNSEQUENCED;
 }
 
 function firstHeldAt(record: SQSRecord): number | undefined {

@@ -1,9 +1,10 @@
 import {
   type AttributeValue,
+  BatchGetItemCommand,
   ConditionalCheckFailedException,
   type DynamoDBClient,
   GetItemCommand,
-  UpdateItemCommand,
+  PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { EMPTY_TRACKED, type TrackedStream } from '../core/stream-gate';
 import { type BucketLimits, type BucketState, take } from '../core/token-bucket';
@@ -11,22 +12,30 @@ import { type BucketLimits, type BucketState, take } from '../core/token-bucket'
 /**
  * Tenant state in one DynamoDB table (partition key `pk`): a token bucket per tenant and the
  * sequence state per (tenant, stream), shared by every concurrent execution. Writes are
- * optimistic: read (consistent), compute with the pure core, then UpdateItem on condition that
- * `version` is still what was read; on ConditionalCheckFailedException read again and retry.
+ * optimistic: read (consistent), compute with the pure core, then write the whole item on
+ * condition that `version` is still what was read; on ConditionalCheckFailedException read again
+ * and retry. A caller that has just read an item passes that read along, so the first attempt
+ * writes at once instead of reading the item a second time.
  *
  * Expiry: items carry `expiresAt` (epoch seconds, the table's TTL attribute). DynamoDB deletes
  * expired items up to days late and the local server never does, so an item read past its
  * `expiresAt` is treated as gone here.
  */
 export interface TenantStateStore {
-  /** Takes up to `requested` tokens from the tenant's bucket. */
-  take(tenant: string, requested: number, limits: BucketLimits): Promise<QuotaGrant>;
+  /** One consistent read of the tenant's bucket and the given streams' state. */
+  readTenant(tenant: string, streams: readonly string[]): Promise<TenantRead>;
+  /** Takes up to `requested` tokens from the tenant's bucket; `basis`: the bucket as just read. */
+  take(tenant: string, requested: number, limits: BucketLimits, basis?: BucketRead): Promise<QuotaGrant>;
   readStream(tenant: string, stream: string): Promise<StreamRead>;
-  /** Applies `mutate` to the stream's current state atomically. `undefined`: absent or expired. */
+  /**
+   * Applies `mutate` to the stream's current state atomically. `undefined`: absent or expired.
+   * `basis`: the stream as read earlier; tried first, and re-read only if it changed since.
+   */
   updateStream(
     tenant: string,
     stream: string,
     mutate: (current: TrackedStream | undefined) => TrackedStream,
+    basis?: StreamRead,
   ): Promise<TrackedStream>;
 }
 
@@ -36,11 +45,26 @@ export interface QuotaGrant {
   readonly retryAfterMs: number;
 }
 
-export interface StreamRead {
+/** What a conditional write needs to know about an earlier read: the item's version (absent: no item). */
+interface Versioned {
+  readonly version?: number;
+}
+
+export interface StreamRead extends Versioned {
   /** Undefined when the stream was never seen, or its state expired. */
   readonly tracked?: TrackedStream;
   /** The state existed but expired: the stream resumes after a long silence. */
   readonly expired: boolean;
+}
+
+export interface BucketRead extends Versioned {
+  /** Undefined when the bucket was never used, or it expired (a full bucket). */
+  readonly state?: BucketState;
+}
+
+export interface TenantRead {
+  readonly bucket: BucketRead;
+  readonly streams: ReadonlyMap<string, StreamRead>;
 }
 
 /** Every optimistic attempt lost to another writer, or DynamoDB kept failing. */
@@ -52,6 +76,8 @@ export class TenantStateError extends Error {
 export const STREAM_STATE_TTL_SECONDS = 15 * 24 * 3600;
 /** A bucket idle this long past full is the same as no bucket. */
 const BUCKET_TTL_MARGIN_SECONDS = 60;
+/** BatchGetItem's limit on keys per request. */
+const MAX_BATCH_GET_KEYS = 100;
 
 export interface DynamoTenantStateOptions {
   readonly now?: () => number;
@@ -61,6 +87,13 @@ export interface DynamoTenantStateOptions {
 }
 
 type Item = Record<string, AttributeValue>;
+
+/** An item as read: absent, expired (version kept for the conditional write), or live. */
+interface Snapshot {
+  readonly item?: Item;
+  readonly version?: number;
+  readonly expired: boolean;
+}
 
 export class DynamoTenantState implements TenantStateStore {
   private readonly now: () => number;
@@ -77,55 +110,113 @@ export class DynamoTenantState implements TenantStateStore {
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
-  async take(tenant: string, requested: number, limits: BucketLimits): Promise<QuotaGrant> {
+  async readTenant(tenant: string, streams: readonly string[]): Promise<TenantRead> {
+    const keys = [bucketKey(tenant), ...streams.map((stream) => streamKey(tenant, stream))];
+    const snapshots = await this.readMany(keys);
+    const snapshotOf = (pk: string) => snapshots.get(pk) ?? { expired: false };
+    return {
+      bucket: bucketReadOf(snapshotOf(bucketKey(tenant))),
+      streams: new Map(
+        streams.map((stream) => [stream, streamReadOf(snapshotOf(streamKey(tenant, stream)))]),
+      ),
+    };
+  }
+
+  async take(
+    tenant: string,
+    requested: number,
+    limits: BucketLimits,
+    basis?: BucketRead,
+  ): Promise<QuotaGrant> {
     if (requested <= 0) return { granted: 0, retryAfterMs: 0 };
-    return this.optimistic(bucketKey(tenant), (item, nowMs) => {
-      const state: BucketState | undefined = item
-        ? { tokens: num(item.tokens), updatedAtMs: num(item.updatedAtMs) }
-        : undefined;
-      const result = take(state, requested, nowMs, limits);
-      const fullInSeconds = Math.ceil(limits.burst / limits.ratePerSecond);
-      return {
-        set: {
-          tokens: { N: String(Number(result.next.tokens.toFixed(6))) },
-          updatedAtMs: { N: String(result.next.updatedAtMs) },
-          expiresAt: { N: String(Math.ceil(nowMs / 1000) + fullInSeconds + BUCKET_TTL_MARGIN_SECONDS) },
-        },
-        value: { granted: result.granted, retryAfterMs: result.retryAfterMs },
-      };
-    });
+    return this.optimistic(
+      bucketKey(tenant),
+      (snapshot) => bucketReadOf(snapshot).state,
+      (state, nowMs) => {
+        const result = take(state, requested, nowMs, limits);
+        const fullInSeconds = Math.ceil(limits.burst / limits.ratePerSecond);
+        return {
+          set: {
+            tokens: { N: String(Number(result.next.tokens.toFixed(6))) },
+            updatedAtMs: { N: String(result.next.updatedAtMs) },
+            expiresAt: { N: String(Math.ceil(nowMs / 1000) + fullInSeconds + BUCKET_TTL_MARGIN_SECONDS) },
+          },
+          value: { granted: result.granted, retryAfterMs: result.retryAfterMs },
+        };
+      },
+      basis && { state: basis.state, version: basis.version },
+    );
   }
 
   async readStream(tenant: string, stream: string): Promise<StreamRead> {
-    const { item, expired } = await this.read(streamKey(tenant, stream));
-    return { tracked: item ? trackedOf(item) : undefined, expired };
+    return streamReadOf(await this.read(streamKey(tenant, stream)));
   }
 
   updateStream(
     tenant: string,
     stream: string,
     mutate: (current: TrackedStream | undefined) => TrackedStream,
+    basis?: StreamRead,
   ): Promise<TrackedStream> {
-    return this.optimistic(streamKey(tenant, stream), (item, nowMs) => {
-      const next = mutate(item ? trackedOf(item) : undefined);
-      return {
-        set: {
-          contiguous: { N: String(next.state.contiguous) },
-          ahead: { S: JSON.stringify(next.state.ahead) },
-          givenUp: { S: JSON.stringify(next.givenUp) },
-          updatedAtMs: { N: String(nowMs) },
-          expiresAt: { N: String(Math.ceil(nowMs / 1000) + STREAM_STATE_TTL_SECONDS) },
-        },
-        value: next,
-      };
-    });
+    return this.optimistic(
+      streamKey(tenant, stream),
+      (snapshot) => streamReadOf(snapshot).tracked,
+      (current, nowMs) => {
+        const next = mutate(current);
+        return {
+          set: {
+            contiguous: { N: String(next.state.contiguous) },
+            ahead: { S: JSON.stringify(next.state.ahead) },
+            givenUp: { S: JSON.stringify(next.givenUp) },
+            updatedAtMs: { N: String(nowMs) },
+            expiresAt: { N: String(Math.ceil(nowMs / 1000) + STREAM_STATE_TTL_SECONDS) },
+          },
+          value: next,
+        };
+      },
+      basis && { state: basis.tracked, version: basis.version },
+    );
   }
 
   /** Consistent read; an item past its expiresAt counts as absent. */
-  private async read(pk: string): Promise<{ item?: Item; version?: number; expired: boolean }> {
+  private async read(pk: string): Promise<Snapshot> {
     const { Item: item } = await this.client.send(
       new GetItemCommand({ TableName: this.tableName, Key: { pk: { S: pk } }, ConsistentRead: true }),
     );
+    return this.snapshotOf(item);
+  }
+
+  /** Consistent reads of several items in as few requests as BatchGetItem allows. */
+  private async readMany(keys: readonly string[]): Promise<Map<string, Snapshot>> {
+    const found = new Map<string, Snapshot>();
+    let pending = [...new Set(keys)];
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt >= this.maxAttempts) {
+        throw new TenantStateError(`tenant state ${pending.join(', ')} could not be read (unprocessed keys)`);
+      }
+      if (attempt > 0) await this.sleep(Math.random() * Math.min(200, 5 * 2 ** attempt));
+      const request = pending.slice(0, MAX_BATCH_GET_KEYS);
+      const rest = pending.slice(MAX_BATCH_GET_KEYS);
+      const { Responses, UnprocessedKeys } = await this.client.send(
+        new BatchGetItemCommand({
+          RequestItems: {
+            [this.tableName]: { Keys: request.map((pk) => ({ pk: { S: pk } })), ConsistentRead: true },
+          },
+        }),
+      );
+      for (const item of Responses?.[this.tableName] ?? []) {
+        const pk = item.pk?.S;
+        if (pk !== undefined) found.set(pk, this.snapshotOf(item));
+      }
+      const unprocessed = (UnprocessedKeys?.[this.tableName]?.Keys ?? []).flatMap((key) =>
+        key.pk?.S === undefined ? [] : [key.pk.S],
+      );
+      pending = [...unprocessed, ...rest];
+    }
+    return found;
+  }
+
+  private snapshotOf(item: Item | undefined): Snapshot {
     if (!item) return { expired: false };
     const version = num(item.version);
     const expiresAt = item.expiresAt ? num(item.expiresAt) : Number.POSITIVE_INFINITY;
@@ -133,36 +224,44 @@ export class DynamoTenantState implements TenantStateStore {
     return { item, version, expired: false };
   }
 
-  private async optimistic<T>(
+  /**
+   * Read, compute, conditional write of the whole item; again on a lost race. `basis` stands in
+   * for the first read.
+   */
+  private async optimistic<S, T>(
     pk: string,
-    compute: (item: Item | undefined, nowMs: number) => { set: Item; value: T },
+    decode: (snapshot: Snapshot) => S | undefined,
+    compute: (state: S | undefined, nowMs: number) => { set: Item; value: T },
+    basis?: { readonly state?: S; readonly version?: number },
   ): Promise<T> {
     let lastError: unknown;
     let attempts = 0;
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       attempts = attempt + 1;
-      if (attempt > 0) await this.sleep(Math.random() * Math.min(200, 5 * 2 ** attempt));
+      if (attempt > 0 && !(attempt === 1 && basis)) {
+        await this.sleep(Math.random() * Math.min(200, 5 * 2 ** attempt));
+      }
       try {
-        const { item, version } = await this.read(pk);
-        const { set, value } = compute(item, this.now());
-        const names: Record<string, string> = { '#version': 'version' };
-        if (version === undefined) names['#pk'] = 'pk';
-        const values: Item = { ':next': { N: String((version ?? 0) + 1) } };
-        const assignments = ['#version = :next'];
-        for (const [key, attribute] of Object.entries(set)) {
-          names[`#${key}`] = key;
-          values[`:${key}`] = attribute;
-          assignments.push(`#${key} = :${key}`);
+        let state: S | undefined;
+        let version: number | undefined;
+        if (attempt === 0 && basis) ({ state, version } = basis);
+        else {
+          const snapshot = await this.read(pk);
+          state = decode(snapshot);
+          version = snapshot.version;
         }
-        if (version !== undefined) values[':read'] = { N: String(version) };
+        const { set, value } = compute(state, this.now());
+        // PutItem, not UpdateItem: the writer owns every attribute of the item, and a put is much
+        // cheaper to evaluate for the local server (no update expression to parse).
         await this.client.send(
-          new UpdateItemCommand({
+          new PutItemCommand({
             TableName: this.tableName,
-            Key: { pk: { S: pk } },
-            UpdateExpression: `SET ${assignments.join(', ')}`,
+            Item: { ...set, pk: { S: pk }, version: { N: String((version ?? 0) + 1) } },
             ConditionExpression: version === undefined ? 'attribute_not_exists(#pk)' : '#version = :read',
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
+            ExpressionAttributeNames: version === undefined ? { '#pk': 'pk' } : { '#version': 'version' },
+            ...(version === undefined
+              ? {}
+              : { ExpressionAttributeValues: { ':read': { N: String(version) } } }),
           }),
         );
         return value;
@@ -186,6 +285,22 @@ export class DynamoTenantState implements TenantStateStore {
 
 export const bucketKey = (tenant: string) => `bucket#${tenant}`;
 export const streamKey = (tenant: string, stream: string) => `stream#${tenant}#${stream}`;
+
+function streamReadOf(snapshot: Snapshot): StreamRead {
+  return {
+    tracked: snapshot.item ? trackedOf(snapshot.item) : undefined,
+    expired: snapshot.expired,
+    ...(snapshot.version === undefined ? {} : { version: snapshot.version }),
+  };
+}
+
+function bucketReadOf(snapshot: Snapshot): BucketRead {
+  const { item, version } = snapshot;
+  return {
+    ...(item ? { state: { tokens: num(item.tokens), updatedAtMs: num(item.updatedAtMs) } } : {}),
+    ...(version === undefined ? {} : { version }),
+  };
+}
 
 function num(value: AttributeValue | undefined): number {
   return value?.N === undefined ? 0 : Number(value.N);

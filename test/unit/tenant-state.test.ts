@@ -5,6 +5,7 @@ import {
   EMPTY_TRACKED,
   type OrderingDecision,
   planStream,
+  type TrackedStream,
 } from '../../functions/core/stream-gate';
 import { holdDelaySeconds, quotaDelaySeconds } from '../../functions/core/tenant-policy';
 import { DynamoTenantState } from '../../functions/shared/tenant-state';
@@ -83,7 +84,38 @@ describe('DynamoDB tenant state (real dynalite)', () => {
     const state = store(() => now);
     await state.updateStream('acme', 'old', () => ({ state: { contiguous: 7, ahead: [] }, givenUp: [] }));
     now += 16 * 24 * 3600_000;
-    expect(await state.readStream('acme', 'old')).toEqual({ expired: true, tracked: undefined });
+    expect(await state.readStream('acme', 'old')).toMatchObject({ expired: true, tracked: undefined });
+  });
+
+  it('reads the bucket and several streams in one go, absent ones as never seen', async () => {
+    const state = store(() => 20_000);
+    await state.take('batch', 3, { ratePerSecond: 1, burst: 10 });
+    await state.updateStream('batch', 'a', () => ({ state: { contiguous: 4, ahead: [6] }, givenUp: [] }));
+    const read = await state.readTenant('batch', ['a', 'b']);
+    expect(read.bucket.state).toEqual({ tokens: 7, updatedAtMs: 20_000 });
+    expect(read.streams.get('a')).toMatchObject({
+      expired: false,
+      tracked: { state: { contiguous: 4, ahead: [6] } },
+    });
+    expect(read.streams.get('b')).toEqual({ expired: false, tracked: undefined });
+  });
+
+  it('writes from an earlier read, and starts over from a fresh read when another writer came first', async () => {
+    const state = store(() => 30_000);
+    const advance = (seq: number) => (current: TrackedStream | undefined) =>
+      applyProcessed(current ?? EMPTY_TRACKED, [{ seq, decision: { kind: 'process' } }]);
+    const first = await state.readStream('acme', 'race');
+    const second = await state.readStream('acme', 'race');
+    await state.updateStream('acme', 'race', advance(1), first);
+    // `second` is stale now: the write must not overwrite seq 1.
+    await state.updateStream('acme', 'race', advance(2), second);
+    expect((await state.readStream('acme', 'race')).tracked?.state).toEqual({ contiguous: 2, ahead: [] });
+
+    const limits = { ratePerSecond: 0.001, burst: 5 };
+    const bucket = (await state.readTenant('acme', [])).bucket;
+    expect(await state.take('acme', 3, limits, bucket)).toMatchObject({ granted: 3 });
+    // The same (stale) read again: the second take sees the 2 tokens left, never 5.
+    expect(await state.take('acme', 3, limits, bucket)).toMatchObject({ granted: 2 });
   });
 });
 
