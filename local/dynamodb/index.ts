@@ -1,16 +1,19 @@
 import { mkdirSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
 import type { TableModel } from '../model.js';
+
+/** Plain CommonJS, so the thread starts the same from tsx, vitest or a build. */
+const THREAD = fileURLToPath(new URL('./thread.cjs', import.meta.url));
 
 /**
  * The template's DynamoDB tables on a local DynamoDB-compatible server (dynalite: the DynamoDB
  * JSON 1.0 API on 127.0.0.1, LevelDB under `<stateDir>/dynamodb`, so state survives restarts).
  * It has conditional writes and `ADD`; it has no TTL and no transactions, so handlers treat items
- * past their `expiresAt` as gone themselves.
+ * past their `expiresAt` as gone themselves. The server runs in a worker thread of its own (see
+ * thread.cjs), off the event loop of the rest of the local runtime.
  */
 export interface LocalDynamoDb {
   readonly endpoint: string;
@@ -28,13 +31,8 @@ export interface LocalDynamoDbOptions {
 export async function startLocalDynamoDb(options: LocalDynamoDbOptions): Promise<LocalDynamoDb> {
   const path = options.stateDir === undefined ? undefined : join(options.stateDir, 'dynamodb');
   if (path) mkdirSync(path, { recursive: true });
-  const server: Server = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const stop = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  const { port, stop } = await startThread(path);
+  const endpoint = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient({ endpoint, region: options.region, credentials: options.credentials });
   try {
     for (const table of options.tables) {
@@ -59,4 +57,27 @@ export async function startLocalDynamoDb(options: LocalDynamoDbOptions): Promise
   }
   client.destroy();
   return { endpoint, stop };
+}
+
+/** Starts dynalite in its worker thread; `stop` closes the server and the thread ends. */
+async function startThread(path: string | undefined): Promise<{ port: number; stop: () => Promise<void> }> {
+  const thread = new Worker(THREAD, { workerData: { path } });
+  const ended = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
+  const port = await new Promise<number>((resolve, reject) => {
+    thread.once('message', (message: { port?: number; error?: string }) => {
+      if (message.port !== undefined) resolve(message.port);
+      else reject(new Error(`dynalite could not start: ${message.error}`));
+    });
+    thread.once('error', reject);
+    thread.once('exit', (code) => reject(new Error(`dynalite's thread exited during start (${code})`)));
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      thread.postMessage('stop');
+      await ended;
+    })();
+    return stopping;
+  };
+  return { port, stop };
 }
