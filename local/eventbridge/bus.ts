@@ -11,6 +11,7 @@ import {
   checkEntry,
   EventBridgeApiError,
   type EventBridgeEvent,
+  eventJsonOf,
   type PutEventsRequestEntry,
   type PutEventsResultEntry,
   toEvent,
@@ -206,7 +207,7 @@ export class LocalEventBus {
       });
       this.counters.eventsAccepted++;
       results.push({ EventId: event.id });
-      firstAttempts.push(...this.route(bus, event, ingestion));
+      firstAttempts.push(...this.route(bus, event, eventJsonOf(event, check.detailJson), ingestion));
     });
     this.counters.entriesFailed += failed;
     return { result: { FailedEntryCount: failed, Entries: results }, firstAttempts };
@@ -240,8 +241,7 @@ export class LocalEventBus {
   }
 
   /** Starts every matched target's delivery; returns when each one's first attempt settles. */
-  private route(bus: BusState, event: EventBridgeEvent, ingestion: Date): Promise<void>[] {
-    const eventJson = JSON.stringify(event);
+  private route(bus: BusState, event: EventBridgeEvent, eventJson: string, ingestion: Date): Promise<void>[] {
     const firstAttempts: Promise<void>[] = [];
     for (const ruleName of bus.index.match(event)) {
       const rule = bus.rules.get(ruleName) as RuleModel;

@@ -88,7 +88,12 @@ export function validateRequest(entries: unknown): asserts entries is PutEventsR
 }
 
 export type EntryCheck =
-  | { readonly ok: true; readonly detail: Record<string, unknown> }
+  | {
+      readonly ok: true;
+      readonly detail: Record<string, unknown>;
+      /** The Detail text itself when it is minified JSON: targets get it spliced in as is. */
+      readonly detailJson?: string;
+    }
   | { readonly ok: false; readonly result: PutEventsResultEntry };
 
 const invalid = (field: string): EntryCheck => ({
@@ -108,7 +113,8 @@ export function checkEntry(entry: PutEventsRequestEntry): EntryCheck {
   if (!entry.Source) return invalid('Source');
   if (!entry.DetailType) return invalid('DetailType');
   if (!entry.Detail) return invalid('Detail');
-  if (nestingDepth(entry.Detail) > MAX_DETAIL_DEPTH) {
+  const shape = scanJson(entry.Detail);
+  if (shape.depth > MAX_DETAIL_DEPTH) {
     return {
       ok: false,
       result: {
@@ -130,7 +136,11 @@ export function checkEntry(entry: PutEventsRequestEntry): EntryCheck {
       result: { ErrorCode: 'InvalidArgument', ErrorMessage: 'Parameter Time is not valid.' },
     };
   }
-  return { ok: true, detail: detail as Record<string, unknown> };
+  return {
+    ok: true,
+    detail: detail as Record<string, unknown>,
+    ...(shape.minified ? { detailJson: entry.Detail } : {}),
+  };
 }
 
 /**
@@ -141,20 +151,37 @@ export const MAX_DETAIL_DEPTH = 1000;
 
 /** Deepest nesting of objects and arrays in JSON text, ignoring brackets inside strings. */
 export function nestingDepth(json: string): number {
+  return scanJson(json).depth;
+}
+
+/**
+ * One pass over JSON text: its deepest nesting, and whether it is minified (no whitespace outside
+ * strings), i.e. what JSON.stringify of the parsed value would write, up to equivalent escapes and
+ * number spellings.
+ */
+function scanJson(json: string): { depth: number; minified: boolean } {
   let depth = 0;
   let deepest = 0;
-  let inString = false;
+  let minified = true;
   for (let i = 0; i < json.length; i++) {
     const c = json.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c)
-        i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) deepest = Math.max(deepest, ++depth);
+    if (c === 0x22) {
+      // A string: jump to its closing quote (one preceded by an even number of backslashes).
+      let end = json.indexOf('"', i + 1);
+      while (end !== -1 && isEscaped(json, end)) end = json.indexOf('"', end + 1);
+      if (end === -1) break; // unterminated: JSON.parse reports it
+      i = end;
+    } else if (c === 0x7b || c === 0x5b) deepest = Math.max(deepest, ++depth);
     else if (c === 0x7d || c === 0x5d) depth--;
+    else if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) minified = false;
   }
-  return deepest;
+  return { depth: deepest, minified };
+}
+
+function isEscaped(text: string, at: number): boolean {
+  let backslashes = 0;
+  for (let i = at - 1; i >= 0 && text.charCodeAt(i) === 0x5c; i--) backslashes++;
+  return backslashes % 2 === 1;
 }
 
 /** The SDK sends Time as epoch seconds (JSON 1.1); an ISO string is accepted too. */
@@ -178,6 +205,17 @@ export interface EventContext {
   readonly region: string;
   readonly now: Date;
   readonly id?: string;
+}
+
+/**
+ * The event as JSON text, what a target without an input transformer receives. Given the Detail's
+ * own minified text, that text is spliced in rather than serialising the parsed detail again
+ * (`detail` is the last key, as in {@link toEvent}).
+ */
+export function eventJsonOf(event: EventBridgeEvent, detailJson: string | undefined): string {
+  if (detailJson === undefined) return JSON.stringify(event);
+  const { detail: _detail, ...envelope } = event;
+  return `${JSON.stringify(envelope).slice(0, -1)},"detail":${detailJson}}`;
 }
 
 export function toEvent(

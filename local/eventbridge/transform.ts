@@ -114,19 +114,23 @@ function looksLikeJson(template: string): boolean {
   return (t.startsWith('{') && t.endsWith('}')) || (t.startsWith('[') && t.endsWith(']'));
 }
 
+/** Renders one placeholder; undefined when this event needs the general renderer instead. */
+type Piece = (event: unknown, context: TransformContext) => string | undefined;
+
 /** A template compiled once: literal text and placeholders, and a fast path when possible. */
 interface CompiledTransformer {
   /** The validation error, thrown on every use as before. */
   readonly invalid?: Error;
   readonly json: boolean;
   /**
-   * For a JSON template whose placeholders all stand outside strings as values: the minified
-   * template split around them, so rendering is a concatenation that gives exactly what
-   * `JSON.stringify(JSON.parse(rendered))` would (every piece is already minified JSON).
+   * For a JSON template: the minified template split around its placeholders, so rendering is a
+   * concatenation that gives exactly what `JSON.stringify(JSON.parse(rendered))` would. Outside
+   * strings every piece is minified JSON already; inside a string a value is used only when it
+   * has nothing JSON would escape (else that event takes the general renderer).
    */
   readonly fast?: {
     readonly literals: readonly string[];
-    readonly pieces: readonly ((event: unknown, context: TransformContext) => string)[];
+    readonly pieces: readonly Piece[];
   };
 }
 
@@ -147,13 +151,19 @@ function compile(transformer: InputTransformer): CompiledTransformer {
   return c;
 }
 
+/** Characters JSON.stringify writes differently than they are (escapes; any surrogate, to be safe). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what JSON escapes
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
 /** The split minified template, or undefined when the template needs the general renderer. */
 function fastPath(transformer: InputTransformer): CompiledTransformer['fast'] {
   const template = transformer.inputTemplate;
   const map = transformer.inputPathsMap ?? {};
-  const sentinel = (i: number) => `"@inferbus-ph-${i}@"`;
+  // Outside a string a placeholder becomes a string sentinel; inside one, bare sentinel text.
+  const sentinel = (i: number, inString: boolean) =>
+    inString ? `@inferbus-ph-${i}@` : `"@inferbus-ph-${i}@"`;
   if (template.includes('inferbus-ph-')) return undefined;
-  const names: string[] = [];
+  const placeholders: { name: string; inString: boolean }[] = [];
   let withSentinels = '';
   let inString = false;
   for (let i = 0; i < template.length; ) {
@@ -164,9 +174,9 @@ function fastPath(transformer: InputTransformer): CompiledTransformer['fast'] {
       const name = m?.[1];
       if (m !== null && name !== undefined && (PREDEFINED.has(name) || Object.hasOwn(map, name))) {
         // The event text from the caller may not be minified; the general renderer minifies it.
-        if (inString || name === 'aws.events.event.json') return undefined;
-        withSentinels += sentinel(names.length);
-        names.push(name);
+        if (name === 'aws.events.event.json') return undefined;
+        withSentinels += sentinel(placeholders.length, inString);
+        placeholders.push({ name, inString });
         i += m[0].length;
         continue;
       }
@@ -186,30 +196,54 @@ function fastPath(transformer: InputTransformer): CompiledTransformer['fast'] {
   } catch {
     return undefined;
   }
-  // Each placeholder must survive exactly once, in order, as a value (not a key).
+  // Each placeholder must survive exactly once, in order; one outside strings as a value (not a key).
   const literals: string[] = [];
   let from = 0;
-  for (let i = 0; i < names.length; i++) {
-    const at = minified.indexOf(sentinel(i), from);
-    if (at < 0 || minified.indexOf(sentinel(i), at + 1) >= 0) return undefined;
-    const end = at + sentinel(i).length;
-    if (minified[end] === ':') return undefined;
+  for (const [i, { inString: inside }] of placeholders.entries()) {
+    const text = sentinel(i, inside);
+    const at = minified.indexOf(text, from);
+    if (at < 0 || minified.indexOf(text, at + 1) >= 0) return undefined;
+    const end = at + text.length;
+    if (!inside && minified[end] === ':') return undefined;
     literals.push(minified.slice(from, at));
     from = end;
   }
   literals.push(minified.slice(from));
-  const pieces = names.map((name) => {
+  const pieces = placeholders.map(({ name, inString: inside }): Piece => {
+    if (inside) {
+      return (event, context) => {
+        const resolved = resolver(transformer, event, context)(name) as Resolved;
+        const text = renderInsideString(resolved);
+        return NEEDS_ESCAPE.test(text) ? undefined : text;
+      };
+    }
     if (PREDEFINED.has(name)) {
-      return (event: unknown, context: TransformContext) =>
-        renderOutsideString(resolver(transformer, event, context)(name) as Resolved);
+      return (event, context) => renderOutsideString(resolver(transformer, event, context)(name) as Resolved);
     }
     const path = map[name] as string;
-    return (event: unknown) => {
+    return (event) => {
       const value = applyInputPath(path, event);
       return value === undefined ? 'null' : JSON.stringify(value);
     };
   });
   return { literals, pieces };
+}
+
+/** The fast path's rendering, or undefined when a piece needs the general renderer. */
+function renderFast(
+  fast: NonNullable<CompiledTransformer['fast']>,
+  event: unknown,
+  context: TransformContext,
+): string | undefined {
+  const { literals, pieces } = fast;
+  let out = literals[0] as string;
+  for (let i = 0; i < pieces.length; i++) {
+    const piece = (pieces[i] as Piece)(event, context);
+    if (piece === undefined) return undefined;
+    out += piece;
+    out += literals[i + 1] as string;
+  }
+  return out;
 }
 
 /**
@@ -224,13 +258,8 @@ export function applyInputTransformer(
   const c = compile(transformer);
   if (c.invalid) throw c.invalid;
   if (c.fast) {
-    const { literals, pieces } = c.fast;
-    let out = literals[0] as string;
-    for (let i = 0; i < pieces.length; i++) {
-      out += (pieces[i] as (event: unknown, context: TransformContext) => string)(event, context);
-      out += literals[i + 1] as string;
-    }
-    return out;
+    const rendered = renderFast(c.fast, event, context);
+    if (rendered !== undefined) return rendered;
   }
   const resolve = resolver(transformer, event, context);
   const template = transformer.inputTemplate;

@@ -122,6 +122,29 @@ describe('applyInputTransformer (user guide examples)', () => {
   });
 });
 
+describe('applyInputTransformer fast path', () => {
+  const renderV = (inputTemplate: string, target: unknown) =>
+    applyInputTransformer({ inputPathsMap: { v: '$.detail.v' }, inputTemplate }, target, context);
+  const withV = (v: unknown) => ({ ...event, detail: { v } });
+
+  it('fills placeholders inside strings as the general renderer does, escapes and all', () => {
+    const template = '{ "at": "<aws.events.event.ingestion-time>", "label": "v=<v>!", "raw": <v> }';
+    expect(renderV(template, withV('plain'))).toBe(
+      '{"at":"2015-11-11T21:29:55.000Z","label":"v=plain!","raw":"plain"}',
+    );
+    // A value JSON would escape is inserted as is, unescaped, exactly as before (here: invalid JSON).
+    expect(renderV(template, withV('say "hi"'))).toBe(
+      '{ "at": "2015-11-11T21:29:55.000Z", "label": "v=say "hi"!", "raw": "say \\"hi\\"" }',
+    );
+    expect(renderV(template, withV('tab\there'))).toBe(
+      '{ "at": "2015-11-11T21:29:55.000Z", "label": "v=tab\there!", "raw": "tab\\there" }',
+    );
+    expect(renderV(template, withV(undefined))).toBe(
+      '{"at":"2015-11-11T21:29:55.000Z","label":"v=!","raw":null}',
+    );
+  });
+});
+
 describe('validateInputTransformer', () => {
   it('allows 100 paths, not 101', () => {
     const map = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`v${i}`, '$.id']));
