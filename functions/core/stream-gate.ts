@@ -4,8 +4,9 @@ import { holdDelaySeconds, type TenantPolicy } from './tenant-policy';
 /**
  * The ordering decision for each record of one (tenant, stream) in a batch, on top of the pure
  * sequence tracking in ./ordering. It also remembers the ranges it gave up (a gap skipped after
- * the hold, or the oldest gap dropped when too much arrived out of order), so an event that turns
- * up after its gap was given up is processed late instead of being mistaken for a duplicate.
+ * the hold, the oldest gap dropped when too much arrived out of order, or the number of a
+ * dead-lettered record), so an event that turns up after its number was given up is processed
+ * late instead of being mistaken for a duplicate.
  */
 export interface TrackedStream {
   readonly state: StreamState;
@@ -120,6 +121,20 @@ export function applyProcessed(
   return next;
 }
 
+/**
+ * The state after the given records were dead-lettered (stored in the DLQ): each number is given
+ * up, so it no longer holds its stream back, and a redrive of it is processed late, not skipped.
+ */
+export function applyDeadLettered(tracked: TrackedStream, seqs: readonly number[]): TrackedStream {
+  let next = tracked;
+  for (const seq of [...seqs].sort((a, b) => a - b)) {
+    // Already passed: processed, or given up with a range (a late record that was dead-lettered).
+    if (seq === UNSEQUENCED || classify(next.state, seq).kind === 'duplicate') continue;
+    next = withGivenUpNumber(advance(next, seq), seq);
+  }
+  return next;
+}
+
 function advance(tracked: TrackedStream, seq: number): TrackedStream {
   return withGivenUp(tracked, record(tracked.state, seq), seq);
 }
@@ -143,6 +158,16 @@ function withGivenUp(tracked: TrackedStream, next: StreamState, seq: number): Tr
   }
   if (ranges.length === 0) return { state: next, givenUp: tracked.givenUp };
   return { state: next, givenUp: [...tracked.givenUp, ...ranges].slice(-MAX_GIVEN_UP_RANGES) };
+}
+
+/** Adds `seq` to the given-up ranges, extending the newest range when `seq` follows it. */
+function withGivenUpNumber(tracked: TrackedStream, seq: number): TrackedStream {
+  const newest = tracked.givenUp.at(-1);
+  const givenUp: (readonly [number, number])[] =
+    newest && newest[1] === seq - 1
+      ? [...tracked.givenUp.slice(0, -1), [newest[0], seq]]
+      : [...tracked.givenUp, [seq, seq]];
+  return { state: tracked.state, givenUp: givenUp.slice(-MAX_GIVEN_UP_RANGES) };
 }
 
 function inGivenUp(tracked: TrackedStream, seq: number): boolean {

@@ -1,5 +1,5 @@
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
-import { tenantIdSchema } from '../core/envelope';
+import { type Envelope, envelopeSchema, tenantIdSchema } from '../core/envelope';
 import { DetailType, RESULT_SOURCE } from '../core/events';
 import {
   decide,
@@ -61,11 +61,14 @@ export interface BatchReport {
   readonly sequenceGaps: number;
 }
 
+/** What is known of a failed record besides its body, to attribute it (and place it in its stream). */
+type FailureHint = { tenant?: string; sourceId?: string; envelope?: Envelope };
+
 type Work = {
   readonly record: SQSRecord;
   readonly eventId: string;
   readonly request: InferenceRequest;
-  readonly envelope: import('../core/envelope').Envelope;
+  readonly envelope: Envelope;
   text?: string;
   ordering?: ProcessDecision;
 };
@@ -81,14 +84,14 @@ export async function processBatch(
 ): Promise<{ response: SQSBatchResponse; report: BatchReport }> {
   const now = deps.now ?? (() => new Date());
   const retry = new Set<string>();
-  const letters: { letter: DeadLetter; record: SQSRecord; tenant?: string; sourceId?: string }[] = [];
+  const letters: ({ letter: DeadLetter; record: SQSRecord } & FailureHint)[] = [];
   const attemptsOf = (record: SQSRecord) => Number(record.attributes.ApproximateReceiveCount ?? '1');
   const fail = (
     record: SQSRecord,
     code: string,
     message: string,
     transient: boolean,
-    hint: { tenant?: string; sourceId?: string } = {},
+    hint: FailureHint = {},
   ) => {
     const attempts = attemptsOf(record);
     if (transient && attempts < deps.maxReceiveCount) {
@@ -118,6 +121,7 @@ export async function processBatch(
       fail(record, parsed.errorCode, parsed.errorMessage, false, {
         tenant: parsed.tenant,
         sourceId: parsed.envelopeId,
+        envelope: parsed.errorCode === 'InvalidPayload' ? envelopeOf(record.body) : undefined,
       });
       continue;
     }
@@ -270,11 +274,10 @@ export async function processBatch(
   letters.forEach(({ record }, index) => {
     if (unsaved.has(index)) retry.add(record.messageId);
   });
-  const failureEntries = letters
-    .filter((_, index) => !unsaved.has(index))
-    .map(({ letter, record, tenant, sourceId }) =>
-      failureEntry(letter, record, deps.tier, tenant, sourceId, now()),
-    );
+  const stored = letters.filter((_, index) => !unsaved.has(index));
+  const failureEntries = stored.map(({ letter, record, tenant, sourceId }) =>
+    failureEntry(letter, record, deps.tier, tenant, sourceId, now()),
+  );
 
   const outcome = await deps.publisher.publish([...entries, ...failureEntries]);
   const unpublished: { record: SQSRecord; error: string }[] = [];
@@ -302,6 +305,8 @@ export async function processBatch(
 
   // 6. Only now record the sequence numbers whose results are out: a crash before this point
   // re-processes (a duplicate result with the same id) rather than skips an unpublished event.
+  // The numbers of records now stored in the DLQ are given up, so they do not hold their stream
+  // back for ever; a redrive of one is processed late.
   if (deps.tenancy && gated) {
     const lettered = new Set([...letters.map(({ record }) => record.messageId), ...lateLettered]);
     const published = work
@@ -309,8 +314,12 @@ export async function processBatch(
         (item) => item.ordering && !retry.has(item.record.messageId) && !lettered.has(item.record.messageId),
       )
       .map((item) => ({ item, decision: item.ordering as ProcessDecision }));
-    const unsaved = await recordProcessed(deps.tenancy, gated.streams, published);
-    for (const item of unsaved) retry.add(item.record.messageId);
+    const deadLettered = [
+      ...stored.flatMap(({ record, envelope }) => (envelope ? [{ record, envelope }] : [])),
+      ...work.filter((item) => lateLettered.has(item.record.messageId)),
+    ];
+    const unrecorded = await recordProcessed(deps.tenancy, gated.streams, published, deadLettered);
+    for (const item of unrecorded) retry.add(item.record.messageId);
   }
 
   return {
@@ -377,8 +386,21 @@ function sequenceGapEntry(
   );
 }
 
-function hintOf(item: Work): { tenant: string; sourceId: string } {
-  return { tenant: item.envelope.tenant, sourceId: item.request.sourceEventId ?? item.envelope.id };
+function hintOf(item: Work): FailureHint {
+  return {
+    tenant: item.envelope.tenant,
+    sourceId: item.request.sourceEventId ?? item.envelope.id,
+    envelope: item.envelope,
+  };
+}
+
+/**
+ * The envelope of an InvalidPayload record: valid itself (only its payload is not), so the
+ * record's place in its stream is known. Other poison has no trustworthy (stream, seq).
+ */
+function envelopeOf(body: string): Envelope | undefined {
+  const parsed = envelopeSchema.safeParse((JSON.parse(body) as { detail?: unknown }).detail);
+  return parsed.success ? parsed.data : undefined;
 }
 
 function resultEntry(detailType: string, detail: object, time: Date): PutEventsEntry {

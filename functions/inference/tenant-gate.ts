@@ -1,6 +1,7 @@
 import type { SQSRecord } from 'aws-lambda';
 import type { Envelope } from '../core/envelope';
 import {
+  applyDeadLettered,
   applyProcessed,
   EMPTY_TRACKED,
   type OrderingDecision,
@@ -108,13 +109,7 @@ export async function gate<T extends GateItem>(
         const streamRead = read.streams.get(stream);
         let base: TrackedStream = EMPTY_TRACKED;
         if (streamRead) {
-          const firstSeq = Math.min(...streamItems.filter(isSequenced).map((i) => i.envelope.seq));
-          // A stream whose state expired resumes where it is: no gap back to 1.
-          base =
-            streamRead.tracked ??
-            (streamRead.expired
-              ? { state: { contiguous: firstSeq - 1, ahead: [] }, givenUp: [] }
-              : EMPTY_TRACKED);
+          base = baseOf(streamRead, streamItems);
           outcome.streams.set(streamId(tenant, stream), { tenant, stream, base, read: streamRead });
         }
         const decisions = planStream(
@@ -178,40 +173,93 @@ export async function gate<T extends GateItem>(
 
 /**
  * Records the published records in their streams' state (after publication, so a crash in
- * between re-processes rather than loses). Returns the records whose state could not be saved.
+ * between re-processes rather than loses), and gives up the numbers of the dead-lettered ones
+ * (after their DLQ copy was stored), in one write per stream. Returns the published records
+ * whose state could not be saved; a dead-lettered record is never handed back for that, since
+ * the DLQ holds it already (its number then stays missing, like one that never arrived).
  */
 export async function recordProcessed<T extends GateItem>(
   tenancy: Tenancy,
   streams: GateOutcome<T>['streams'],
   published: readonly { readonly item: T; readonly decision: ProcessDecision }[],
+  deadLettered: readonly GateItem[] = [],
 ): Promise<T[]> {
-  const byStream = new Map<string, { item: T; decision: ProcessDecision }[]>();
-  for (const entry of published) {
-    const key = streamId(entry.item.envelope.tenant, entry.item.envelope.stream);
-    byStream.set(key, [...(byStream.get(key) ?? []), entry]);
+  const byStream = new Map<string, StreamChanges<T>>();
+  const changesOf = ({ envelope: { tenant, stream } }: GateItem) => {
+    const key = streamId(tenant, stream);
+    const changes = byStream.get(key) ?? { tenant, stream, published: [], deadLettered: [] };
+    byStream.set(key, changes);
+    return changes;
+  };
+  for (const entry of published) changesOf(entry.item).published.push(entry);
+  for (const item of deadLettered) {
+    if (isOrdered(tenancy, item)) changesOf(item).deadLettered.push(item);
   }
   const unsaved: T[] = [];
   await Promise.all(
-    [...byStream].map(async ([key, entries]) => {
-      const stream = streams.get(key);
-      if (!stream) return;
+    [...byStream].map(async ([key, changes]) => {
       try {
-        await tenancy.store.updateStream(
-          stream.tenant,
-          stream.stream,
-          (current) =>
-            applyProcessed(
-              current ?? stream.base,
-              entries.map(({ item, decision }) => ({ seq: item.envelope.seq, decision })),
-            ),
-          stream.read,
-        );
+        await saveStream(tenancy, streams.get(key), changes);
       } catch {
-        unsaved.push(...entries.map((e) => e.item));
+        unsaved.push(...changes.published.map((e) => e.item));
       }
     }),
   );
   return unsaved;
+}
+
+interface StreamChanges<T extends GateItem> {
+  readonly tenant: string;
+  readonly stream: string;
+  readonly published: { readonly item: T; readonly decision: ProcessDecision }[];
+  readonly deadLettered: GateItem[];
+}
+
+/** One conditional write of a stream's state: from the gate's read, or a read of its own. */
+async function saveStream<T extends GateItem>(
+  tenancy: Tenancy,
+  gated: GatedStream | undefined,
+  changes: StreamChanges<T>,
+): Promise<void> {
+  // A stream the gate did not read has no state to keep unless a dead letter gives up a number
+  // in it (an InvalidPayload record never reaches the gate).
+  if (!gated && changes.deadLettered.length === 0) return;
+  const { base, read } = gated ?? (await readForDeadLetters(tenancy.store, changes));
+  await tenancy.store.updateStream(
+    changes.tenant,
+    changes.stream,
+    (current) =>
+      applyDeadLettered(
+        applyProcessed(
+          current ?? base,
+          changes.published.map(({ item, decision }) => ({ seq: item.envelope.seq, decision })),
+        ),
+        changes.deadLettered.map((item) => item.envelope.seq),
+      ),
+    read,
+  );
+}
+
+/** The state of a stream only dead letters touched: a read, as the gate would have made it. */
+async function readForDeadLetters<T extends GateItem>(
+  store: TenantStateStore,
+  changes: StreamChanges<T>,
+): Promise<{ base: TrackedStream; read: StreamRead }> {
+  const read = await store.readStream(changes.tenant, changes.stream);
+  return { base: baseOf(read, changes.deadLettered), read };
+}
+
+/** The state to plan on; a stream whose state expired resumes where it is, with no gap back to 1. */
+function baseOf(read: StreamRead, items: readonly GateItem[]): TrackedStream {
+  if (read.tracked) return read.tracked;
+  if (!read.expired) return EMPTY_TRACKED;
+  const firstSeq = Math.min(...items.filter(isSequenced).map((i) => i.envelope.seq));
+  return { state: { contiguous: firstSeq - 1, ahead: [] }, givenUp: [] };
+}
+
+/** Only sequenced records of tenants with a policy have stream state. */
+function isOrdered(tenancy: Tenancy, item: GateItem): boolean {
+  return Object.hasOwn(tenancy.policies, item.envelope.tenant) && isSequenced(item);
 }
 
 /** Sequence number 0 means "not sequenced": such records need no stream state. */

@@ -8,6 +8,14 @@ import {
   skipGapTo,
 } from '../../functions/core/ordering';
 import { mulberry32 } from '../../functions/core/prng';
+import {
+  applyDeadLettered,
+  applyProcessed,
+  EMPTY_TRACKED,
+  MAX_GIVEN_UP_RANGES,
+  planStream,
+  type TrackedStream,
+} from '../../functions/core/stream-gate';
 import { refill, take } from '../../functions/core/token-bucket';
 
 const limits = { ratePerSecond: 10, burst: 20 };
@@ -93,5 +101,61 @@ describe('stream ordering', () => {
     }
     // A state built by hand, out of order, takes the general path.
     expect(record({ contiguous: 1, ahead: [5, 2] }, 3)).toEqual({ contiguous: 3, ahead: [5] });
+  });
+});
+
+describe('dead-lettered records in their stream', () => {
+  const flag = { ordering: 'flag' as const, maxHoldSeconds: 60 };
+  const processed = (tracked: TrackedStream, ...seqs: number[]) =>
+    applyProcessed(
+      tracked,
+      seqs.map((seq) => ({ seq, decision: { kind: 'process' as const } })),
+    );
+  const decide = (tracked: TrackedStream, seq: number) =>
+    planStream(tracked, [{ id: `e${seq}`, seq }], flag, 0).get(`e${seq}`);
+
+  it('gives up the number: the stream moves on, and a redrive is processed late', () => {
+    const after = applyDeadLettered(processed(EMPTY_TRACKED, 1), [2]);
+    expect(after).toEqual({ state: { contiguous: 2, ahead: [] }, givenUp: [[2, 2]] });
+    expect(decide(after, 3)).toEqual({ kind: 'process' });
+    const later = processed(after, 3);
+    expect(decide(later, 2)).toEqual({ kind: 'process', late: true });
+    expect(decide(later, 3)).toEqual({ kind: 'duplicate' });
+  });
+
+  it('gives up a number beyond a gap without closing the gap', () => {
+    const after = applyDeadLettered(processed(EMPTY_TRACKED, 1), [3]);
+    expect(after).toEqual({ state: { contiguous: 1, ahead: [3] }, givenUp: [[3, 3]] });
+    expect(decide(after, 4)).toEqual({ kind: 'process', gap: [2, 2] });
+    expect(decide(after, 2)).toEqual({ kind: 'process' });
+    expect(decide(processed(after, 2), 3)).toEqual({ kind: 'process', late: true });
+  });
+
+  it('gives the same state whether published or dead-lettered numbers are applied first', () => {
+    const lettersLast = applyDeadLettered(processed(EMPTY_TRACKED, 1, 3), [2]);
+    const lettersFirst = processed(applyDeadLettered(processed(EMPTY_TRACKED, 1), [2]), 3);
+    expect(lettersLast).toEqual({ state: { contiguous: 3, ahead: [] }, givenUp: [[2, 2]] });
+    expect(lettersFirst).toEqual(lettersLast);
+  });
+
+  it('leaves numbers already passed, and unsequenced records, alone', () => {
+    const seen = processed(EMPTY_TRACKED, 1, 2);
+    expect(applyDeadLettered(seen, [2, 0])).toBe(seen);
+    // A late record (its gap given up) that was then dead-lettered stays open to a redrive.
+    const released = applyProcessed(EMPTY_TRACKED, [
+      { seq: 4, decision: { kind: 'process', release: { missingFrom: 1, missingTo: 3, heldForMs: 1 } } },
+    ]);
+    expect(applyDeadLettered(released, [2])).toBe(released);
+    expect(decide(released, 2)).toEqual({ kind: 'process', late: true });
+  });
+
+  it('keeps a run of dead-lettered numbers as one range, so the range cap is not spent on it', () => {
+    const after = applyDeadLettered(processed(EMPTY_TRACKED, 1), [4, 2, 3]);
+    expect(after).toEqual({ state: { contiguous: 4, ahead: [] }, givenUp: [[2, 4]] });
+    let scattered = EMPTY_TRACKED;
+    for (let seq = 1; seq <= 2 * MAX_GIVEN_UP_RANGES + 2; seq += 2) {
+      scattered = applyDeadLettered(processed(scattered, seq), [seq + 1]);
+    }
+    expect(scattered.givenUp).toHaveLength(MAX_GIVEN_UP_RANGES);
   });
 });

@@ -1,0 +1,192 @@
+import type { SQSRecord } from 'aws-lambda';
+import { describe, expect, it } from 'vitest';
+import type { PutEventsEntry } from '../../functions/core/put-events';
+import { ResultCache } from '../../functions/core/result-cache';
+import type { TrackedStream } from '../../functions/core/stream-gate';
+import type { TenantPolicy } from '../../functions/core/tenant-policy';
+import { type BatchDeps, processBatch, type Scorer } from '../../functions/inference/process-batch';
+import { ClaimMissingError } from '../../functions/shared/claims';
+import type { DeadLetter } from '../../functions/shared/dead-letters';
+import type { StreamRead, TenantRead, TenantStateStore } from '../../functions/shared/tenant-state';
+import { requestEvent, sqsRecord } from '../support/sqs-records';
+
+/**
+ * Dead-lettered records in their stream's order, through the tier-1 batch handler with in-memory
+ * doubles: a poison record gives up its number (after its DLQ copy is stored), so the stream
+ * moves on, and a redrive of it is processed late rather than skipped.
+ */
+class MemoryTenantState implements TenantStateStore {
+  readonly streams = new Map<string, TrackedStream>();
+  readonly calls: string[] = [];
+
+  async readTenant(tenant: string, streams: readonly string[]): Promise<TenantRead> {
+    this.calls.push('readTenant');
+    return {
+      bucket: {},
+      streams: new Map(streams.map((stream) => [stream, this.readOf(tenant, stream)])),
+    };
+  }
+
+  async take(_tenant: string, requested: number) {
+    this.calls.push('take');
+    return { granted: requested, retryAfterMs: 0 };
+  }
+
+  async readStream(tenant: string, stream: string): Promise<StreamRead> {
+    this.calls.push('readStream');
+    return this.readOf(tenant, stream);
+  }
+
+  async updateStream(
+    tenant: string,
+    stream: string,
+    mutate: (current: TrackedStream | undefined) => TrackedStream,
+  ): Promise<TrackedStream> {
+    this.calls.push('updateStream');
+    const next = mutate(this.streams.get(`${tenant}#${stream}`));
+    this.streams.set(`${tenant}#${stream}`, next);
+    return next;
+  }
+
+  tracked(stream = 'inbox') {
+    return this.streams.get(`acme#${stream}`);
+  }
+
+  private readOf(tenant: string, stream: string): StreamRead {
+    return { tracked: this.streams.get(`${tenant}#${stream}`), expired: false };
+  }
+}
+
+const MAX_RECEIVE_COUNT = 3;
+const flag: TenantPolicy = { ratePerSecond: 1000, burst: 1000, ordering: 'flag', maxHoldSeconds: 60 };
+const hold: TenantPolicy = { ...flag, ordering: 'hold' };
+
+function harness(policy: TenantPolicy) {
+  const store = new MemoryTenantState();
+  const published: PutEventsEntry[] = [];
+  const letters: DeadLetter[] = [];
+  const control = { scorerDown: false, dlqDown: false };
+  const scorer: Scorer = {
+    modelName: 'test',
+    modelVersion: 'abc123',
+    async scoreBatch(texts) {
+      if (control.scorerDown) throw new Error('model unavailable');
+      return new Float32Array(texts.length).fill(0.01);
+    },
+  };
+  const deps: BatchDeps = {
+    tier: 1,
+    lastTier: false,
+    threshold: 0.9,
+    maxReceiveCount: MAX_RECEIVE_COUNT,
+    scorer,
+    publisher: {
+      async publish(entries) {
+        published.push(...entries);
+        return { failed: new Map() };
+      },
+    },
+    deadLetters: {
+      async send(batch) {
+        if (control.dlqDown) return new Set(batch.map((_, index) => index));
+        letters.push(...batch);
+        return new Set();
+      },
+    },
+    claims: {
+      async resolve(claim) {
+        throw new ClaimMissingError(`no ${claim.key}`);
+      },
+    },
+    cache: new ResultCache(),
+    tenancy: {
+      store,
+      requeuer: { requeue: async () => new Set() },
+      policies: { acme: policy },
+    },
+    now: () => new Date(1_000_000),
+  };
+  const run = (...records: SQSRecord[]) => processBatch(records, deps);
+  /** The result published for a source event, as its `detail`. */
+  const resultOf = (sourceId: string) =>
+    published
+      .map((entry) => JSON.parse(entry.Detail as string))
+      .find((detail) => detail.payload.sourceEventId === sourceId && detail.type !== 'inference.failed');
+  return { store, letters, control, run, resultOf };
+}
+
+const request = (seq: number, receiveCount = 1) =>
+  sqsRecord(requestEvent(`req-${seq}`, `message ${seq}`), receiveCount);
+
+describe('dead-lettered records in their stream (tier-1 batch)', () => {
+  it('lets the stream move past a dead-lettered number, and processes its redrive late', async () => {
+    const { store, letters, control, run, resultOf } = harness(flag);
+    await run(request(1));
+
+    // seq 2 on its last receive while the model is down: dead-lettered with the reason.
+    control.scorerDown = true;
+    const exhausted = request(2, MAX_RECEIVE_COUNT);
+    const { response, report } = await run(exhausted);
+    control.scorerDown = false;
+    expect(response.batchItemFailures).toEqual([]);
+    expect(report.deadLettered).toBe(1);
+    expect(letters.map((l) => l.errorCode)).toEqual(['RetriesExhausted.InferenceFailed']);
+    expect(store.tracked()).toEqual({ state: { contiguous: 2, ahead: [] }, givenUp: [[2, 2]] });
+
+    const third = await run(request(3));
+    expect(third.report).toMatchObject({ completed: 1, outOfOrder: 0 });
+    expect(resultOf('req-3').payload.ordering).toBeUndefined();
+
+    // The DLQ copy redriven: the same body, received afresh.
+    const redrive = await run(sqsRecord(exhausted.body));
+    expect(redrive.report).toMatchObject({ completed: 1, sequenceDuplicates: 0, outOfOrder: 1 });
+    expect(resultOf('req-2').payload.ordering).toEqual({ late: true });
+  });
+
+  it('gives up the number of an InvalidPayload record, so the next one is not held', async () => {
+    const { store, letters, run, resultOf } = harness(hold);
+    await run(request(1));
+    const poison = sqsRecord(requestEvent('req-2', 'x').replace('"text":"x"', '"text":42'));
+    const { report } = await run(poison);
+    expect(report).toMatchObject({ poison: 1, deadLettered: 1 });
+    expect(letters.map((l) => l.errorCode)).toEqual(['InvalidPayload']);
+
+    const third = await run(request(3));
+    expect(third.report).toMatchObject({ completed: 1, held: 0, outOfOrder: 0 });
+    expect(resultOf('req-3').payload.ordering).toBeUndefined();
+    expect(store.tracked()).toEqual({ state: { contiguous: 3, ahead: [] }, givenUp: [[2, 2]] });
+  });
+
+  it('folds the given-up number into the batch write of its stream: one write per stream', async () => {
+    const { store, run } = harness(flag);
+    const claimed = sqsRecord(
+      requestEvent('req-2', 'x').replace('"text":"x"', '"claim":{"bucket":"gone","key":"k"}'),
+    );
+    const { report } = await run(request(1), claimed, request(3));
+    expect(report).toMatchObject({ completed: 2, deadLettered: 1, outOfOrder: 0 });
+    expect(store.calls).toEqual(['readTenant', 'take', 'updateStream']);
+    expect(store.tracked()).toEqual({ state: { contiguous: 3, ahead: [] }, givenUp: [[2, 2]] });
+  });
+
+  it('records nothing for a dead letter that could not be stored, and retries the record', async () => {
+    const { store, control, run } = harness(flag);
+    await run(request(1));
+    control.scorerDown = true;
+    control.dlqDown = true;
+    const exhausted = request(2, MAX_RECEIVE_COUNT);
+    const { response } = await run(exhausted);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: exhausted.messageId }]);
+    expect(store.tracked()).toEqual({ state: { contiguous: 1, ahead: [] }, givenUp: [] });
+  });
+
+  it('leaves the stream alone for poison without a trustworthy envelope', async () => {
+    const { store, run } = harness(flag);
+    await run(request(1));
+    store.calls.length = 0;
+    const noStream = sqsRecord(requestEvent('req-2', 'x').replace('"stream":"inbox",', ''));
+    const { report } = await run(noStream, sqsRecord('{not json'));
+    expect(report).toMatchObject({ poison: 2, deadLettered: 2 });
+    expect(store.calls).toEqual([]);
+    expect(store.tracked()).toEqual({ state: { contiguous: 1, ahead: [] }, givenUp: [] });
+  });
+});
