@@ -49,6 +49,13 @@ export class ParquetWriter {
   private instance?: Promise<DuckDBInstance>;
   private workDir?: Promise<string>;
 
+  /**
+   * @param memoryLimit DuckDB's `memory_limit` for this writer's database, e.g. `512MB` (empty:
+   * DuckDB's default, 80% of the machine's memory). Converting one buffer needs far less; the cap
+   * keeps the archive path of a local run from claiming the machine. @default 512MB
+   */
+  constructor(private readonly memoryLimit = '512MB') {}
+
   async write(
     columns: readonly ColumnCodec[],
     /** Consumed once, row by row (a generator can convert records as they are appended). */
@@ -58,7 +65,10 @@ export class ParquetWriter {
     this.workDir ??= mkdtemp(join(tmpdir(), 'inferbus-firehose-'));
     // DuckDB spills to `.tmp/` in the working directory unless told otherwise: keep it in ours.
     this.instance ??= this.workDir.then((dir) =>
-      DuckDBInstance.create(':memory:', { temp_directory: join(dir, 'spill') }),
+      DuckDBInstance.create(':memory:', {
+        temp_directory: join(dir, 'spill'),
+        ...(this.memoryLimit ? { memory_limit: this.memoryLimit } : {}),
+      }),
     );
     const [instance, dir] = await Promise.all([this.instance, this.workDir]);
     const id = randomUUID().replaceAll('-', '');
