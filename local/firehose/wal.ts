@@ -9,6 +9,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { type Deferred, deferred } from '../deferred.js';
 
 /**
  * Write-ahead log of one local Firehose stream: what makes an accepted record survive a killed
@@ -29,7 +30,7 @@ export class FirehoseWal {
   private active: WalSegment | undefined;
   private readonly segments = new Set<WalSegment>();
   private pending: Buffer[] = [];
-  private batch: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } | undefined;
+  private batch: Deferred<void> | undefined;
   private scheduled = false;
   private failure: Error | undefined;
 
@@ -85,15 +86,7 @@ export class FirehoseWal {
   commit(): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.pending.length === 0) return Promise.resolve();
-    if (!this.batch) {
-      let resolve!: () => void;
-      let reject!: (e: Error) => void;
-      const promise = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      this.batch = { promise, resolve, reject };
-    }
+    this.batch ??= deferred<void>();
     return this.batch.promise;
   }
 

@@ -14,6 +14,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { type Deferred, deferred } from '../deferred.js';
 import { SqsStateError, SqsStorageError } from './errors.js';
 import type { BodyLocation } from './queue.js';
 import type { LogRecord } from './records.js';
@@ -61,7 +62,7 @@ export class StateLog {
   private pending: string[] = [];
   /** Callbacks for pending records, by index in `pending`. */
   private watchers: { index: number; placed: PlacedCallback }[] = [];
-  private batch: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } | undefined;
+  private batch: Deferred<void> | undefined;
   private scheduled = false;
   private failure: Error | undefined;
   private readonly fsync: boolean;
@@ -103,15 +104,7 @@ export class StateLog {
   commit(): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.pending.length === 0) return Promise.resolve();
-    if (!this.batch) {
-      let resolve!: () => void;
-      let reject!: (e: Error) => void;
-      const promise = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      this.batch = { promise, resolve, reject };
-    }
+    this.batch ??= deferred<void>();
     return this.batch.promise;
   }
 
