@@ -198,6 +198,19 @@ export function latencyVerdict(windows: readonly SoakWindow[]): SoakBenchResult[
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    process.stdout.write(
+      [
+        'usage: npm run soak [-- --quick]',
+        '',
+        'Runs the local pipeline at a steady rate, then drains it; prints whether anything was lost,',
+        'whether RSS stayed flat and latency stable, and writes the windows to bench/results/soak-*.json.',
+        'environment: SOAK_MINUTES (default 3), SOAK_RATE events/s (default 300); --quick: 20 s at 100/s',
+        '',
+      ].join('\n'),
+    );
+    process.exit(0);
+  }
   const result = await runSoakBench({ quick: process.argv.includes('--quick') });
   const file = join(
     PROJECT_ROOT,

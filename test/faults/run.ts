@@ -188,8 +188,32 @@ export function printReconciliation(rows: readonly Reconciliation[], out: (line:
 
 async function main(): Promise<void> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
-  const requests = Number(process.env.FAULTS_REQUESTS ?? 200);
   const only = process.argv[2];
+  const names = [...SCENARIOS.map((s) => s.name), 'sigkill'];
+  if (only === '--help' || only === '-h') {
+    out(
+      [
+        'usage: npm run faults [-- SCENARIO]',
+        '',
+        'Runs every fault scenario on a fresh local runtime (or only SCENARIO), then reconciles accepted',
+        'request ids against archived results and DLQ messages. Exits 1 if any scenario fails.',
+        `scenarios: ${names.join(', ')}`,
+        'environment: FAULTS_REQUESTS (requests per scenario, default 200)',
+      ].join('\n'),
+    );
+    return;
+  }
+  if (only !== undefined && !names.includes(only)) {
+    process.stderr.write(`unknown scenario "${only}"; known: ${names.join(', ')}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const requests = Number(process.env.FAULTS_REQUESTS ?? 200);
+  if (!Number.isInteger(requests) || requests < 1) {
+    process.stderr.write(`FAULTS_REQUESTS must be a positive integer; got ${process.env.FAULTS_REQUESTS}\n`);
+    process.exitCode = 2;
+    return;
+  }
   const rows: Reconciliation[] = [];
   for (const scenario of SCENARIOS) {
     if (only && scenario.name !== only) continue;
