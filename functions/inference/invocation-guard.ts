@@ -16,6 +16,8 @@ export interface GuardOutcome {
   readonly ended?: 'error' | 'deadline';
   /** Records stored in the DLQ with the reason because this was their last receive. */
   readonly deadLettered: number;
+  /** Why the invocation ended early, as stored on the dead letters. */
+  readonly reason?: string;
 }
 
 /**
@@ -97,5 +99,6 @@ async function handBack(
     response: { batchItemFailures: retry.map((record) => ({ itemIdentifier: record.messageId })) },
     ended: reason.ended,
     deadLettered: stored.size,
+    reason: `${reason.errorCode}: ${reason.errorMessage}`,
   };
 }

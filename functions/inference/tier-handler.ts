@@ -100,6 +100,7 @@ export function createTierHandler(options: TierHandlerOptions) {
     });
     if (outcome.ended) {
       logger.error(`batch ended early (${outcome.ended})`, {
+        reason: outcome.reason,
         records: event.Records.length,
         deadLettered: outcome.deadLettered,
         handedBack: outcome.response.batchItemFailures.length,

@@ -49,6 +49,9 @@ describe('guardInvocation', () => {
     );
     expect(outcome.ended).toBe('error');
     expect(outcome.deadLettered).toBe(1);
+    expect(outcome.reason).toBe(
+      'RetriesExhausted.HandlerError: TypeError: cannot read properties of undefined',
+    );
     expect(ids(outcome.response)).toEqual([records[0]?.messageId, records[2]?.messageId]);
     expect(sink.letters).toEqual([
       {
