@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { sampleEntries } from '../local/demo/sample-events';
 import { LocalRuntime } from '../local/runtime';
+import { cpuBetween, snapshotCpu } from './proc-cpu';
 import { round, summarize } from './stats';
 
 export interface PipelineBenchRow {
@@ -36,8 +37,24 @@ export interface PipelineBenchRow {
   workersRssStartMiB: number;
   workersRssMaxMiB: number;
   workersRssEndMiB: number;
-  /** Every 500 ms: seconds since the first send, tier-1 records done, RSS of this process and of its workers. */
-  rssSeries: { t: number; done: number; rssMiB: number; workersRssMiB: number }[];
+  /**
+   * Every 500 ms: seconds since the first send, tier-1 records done, RSS of this process and of its
+   * workers, and this process's V8 heap in use and memory outside it (`external`: Buffers and
+   * native allocations V8 knows of).
+   */
+  rssSeries: {
+    t: number;
+    done: number;
+    rssMiB: number;
+    workersRssMiB: number;
+    heapUsedMiB?: number;
+    externalMiB?: number;
+  }[];
+  /**
+   * CPU milliseconds per event from the first send until drained, by process group (the runtime's
+   * main thread, its other threads, each function's workers, the load generator): where the work goes.
+   */
+  cpuMsPerEvent?: Record<string, number>;
 }
 
 export interface PipelineBenchResult {
@@ -113,13 +130,16 @@ async function runOnce(count: number): Promise<PipelineBenchRow> {
   const series: PipelineBenchRow['rssSeries'] = [];
   let sendStarted = performance.now();
   const sample = () => {
-    rss.push(process.memoryUsage().rss);
+    const memory = process.memoryUsage();
+    rss.push(memory.rss);
     workersRss.push(descendantsRss(process.pid, loadgen.pid));
     series.push({
       t: round((performance.now() - sendStarted) / 1000, 2),
       done: latencies.length,
-      rssMiB: mib(rss[rss.length - 1] ?? 0),
+      rssMiB: mib(memory.rss),
       workersRssMiB: mib(workersRss[workersRss.length - 1] ?? 0),
+      heapUsedMiB: mib(memory.heapUsed),
+      externalMiB: mib(memory.external),
     });
   };
   const sampler = setInterval(sample, 500);
@@ -133,11 +153,13 @@ async function runOnce(count: number): Promise<PipelineBenchRow> {
     // generator prepared its requests would move the series' 10% mark before the run began.
     series.length = 0;
     sample();
+    const cpuBefore = snapshotCpu(process.pid, loadgen.pid);
     await loadgen.request({ type: 'send' }, 'sent');
     while (latencies.length + Math.round(count * 0.001) < count * 0.999 || !runtime.idle()) {
       await new Promise((r) => setTimeout(r, 50));
     }
     const seconds = (performance.now() - started) / 1000;
+    const cpu = cpuBetween(cpuBefore, snapshotCpu(process.pid, loadgen.pid));
     sample();
     const stats = summarize(latencies);
     return {
@@ -154,6 +176,9 @@ async function runOnce(count: number): Promise<PipelineBenchRow> {
       workersRssMaxMiB: mib(Math.max(...workersRss)),
       workersRssEndMiB: mib(workersRss[workersRss.length - 1] ?? 0),
       rssSeries: series,
+      cpuMsPerEvent: Object.fromEntries(
+        Object.entries(cpu).map(([group, cpuSeconds]) => [group, round((cpuSeconds * 1000) / count, 3)]),
+      ),
     };
   } finally {
     clearInterval(sampler);
@@ -288,5 +313,11 @@ if (process.env[LOADGEN_ENV] === '1') {
   await runLoadGenerator();
 } else if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const result = await runPipelineBench({ quick: process.argv.includes('--quick') });
-  console.table(result.rows.map(({ rssSeries: _, ...row }) => row));
+  console.table(result.rows.map(({ rssSeries: _, cpuMsPerEvent: __, ...row }) => row));
+  for (const row of result.rows) {
+    const cpu = row.cpuMsPerEvent ?? {};
+    const total = Object.values(cpu).reduce((a, b) => a + b, 0);
+    console.log(`${row.events} events: CPU ms per event, total ${round(total, 3)}`);
+    console.table(cpu);
+  }
 }
