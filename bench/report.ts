@@ -3,6 +3,7 @@ import type { ArchiveBenchResult } from './archive';
 import type { CascadeBenchResult, CascadeCurve } from './cascade';
 import type { ColdStartBenchResult } from './coldstart';
 import type { CostBenchResult } from './cost';
+import type { FloorBenchResult } from './floor';
 import type { InferenceBenchResult } from './inference';
 import type { LambdaBenchResult } from './lambda';
 import type { PatternBenchResult } from './patterns';
@@ -49,6 +50,7 @@ export function renderBenchmarks(run: BenchRun, resultsFile: string): string {
     ['cascade', cascadeSection as never],
     ['coldstart', coldStartSection as never],
     ['pipeline', pipelineSection as never],
+    ['floor', floorSection as never],
     ['soak', soakSection as never],
     ['patterns', patternsSection as never],
     ['archive', archiveSection as never],
@@ -273,6 +275,72 @@ function soakSection(r: SoakBenchResult, run: BenchRun): string[] {
     `- Target memory flat over the soak (runtime + workers RSS): ${r.memory.baselineMiB} MiB after warm-up, peak ${r.memory.peakMiB} MiB, ${r.memory.endMiB} MiB at the end (${verdict(r.memory.flat)}; flat = peak within max(64 MiB, 10%) of the post-warm-up value).`,
     `- Target latency stable: median window p99 ${r.latency.earlyP99Ms} ms early, ${r.latency.lateP99Ms} ms late (${verdict(r.latency.stable)}; stable = late within 1.5x or 50 ms of early).`,
     '',
+  ];
+}
+
+/** CPU ms per event of the largest pipeline run, by process group, largest first. */
+function pipelineCpuRows(r: PipelineBenchResult | undefined): { events: number; rows: [string, number][] } {
+  const largest = r?.rows[r.rows.length - 1];
+  const cpu = largest?.cpuMsPerEvent ?? {};
+  return {
+    events: largest?.events ?? 0,
+    rows: Object.entries(cpu)
+      .filter(([, ms]) => ms >= 0.0005)
+      .sort((a, b) => b[1] - a[1]),
+  };
+}
+
+function floorSection(r: FloorBenchResult, run: BenchRun): string[] {
+  const ms = (v: number) => v.toFixed(3);
+  const perEvent = {
+    sender: r.rawPutEventsMsPerCall / 10,
+    results: r.sdkPutEventsMsPerCall / 10,
+    quota: r.sdkDynamoWriteMsPerCall / r.tier1BatchSize,
+  };
+  const pipeline = pipelineCpuRows(run.results.pipeline as PipelineBenchResult | undefined);
+  const runtimeMs = pipeline.rows
+    .filter(([group]) => group.startsWith('runtime'))
+    .reduce((sum, [, v]) => sum + v, 0);
+  const measuredTotal = pipeline.rows.reduce((sum, [, v]) => sum + v, 0);
+  const ceiling = runtimeMs > 0 ? (r.cores * 1000) / (r.floorMsPerEvent + runtimeMs) : undefined;
+  return [
+    '## CPU floor of the throughput target',
+    '',
+    machine(run, 'floor'),
+    `${n(r.targetEventsPerSecond)} events/s on ${r.cores} cores leaves ${ms(r.budgetMsPerEvent)} ms of CPU per event for everything: the sender,`,
+    'the runtime and every worker. This benchmark (`bench/floor.ts`) measures what the design makes the sender and the',
+    'tier-1 handler pay per event, whatever the runtime does: the sender puts 10 events per PutEvents request; the',
+    'handler runs the tier-1 model, publishes its results with the AWS SDK (PutEvents takes at most 10 entries per call)',
+    `and takes the tenant's quota with one DynamoDB write per batch of ${r.tier1BatchSize}. The SDK calls go to a trivial loopback server`,
+    `in another process, so only the client's CPU is counted (median of ${r.rounds} interleaved rounds of ${r.callsPerRound} calls).`,
+    '',
+    '| per event | CPU ms |',
+    '| --- | --- |',
+    `| budget at ${n(r.targetEventsPerSecond)} events/s on ${r.cores} cores | ${ms(r.budgetMsPerEvent)} |`,
+    `| sender: 1/10 of a raw-HTTP PutEvents (${ms(r.rawPutEventsMsPerCall)} ms per call) | ${ms(perEvent.sender)} |`,
+    `| tier-1 features + model, batch 32 | ${ms(r.tier1InferenceMsPerEvent)} |`,
+    `| results: 1/10 of an SDK PutEvents (${ms(r.sdkPutEventsMsPerCall)} ms per call; the same request as raw HTTP ${ms(r.rawPutEventsMsPerCall)} ms) | ${ms(perEvent.results)} |`,
+    `| quota: 1/${r.tier1BatchSize} of an SDK DynamoDB write (${ms(r.sdkDynamoWriteMsPerCall)} ms per call; raw HTTP ${ms(r.rawDynamoWriteMsPerCall)} ms) | ${ms(perEvent.quota)} |`,
+    `| **floor** | **${ms(r.floorMsPerEvent)}** |`,
+    `| left for the whole runtime (ingest, routing, durable queue, delivery, result ingest, Parquet archive of both) | ${ms(r.leftForRuntimeMsPerEvent)} |`,
+    '',
+    ...(pipeline.rows.length > 0
+      ? [
+          `Measured in this run's ${n(pipeline.events)}-event pipeline, CPU ms per event by process group (from /proc, first send to drained):`,
+          '',
+          '| process group | CPU ms per event |',
+          '| --- | --- |',
+          ...pipeline.rows.map(([group, v]) => `| ${group} | ${ms(v)} |`),
+          `| **total** | **${ms(measuredTotal)}** |`,
+          '',
+          ...(ceiling === undefined
+            ? []
+            : [
+                `With the runtime as measured (${ms(runtimeMs)} ms per event over its threads) and handlers that paid only the floor, ${r.cores} fully busy cores would carry at most ${n(Math.round(ceiling))} events/s.`,
+                '',
+              ]),
+        ]
+      : []),
   ];
 }
 

@@ -30,6 +30,7 @@ export const BENCHES: readonly BenchDefinition[] = [
   { name: 'cascade', cheap: true, run: async (o) => (await import('./cascade')).runCascadeBench(o) },
   { name: 'coldstart', cheap: false, run: async (o) => (await import('./coldstart')).runColdStartBench(o) },
   { name: 'pipeline', cheap: false, run: async (o) => (await import('./pipeline')).runPipelineBench(o) },
+  { name: 'floor', cheap: true, run: async (o) => (await import('./floor')).runFloorBench(o) },
   { name: 'soak', cheap: false, run: async (o) => (await import('./soak')).runSoakBench(o) },
   { name: 'sqs', cheap: true, run: async (o) => (await import('./sqs')).runSqsBench(o) },
   { name: 'lambda', cheap: true, run: async (o) => (await import('./lambda')).runLambdaBench(o) },

@@ -27,6 +27,7 @@ describe('npm run bench (quick, cheap benchmarks)', () => {
       '## Patterns',
       '## Archive',
       '## Cost',
+      '## CPU floor of the throughput target',
       '## How to reproduce',
     ]) {
       expect(markdown).toContain(heading);
