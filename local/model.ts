@@ -74,6 +74,11 @@ export interface FunctionModel {
   readonly memoryMiB: number;
   /** Absolute asset folders of the function's layers, in order (each is a layer root = /opt). */
   readonly layerDirs: readonly string[];
+  /**
+   * Execution environments the template keeps initialised (its aliases' ProvisionedConcurrencyConfig,
+   * summed); the local runtime starts them before it polls. @default 0
+   */
+  readonly provisionedConcurrency?: number;
 }
 
 export interface EventSourceMappingModel {

@@ -200,6 +200,8 @@ export class LocalRuntime {
         server,
         dynamodb,
       );
+      // Provisioned concurrency: those execution environments are initialised before the first poll.
+      await lambda.provision();
       for (const poller of pollers) poller.start();
       return dispatch;
     } catch (error) {

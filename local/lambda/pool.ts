@@ -31,6 +31,8 @@ export class WorkerPool {
   private readonly reapTimers = new Map<LambdaWorker, NodeJS.Timeout>();
   /** Slots promised to waiters that have not spawned their worker yet. */
   private reserved = 0;
+  /** Warm workers kept however long they idle (provisioned concurrency). */
+  private provisioned = 0;
   private closed = false;
 
   constructor(
@@ -80,6 +82,25 @@ export class WorkerPool {
     }
   }
 
+  /**
+   * Starts up to `count` workers ahead of any invocation and keeps that many from being reaped, as
+   * Lambda keeps provisioned execution environments initialised. Resolves with each start's outcome;
+   * a worker whose init failed is dropped (an invocation will start, and report, a new one).
+   */
+  async provision(count: number): Promise<StartOutcome[]> {
+    if (this.closed) throw new RunnerClosedError();
+    const n = Math.max(0, Math.min(count, this.options.maxWorkers - this.workers.size - this.reserved));
+    this.provisioned = Math.min(count, this.options.maxWorkers);
+    return Promise.all(
+      Array.from({ length: n }, async () => {
+        const { worker, start } = await this.startNew();
+        if (start?.ok) this.release(worker);
+        else this.remove(worker);
+        return start as StartOutcome;
+      }),
+    );
+  }
+
   stats(): { live: number; idle: number; busy: number } {
     return { live: this.workers.size, idle: this.idle.length, busy: this.workers.size - this.idle.length };
   }
@@ -114,7 +135,7 @@ export class WorkerPool {
     const { idleTimeoutMs } = this.options;
     if (!(idleTimeoutMs > 0 && Number.isFinite(idleTimeoutMs))) return;
     const timer = setTimeout(() => {
-      if (this.idle.includes(worker)) this.remove(worker);
+      if (this.idle.includes(worker) && this.workers.size > this.provisioned) this.remove(worker);
     }, idleTimeoutMs);
     timer.unref();
     this.reapTimers.set(worker, timer);

@@ -164,6 +164,29 @@ export class LambdaRunner implements LambdaInvoker {
     return result;
   }
 
+  /**
+   * Starts every function's provisioned execution environments (the template's provisioned
+   * concurrency, capped at the function's worker limit) before any invocation. A failed init is
+   * logged as Lambda logs it and leaves that environment out; invocations then start their own.
+   */
+  async provision(): Promise<void> {
+    await Promise.all(
+      [...this.entries.values()].map(async ({ fn, pool, metrics }) => {
+        const count = fn.provisionedConcurrency ?? 0;
+        if (count <= 0) return;
+        for (const start of await pool.provision(count)) {
+          if (start.ok) metrics.init.observe(start.initMs);
+          else
+            this.logError(
+              fn,
+              'provisioned-concurrency',
+              start.error ?? { errorType: 'Runtime.InitError', errorMessage: start.errorMessage },
+            );
+        }
+      }),
+    );
+  }
+
   metrics(): FunctionMetricsSnapshot[] {
     return [...this.entries.values()].map(({ fn, pool, metrics }) => ({
       logicalId: fn.logicalId,

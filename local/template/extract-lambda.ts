@@ -57,8 +57,26 @@ function layerDirs(ctx: ExtractContext, logicalId: string, resource: CfnResource
   });
 }
 
+/** Provisioned execution environments per function name, summed over the function's aliases. */
+function provisionedConcurrency(ctx: ExtractContext): Map<string, number> {
+  const byFunction = new Map<string, number>();
+  for (const [aliasId, alias] of ctx.resources('AWS::Lambda::Alias')) {
+    const count = ctx.number(
+      aliasId,
+      alias,
+      'ProvisionedConcurrencyConfig.ProvisionedConcurrentExecutions',
+      0,
+    );
+    if (count <= 0) continue;
+    const fn = parseFunctionReference(ctx.string(aliasId, alias, 'FunctionName') ?? '').name;
+    byFunction.set(fn, (byFunction.get(fn) ?? 0) + count);
+  }
+  return byFunction;
+}
+
 export function extractFunctions(ctx: ExtractContext): FunctionModel[] {
   const providers = customResourceProviders(ctx);
+  const provisioned = provisionedConcurrency(ctx);
   return ctx
     .resources('AWS::Lambda::Function')
     .filter(([logicalId]) => !providers.has(logicalId))
@@ -73,6 +91,7 @@ export function extractFunctions(ctx: ExtractContext): FunctionModel[] {
       timeoutSeconds: ctx.number(logicalId, resource, 'Timeout', DEFAULT_TIMEOUT_SECONDS),
       memoryMiB: ctx.number(logicalId, resource, 'MemorySize', DEFAULT_MEMORY_MIB),
       layerDirs: layerDirs(ctx, logicalId, resource),
+      provisionedConcurrency: provisioned.get(ctx.resolver.names.physicalName(logicalId)) ?? 0,
     }));
 }
 

@@ -251,4 +251,29 @@ describe('LambdaRunner', () => {
     expect(lambda.metrics()[0]?.workers.live).toBe(0);
     await expect(lambda.invoke('Nope', {})).rejects.toBeInstanceOf(UnknownFunctionError);
   });
+
+  it('starts provisioned environments before any invocation and never reaps them', async () => {
+    const before = initCount();
+    const fn = layout.fn('index.counter', { logicalId: 'Provisioned', provisionedConcurrency: 2 });
+    const lambda = runner([fn], { maxWorkersPerFunction: 3, idleTimeoutMs: 100 });
+    await lambda.provision();
+    expect(initCount() - before).toBe(2);
+    expect(lambda.metrics()[0]).toMatchObject({ coldStarts: 0, workers: { live: 2, idle: 2 } });
+    const first = payload(await lambda.invoke(fn.logicalId, {}));
+    expect(first.invocations).toBe(1);
+    expect(lambda.metrics()[0]?.coldStarts).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(lambda.metrics()[0]?.workers.live).toBe(2);
+  });
+
+  it('logs a provisioned environment whose init fails; invocations then start (and report) their own', async () => {
+    const fn = layout.fn('broken.handler', { logicalId: 'ProvisionedBroken', provisionedConcurrency: 1 });
+    const lambda = runner([fn]);
+    await lambda.provision();
+    expect(lambda.metrics()[0]?.workers.live).toBe(0);
+    const logged = lines.filter((l) => l.meta.logicalId === fn.logicalId && l.line.includes('Invoke Error'));
+    expect(logged.length).toBeGreaterThanOrEqual(1);
+    expect(logged[0]?.line).toContain('cannot load model');
+    expect(await lambda.invoke(fn.logicalId, {})).toMatchObject({ ok: false, errorType: 'InitError' });
+  });
 });

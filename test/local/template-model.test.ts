@@ -99,6 +99,8 @@ describe('TemplateModel of the real app', () => {
       expect(fn.memoryMiB).toBeGreaterThanOrEqual(128);
       expect(fn.layerDirs.length).toBeGreaterThanOrEqual(2);
       for (const dir of fn.layerDirs) expect(statSync(dir).isDirectory()).toBe(true);
+      // The live alias's ProvisionedConcurrencyConfig (dev: one environment per tier).
+      expect(fn.provisionedConcurrency).toBe(1);
       expect(fn.environment.EVENT_BUS_NAME).toBe('inferbus-dev');
       for (const value of Object.values(fn.environment)) expect(typeof value).toBe('string');
       // A JSON map built with Fn::Join resolves to local queue URLs.
