@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { sampleEntries } from '../local/demo/sample-events';
 import { LocalRuntime } from '../local/runtime';
-import { cpuBetween, snapshotCpu } from './proc-cpu';
+import { cpuBetween, snapshotCpu, workersRssByGroup } from './proc-cpu';
 import { round, summarize } from './stats';
 
 export interface PipelineBenchRow {
@@ -49,6 +49,8 @@ export interface PipelineBenchRow {
     workersRssMiB: number;
     heapUsedMiB?: number;
     externalMiB?: number;
+    /** Worker processes and their RSS per function (`<function name> workers`). */
+    workers?: Record<string, { processes: number; rssMiB: number }>;
   }[];
   /**
    * CPU milliseconds per event from the first send until drained, by process group (the runtime's
@@ -140,6 +142,12 @@ async function runOnce(count: number): Promise<PipelineBenchRow> {
       workersRssMiB: mib(workersRss[workersRss.length - 1] ?? 0),
       heapUsedMiB: mib(memory.heapUsed),
       externalMiB: mib(memory.external),
+      workers: Object.fromEntries(
+        Object.entries(workersRssByGroup(process.pid, loadgen.pid)).map(([group, w]) => [
+          group,
+          { processes: w.processes, rssMiB: mib(w.rssBytes) },
+        ]),
+      ),
     });
   };
   const sampler = setInterval(sample, 500);

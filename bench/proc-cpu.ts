@@ -13,6 +13,27 @@ export type CpuByGroup = Record<string, number>;
 
 const TICKS_PER_SECOND = 100; // USER_HZ: 100 on every Linux this runs on
 
+/** RSS bytes and process count per worker group (`<function> workers`), from /proc. */
+export function workersRssByGroup(
+  root = process.pid,
+  exclude?: number,
+): Record<string, { processes: number; rssBytes: number }> {
+  const out: Record<string, { processes: number; rssBytes: number }> = {};
+  for (const [pid, { group }] of snapshotCpu(root, exclude).byPid) {
+    if (pid === root || pid === exclude) continue;
+    let rssBytes = 0;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      rssBytes = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[21]) * 4096;
+    } catch {
+      continue;
+    }
+    const entry = out[group] ?? { processes: 0, rssBytes: 0 };
+    out[group] = { processes: entry.processes + 1, rssBytes: entry.rssBytes + rssBytes };
+  }
+  return out;
+}
+
 /** utime + stime ticks of /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat. */
 function ticks(statPath: string): number | undefined {
   try {
