@@ -15,58 +15,73 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { type Deferred, deferred } from '../deferred.js';
+import { Compaction, type PlacedCallback, type SnapshotEntry } from './compaction.js';
 import { SqsStateError, SqsStorageError } from './errors.js';
 import type { BodyLocation } from './queue.js';
-import type { LogRecord } from './records.js';
+import {
+  decodeRecord,
+  encodeRecord,
+  type HeaderRecord,
+  LOG_VERSION,
+  type LogRecord,
+  LogRecordError,
+} from './records.js';
 
 export interface StateLogOptions {
   /** fdatasync after every group commit: survives power loss, not only a killed process. Default false. */
   fsync?: boolean;
   /** Rewrite the log as a snapshot once it exceeds this size and twice the live state. Default 16 MiB. */
   compactMinBytes?: number;
+  /** Longest a compaction holds the event loop in one turn, in ms (tests use 0: one record a turn). Default 5. */
+  compactSliceMs?: number;
   warn?: (message: string) => void;
 }
 
 export interface StateLogHooks {
   /** Applies one replayed record; throws SqsStateError (or any error) for an impossible record. */
-  apply(record: LogRecord, line: number): void;
+  apply(record: LogRecord): void;
   /** Approximate bytes a snapshot of the current state takes. */
   liveBytes(): number;
-  /** The current state as records (messages in enqueue order, then tasks). */
-  snapshot(): Iterable<LogRecord>;
-  /**
-   * During a compaction, once a snapshot record is written: a key for `placed`, so the record
-   * itself (with its body) need not be kept until the compaction ends.
-   */
-  placementKey?(record: LogRecord): object | undefined;
-  /** After a compaction: where the record with this key now lies in the new log file. */
-  placed?(key: object, location: BodyLocation): void;
+  /** The current state as records (messages in enqueue order, then tasks), taken at once. */
+  snapshot(): Iterable<SnapshotEntry>;
+  /** After a compaction: where the send record of message `id` now lies in the new log file. */
+  placed?(id: string, location: BodyLocation): void;
 }
 
-/** Told where an appended record was written, once it is. */
-export type PlacedCallback = (location: BodyLocation) => void;
+export type { PlacedCallback } from './compaction.js';
 
-const HEADER: LogRecord = { t: 'h', format: 'inferbus-sqs-log', v: 1 };
-const CHUNK = 1 << 20;
+const HEADER: HeaderRecord = { t: 'h', format: 'inferbus-sqs-log', v: LOG_VERSION };
+
+interface Watcher {
+  /** Offset of the record from the start of the pending batch. */
+  readonly offset: number;
+  readonly length: number;
+  readonly placed: PlacedCallback;
+}
 
 /**
  * Append-only log with group commit: `append` buffers a record; one `writeSync` per event-loop turn
  * writes the whole batch, and `commit()` resolves once the batch is in the OS (and on disk with
  * `fsync`). Callers are answered only after that, so a SIGKILL loses nothing that was acknowledged;
- * a torn last line from a kill mid-write is cut off at the next start.
+ * a torn last record from a kill mid-write is cut off at the next start. Records are encoded as
+ * `encodeRecord` describes; a log in the older version 1 format is read, then rewritten at once.
  */
 export class StateLog {
   readonly file: string;
   private fd: number;
   private bytes: number;
-  private pending: string[] = [];
-  /** Callbacks for pending records, by index in `pending`. */
-  private watchers: { index: number; placed: PlacedCallback }[] = [];
+  /** Encoded records of the next group commit. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private watchers: Watcher[] = [];
   private batch: Deferred<void> | undefined;
   private scheduled = false;
   private failure: Error | undefined;
+  /** The compaction in progress, if any. */
+  private compaction: Compaction | undefined;
   private readonly fsync: boolean;
   private readonly compactMinBytes: number;
+  private readonly compactSliceMs: number;
   private readonly warn: (message: string) => void;
 
   constructor(
@@ -76,24 +91,29 @@ export class StateLog {
   ) {
     this.fsync = options.fsync ?? false;
     this.compactMinBytes = options.compactMinBytes ?? 16 << 20;
+    this.compactSliceMs = options.compactSliceMs ?? 5;
     this.warn = options.warn ?? ((m) => console.warn(m));
     mkdirSync(dir, { recursive: true });
     this.file = join(dir, 'queues.log');
     // A leftover temp file means a compaction died before its rename: the old log is still whole.
     rmSync(`${this.file}.tmp`, { force: true });
-    const fresh = this.replay();
+    const version = this.replay();
     // Read-write: message bodies dropped from memory are read back from their records.
     this.fd = openSync(this.file, 'a+');
     this.bytes = statSync(this.file).size;
-    if (fresh) this.writeNow(`${JSON.stringify(HEADER)}\n`);
+    if (version === undefined) this.writeNow(encodeRecord(HEADER));
+    // An older format is rewritten at once, so appends never mix two formats in one file.
+    else if (version !== LOG_VERSION) this.compactNow();
     else this.maybeCompact();
   }
 
   /** Buffers a record for the next group commit; `placed` learns where it was written. */
   append(record: LogRecord, placed?: PlacedCallback): void {
     if (this.failure) throw this.failure;
-    if (placed) this.watchers.push({ index: this.pending.length, placed });
-    this.pending.push(`${JSON.stringify(record)}\n`);
+    const encoded = encodeRecord(record);
+    if (placed) this.watchers.push({ offset: this.pendingBytes, length: encoded.length, placed });
+    this.pending.push(encoded);
+    this.pendingBytes += encoded.length;
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flushBatch());
@@ -112,25 +132,14 @@ export class StateLog {
   flushSync(): void {
     if (this.pending.length === 0) return;
     const pending = this.pending;
+    const pendingBytes = this.pendingBytes;
     const watchers = this.watchers;
-    this.pending = [];
-    this.watchers = [];
-    // One buffer per record (no joined string copy), then one write for the whole group.
-    const buffers = pending.map((line) => Buffer.from(line, 'utf8'));
+    this.clearPending();
     const start = this.bytes;
-    this.writeNow(buffers.length === 1 ? (buffers[0] as Buffer) : Buffer.concat(buffers));
-    if (watchers.length === 0) return;
-    let offset = start;
-    let next = 0;
-    for (let i = 0; i < buffers.length && next < watchers.length; i++) {
-      const length = (buffers[i] as Buffer).length;
-      const watcher = watchers[next] as { index: number; placed: PlacedCallback };
-      if (watcher.index === i) {
-        watcher.placed({ offset, length });
-        next++;
-      }
-      offset += length;
-    }
+    const bytes = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingBytes);
+    this.writeNow(bytes);
+    for (const w of watchers) w.placed({ offset: start + w.offset, length: w.length });
+    this.compaction?.follow({ bytes, watchers });
   }
 
   /** The record written at `location` (a body dropped from memory, read back). */
@@ -143,11 +152,25 @@ export class StateLog {
         throw new SqsStorageError(`${this.file} ends before the record at byte ${location.offset}`);
       off += n;
     }
-    return JSON.parse(buf.toString('utf8')) as LogRecord;
+    let decoded: ReturnType<typeof decodeRecord>;
+    try {
+      decoded = decodeRecord(buf, 0);
+    } catch {
+      decoded = undefined;
+    }
+    if (decoded === undefined || decoded.end !== location.length) {
+      throw new SqsStorageError(
+        `${this.file} holds no whole record at byte ${location.offset}: was it changed while the runtime ran? Restart the runtime to replay it.`,
+      );
+    }
+    return decoded.record;
   }
 
   close(): void {
     this.flushBatch();
+    // The old log is whole: a compaction still running is simply dropped.
+    this.compaction?.abandon();
+    this.compaction = undefined;
     closeSync(this.fd);
   }
 
@@ -160,12 +183,23 @@ export class StateLog {
       this.maybeCompact();
       batch?.resolve();
     } catch (e) {
-      const reason = e instanceof Error ? e.message : String(e);
-      this.failure = new SqsStorageError(
-        `Writing the local SQS state to ${this.file} failed (${reason}). The local SQS stops accepting work so that no acknowledged message is lost: free disk space or fix permissions, then restart.`,
-      );
-      batch?.reject(this.failure);
+      batch?.reject(this.fail(e));
     }
+  }
+
+  /** Stops the log after a failed write; returns the error every later call gets. */
+  private fail(e: unknown): Error {
+    const reason = e instanceof Error ? e.message : String(e);
+    this.failure ??= new SqsStorageError(
+      `Writing the local SQS state to ${this.file} failed (${reason}). The local SQS stops accepting work so that no acknowledged message is lost: free disk space or fix permissions, then restart.`,
+    );
+    try {
+      this.compaction?.abandon();
+    } catch {
+      // Best effort: a leftover temp file is removed at the next start.
+    }
+    this.compaction = undefined;
+    return this.failure;
   }
 
   private writeNow(data: string | Buffer): void {
@@ -176,46 +210,53 @@ export class StateLog {
     this.bytes += buf.length;
   }
 
-  private maybeCompact(): void {
-    if (this.bytes < this.compactMinBytes || this.bytes < 2 * this.hooks.liveBytes()) return;
-    // Pending records are already part of the in-memory state the snapshot is taken from.
+  private clearPending(): void {
     this.pending = [];
+    this.pendingBytes = 0;
     this.watchers = [];
-    const tmp = `${this.file}.tmp`;
-    const fd = openSync(tmp, 'w');
-    const header = Buffer.from(`${JSON.stringify(HEADER)}\n`, 'utf8');
-    let size = header.length;
-    const placements: [object, BodyLocation][] = [];
+  }
+
+  private maybeCompact(): void {
+    if (this.compaction !== undefined) return;
+    if (this.bytes < this.compactMinBytes || this.bytes < 2 * this.hooks.liveBytes()) return;
+    this.compaction = this.startCompaction();
+    setImmediate(() => this.continueCompaction());
+  }
+
+  /** Takes the snapshot; only between group commits, when the state and the log agree. */
+  private startCompaction(): Compaction {
+    return new Compaction(`${this.file}.tmp`, encodeRecord(HEADER), [...this.hooks.snapshot()]);
+  }
+
+  /** One slice of the running compaction per turn; the last one swaps the new file in. */
+  private continueCompaction(): void {
+    const compaction = this.compaction;
+    if (compaction === undefined || this.failure) return;
     try {
-      let chunk: Buffer[] = [header];
-      let chunkBytes = header.length;
-      const flush = () => {
-        const buf = Buffer.concat(chunk, chunkBytes);
-        let off = 0;
-        while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-        chunk = [];
-        chunkBytes = 0;
-      };
-      for (const record of this.hooks.snapshot()) {
-        // Snapshot reads of dropped bodies go through this.fd: the old file, still open.
-        const line = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');
-        const key = record.t === 's' ? this.hooks.placementKey?.(record) : undefined;
-        if (key !== undefined) placements.push([key, { offset: size, length: line.length }]);
-        chunk.push(line);
-        chunkBytes += line.length;
-        size += line.length;
-        if (chunkBytes >= CHUNK) flush();
-      }
-      flush();
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+      if (compaction.step(this.compactSliceMs)) this.swapIn(compaction);
+      else setImmediate(() => this.continueCompaction());
+    } catch (e) {
+      this.fail(e);
     }
-    renameSync(tmp, this.file);
+  }
+
+  /** A whole compaction at once (at start, to rewrite an older format). */
+  private compactNow(): void {
+    const compaction = this.startCompaction();
+    this.compaction = compaction;
+    while (!compaction.step(Number.POSITIVE_INFINITY));
+    this.swapIn(compaction);
+  }
+
+  private swapIn(compaction: Compaction): void {
+    const { size, placements, followed } = compaction.finish();
+    this.compaction = undefined;
+    renameSync(compaction.tmp, this.file);
     closeSync(this.fd);
     this.fd = openSync(this.file, 'a+');
     this.bytes = size;
-    if (this.hooks.placed) for (const [key, location] of placements) this.hooks.placed(key, location);
+    if (this.hooks.placed) for (const [id, location] of placements) this.hooks.placed(id, location);
+    for (const [placed, location] of followed) placed(location);
     try {
       const dirFd = openSync(join(this.file, '..'), 'r');
       fsyncSync(dirFd);
@@ -225,62 +266,71 @@ export class StateLog {
     }
   }
 
-  /** Replays the log; returns true when there was none (a fresh state folder). */
-  private replay(): boolean {
-    if (!existsSync(this.file)) return true;
+  /** Replays the log; returns the version it was written in, or undefined when there was none. */
+  private replay(): number | undefined {
+    if (!existsSync(this.file)) return undefined;
     let buf: Buffer;
     try {
       buf = readFileSync(this.file);
     } catch (e) {
       throw new SqsStateError(this.file, 0, `cannot be read (${e instanceof Error ? e.message : String(e)})`);
     }
-    if (buf.length === 0) return true;
-    const end = buf.lastIndexOf(0x0a);
-    if (end < buf.length - 1) {
-      // A kill in the middle of a write leaves a partial last line; that batch was never acknowledged.
-      this.warn(
-        `Local SQS: ignoring a truncated last line (${buf.length - end - 1} bytes) in ${this.file}, left by an interrupted write.`,
-      );
-      truncateSync(this.file, end + 1);
-      if (end < 0) return true;
-    }
-    const text = buf.toString('utf8', 0, end + 1);
-    let start = 0;
-    let line = 0;
-    while (start < text.length) {
-      const nl = text.indexOf('\n', start);
-      const raw = text.slice(start, nl);
-      start = nl + 1;
-      line++;
-      let record: LogRecord;
+    let version: number | undefined;
+    for (let start = 0; start < buf.length; ) {
+      const line = () => lineAt(buf, start);
+      let decoded: ReturnType<typeof decodeRecord>;
       try {
-        record = JSON.parse(raw) as LogRecord;
-      } catch {
-        throw new SqsStateError(this.file, line, 'not a JSON record');
-      }
-      if (line === 1) {
-        if (record?.t !== 'h' || record.format !== 'inferbus-sqs-log') {
-          throw new SqsStateError(
-            this.file,
-            line,
-            'missing the inferbus-sqs-log header (is this the right folder?)',
-          );
-        }
-        const version = (record as { v?: unknown }).v;
-        if (version !== 1)
-          throw new SqsStateError(this.file, line, `unsupported log version ${String(version)}`);
-        continue;
-      }
-      if (typeof record !== 'object' || record === null || typeof record.t !== 'string') {
-        throw new SqsStateError(this.file, line, 'not a log record');
-      }
-      try {
-        this.hooks.apply(record, line);
+        decoded = decodeRecord(buf, start);
       } catch (e) {
-        if (e instanceof SqsStateError) throw e;
-        throw new SqsStateError(this.file, line, e instanceof Error ? e.message : String(e));
+        if (e instanceof LogRecordError) throw new SqsStateError(this.file, line(), e.message);
+        throw e;
       }
+      if (decoded === undefined) {
+        // A kill in the middle of a write leaves a partial last record; that batch was never acknowledged.
+        this.warn(
+          `Local SQS: ignoring a truncated last line (${buf.length - start} bytes) in ${this.file}, left by an interrupted write.`,
+        );
+        truncateSync(this.file, start);
+        break;
+      }
+      const record = decoded.record;
+      if (start === 0) version = headerVersion(record, this.file);
+      else if (typeof record.t !== 'string') throw new SqsStateError(this.file, line(), 'not a log record');
+      else {
+        try {
+          this.hooks.apply(record);
+        } catch (e) {
+          if (e instanceof SqsStateError) throw e;
+          throw new SqsStateError(this.file, line(), e instanceof Error ? e.message : String(e));
+        }
+      }
+      start = decoded.end;
     }
-    return false;
+    return version;
   }
+}
+
+const SUPPORTED_VERSIONS: readonly unknown[] = [1, LOG_VERSION];
+
+/** The version the header record names; throws SqsStateError for anything else. */
+function headerVersion(record: LogRecord, file: string): number {
+  if (record.t !== 'h' || record.format !== 'inferbus-sqs-log') {
+    throw new SqsStateError(file, 1, 'missing the inferbus-sqs-log header (is this the right folder?)');
+  }
+  const version = (record as { v?: unknown }).v;
+  if (!SUPPORTED_VERSIONS.includes(version)) {
+    throw new SqsStateError(
+      file,
+      1,
+      `unsupported log version ${String(version)} (this runtime reads versions ${SUPPORTED_VERSIONS.join(' and ')}; was it written by a newer inferbus?)`,
+    );
+  }
+  return version as number;
+}
+
+/** 1-based line number of byte `offset` (error messages only: it scans from the start). */
+function lineAt(buf: Buffer, offset: number): number {
+  let line = 1;
+  for (let i = buf.indexOf(0x0a); i >= 0 && i < offset; i = buf.indexOf(0x0a, i + 1)) line++;
+  return line;
 }

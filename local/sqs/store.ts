@@ -7,12 +7,13 @@ import {
   type ReceivedMessage,
   type SqsMessageAttribute,
 } from '../model.js';
+import type { SnapshotEntry } from './compaction.js';
 import { invalidParameter, messageNotInflight, QueueDoesNotExistError } from './errors.js';
 import { decodeReceiptHandle, encodeReceiptHandle } from './handles.js';
 import { StateLog } from './log.js';
 import { md5Hex, md5OfMessageAttributes } from './md5.js';
 import { type MoveTaskInfo, MoveTasks, type StartMoveTaskInput } from './move-tasks.js';
-import { type BodyLocation, DELAYED, GONE, IN_FLIGHT, Message, Queue, VISIBLE } from './queue.js';
+import { type BodyLocation, DELAYED, IN_FLIGHT, Message, Queue, VISIBLE } from './queue.js';
 import type { LogRecord, SendRecord } from './records.js';
 import {
   intInRange,
@@ -29,6 +30,8 @@ export interface QueueStoreOptions {
   fsync?: boolean;
   /** Log size that triggers compaction (and at least twice the live state). Default 16 MiB. */
   compactMinBytes?: number;
+  /** Longest a compaction holds the event loop in one turn, in ms. Default 5. */
+  compactSliceMs?: number;
   /**
    * Message bodies (UTF-16 units, all queues together) kept in memory. Beyond it, a message's body
    * is dropped once its send record is written and read back from the log when it is received, so
@@ -91,8 +94,6 @@ export class QueueStore implements QueueService {
   private readonly now: () => number;
   private readonly warn: (message: string) => void;
   private readonly memoryBodyBytes: number;
-  /** Snapshot records of messages during a compaction, to learn where their bodies now lie. */
-  private readonly snapshotted = new WeakMap<LogRecord, Message>();
   private readonly tokenPrefix = randomBytes(6).toString('base64url');
   private tokenCounter = 0;
   private replayIssues = 0;
@@ -126,10 +127,14 @@ export class QueueStore implements QueueService {
         apply: (r) => this.apply(r),
         liveBytes: () => this.liveBytes(),
         snapshot: () => this.snapshot(),
-        placementKey: (record) => this.snapshotted.get(record),
-        placed: (m, location) => this.placed(m as Message, location),
+        placed: (id, location) => this.placed(id, location),
       },
-      { fsync: options.fsync, compactMinBytes: options.compactMinBytes, warn: this.warn },
+      {
+        fsync: options.fsync,
+        compactMinBytes: options.compactMinBytes,
+        compactSliceMs: options.compactSliceMs,
+        warn: this.warn,
+      },
     );
     if (this.replayIssues > 0) {
       this.warn(
@@ -177,7 +182,7 @@ export class QueueStore implements QueueService {
       m.visibleAt = now + delay * 1000;
       record.v = m.visibleAt;
     }
-    this.log.append(record, (location) => this.placed(m, location));
+    this.log.append(record, (location) => this.placed(m.id, location));
     q.add(m, delay > 0 ? DELAYED : VISIBLE);
     if (delay > 0) this.armWake(q);
     else this.serveWaiters(q);
@@ -393,11 +398,23 @@ export class QueueStore implements QueueService {
     return n;
   }
 
-  /** The message's send record is written at `location`: over the memory budget, drop the body. */
-  private placed(m: Message, location: BodyLocation): void {
+  /**
+   * The send record of message `id` is written at `location`: over the memory budget, drop the body.
+   * By id, not by object: a message moved to another queue meanwhile is a copy (see `Message.copy`).
+   */
+  private placed(id: string, location: BodyLocation): void {
+    const m = this.messageById(id);
+    if (m === undefined) return;
     m.loc = location;
-    if (m.text !== undefined && m.state !== GONE && this.liveBytes() > this.memoryBodyBytes)
-      m.text = undefined;
+    if (m.text !== undefined && this.liveBytes() > this.memoryBodyBytes) m.text = undefined;
+  }
+
+  private messageById(id: string): Message | undefined {
+    for (const q of this.all) {
+      const m = q.messages.get(id);
+      if (m !== undefined) return m;
+    }
+    return undefined;
   }
 
   /** The body, from memory or read back from its send record in the log. */
@@ -587,20 +604,22 @@ export class QueueStore implements QueueService {
     return { queue, message };
   }
 
-  /** The state as records. Renumbers enqueue sequences first, so replaying the snapshot gives the same. */
-  private *snapshot(): Iterable<LogRecord> {
+  /**
+   * The state as records; a body is read only when its record is written. Renumbers enqueue
+   * sequences first, so replaying the snapshot gives the same.
+   */
+  private *snapshot(): Iterable<SnapshotEntry> {
     this.tasks.renumber();
     for (const q of this.all) {
       for (const m of q.messages.values()) {
-        const r: SendRecord = { t: 's', q: q.model.name, id: m.id, b: this.bodyOf(m), ts: m.sentAt };
-        this.snapshotted.set(r, m);
+        const r: Omit<SendRecord, 'b'> = { t: 's', q: q.model.name, id: m.id, ts: m.sentAt };
         if (m.attributes !== undefined) r.a = m.attributes;
         if (m.state === IN_FLIGHT || m.state === DELAYED) r.v = m.visibleAt;
         if (m.receiveCount > 0) r.n = m.receiveCount;
         if (m.firstReceiveAt > 0) r.f = m.firstReceiveAt;
         if (m.receipt !== '') r.k = m.receipt;
         if (m.origin !== undefined) r.o = m.origin;
-        yield r;
+        yield { send: r, body: () => this.bodyOf(m) };
       }
     }
     yield* this.tasks.snapshot();

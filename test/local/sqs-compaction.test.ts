@@ -1,0 +1,134 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { QueueModel } from '../../local/model.js';
+import { SqsStorageError } from '../../local/sqs/errors.js';
+import { QueueStore, type QueueStoreOptions } from '../../local/sqs/store.js';
+
+const ARN = 'arn:aws:sqs:us-east-1:000000000000:';
+const queue = (name: string, extra: Partial<QueueModel> = {}): QueueModel => ({
+  logicalId: name,
+  name,
+  arn: ARN + name,
+  url: `http://127.0.0.1:4566/000000000000/${name}`,
+  visibilityTimeoutSeconds: 30,
+  messageRetentionSeconds: 345_600,
+  ...extra,
+});
+const QUEUES = [
+  queue('work', { redrive: { deadLetterTargetArn: `${ARN}dlq`, maxReceiveCount: 1 } }),
+  queue('dlq'),
+  queue('other'),
+  queue('scratch'),
+];
+const body = (i: number) => `{"i":${i},"text":"quoted \\"${'x'.repeat(200)}\\" \u00e9"}`;
+
+const dirs: string[] = [];
+const stores: QueueStore[] = [];
+
+function open(dir: string, options: Partial<QueueStoreOptions> = {}) {
+  const clock = { t: 1_700_000_000_000 };
+  const store = new QueueStore(QUEUES, { stateDir: dir, now: () => clock.t, warn: () => {}, ...options });
+  stores.push(store);
+  return store;
+}
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'inferbus-sqs-compaction-'));
+  dirs.push(dir);
+  return dir;
+}
+
+afterEach(() => {
+  for (const s of stores.splice(0)) s.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** Log traffic that leaves no message behind: makes the log outgrow twice the live state. */
+async function churn(store: QueueStore, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    await store.send('scratch', body(-i));
+    const [m] = await store.receive('scratch', { maxMessages: 1 });
+    await store.delete('scratch', m?.receiptHandle as string);
+  }
+}
+
+async function bodiesOf(store: QueueStore, name: string): Promise<string[]> {
+  const out: string[] = [];
+  for (;;) {
+    const got = await store.receive(name, { maxMessages: 10, visibilityTimeoutSeconds: 60 });
+    if (got.length === 0) return out.sort();
+    out.push(...got.map((m) => m.body));
+  }
+}
+
+describe('SQS log compaction while the store keeps working', () => {
+  // One snapshot record per turn, bodies read back from the log: traffic interleaves with every step.
+  const options = { compactMinBytes: 8_192, compactSliceMs: 0, memoryBodyBytes: 0 };
+
+  it('keeps every send, receive, delete and dead-letter move made during a compaction', async () => {
+    const dir = tempDir();
+    const a = open(dir, options);
+    const file = join(dir, 'sqs', 'queues.log');
+    const expected = { other: new Set<string>(), dlq: new Set<string>() };
+    let compactions = 0;
+    for (let i = 0; i < 300; i++) {
+      await churn(a, 3);
+      await a.send('other', body(i));
+      expected.other.add(body(i));
+      if (i % 3 === 0) {
+        const [m] = await a.receive('other', { maxMessages: 1 });
+        if (m) {
+          await a.delete('other', m.receiptHandle);
+          expected.other.delete(m.body);
+        }
+      }
+      if (i % 10 === 0) {
+        // maxReceiveCount 1: the second receive moves the message to the DLQ.
+        await a.send('work', body(1000 + i));
+        await a.receive('work', { maxMessages: 1, visibilityTimeoutSeconds: 0 });
+        await a.receive('work', { maxMessages: 1 });
+        expected.dlq.add(body(1000 + i));
+      }
+      if (existsSync(`${file}.tmp`)) compactions++;
+    }
+    expect(compactions).toBeGreaterThan(0);
+    await a.flush();
+    expect(statSync(file).size).toBeLessThan(200_000);
+    expect(a.counts('dlq').visible).toBe(expected.dlq.size);
+    a.close();
+    // Every body is read back from the log (none is kept in memory).
+    const b = open(dir, options);
+    expect(await bodiesOf(b, 'other')).toEqual([...expected.other].sort());
+    expect(await bodiesOf(b, 'dlq')).toEqual([...expected.dlq].sort());
+    expect(b.counts('work')).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+  });
+
+  it('drops a compaction still running at close; the old log is whole', async () => {
+    const dir = tempDir();
+    const a = open(dir, options);
+    const file = join(dir, 'sqs', 'queues.log');
+    for (let i = 0; !existsSync(`${file}.tmp`); i++) {
+      await a.send('other', body(i));
+      await churn(a, 3);
+    }
+    const sent = readFileSync(file).length;
+    a.close();
+    expect(existsSync(`${file}.tmp`)).toBe(false);
+    expect(readFileSync(file).length).toBe(sent);
+    const b = open(dir, options);
+    expect((await bodiesOf(b, 'other')).length).toBeGreaterThan(0);
+  });
+
+  it('stops accepting work when the compaction cannot write, naming the state file', async () => {
+    const dir = tempDir();
+    const a = open(dir, options);
+    const file = join(dir, 'sqs', 'queues.log');
+    mkdirSync(`${file}.tmp`); // the compaction's temp file cannot be opened
+    await expect(churn(a, 200)).rejects.toThrow(SqsStorageError);
+    await expect(a.send('other', 'after')).rejects.toThrow(
+      /Writing the local SQS state to .*queues\.log failed/,
+    );
+  });
+});

@@ -1,0 +1,137 @@
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { QueueModel } from '../../local/model.js';
+import { SqsStateError } from '../../local/sqs/errors.js';
+import { decodeRecord, encodeRecord, LogRecordError, type SendRecord } from '../../local/sqs/records.js';
+import { QueueStore } from '../../local/sqs/store.js';
+
+const OTHER: QueueModel = {
+  logicalId: 'other',
+  name: 'other',
+  arn: 'arn:aws:sqs:us-east-1:000000000000:other',
+  url: 'http://127.0.0.1:4566/000000000000/other',
+  visibilityTimeoutSeconds: 30,
+  messageRetentionSeconds: 345_600,
+};
+const NOW = 1_700_000_000_000;
+const BODY = '{"k":"v \\"q\\"\n\u00e9\u{1F600}"}\nsecond line';
+
+const dirs: string[] = [];
+const stores: QueueStore[] = [];
+
+function open(dir: string, options: { memoryBodyBytes?: number } = {}) {
+  const warnings: string[] = [];
+  const store = new QueueStore([OTHER], {
+    stateDir: dir,
+    now: () => NOW,
+    warn: (m) => warnings.push(m),
+    ...options,
+  });
+  stores.push(store);
+  return { store, warnings, file: join(dir, 'sqs', 'queues.log') };
+}
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'inferbus-sqs-log-'));
+  dirs.push(dir);
+  return dir;
+}
+
+afterEach(() => {
+  for (const s of stores.splice(0)) s.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe('SQS log record encoding', () => {
+  const send: SendRecord = { t: 's', q: 'other', id: 'm1', b: BODY, ts: NOW };
+
+  it('writes a send record as a JSON line with the body length, then the raw body', () => {
+    const bytes = encodeRecord(send);
+    const head = `{"t":"s","q":"other","id":"m1","ts":${NOW},"bl":${Buffer.byteLength(BODY)}}\n`;
+    expect(bytes.toString('utf8')).toBe(`${head}${BODY}\n`);
+    const decoded = decodeRecord(bytes, 0);
+    expect(decoded?.end).toBe(bytes.length);
+    expect(decoded?.record).toMatchObject(send);
+  });
+
+  it('reads version 1 records, whose body is a JSON string', () => {
+    const line = Buffer.from(`${JSON.stringify(send)}\n`);
+    expect(decodeRecord(line, 0)).toEqual({ record: send, end: line.length });
+  });
+
+  it('reports a record cut short as torn, and broken framing as an error', () => {
+    const bytes = encodeRecord(send);
+    expect(decodeRecord(bytes.subarray(0, bytes.length - 1), 0)).toBeUndefined();
+    expect(decodeRecord(bytes.subarray(0, 10), 0)).toBeUndefined();
+    const noNewline = Buffer.concat([bytes.subarray(0, bytes.length - 1), Buffer.from('xx')]);
+    expect(() => decodeRecord(noNewline, 0)).toThrow(LogRecordError);
+    expect(() => decodeRecord(Buffer.from('{"t":"s","bl":-1}\n\n'), 0)).toThrow(/invalid body length/);
+    expect(() => decodeRecord(Buffer.from('[1]\n'), 0)).toThrow(/not a log record/);
+  });
+});
+
+describe('SQS log on disk', () => {
+  it('keeps bodies with newlines, quotes and non-ASCII through a restart, from memory or the log', async () => {
+    const dir = tempDir();
+    const a = open(dir, { memoryBodyBytes: 0 });
+    await a.store.send('other', BODY);
+    expect((await a.store.receive('other', { maxMessages: 1, visibilityTimeoutSeconds: 0 }))[0]?.body).toBe(
+      BODY,
+    );
+    a.store.close();
+    const b = open(dir);
+    expect((await b.store.receive('other', { maxMessages: 1 }))[0]?.body).toBe(BODY);
+  });
+
+  it('cuts off a send record whose body was torn by a kill and keeps the rest', async () => {
+    const dir = tempDir();
+    const a = open(dir);
+    await a.store.send('other', 'kept');
+    a.store.close();
+    const size = readFileSync(a.file).length;
+    appendFileSync(a.file, `{"t":"s","q":"other","id":"torn","ts":${NOW},"bl":100}\n{"half`);
+    const b = open(dir);
+    expect(b.warnings.join('\n')).toMatch(/truncated last line/);
+    expect(b.store.counts('other').visible).toBe(1);
+    expect(readFileSync(b.file).length).toBe(size);
+  });
+
+  it('reads a version 1 log and rewrites it as version 2', async () => {
+    const dir = tempDir();
+    const a = open(dir);
+    a.store.close();
+    const v1 = [
+      { t: 'h', format: 'inferbus-sqs-log', v: 1 },
+      { t: 's', q: 'other', id: 'old-1', b: BODY, ts: NOW },
+      { t: 's', q: 'other', id: 'old-2', b: 'two', ts: NOW },
+      { t: 'd', q: 'other', id: 'old-2' },
+    ];
+    writeFileSync(a.file, v1.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    const b = open(dir);
+    expect(readFileSync(b.file, 'utf8').split('\n')[0]).toBe('{"t":"h","format":"inferbus-sqs-log","v":2}');
+    await b.store.send('other', 'new');
+    b.store.close();
+    const c = open(dir);
+    const bodies = (await c.store.receive('other', { maxMessages: 10 })).map((m) => m.body);
+    expect(bodies.sort()).toEqual([BODY, 'new'].sort());
+  });
+
+  it('refuses a log of an unknown version, naming the versions it reads', () => {
+    const dir = tempDir();
+    open(dir).store.close();
+    const file = join(dir, 'sqs', 'queues.log');
+    writeFileSync(file, '{"t":"h","format":"inferbus-sqs-log","v":3}\n');
+    expect(() => open(dir)).toThrow(SqsStateError);
+    expect(() => open(dir)).toThrow(/unsupported log version 3 \(this runtime reads versions 1 and 2/);
+  });
+
+  it('names the line of a record whose body framing is broken', () => {
+    const dir = tempDir();
+    open(dir).store.close();
+    const file = join(dir, 'sqs', 'queues.log');
+    appendFileSync(file, `{"t":"s","q":"other","id":"x","ts":${NOW},"bl":2}\nabc\n`);
+    expect(() => open(dir)).toThrow(/corrupted at line 2: a message body is not followed by a newline/);
+  });
+});
