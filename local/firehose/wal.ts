@@ -15,9 +15,12 @@ import { type Deferred, deferred } from '../deferred.js';
  * Write-ahead log of one local Firehose stream: what makes an accepted record survive a killed
  * runtime, as records in real Firehose do once PutRecord returns.
  *
- * - Every accepted record is appended as one JSON line `{"t":<arrival ms>,"d":<data>}` to the active
- *   segment (`<dir>/<number>.wal`). Appends of one event-loop turn go out in one `write()` (group
- *   commit); `commit()` resolves once they are in the OS. That survives SIGKILL; it is not fsynced, so
+ * - Every accepted record is appended as one line to the active segment (`<dir>/<number>.wal`):
+ *   `<arrival ms>\t<data>` when the data has no newline or lone surrogate (the usual case: JSON
+ *   records), else the JSON line `{"t":<arrival ms>,"d":<data>}`. Segments written before the first
+ *   form existed hold only the second and are read the same way.
+ * - Appends of one event-loop turn go out in one `write()` (group commit); `commit()` resolves once
+ *   they are in the OS. That survives SIGKILL; it is not fsynced, so
  *   a power loss can lose the last seconds (the local SQS log makes the same trade by default).
  * - A flush seals the active segment (`rotate`); the next append opens a new one. A segment is
  *   deleted once every record in it has been released, i.e. written to S3.
@@ -70,7 +73,7 @@ export class FirehoseWal {
   append(arrival: Date, data: string): WalLocation {
     if (this.failure) throw this.failure;
     const segment = this.active ?? this.openSegment();
-    const line = Buffer.from(`${JSON.stringify({ t: arrival.getTime(), d: data })}\n`, 'utf8');
+    const line = encodeLine(arrival, data);
     const location = { segment, offset: segment.size, length: line.length };
     segment.size += line.length;
     segment.live++;
@@ -242,7 +245,31 @@ function readSegment(segment: WalSegment, warn: (message: string) => void): Repl
   return records;
 }
 
-function parseLine(line: string): WalRecord {
+/**
+ * A record as a log line. The data goes in as it is, not as a JSON string: escaping (and parsing
+ * back) a record that is JSON text itself cost more than the rest of accepting it.
+ */
+export function encodeLine(arrival: Date, data: string): Buffer {
+  // Raw UTF-8 cannot carry a lone surrogate; JSON's \u escape can.
+  const line =
+    data.includes('\n') || !isWellFormed(data)
+      ? JSON.stringify({ t: arrival.getTime(), d: data })
+      : `${arrival.getTime()}\t${data}`;
+  return Buffer.from(`${line}\n`, 'utf8');
+}
+
+/** String.prototype.isWellFormed (Node 20), not yet in the ES2023 typings. */
+const isWellFormed = (text: string): boolean => (text as string & { isWellFormed(): boolean }).isWellFormed();
+
+const RAW_LINE = /^(\d{1,16})\t/;
+
+/** A line without its newline, in either form `encodeLine` writes. */
+export function parseLine(line: string): WalRecord {
+  if (!line.startsWith('{')) {
+    const prefix = RAW_LINE.exec(line);
+    if (prefix === null) throw new Error('not a <ms>\\t<data> or {"t":<ms>,"d":<data>} record');
+    return { arrival: new Date(Number(prefix[1])), data: line.slice(prefix[0].length) };
+  }
   const value = JSON.parse(line) as { t?: unknown; d?: unknown };
   if (typeof value.t !== 'number' || typeof value.d !== 'string')
     throw new Error('not a {"t":<ms>,"d":<data>} record');

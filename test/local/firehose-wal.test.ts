@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FirehoseWal } from '../../local/firehose';
+import { encodeLine, parseLine } from '../../local/firehose/wal';
 
 function defined<T>(value: T | undefined): T {
   if (value === undefined) throw new Error('expected a value');
@@ -101,5 +102,29 @@ describe('FirehoseWal', () => {
     expect(files()).toEqual(['0000000008.wal']); // numbering continues past any leftover
     expect(warnings).toEqual([]);
     wal.close();
+  });
+});
+
+describe('Firehose write-ahead log lines', () => {
+  const arrival = new Date(1_700_000_000_123);
+
+  it('writes a record without newlines as it is, after its arrival time', () => {
+    const data = '{"k":"v \\"q\\" é"}';
+    const line = encodeLine(arrival, data);
+    expect(line.toString('utf8')).toBe(`1700000000123\t${data}\n`);
+    expect(parseLine(line.toString('utf8', 0, line.length - 1))).toEqual({ arrival, data });
+  });
+
+  it('falls back to a JSON line for data with a newline or a lone surrogate, and reads old lines', () => {
+    for (const data of ['two\nlines', 'lone \ud800 surrogate']) {
+      const line = encodeLine(arrival, data).toString('utf8');
+      expect(line.startsWith('{')).toBe(true);
+      expect(parseLine(line.slice(0, -1))).toEqual({ arrival, data });
+    }
+  });
+
+  it('refuses a line in neither form', () => {
+    expect(() => parseLine('12x\t{}')).toThrow(/not a <ms>\\t<data>/);
+    expect(() => parseLine('{"t":"x"}')).toThrow(/not a \{"t":<ms>,"d":<data>\} record/);
   });
 });
