@@ -84,6 +84,15 @@ function defaultBackoff(retry: number): number {
   return Math.random() * Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** (retry - 1));
 }
 
+/** An accepted event with the texts its targets are built from, made once for all of them. */
+interface AcceptedEvent {
+  readonly event: EventBridgeEvent;
+  readonly eventJson: string;
+  /** The Detail text as sent, when it is minified JSON (see `checkEntry`). */
+  readonly detailJson: string | undefined;
+  readonly ingestion: Date;
+}
+
 interface BusState {
   readonly model: BusModel;
   readonly index: RuleIndex;
@@ -207,7 +216,13 @@ export class LocalEventBus {
       });
       this.counters.eventsAccepted++;
       results.push({ EventId: event.id });
-      firstAttempts.push(...this.route(bus, event, eventJsonOf(event, check.detailJson), ingestion));
+      const accepted: AcceptedEvent = {
+        event,
+        eventJson: eventJsonOf(event, check.detailJson),
+        detailJson: check.detailJson,
+        ingestion,
+      };
+      firstAttempts.push(...this.route(bus, accepted));
     });
     this.counters.entriesFailed += failed;
     return { result: { FailedEntryCount: failed, Entries: results }, firstAttempts };
@@ -241,15 +256,15 @@ export class LocalEventBus {
   }
 
   /** Starts every matched target's delivery; returns when each one's first attempt settles. */
-  private route(bus: BusState, event: EventBridgeEvent, eventJson: string, ingestion: Date): Promise<void>[] {
+  private route(bus: BusState, accepted: AcceptedEvent): Promise<void>[] {
     const firstAttempts: Promise<void>[] = [];
-    for (const ruleName of bus.index.match(event)) {
+    for (const ruleName of bus.index.match(accepted.event)) {
       const rule = bus.rules.get(ruleName) as RuleModel;
       this.matched.set(rule.name, (this.matched.get(rule.name) ?? 0) + 1);
       for (const target of rule.targets) {
         let firstAttemptDone = () => {};
         firstAttempts.push(new Promise<void>((resolve) => (firstAttemptDone = resolve)));
-        const delivery = this.deliver(rule, target, event, eventJson, ingestion, firstAttemptDone)
+        const delivery = this.deliver(rule, target, accepted, firstAttemptDone)
           .catch((error: unknown) => {
             this.log(`rule ${rule.name} target ${target.id}: delivery crashed: ${(error as Error).message}`);
           })
@@ -261,13 +276,8 @@ export class LocalEventBus {
     return firstAttempts;
   }
 
-  private input(
-    rule: RuleModel,
-    target: TargetModel,
-    event: EventBridgeEvent,
-    eventJson: string,
-    ingestion: Date,
-  ): string {
+  private input(rule: RuleModel, target: TargetModel, accepted: AcceptedEvent): string {
+    const { event, eventJson } = accepted;
     if (target.input !== undefined) return target.input;
     if (target.inputPath !== undefined)
       return JSON.stringify(applyInputPath(target.inputPath, event) ?? null);
@@ -275,8 +285,9 @@ export class LocalEventBus {
       return applyInputTransformer(target.inputTransformer, event, {
         ruleArn: rule.arn,
         ruleName: rule.name,
-        ingestionTime: ingestion,
+        ingestionTime: accepted.ingestion,
         eventJson,
+        detailJson: accepted.detailJson,
       });
     }
     return eventJson;
@@ -299,14 +310,13 @@ export class LocalEventBus {
   private async deliver(
     rule: RuleModel,
     target: TargetModel,
-    event: EventBridgeEvent,
-    eventJson: string,
-    ingestion: Date,
+    accepted: AcceptedEvent,
     firstAttemptDone: () => void = () => {},
   ): Promise<void> {
+    const { eventJson, ingestion } = accepted;
     let body: string;
     try {
-      body = this.input(rule, target, event, eventJson, ingestion);
+      body = this.input(rule, target, accepted);
     } catch (error) {
       return this.deadLetter(
         rule,

@@ -178,6 +178,41 @@ function scanJson(json: string): { depth: number; minified: boolean } {
   return { depth: deepest, minified };
 }
 
+/**
+ * The text of member `key` of the JSON object in minified `json` (the last one, as JSON.parse keeps
+ * the last of duplicate keys); undefined when absent, or when a member name has an escape (its
+ * text could spell `key` differently). Lets a target splice a detail member in as it was sent
+ * instead of serialising the parsed value again.
+ */
+export function memberText(json: string, key: string): string | undefined {
+  if (json.charCodeAt(0) !== 0x7b) return undefined;
+  const name = `"${key}"`;
+  let depth = 0;
+  let valueStart = -1;
+  let found: string | undefined;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c === 0x22) {
+      let end = json.indexOf('"', i + 1);
+      while (end !== -1 && isEscaped(json, end)) end = json.indexOf('"', end + 1);
+      if (end === -1) return undefined;
+      if (depth === 1 && json.charCodeAt(end + 1) === 0x3a) {
+        for (let k = i + 1; k < end; k++) if (json.charCodeAt(k) === 0x5c) return undefined;
+        if (end - i + 1 === name.length && json.startsWith(name, i)) valueStart = end + 2;
+      }
+      i = end;
+    } else if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d || (c === 0x2c && depth === 1)) {
+      if (c !== 0x2c) depth--;
+      if (depth <= 1 && valueStart !== -1 && (c === 0x2c || depth === 0)) {
+        found = json.slice(valueStart, i);
+        valueStart = -1;
+      }
+    }
+  }
+  return found;
+}
+
 function isEscaped(text: string, at: number): boolean {
   let backslashes = 0;
   for (let i = at - 1; i >= 0 && text.charCodeAt(i) === 0x5c; i--) backslashes++;

@@ -1,3 +1,4 @@
+import { memberText } from './event.js';
 import { applyInputPath, parseInputPath } from './input-path.js';
 
 export { applyInputPath } from './input-path.js';
@@ -24,6 +25,11 @@ export interface TransformContext {
   readonly ingestionTime: Date | string;
   /** The exact event text as received, when available (else the event is serialized). */
   readonly eventJson?: string;
+  /**
+   * The event's detail as minified JSON text, when available: an object or array at `$.detail` or
+   * `$.detail.<name>` is spliced from it as sent rather than serialized again.
+   */
+  readonly detailJson?: string;
 }
 
 export class InvalidInputTransformerError extends Error {
@@ -41,6 +47,8 @@ const PREDEFINED = new Set([
   'aws.events.event.json',
 ]);
 const VARIABLE_NAME = /^[A-Za-z0-9_-]+$/;
+/** `$.detail` or `$.detail.<name>`: paths whose value text can come from the detail text. */
+const DETAIL_PATH = /^\$\.detail(?:\.([A-Za-z0-9_\-/:@]+))?$/;
 const PLACEHOLDER = /<([A-Za-z0-9_.-]+)>/y;
 
 export function validateInputTransformer(transformer: InputTransformer): void {
@@ -124,9 +132,10 @@ interface CompiledTransformer {
   readonly json: boolean;
   /**
    * For a JSON template: the minified template split around its placeholders, so rendering is a
-   * concatenation that gives exactly what `JSON.stringify(JSON.parse(rendered))` would. Outside
-   * strings every piece is minified JSON already; inside a string a value is used only when it
-   * has nothing JSON would escape (else that event takes the general renderer).
+   * concatenation that gives what `JSON.stringify(JSON.parse(rendered))` would (up to equivalent
+   * escapes and number spellings in detail text spliced as sent). Outside strings every piece is
+   * minified JSON already; inside a string a value is used only when it has nothing JSON would
+   * escape (else that event takes the general renderer).
    */
   readonly fast?: {
     readonly literals: readonly string[];
@@ -221,12 +230,27 @@ function fastPath(transformer: InputTransformer): CompiledTransformer['fast'] {
       return (event, context) => renderOutsideString(resolver(transformer, event, context)(name) as Resolved);
     }
     const path = map[name] as string;
-    return (event) => {
+    const detailPath = DETAIL_PATH.exec(path);
+    return (event, context) => {
       const value = applyInputPath(path, event);
-      return value === undefined ? 'null' : JSON.stringify(value);
+      if (value === undefined) return 'null';
+      const sent = detailPath === null ? undefined : detailTextOf(detailPath[1], value, context);
+      return sent ?? JSON.stringify(value);
     };
   });
   return { literals, pieces };
+}
+
+/**
+ * The text of an object or array at `$.detail` (no `member`) or `$.detail.<member>`, as sent;
+ * undefined when it is not at hand (no minified detail text, or a scalar: cheap to serialize).
+ */
+function detailTextOf(member: string | undefined, value: unknown, context: TransformContext) {
+  const detailJson = context.detailJson;
+  if (detailJson === undefined || typeof value !== 'object' || value === null) return undefined;
+  const text = member === undefined ? detailJson : memberText(detailJson, member);
+  // The text must be the value found: an object's text starts with {, an array's with [.
+  return text !== undefined && text.charCodeAt(0) === (Array.isArray(value) ? 0x5b : 0x7b) ? text : undefined;
 }
 
 /** The fast path's rendering, or undefined when a piece needs the general renderer. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { memberText } from '../../local/eventbridge/event.js';
 import {
   applyInputPath,
   applyInputTransformer,
@@ -142,6 +143,44 @@ describe('applyInputTransformer fast path', () => {
     expect(renderV(template, withV(undefined))).toBe(
       '{"at":"2015-11-11T21:29:55.000Z","label":"v=!","raw":null}',
     );
+  });
+});
+
+describe('applyInputTransformer with the detail text as sent', () => {
+  const transformer = {
+    inputPathsMap: { p: '$.detail.payload', d: '$.detail', n: '$.detail.n' },
+    inputTemplate: '{"p": <p>, "d": <d>, "n": <n>}',
+  };
+  const render = (detailJson: string) =>
+    applyInputTransformer(
+      transformer,
+      { ...event, detail: JSON.parse(detailJson) },
+      { ...context, detailJson },
+    );
+
+  it('splices objects and arrays from the detail text instead of serializing them again', () => {
+    // \u00e9 stays as sent: the splice is the sender's text, equivalent JSON to a new serialization.
+    const detailJson = '{"n":1,"payload":{"t":"caf\\u00e9","a":[1,2]}}';
+    expect(render(detailJson)).toBe(`{"p":{"t":"caf\\u00e9","a":[1,2]},"d":${detailJson},"n":1}`);
+    expect(render('{"payload":[{"x":"]"}]}')).toBe('{"p":[{"x":"]"}],"d":{"payload":[{"x":"]"}]},"n":null}');
+  });
+
+  it('serializes the parsed value when the text cannot be trusted to be it', () => {
+    // A member name with an escape could spell "payload"; JSON.parse keeps the last duplicate.
+    expect(render('{"payload":{"a":1},"pay\\u006coad":{"b":2}}')).toContain('"p":{"b":2}');
+    expect(render('{"payload":{"a":1},"payload":{"b":2}}')).toContain('"p":{"b":2}');
+  });
+});
+
+describe('memberText', () => {
+  it('finds the last top-level member, skipping nested ones and brackets inside strings', () => {
+    expect(memberText('{"a":{"payload":1},"payload":{"x":"a\\"}b"},"z":3}', 'payload')).toBe(
+      '{"x":"a\\"}b"}',
+    );
+    expect(memberText('{"payload":1,"payload":"two"}', 'payload')).toBe('"two"');
+    expect(memberText('{"a":{"payload":1}}', 'payload')).toBeUndefined();
+    expect(memberText('[{"payload":1}]', 'payload')).toBeUndefined();
+    expect(memberText('{"x\\"y":1,"payload":2}', 'payload')).toBeUndefined();
   });
 });
 
