@@ -344,6 +344,36 @@ function floorSection(r: FloorBenchResult, run: BenchRun): string[] {
   ];
 }
 
+/** Where the memory of the largest run was at its 10% mark, at its highest, and at the end, by process group. */
+function memoryByGroup(series: PipelineBenchResult['rows'][number]['rssSeries']): string[] {
+  const early = series[Math.floor(series.length / 10)];
+  const last = series[series.length - 1];
+  if (!early?.workers || !last) return [];
+  const groups = new Map<string, (x: (typeof series)[number]) => number | undefined>([
+    ['runtime process', (x) => x.rssMiB],
+    ['runtime V8 heap in use', (x) => x.heapUsedMiB],
+  ]);
+  for (const name of Object.keys(last.workers ?? {}).sort()) {
+    if (name === 'other workers') continue;
+    groups.set(name, (x) => x.workers?.[name]?.rssMiB);
+  }
+  const rows = [...groups].map(([name, read]) => {
+    const values = series.map(read).filter((v): v is number => v !== undefined);
+    const processes = (x: (typeof series)[number]) => x.workers?.[name]?.processes;
+    const count = name.endsWith('workers')
+      ? ` (${processes(early) ?? 0} → ${processes(last) ?? 0} processes)`
+      : '';
+    return `| ${name}${count} | ${read(early) ?? 0} | ${Math.max(...values)} | ${read(last) ?? 0} |`;
+  });
+  return [
+    'RSS by process group in the same run (MiB; the V8 heap row is part of the runtime process row):',
+    '',
+    '| group | at 10% of the run | highest | at the end |',
+    '| --- | --- | --- | --- |',
+    ...rows,
+  ];
+}
+
 function pipelineSection(r: PipelineBenchResult, run: BenchRun): string[] {
   const rows = r.rows.map(
     (row) =>
@@ -362,6 +392,7 @@ function pipelineSection(r: PipelineBenchResult, run: BenchRun): string[] {
       `- Target >= 5,000 events/s end to end through tier 1 on 2 cores: ${n(largest.eventsPerSecond)} events/s at ${n(largest.events)} events (${verdict(largest.eventsPerSecond >= 5000)}).`,
       `- Target memory flat over the ${n(largest.events)}-event run (runtime + workers RSS): ${total(early).toFixed(0)} MiB at 10% of the run, peak ${peak.toFixed(0)} MiB, ${total(last).toFixed(0)} MiB at the end (${verdict(peak - total(early) <= allowed)}; flat = peak within max(64 MiB, 10%) of the 10% mark).`,
     );
+    targets.push('', ...memoryByGroup(series));
   }
   const sqs = run.results.sqs as SqsBenchResult | undefined;
   const lambda = run.results.lambda as LambdaBenchResult | undefined;
