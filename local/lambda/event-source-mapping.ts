@@ -7,8 +7,9 @@ import type {
   ReceivedMessage,
 } from '../model.js';
 import { regionOfArn } from './environment.js';
+import { EventPayload } from './event-payload.js';
 import type { InvocationErrorType } from './metrics.js';
-import { buildSqsEvent, readBatchItemFailures } from './sqs-event.js';
+import { buildSqsEvent, readBatchItemFailures, toSqsRecord } from './sqs-event.js';
 
 export interface DeletedMessage {
   readonly messageId: string;
@@ -35,6 +36,8 @@ export interface SqsEventSourcePollerOptions {
   readonly onDeleted?: (deleted: DeletedMessage) => void;
   /** Diagnostics (whole-batch failures and why, queue errors); default: stderr. */
   readonly log?: (line: string) => void;
+  /** Largest invocation event a batch may make, bytes (default Lambda's 6 MB; tests set less). */
+  readonly maxPayloadBytes?: number;
 }
 
 export interface PollerStats {
@@ -136,9 +139,12 @@ export class SqsEventSourcePoller {
 
   private async pollLoop(): Promise<void> {
     let counted = true;
+    // Received messages that did not fit the last batch's payload: they open the next one.
+    let carried: ReceivedMessage[] = [];
     try {
       while (!this.stopping) {
-        const batch = await this.collect();
+        const { batch, overflow } = await this.collect(carried);
+        carried = overflow;
         if (batch.length === 0) {
           // An empty queue needs only one poller: extra ones leave (scale down).
           if (this.active > 1) {
@@ -157,6 +163,7 @@ export class SqsEventSourcePoller {
         await this.process(batch);
       }
     } finally {
+      if (carried.length > 0) await this.releaseUnprocessed(carried);
       if (counted) this.active--;
     }
   }
@@ -170,13 +177,33 @@ export class SqsEventSourcePoller {
     this.addPoller();
   }
 
-  /** Gathers up to BatchSize messages: until full, or the batching window closes, or (window 0) the queue is drained. */
-  private async collect(): Promise<ReceivedMessage[]> {
+  /**
+   * Gathers up to BatchSize messages: until full, or the batching window closes, or (window 0) the
+   * queue is drained, or the next message would take the event past the payload limit. Messages
+   * received beyond that limit come back as `overflow` for the next batch: handing them back to
+   * the queue would count a receive against their maxReceiveCount without running them.
+   */
+  private async collect(
+    carried: readonly ReceivedMessage[],
+  ): Promise<{ batch: ReceivedMessage[]; overflow: ReceivedMessage[] }> {
     const { batchSize } = this.mapping;
     const windowMs = this.mapping.maxBatchingWindowSeconds * 1000;
     const batch: ReceivedMessage[] = [];
-    let deadline: number | undefined;
-    while (!this.stopping && batch.length < batchSize) {
+    const overflow: ReceivedMessage[] = [];
+    const payload = new EventPayload(this.options.maxPayloadBytes);
+    const admit = (messages: readonly ReceivedMessage[]) => {
+      for (const message of messages) {
+        const fits =
+          overflow.length === 0 &&
+          batch.length < batchSize &&
+          payload.tryAdd(toSqsRecord(message, this.mapping.queueArn, this.region));
+        if (fits) batch.push(message);
+        else overflow.push(message);
+      }
+    };
+    admit(carried);
+    let deadline = batch.length > 0 ? Date.now() + windowMs : undefined;
+    while (!this.stopping && batch.length < batchSize && overflow.length === 0) {
       const waitTimeSeconds =
         deadline === undefined
           ? (this.options.receiveWaitSeconds ?? 1)
@@ -185,8 +212,8 @@ export class SqsEventSourcePoller {
         Math.min(SQS_MAX_RECEIVE, batchSize - batch.length),
         waitTimeSeconds,
       );
-      batch.push(...received);
-      if (batch.length === 0) return batch;
+      admit(received);
+      if (batch.length === 0) break;
       deadline ??= Date.now() + windowMs;
       if (windowMs === 0) {
         if (received.length === 0) break;
@@ -197,7 +224,7 @@ export class SqsEventSourcePoller {
       if (received.length === 0 && waitTimeSeconds === 0)
         await this.pause(Math.min(this.idlePollIntervalMs(), left));
     }
-    return batch;
+    return { batch, overflow };
   }
 
   private async receive(maxMessages: number, waitTimeSeconds: number): Promise<ReceivedMessage[]> {

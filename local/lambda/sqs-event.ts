@@ -41,20 +41,22 @@ export function buildSqsEvent(
   queueArn: string,
   region: string,
 ): SqsEvent {
+  return { Records: messages.map((message) => toSqsRecord(message, queueArn, region)) };
+}
+
+export function toSqsRecord(message: ReceivedMessage, queueArn: string, region: string): SqsRecord {
   return {
-    Records: messages.map((message) => ({
-      messageId: message.messageId,
-      receiptHandle: message.receiptHandle,
-      body: message.body,
-      attributes: { ...message.attributes },
-      messageAttributes: Object.fromEntries(
-        Object.entries(message.messageAttributes).map(([name, value]) => [name, lambdaAttribute(value)]),
-      ),
-      md5OfBody: message.md5OfBody,
-      eventSource: 'aws:sqs',
-      eventSourceARN: queueArn,
-      awsRegion: region,
-    })),
+    messageId: message.messageId,
+    receiptHandle: message.receiptHandle,
+    body: message.body,
+    attributes: { ...message.attributes },
+    messageAttributes: Object.fromEntries(
+      Object.entries(message.messageAttributes).map(([name, value]) => [name, lambdaAttribute(value)]),
+    ),
+    md5OfBody: message.md5OfBody,
+    eventSource: 'aws:sqs',
+    eventSourceARN: queueArn,
+    awsRegion: region,
   };
 }
 

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { MAX_INVOCATION_PAYLOAD_BYTES } from '../../local/lambda/event-payload.js';
 import { type DeletedMessage, SqsEventSourcePoller } from '../../local/lambda/event-source-mapping.js';
 import { LambdaRunner } from '../../local/lambda/runner.js';
 import { readBatchItemFailures, type SqsEvent } from '../../local/lambda/sqs-event.js';
@@ -97,6 +98,43 @@ describe('SqsEventSourcePoller', () => {
     expect(record?.md5OfBody).toMatch(/^[0-9a-f]{32}$/);
     expect(record?.attributes.ApproximateReceiveCount).toBe('1');
     expect(esm.stats()).toMatchObject({ batches: 3, records: 25, deleted: 25, failedRecords: 0 });
+  });
+
+  it('stops filling a batch at the 6 MB payload limit and runs the rest next, received once', async () => {
+    const queue = new MemoryQueue(QUEUE_ARN);
+    for (let i = 0; i < 10; i++) await queue.send(QUEUE_ARN, `${i}`.padEnd(1_000_000, 'x'));
+    const fake = fakeInvoker();
+    const esm = poller(mapping({ batchSize: 100, maxBatchingWindowSeconds: 0.2 }), queue, fake.invoker);
+    esm.start();
+    await until(() => queue.deletedIds.length === 10);
+    expect(fake.batches.map((b) => b.event.Records.length)).toEqual([6, 4]);
+    for (const { event } of fake.batches) {
+      expect(Buffer.byteLength(JSON.stringify(event))).toBeLessThanOrEqual(MAX_INVOCATION_PAYLOAD_BYTES);
+    }
+    const records = fake.batches.flatMap((b) => b.event.Records);
+    expect(records.map((r) => r.body[0])).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    expect(records.every((r) => r.attributes.ApproximateReceiveCount === '1')).toBe(true);
+  });
+
+  it('hands back the messages that did not fit when it stops, without deleting them', async () => {
+    const queue = new MemoryQueue(QUEUE_ARN);
+    for (let i = 0; i < 5; i++) await queue.send(QUEUE_ARN, `m${i}`.padEnd(1_000, 'x'));
+    let release = () => {};
+    const fake = fakeInvoker(
+      () => new Promise<InvocationResult>((resolve) => (release = () => resolve(ok(null)))),
+    );
+    // Room for two records (about 1.5 KB each) per event: a receive of five carries three over.
+    const esm = poller(mapping({ batchSize: 10, maxConcurrency: 1 }), queue, fake.invoker, {
+      maxPayloadBytes: 3_200,
+    });
+    esm.start();
+    await until(() => fake.batches.length === 1);
+    const stopped = esm.stop();
+    release();
+    await stopped;
+    expect(fake.batches.map((b) => b.event.Records.length)).toEqual([2]);
+    expect(queue.deletedIds).toHaveLength(2);
+    expect(queue.counts()).toEqual({ visible: 3, inFlight: 0, delayed: 0 });
   });
 
   it('waits up to the batching window to fill a batch, and not at all with window 0', async () => {
