@@ -83,7 +83,7 @@ export async function gate<T extends GateItem>(
       outcome.proceed.push({ item });
       continue;
     }
-    byTenant.set(item.envelope.tenant, [...(byTenant.get(item.envelope.tenant) ?? []), item]);
+    pushTo(byTenant, item.envelope.tenant, item);
   }
 
   await Promise.all(
@@ -91,7 +91,7 @@ export async function gate<T extends GateItem>(
       const policy = tenancy.policies[tenant] as TenantPolicies[string];
       const byStream = new Map<string, T[]>();
       for (const item of tenantItems) {
-        byStream.set(item.envelope.stream, [...(byStream.get(item.envelope.stream) ?? []), item]);
+        pushTo(byStream, item.envelope.stream, item);
       }
       const candidates: { item: T; decision: ProcessDecision }[] = [];
       const sequenced = [...byStream].filter(([, streamItems]) => streamItems.some(isSequenced));
@@ -140,10 +140,8 @@ export async function gate<T extends GateItem>(
         }
       }
       if (candidates.length === 0) return;
-      candidates.sort(
-        (a, b) =>
-          a.item.envelope.stream.localeCompare(b.item.envelope.stream) ||
-          a.item.envelope.seq - b.item.envelope.seq,
+      candidates.sort(({ item: { envelope: a } }, { item: { envelope: b } }) =>
+        a.stream === b.stream ? a.seq - b.seq : a.stream.localeCompare(b.stream),
       );
       let grant: { granted: number; retryAfterMs: number };
       try {
@@ -265,6 +263,13 @@ function isOrdered(tenancy: Tenancy, item: GateItem): boolean {
 /** Sequence number 0 means "not sequenced": such records need no stream state. */
 function isSequenced(item: GateItem): boolean {
   return item.envelope.seq !== UNSEQUENCED;
+}
+
+/** Appends in place: a batch of hundreds of records must not copy its groups once per record. */
+function pushTo<K, V>(groups: Map<K, V[]>, key: K, value: V): void {
+  const group = groups.get(key);
+  if (group) group.push(value);
+  else groups.set(key, [value]);
 }
 
 function firstHeldAt(record: SQSRecord): number | undefined {
