@@ -1,8 +1,9 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import type { SqsMessageAttribute } from '../model.js';
 
+/** MD5 of the text's UTF-8 bytes, hex: one-shot `crypto.hash` skips building a Hash object per message. */
 export function md5Hex(text: string): string {
-  return createHash('md5').update(text, 'utf8').digest('hex');
+  return hash('md5', text, 'hex');
 }
 
 /** Transport type of a data type: `Binary` and `Binary.*` are binary, everything else a string. */

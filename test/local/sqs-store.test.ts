@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -223,6 +224,19 @@ describe('QueueStore semantics', () => {
     const { store } = open(tempDir());
     await expect(store.send('other', '')).rejects.toMatchObject({ code: 'MissingParameter' });
     await expect(store.send('other', 'a\u0000b')).rejects.toMatchObject({ code: 'InvalidMessageContents' });
+    for (const invalid of [
+      'lone \uD800 high',
+      'lone \uDC00 low',
+      'ends \uD83D',
+      'nonchar \uFFFE',
+      '\u000B',
+    ]) {
+      await expect(store.send('other', invalid)).rejects.toMatchObject({ code: 'InvalidMessageContents' });
+    }
+    const pair = await store.send('other', 'emoji \u{1F600}, tab\t, \uFFFD');
+    expect(pair.md5OfMessageBody).toBe(
+      createHash('md5').update('emoji \u{1F600}, tab\t, \uFFFD', 'utf8').digest('hex'),
+    );
     await expect(store.send('other', 'x'.repeat(1_048_577))).rejects.toMatchObject({
       code: 'InvalidParameterValue',
     });
