@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
+import { mulberry32 } from '../functions/core/prng';
 import { type LocalDynamoDb, startLocalDynamoDb } from './dynamodb';
 import { handleEventBridgeRequest } from './eventbridge/api';
 import { LocalEventBus } from './eventbridge/bus';
@@ -53,6 +54,8 @@ export interface LocalRuntimeOptions {
   readonly functionTimeoutSeconds?: number;
   /** Fault runs only: the share of the local Firehose's S3 objects whose writes fail (kept for a later flush). @default 0 */
   readonly firehoseWriteFailureRate?: number;
+  /** Seeds the draws behind `firehoseWriteFailureRate`, so a fault run reproduces. @default unseeded */
+  readonly firehoseWriteFailureSeed?: number;
 }
 
 /**
@@ -139,6 +142,9 @@ export class LocalRuntime {
         bufferingIntervalSeconds: options.firehoseIntervalSeconds ?? 2,
         walDir: join(stateDir, 'firehose'),
         writeFailureRate: options.firehoseWriteFailureRate,
+        ...(options.firehoseWriteFailureSeed === undefined
+          ? {}
+          : { random: mulberry32(options.firehoseWriteFailureSeed) }),
         onError: (error) => options.log(`firehose: ${error.message}`),
         warn: options.log,
       });

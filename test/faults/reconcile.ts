@@ -25,6 +25,8 @@ export const FAULT_FUNCTION_TIMEOUT_SECONDS = 1.5;
 export interface RuntimeFaults {
   /** Share of the local Firehose's S3 objects whose writes fail (their records are kept for a later flush). */
   readonly firehoseWriteFailureRate?: number;
+  /** Seeds its draws: a run writes only a few objects, so unseeded draws could all succeed. */
+  readonly firehoseWriteFailureSeed?: number;
 }
 
 export function startRuntime(
@@ -43,6 +45,7 @@ export function startRuntime(
     visibilityTimeoutSeconds: FAULT_VISIBILITY_SECONDS,
     functionTimeoutSeconds: FAULT_FUNCTION_TIMEOUT_SECONDS,
     firehoseWriteFailureRate: runtimeFaults.firehoseWriteFailureRate,
+    firehoseWriteFailureSeed: runtimeFaults.firehoseWriteFailureSeed,
     handlerEnvironment: faults ? { [FAULTS_ENV]: JSON.stringify(faults) } : undefined,
   });
 }

@@ -38,7 +38,11 @@ export const SCENARIOS: readonly Scenario[] = [
   { name: 'publishFailureRate=0.3', faults: { publishFailureRate: 0.3, seed: 1 } },
   { name: 'initFailure', faults: { initFailure: true } },
   { name: 'handlerTimeoutRate=0.2', faults: { handlerTimeoutRate: 0.2, seed: 1 } },
-  { name: 'firehoseWriteFailureRate=0.5', runtimeFaults: { firehoseWriteFailureRate: 0.5 } },
+  // Seed 7 draws 0.012 first: the first object write fails in every run, however few objects it writes.
+  {
+    name: 'firehoseWriteFailureRate=0.5',
+    runtimeFaults: { firehoseWriteFailureRate: 0.5, firehoseWriteFailureSeed: 7 },
+  },
 ];
 
 export interface RunOptions {
