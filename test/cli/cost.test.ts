@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../lib/app';
+import { stages } from '../../lib/config/stages';
 import { ensureSynthesized } from '../../local/template';
 
 const run = (...args: string[]) =>
@@ -20,10 +21,12 @@ describe('inferbus cost', () => {
   it('prices the synthesized stage: the cascade costs less Lambda duration than all-tier-2', async () => {
     const { stdout } = await run('cost', '--stage', 'dev', '--escalation-rate', '0.1', '--format', 'json');
     const report = JSON.parse(stdout);
+    // Read from the synthesized template, so it matches the dev stage's config.
+    const { tier1 } = stages.dev.tiers;
     expect(report.input.tier1).toMatchObject({
-      memoryMiB: 1024,
-      batchSize: 32,
-      provisionedConcurrencyMin: 1,
+      memoryMiB: tier1.memoryMiB,
+      batchSize: tier1.batchSize,
+      provisionedConcurrencyMin: tier1.provisionedConcurrency.min,
     });
     expect(report.input.escalationRate).toBe(0.1);
     expect(report.cascade.totalPerMillion).toBeGreaterThan(0);
