@@ -19,7 +19,7 @@
  * Run: npx tsx bench/floor.ts [--quick]
  */
 import { fork } from 'node:child_process';
-import { createServer, Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { createServer, Agent as HttpAgent } from 'node:http';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -28,6 +28,7 @@ import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from 
 import { loadManifest, loadModel } from '../functions/inference/model';
 import { stages } from '../lib/config/stages';
 import { loadSplits } from '../models/train/data';
+import { postAwsJson } from './raw-aws-json';
 import { round, summarize } from './stats';
 
 export interface FloorBenchResult {
@@ -130,28 +131,6 @@ async function cpuPerCall(call: () => Promise<unknown>, calls: number): Promise<
   return (used.user + used.system) / 1000 / calls;
 }
 
-function rawPost(endpoint: URL, agent: HttpAgent, target: string, contentType: string, body: Buffer) {
-  return new Promise<void>((resolve, reject) => {
-    const req = httpRequest(
-      {
-        host: endpoint.hostname,
-        port: endpoint.port,
-        method: 'POST',
-        path: '/',
-        agent,
-        headers: { 'content-type': contentType, 'x-amz-target': target, 'content-length': body.length },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', resolve);
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 async function tier1InferenceMsPerEvent(quick: boolean): Promise<number> {
   const modelsDir = join(import.meta.dirname, '..', 'models');
   const manifest = await loadManifest(modelsDir);
@@ -201,10 +180,16 @@ export async function runFloorBench({ quick = false } = {}): Promise<FloorBenchR
     const calls = {
       sdkPutEvents: () => eventBridge.send(new PutEventsCommand({ Entries: entries })),
       rawPutEvents: () =>
-        rawPost(endpoint, agent, 'AWSEvents.PutEvents', 'application/x-amz-json-1.1', putEventsBody),
+        postAwsJson(endpoint, agent, 'AWSEvents.PutEvents', 'application/x-amz-json-1.1', putEventsBody),
       sdkDynamoWrite: () => dynamo.send(update),
       rawDynamoWrite: () =>
-        rawPost(endpoint, agent, 'DynamoDB_20120810.UpdateItem', 'application/x-amz-json-1.0', updateBody),
+        postAwsJson(
+          endpoint,
+          agent,
+          'DynamoDB_20120810.UpdateItem',
+          'application/x-amz-json-1.0',
+          updateBody,
+        ),
     };
     for (const call of Object.values(calls)) await cpuPerCall(call, 100); // warm up every path
     const samples: Record<keyof typeof calls, number[]> = {

@@ -14,13 +14,14 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { sampleEntries } from '../local/demo/sample-events';
 import { LocalRuntime } from '../local/runtime';
 import { cpuBetween, snapshotCpu, workersRssByGroup } from './proc-cpu';
+import { postAwsJson } from './raw-aws-json';
 import { round, summarize } from './stats';
 
 export interface PipelineBenchRow {
@@ -284,37 +285,16 @@ async function runLoadGenerator(): Promise<void> {
 }
 
 /** One PutEvents request; fails on an HTTP error or any failed entry (the bench would never drain). */
-function putEvents(endpoint: URL, agent: Agent, body: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      {
-        host: endpoint.hostname,
-        port: endpoint.port,
-        method: 'POST',
-        path: '/',
-        agent,
-        headers: {
-          'content-type': 'application/x-amz-json-1.1',
-          'x-amz-target': 'AWSEvents.PutEvents',
-          'content-length': body.length,
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          const failed =
-            res.statusCode === 200 ? (JSON.parse(text) as { FailedEntryCount?: number }).FailedEntryCount : 1;
-          if (failed) reject(new Error(`PutEvents answered ${res.statusCode}: ${text.slice(0, 500)}`));
-          else resolve();
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+async function putEvents(endpoint: URL, agent: Agent, body: Buffer): Promise<void> {
+  const { status, text } = await postAwsJson(
+    endpoint,
+    agent,
+    'AWSEvents.PutEvents',
+    'application/x-amz-json-1.1',
+    body,
+  );
+  const failed = status === 200 ? (JSON.parse(text) as { FailedEntryCount?: number }).FailedEntryCount : 1;
+  if (failed) throw new Error(`PutEvents answered ${status}: ${text.slice(0, 500)}`);
 }
 
 if (process.env[LOADGEN_ENV] === '1') {
