@@ -1,15 +1,7 @@
-import {
-  closeSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Deferred, deferred } from '../deferred.js';
+import { readFully, writeFully } from '../fs-sync.js';
 
 /**
  * Write-ahead log of one local Firehose stream: what makes an accepted record survive a killed
@@ -107,16 +99,15 @@ export class FirehoseWal {
   read(location: WalLocation): WalRecord {
     const { segment, offset, length } = location;
     segment.fd ??= openSync(segment.file, 'a+');
-    const buf = Buffer.allocUnsafe(length);
-    let off = 0;
-    while (off < length) {
-      const n = readSync(segment.fd, buf, off, length - off, offset + off);
-      if (n === 0)
-        throw new Error(
+    const buf = readFully(
+      segment.fd,
+      length,
+      offset,
+      () =>
+        new Error(
           `Firehose write-ahead log ${segment.file} ends before byte ${offset + length}: was it truncated or deleted while the runtime ran?`,
-        );
-      off += n;
-    }
+        ),
+    );
     return parseLine(buf.toString('utf8', 0, length - 1));
   }
 
@@ -163,8 +154,7 @@ export class FirehoseWal {
     const segment = this.active as WalSegment;
     try {
       const buf = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending);
-      let off = 0;
-      while (off < buf.length) off += writeSync(segment.fd as number, buf, off, buf.length - off);
+      writeFully(segment.fd as number, buf);
       batch?.resolve();
     } catch (error) {
       segment.live -= pending.length;

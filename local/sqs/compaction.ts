@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, rmSync } from 'node:fs';
+import { writeFully } from '../fs-sync.js';
 import type { BodyLocation } from './queue.js';
 import { encodeRecord, type LogRecord, type SendRecord } from './records.js';
 
@@ -109,8 +110,7 @@ export class Compaction {
 
   private write(chunk: Buffer[], bytes: number): void {
     const buf = chunk.length === 1 ? (chunk[0] as Buffer) : Buffer.concat(chunk, bytes);
-    let off = 0;
-    while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+    writeFully(this.fd, buf);
     this.size += buf.length;
   }
 }

@@ -6,15 +6,14 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
-  readSync,
   renameSync,
   rmSync,
   statSync,
   truncateSync,
-  writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { type Deferred, deferred } from '../deferred.js';
+import { readFully, writeFully } from '../fs-sync.js';
 import { Compaction, type PlacedCallback, type SnapshotEntry } from './compaction.js';
 import { SqsStateError, SqsStorageError } from './errors.js';
 import type { BodyLocation } from './queue.js';
@@ -144,14 +143,12 @@ export class StateLog {
 
   /** The record written at `location` (a body dropped from memory, read back). */
   read(location: BodyLocation): LogRecord {
-    const buf = Buffer.allocUnsafe(location.length);
-    let off = 0;
-    while (off < location.length) {
-      const n = readSync(this.fd, buf, off, location.length - off, location.offset + off);
-      if (n === 0)
-        throw new SqsStorageError(`${this.file} ends before the record at byte ${location.offset}`);
-      off += n;
-    }
+    const buf = readFully(
+      this.fd,
+      location.length,
+      location.offset,
+      () => new SqsStorageError(`${this.file} ends before the record at byte ${location.offset}`),
+    );
     let decoded: ReturnType<typeof decodeRecord>;
     try {
       decoded = decodeRecord(buf, 0);
@@ -202,10 +199,8 @@ export class StateLog {
     return this.failure;
   }
 
-  private writeNow(data: string | Buffer): void {
-    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    let off = 0;
-    while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+  private writeNow(buf: Buffer): void {
+    writeFully(this.fd, buf);
     if (this.fsync) fdatasyncSync(this.fd);
     this.bytes += buf.length;
   }
