@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { DeliveryStreamModel, FirehoseSink, GlueTableModel } from '../model';
+import { ConversionThread } from './conversion-thread';
 import { formatConversionFailure } from './delivery-error';
 import { type ColumnCodec, columnCodec } from './glue-types';
-import { convertRecord, type RowValue } from './openx';
-import { ParquetWriter, parquetCompression } from './parquet';
+import { parquetCompression } from './parquet';
 import { expandPrefix, objectKeySuffix, validatePrefix } from './prefix';
 import { FirehoseWal, type WalLocation, type WalSegment } from './wal';
 
@@ -33,9 +33,10 @@ export interface LocalFirehoseOptions {
    */
   readonly walDir?: string;
   /**
-   * Buffered record bytes (all streams) held in memory. Beyond it, records are read back from the
-   * write-ahead log at their flush, so a conversion that falls behind costs disk, not memory.
-   * @default 16 MiB
+   * Buffered record bytes held in memory, for streams that write records as they are. Beyond it,
+   * records are read back from the write-ahead log at their flush, so a delivery that falls behind
+   * costs disk, not memory. Streams that convert to Parquet keep none: the conversion thread reads
+   * their records from the log. @default 16 MiB
    */
   readonly memoryBufferBytes?: number;
   /**
@@ -119,7 +120,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export class LocalFirehose implements FirehoseSink {
   private readonly streams = new Map<string, StreamState>();
-  private readonly parquet = new ParquetWriter();
+  private readonly conversion = new ConversionThread();
   private sequence = 0;
   private closed = false;
   private memoryBytes = 0;
@@ -210,14 +211,15 @@ export class LocalFirehose implements FirehoseSink {
       clearTimeout(state.timer);
       state.wal.close();
     }
-    await this.parquet.close();
+    await this.conversion.close();
     if (this.temporaryWalDir) rmSync(this.temporaryWalDir, { recursive: true, force: true });
   }
 
   /** Adds a durable record to the stream's buffer; returns its size in bytes. */
   private bufferRecord(state: StreamState, location: WalLocation, arrival: Date, data: string): number {
     const bytes = Buffer.byteLength(data);
-    const inMemory = this.memoryBytes + bytes <= (this.options.memoryBufferBytes ?? 16 * 1024 * 1024);
+    const inMemory =
+      !state.columns && this.memoryBytes + bytes <= (this.options.memoryBufferBytes ?? 16 * 1024 * 1024);
     if (inMemory) this.memoryBytes += bytes;
     const sequenceNumber = String(++this.sequence).padStart(20, '0');
     state.buffer.push({ data: inMemory ? data : undefined, location, bytes, arrival, sequenceNumber });
@@ -343,55 +345,44 @@ export class LocalFirehose implements FirehoseSink {
       state.counters.recordsDelivered += records.length;
       return [];
     }
-    const columns = state.columns;
     const table = model.parquet;
-    const converted: BufferedRecord[] = [];
-    const failures: string[] = [];
-    const failedRecords: BufferedRecord[] = [];
-    const self = this;
-    // Rows are made as DuckDB's appender takes them: a delivery never holds all records and all
-    // rows of an object in memory at once.
-    function* rows(): Generator<Record<string, RowValue>> {
-      for (const record of records) {
-        const data = self.dataOf(state, record);
-        const result = convertRecord(columns, data);
-        if (result.ok) {
-          converted.push(record);
-          yield result.row;
-          continue;
-        }
-        failedRecords.push(record);
-        failures.push(
-          JSON.stringify(
-            formatConversionFailure({
-              data,
-              arrival: record.arrival,
-              sequenceNumber: record.sequenceNumber,
-              code: result.code,
-              message: result.message,
-              databaseName: table.databaseName,
-              tableName: table.tableName,
-            }),
-          ),
-        );
-      }
-    }
+    const { body, failures } = await this.conversion.convert(
+      state.columns,
+      table.compression,
+      records.map(({ location: { segment, offset, length } }) => ({ file: segment.file, offset, length })),
+    );
+    const failedRecords = failures.map((failure) => records[failure.index] as BufferedRecord);
+    const failedSet = new Set(failedRecords);
+    const converted = records.filter((record) => !failedSet.has(record));
     const kept: BufferedRecord[] = [];
-    const body = await this.parquet.write(columns, rows(), table.compression);
-    if (converted.length > 0) {
+    if (body && converted.length > 0) {
       const key = `${expandPrefix(model.prefix, { arrival })}${suffix('.parquet')}`;
       if (await this.putObject(state, key, body, converted.length)) {
         state.counters.recordsDelivered += converted.length;
       } else kept.push(...converted);
     }
     if (failures.length > 0) {
+      const lines = failures.map((failure, i) => {
+        const record = failedRecords[i] as BufferedRecord;
+        return JSON.stringify(
+          formatConversionFailure({
+            data: this.dataOf(state, record),
+            arrival: record.arrival,
+            sequenceNumber: record.sequenceNumber,
+            code: failure.code,
+            message: failure.message,
+            databaseName: table.databaseName,
+            tableName: table.tableName,
+          }),
+        );
+      });
       const errorArrival = failedRecords[0]?.arrival ?? arrival;
       const prefix = expandPrefix(model.errorOutputPrefix, {
         arrival: errorArrival,
         errorOutputType: 'format-conversion-failed',
       });
       const key = `${prefix}${objectKeySuffix(model.name, STREAM_VERSION, errorArrival, randomUUID(), '')}`;
-      if (await this.putObject(state, key, `${failures.join('\n')}\n`, failures.length)) {
+      if (await this.putObject(state, key, `${lines.join('\n')}\n`, failures.length)) {
         state.counters.conversionFailures += failures.length;
       } else {
         kept.push(...failedRecords);
