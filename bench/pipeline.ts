@@ -10,10 +10,11 @@
  * 2 cores the client's serialisation and signing took about a seventh of the CPU and is not part
  * of the pipeline being measured. The handlers still use the SDK, as in Lambda.
  *
- * Run: npx tsx bench/pipeline.ts [--quick]
+ * Run: npx tsx bench/pipeline.ts [--quick]. PIPELINE_SIZES=30000 picks the sizes; PIPELINE_JSON=FILE
+ * also writes the result (with the RSS and event-loop series) as JSON.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +51,11 @@ export interface PipelineBenchRow {
     workersRssMiB: number;
     heapUsedMiB?: number;
     externalMiB?: number;
+    /**
+     * Event-loop utilisation of the runtime's main thread over the last interval (0–1): near 1, the
+     * event loop is what limits throughput.
+     */
+    elu?: number;
     /** Worker processes and their RSS per function (`<function name> workers`). */
     workers?: Record<string, { processes: number; rssMiB: number }>;
   }[];
@@ -132,7 +138,11 @@ async function runOnce(count: number): Promise<PipelineBenchRow> {
   const mib = (bytes: number) => round(bytes / 1024 ** 2, 1);
   const series: PipelineBenchRow['rssSeries'] = [];
   let sendStarted = performance.now();
+  let eluPrev = performance.eventLoopUtilization();
   const sample = () => {
+    const eluNow = performance.eventLoopUtilization();
+    const elu = performance.eventLoopUtilization(eluNow, eluPrev).utilization;
+    eluPrev = eluNow;
     const memory = process.memoryUsage();
     rss.push(memory.rss);
     workersRss.push(descendantsRss(process.pid, loadgen.pid));
@@ -143,6 +153,7 @@ async function runOnce(count: number): Promise<PipelineBenchRow> {
       workersRssMiB: mib(workersRss[workersRss.length - 1] ?? 0),
       heapUsedMiB: mib(memory.heapUsed),
       externalMiB: mib(memory.external),
+      elu: round(elu, 2),
       workers: Object.fromEntries(
         Object.entries(workersRssByGroup(process.pid, loadgen.pid)).map(([group, w]) => [
           group,
@@ -301,6 +312,7 @@ if (process.env[LOADGEN_ENV] === '1') {
   await runLoadGenerator();
 } else if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const result = await runPipelineBench({ quick: process.argv.includes('--quick') });
+  if (process.env.PIPELINE_JSON) writeFileSync(process.env.PIPELINE_JSON, JSON.stringify(result));
   console.table(result.rows.map(({ rssSeries: _, cpuMsPerEvent: __, ...row }) => row));
   for (const row of result.rows) {
     const cpu = row.cpuMsPerEvent ?? {};
