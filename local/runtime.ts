@@ -15,6 +15,17 @@ import { handleSqsQueryRequest } from './sqs/query-protocol';
 import { QueueStore } from './sqs/store';
 import { ensureSynthesized, loadTemplateModel } from './template';
 
+export interface SettleOptions {
+  /** How long the pipeline must stay idle before the archive is flushed. @default 1000 */
+  readonly quietMs?: number;
+  /** @default 60000 */
+  readonly timeoutMs?: number;
+  /** @default 100 */
+  readonly pollMs?: number;
+  /** Called at every poll (progress reports, observations). */
+  readonly onPoll?: () => void;
+}
+
 export interface LocalRuntimeOptions {
   readonly projectRoot: string;
   readonly stage: string;
@@ -119,6 +130,9 @@ export class LocalRuntime {
       return dispatch;
     };
     const endpoint = await server.start();
+    // What has started so far, stopped in reverse if a later step fails: a failed start leaves no
+    // server listening, no worker running and no file open.
+    const started: { name: string; stop: () => unknown }[] = [];
     try {
       const model = withFunctionTimeout(
         withVisibilityTimeout(
@@ -128,13 +142,16 @@ export class LocalRuntime {
         options.functionTimeoutSeconds,
       );
       const s3 = await startLocalS3({ stateDir, buckets: model.buckets });
+      started.push({ name: 'the local S3', stop: () => s3.stop() });
       const dynamodb = await startLocalDynamoDb({
         stateDir,
         tables: model.tables,
         region: model.region,
         credentials: LOCAL_S3_CREDENTIALS,
       });
+      started.push({ name: 'the local DynamoDB', stop: () => dynamodb.stop() });
       const queues = new QueueStore(model.queues, { stateDir, warn: options.log });
+      started.push({ name: 'the queues', stop: () => queues.close() });
       const firehose = new LocalFirehose({
         streams: model.deliveryStreams,
         tables: model.glueTables,
@@ -148,6 +165,7 @@ export class LocalRuntime {
         onError: (error) => options.log(`firehose: ${error.message}`),
         warn: options.log,
       });
+      started.push({ name: 'the local Firehose', stop: () => firehose.close() });
       const bus = new LocalEventBus({ model, queues, firehose, log: options.log });
       const workersPerFunction: Record<string, number> = {};
       for (const mapping of model.eventSourceMappings) {
@@ -174,6 +192,7 @@ export class LocalRuntime {
           ...options.handlerEnvironment,
         },
       });
+      started.push({ name: 'the Lambda workers', stop: () => lambda.close() });
       const pollers = model.eventSourceMappings
         .filter((mapping) => mapping.enabled)
         .map(
@@ -193,6 +212,7 @@ export class LocalRuntime {
         objectPath: (bucket: string, key: string) => s3.objectPathOnDisk(bucket, key),
         s3: localS3Client(s3.endpoint, model.region),
       });
+      started.push({ name: 'the local Athena', stop: () => athena.close() });
       dispatch = new LocalRuntime(
         model,
         endpoint,
@@ -211,6 +231,14 @@ export class LocalRuntime {
       for (const poller of pollers) poller.start();
       return dispatch;
     } catch (error) {
+      dispatch = undefined;
+      for (const { name, stop } of started.reverse()) {
+        try {
+          await stop();
+        } catch (cleanupError) {
+          options.log(`while abandoning the start, stopping ${name} failed too: ${String(cleanupError)}`);
+        }
+      }
       await server.stop();
       throw error;
     }
@@ -221,13 +249,63 @@ export class LocalRuntime {
     return this.model.queues.map((q) => ({ name: q.name, arn: q.arn, ...this.queues.counts(q.arn) }));
   }
 
+  /**
+   * Resolves once the pipeline has been {@link idle} for `quietMs` and every archive record is in
+   * S3: Firehose is flushed, and flushed again while a failed write keeps records buffered. Rejects
+   * after `timeoutMs` saying what is still pending. For the demo and tests, which read the archive
+   * right after.
+   */
+  async settle({
+    quietMs = 1000,
+    timeoutMs = 60_000,
+    pollMs = 100,
+    onPoll,
+  }: SettleOptions = {}): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const pause = () => new Promise((resolve) => setTimeout(resolve, pollMs));
+    let idleSince = 0;
+    for (;;) {
+      onPoll?.();
+      if (!this.idle()) idleSince = 0;
+      else if (Date.now() - (idleSince ||= Date.now()) >= quietMs) break;
+      if (Date.now() >= deadline) throw this.notSettled(timeoutMs);
+      await pause();
+    }
+    for (;;) {
+      await this.firehose.flush();
+      if (this.archiveBuffered() === 0) return;
+      if (Date.now() >= deadline) throw this.notSettled(timeoutMs);
+      await pause();
+    }
+  }
+
+  /** Archive records accepted and not yet written to S3, all streams together. */
+  private archiveBuffered(): number {
+    return Object.values(this.firehose.counters()).reduce((sum, c) => sum + c.bufferedRecords, 0);
+  }
+
+  private notSettled(timeoutMs: number): Error {
+    const queued = this.workQueueCounts()
+      .filter((q) => q.visible + q.inFlight + q.delayed > 0)
+      .map((q) => `${q.name} (${q.visible} visible, ${q.inFlight} in flight, ${q.delayed} delayed)`);
+    const pending = [
+      ...queued,
+      `${this.bus.metrics().inFlight} bus deliveries in flight`,
+      `${this.archiveBuffered()} archive records not yet in S3`,
+    ];
+    return new Error(`the local pipeline did not settle within ${timeoutMs / 1000} s: ${pending.join('; ')}`);
+  }
+
   /** True when nothing is queued, in flight, or being delivered. */
   idle(): boolean {
-    const workQueues = new Set(this.model.eventSourceMappings.map((m) => m.queueArn));
-    const busy = this.queueCounts().some(
-      (q) => workQueues.has(q.arn) && q.visible + q.inFlight + q.delayed > 0,
-    );
+    const busy = this.workQueueCounts().some((q) => q.visible + q.inFlight + q.delayed > 0);
     return !busy && this.bus.metrics().inFlight === 0 && this.pollers.every((p) => p.stats().inFlight === 0);
+  }
+
+  /** The queues event source mappings read (dead-letter queues hold their messages for good). */
+  private workQueueCounts(): ReturnType<LocalRuntime['queueCounts']> {
+    const workQueues = new Set(this.model.eventSourceMappings.map((m) => m.queueArn));
+    return this.queueCounts().filter((q) => workQueues.has(q.arn));
   }
 
   health(): Record<string, unknown> {

@@ -41,8 +41,7 @@ export async function runDemo(runtime: LocalRuntime, options: DemoOptions): Prom
   const { accepted, rejected } = await send(events, samples, options.progress);
 
   options.progress('waiting until every accepted event is accounted for ...');
-  await waitUntilIdle(runtime, options, started);
-  await runtime.firehose.flush();
+  await settle(runtime, options, started);
 
   const athena = new AthenaClient(clientConfig);
   const workGroup = model.workGroups[0]?.name ?? 'primary';
@@ -159,30 +158,26 @@ async function send(
   return { accepted, rejected };
 }
 
-async function waitUntilIdle(runtime: LocalRuntime, options: DemoOptions, started: number): Promise<void> {
-  const deadline = Date.now() + (options.timeoutMs ?? 300_000);
-  let idleSince = 0;
+/** Waits until every accepted event is processed and archived, reporting progress every second. */
+async function settle(runtime: LocalRuntime, options: DemoOptions, started: number): Promise<void> {
   let lastReport = 0;
-  while (Date.now() < deadline) {
+  const report = () => {
+    if (Date.now() - lastReport < 1000) return;
+    lastReport = Date.now();
     const processed = runtime.pollers.reduce((sum, p) => sum + p.stats().deleted, 0);
-    if (Date.now() - lastReport > 1000) {
-      lastReport = Date.now();
-      const backlog = runtime
-        .queueCounts()
-        .reduce((sum, q) => sum + (q.name.includes('Dlq') ? 0 : q.visible + q.inFlight), 0);
-      options.progress(
-        `  ${((Date.now() - started) / 1000).toFixed(0)} s: ${processed} records processed, ${backlog} queued`,
-      );
-    }
-    if (runtime.idle()) {
-      idleSince ||= Date.now();
-      if (Date.now() - idleSince > 1500) return;
-    } else {
-      idleSince = 0;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`the pipeline did not settle within ${(options.timeoutMs ?? 300_000) / 1000} s`);
+    const backlog = runtime
+      .queueCounts()
+      .reduce((sum, q) => sum + (q.name.includes('Dlq') ? 0 : q.visible + q.inFlight), 0);
+    options.progress(
+      `  ${((Date.now() - started) / 1000).toFixed(0)} s: ${processed} records processed, ${backlog} queued`,
+    );
+  };
+  await runtime.settle({
+    quietMs: 1500,
+    timeoutMs: options.timeoutMs ?? 300_000,
+    pollMs: 200,
+    onPoll: report,
+  });
 }
 
 /** DLQ depth and reasons, read through the SQS API without hiding the messages (visibility 0). */

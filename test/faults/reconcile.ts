@@ -108,26 +108,12 @@ export async function sendSamples(target: Target, model: TemplateModel, count: n
  * buffers and write-ahead logs are empty (a failed S3 write keeps records for a later flush).
  */
 export async function waitUntilIdle(runtime: LocalRuntime, timeoutMs = 180_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  let idleSince = 0;
-  let settled = false;
-  while (Date.now() < deadline) {
-    if (runtime.idle()) {
-      idleSince ||= Date.now();
-      if (Date.now() - idleSince > 1500) {
-        settled = true;
-        break;
-      }
-    } else idleSince = 0;
-    await new Promise((r) => setTimeout(r, 200));
+  try {
+    await runtime.settle({ quietMs: 1500, timeoutMs, pollMs: 200 });
+  } catch {
+    return false;
   }
-  for (;;) {
-    await runtime.firehose.flush();
-    if (firehoseDrained(runtime)) break;
-    if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return settled;
+  return firehoseDrained(runtime);
 }
 
 function firehoseDrained(runtime: LocalRuntime): boolean {

@@ -66,18 +66,7 @@ async function put(rt: LocalRuntime, entries: ReturnType<typeof entry>[]): Promi
   }
 }
 
-async function settle(rt: LocalRuntime): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  let idleSince = 0;
-  while (Date.now() < deadline) {
-    if (rt.idle()) {
-      idleSince ||= Date.now();
-      if (Date.now() - idleSince > 1000) break;
-    } else idleSince = 0;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await rt.firehose.flush();
-}
+const settle = (rt: LocalRuntime) => rt.settle({ quietMs: 1000 });
 
 async function archived(rt: LocalRuntime, detailType: string): Promise<Set<string>> {
   const table = rt.model.glueTables[0];

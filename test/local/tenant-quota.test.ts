@@ -84,17 +84,13 @@ describe('tenant quota on the local runtime', () => {
 
     // Delayed records sit in the queue as delayed messages; wait until nothing is left anywhere.
     let sawDelayed = false;
-    const deadline = Date.now() + 90_000;
-    let idleSince = 0;
-    while (Date.now() < deadline) {
-      sawDelayed ||= runtime.queueCounts().some((q) => q.delayed > 0);
-      if (runtime.idle()) {
-        idleSince ||= Date.now();
-        if (Date.now() - idleSince > 1500) break;
-      } else idleSince = 0;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    await runtime.firehose.flush();
+    await runtime.settle({
+      quietMs: 1500,
+      timeoutMs: 90_000,
+      onPoll: () => {
+        sawDelayed ||= runtime.queueCounts().some((q) => q.delayed > 0);
+      },
+    });
     expect(sawDelayed).toBe(true);
     // 30 events at 5/s after a burst of 5 cannot all finish in much under 5 s.
     expect(Date.now() - started).toBeGreaterThan(4000);

@@ -48,19 +48,8 @@ export function runCli(
   });
 }
 
-/** Waits until nothing is queued, in flight or being delivered for a moment, then flushes the archive. */
-export async function settle(rt: LocalRuntime, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let idleSince = 0;
-  while (Date.now() < deadline) {
-    if (rt.idle()) {
-      idleSince ||= Date.now();
-      if (Date.now() - idleSince > 800) break;
-    } else idleSince = 0;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await rt.firehose.flush();
-}
+/** Waits until nothing is queued, in flight or being delivered for a moment, and the archive is written. */
+export const settle = (rt: LocalRuntime, timeoutMs = 60_000) => rt.settle({ quietMs: 800, timeoutMs });
 
 /** The JSON objects among a command's output lines. */
 export const jsonLines = (text: string) =>
