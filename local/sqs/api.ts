@@ -259,7 +259,7 @@ const OPERATIONS: Record<string, Handler> = {
     let total = 0;
     for (const entry of entries) {
       try {
-        total += validateMessage(entry.MessageBody, attributesOf(entry.MessageAttributes));
+        total += validateMessage(entry.MessageBody, attributesOf(entry.MessageAttributes)).total;
       } catch {
         // Reported per entry below.
       }

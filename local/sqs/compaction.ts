@@ -1,13 +1,16 @@
 import { closeSync, fsyncSync, openSync, rmSync } from 'node:fs';
 import { writeFully } from '../fs-sync.js';
-import type { BodyLocation } from './queue.js';
-import { encodeRecord, type LogRecord, type SendRecord } from './records.js';
+import type { BodyLocation, StoredBody } from './queue.js';
+import { type LogRecord, RecordBuffer, type SendRecord } from './records.js';
 
 /** A message in a snapshot: its body is read when the record is written, not when the snapshot is taken. */
 export interface SnapshotSend {
   readonly send: Omit<SendRecord, 'b'>;
-  readonly body: () => string;
+  readonly body: StoredBody;
 }
+
+/** The UTF-8 bytes of bodies held only in the old log, in the order given. */
+export type BodyReader = (bodies: readonly StoredBody[]) => Buffer[];
 
 /** One record of a snapshot, taken all at once from the state so that it is consistent. */
 export type SnapshotEntry = LogRecord | SnapshotSend;
@@ -44,6 +47,10 @@ export class Compaction {
   private readonly fd: number;
   private size = 0;
   private next = 0;
+  /** Records encoded but not yet written. */
+  private readonly out = new RecordBuffer(CHUNK + INITIAL_SLACK);
+  /** Bodies read ahead from the old log, by entry index. */
+  private readAhead = new Map<number, Buffer>();
   private readonly placements: [string, BodyLocation][] = [];
   private readonly followed: FollowedBatch[] = [];
 
@@ -51,32 +58,21 @@ export class Compaction {
     readonly tmp: string,
     header: Buffer,
     private readonly entries: readonly SnapshotEntry[],
+    private readonly readBodies: BodyReader,
   ) {
     this.fd = openSync(tmp, 'w');
-    this.write([header], header.length);
+    this.write(header);
   }
 
   /** Writes snapshot records (at least one) for about `budgetMs`; true once all are written. */
   step(budgetMs: number): boolean {
     const until = performance.now() + budgetMs;
-    let chunk: Buffer[] = [];
-    let bytes = 0;
     while (this.next < this.entries.length) {
-      const entry = this.entries[this.next++] as SnapshotEntry;
-      const record = 'send' in entry ? { ...entry.send, b: entry.body() } : entry;
-      const encoded = encodeRecord(record);
-      if (record.t === 's')
-        this.placements.push([record.id, { offset: this.size + bytes, length: encoded.length }]);
-      chunk.push(encoded);
-      bytes += encoded.length;
-      if (bytes >= CHUNK) {
-        this.write(chunk, bytes);
-        chunk = [];
-        bytes = 0;
-      }
+      this.encode(this.next++);
+      if (this.out.length >= CHUNK) this.writeOut();
       if (performance.now() >= until) break;
     }
-    if (chunk.length > 0) this.write(chunk, bytes);
+    this.writeOut();
     return this.next >= this.entries.length;
   }
 
@@ -91,7 +87,7 @@ export class Compaction {
     try {
       for (const batch of this.followed) {
         const start = this.size;
-        this.write([batch.bytes], batch.bytes.length);
+        this.write(batch.bytes);
         for (const w of batch.watchers)
           followed.push([w.placed, { offset: start + w.offset, length: w.length }]);
       }
@@ -108,11 +104,53 @@ export class Compaction {
     rmSync(this.tmp, { force: true });
   }
 
-  private write(chunk: Buffer[], bytes: number): void {
-    const buf = chunk.length === 1 ? (chunk[0] as Buffer) : Buffer.concat(chunk, bytes);
+  private encode(index: number): void {
+    const entry = this.entries[index] as SnapshotEntry;
+    if (!('send' in entry)) {
+      this.out.push(entry);
+      return;
+    }
+    const start = this.out.pushSend(entry.send, this.bodyOf(index, entry.body));
+    this.placements.push([entry.send.id, { offset: this.size + start, length: this.out.length - start }]);
+  }
+
+  /**
+   * A body from memory, or its bytes copied from the old log (never decoded to text). Bodies of the
+   * entries that follow are read along, so that records lying one after another take one read.
+   */
+  private bodyOf(index: number, body: StoredBody): string | Buffer {
+    if (body.text !== undefined) return body.text;
+    if (!this.readAhead.has(index)) this.readAheadFrom(index);
+    return this.readAhead.get(index) as Buffer;
+  }
+
+  private readAheadFrom(first: number): void {
+    const indexes: number[] = [];
+    const bodies: StoredBody[] = [];
+    let bytes = 0;
+    for (let i = first; i < this.entries.length && bytes < CHUNK; i++) {
+      const entry = this.entries[i] as SnapshotEntry;
+      if (!('send' in entry) || entry.body.text !== undefined) continue;
+      indexes.push(i);
+      bodies.push(entry.body);
+      bytes += entry.body.loc?.length ?? 0;
+    }
+    const read = this.readBodies(bodies);
+    this.readAhead = new Map(indexes.map((index, i) => [index, read[i] as Buffer]));
+  }
+
+  private writeOut(): void {
+    if (this.out.length === 0) return;
+    this.write(this.out.bytes());
+    this.out.clear();
+  }
+
+  private write(buf: Buffer): void {
     writeFully(this.fd, buf);
     this.size += buf.length;
   }
 }
 
 const CHUNK = 1 << 20;
+/** Room for the record that takes the chunk past CHUNK, so that the buffer seldom grows. */
+const INITIAL_SLACK = 256 * 1024;

@@ -13,10 +13,11 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { type Deferred, deferred } from '../deferred.js';
-import { readFully, writeFully } from '../fs-sync.js';
+import { writeFully } from '../fs-sync.js';
 import { Compaction, type PlacedCallback, type SnapshotEntry } from './compaction.js';
 import { SqsStateError, SqsStorageError } from './errors.js';
-import type { BodyLocation } from './queue.js';
+import type { BodyLocation, StoredBody } from './queue.js';
+import { readRecords } from './record-reader.js';
 import {
   decodeRecord,
   encodeRecord,
@@ -24,12 +25,15 @@ import {
   LOG_VERSION,
   type LogRecord,
   LogRecordError,
+  RecordBuffer,
+  type SendRecord,
+  sendRecordBody,
 } from './records.js';
 
 export interface StateLogOptions {
   /** fdatasync after every group commit: survives power loss, not only a killed process. Default false. */
   fsync?: boolean;
-  /** Rewrite the log as a snapshot once it exceeds this size and twice the live state. Default 16 MiB. */
+  /** Rewrite the log as a snapshot once it exceeds this size and has enough dead records (see `maybeCompact`). Default 16 MiB. */
   compactMinBytes?: number;
   /** Longest a compaction holds the event loop in one turn, in ms (tests use 0: one record a turn). Default 5. */
   compactSliceMs?: number;
@@ -48,6 +52,10 @@ export interface StateLogHooks {
 }
 
 export type { PlacedCallback } from './compaction.js';
+
+/** Compaction triggers: see `maybeCompact`. */
+const DEAD_TO_LIVE_RATIO = 3;
+const MAX_DEAD_BYTES = 512 << 20;
 
 const HEADER: HeaderRecord = { t: 'h', format: 'inferbus-sqs-log', v: LOG_VERSION };
 
@@ -70,8 +78,7 @@ export class StateLog {
   private fd: number;
   private bytes: number;
   /** Encoded records of the next group commit. */
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  private readonly pending = new RecordBuffer();
   private watchers: Watcher[] = [];
   private batch: Deferred<void> | undefined;
   private scheduled = false;
@@ -109,14 +116,18 @@ export class StateLog {
   /** Buffers a record for the next group commit; `placed` learns where it was written. */
   append(record: LogRecord, placed?: PlacedCallback): void {
     if (this.failure) throw this.failure;
-    const encoded = encodeRecord(record);
-    if (placed) this.watchers.push({ offset: this.pendingBytes, length: encoded.length, placed });
-    this.pending.push(encoded);
-    this.pendingBytes += encoded.length;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flushBatch());
-    }
+    this.buffered(this.pending.push(record), placed);
+  }
+
+  /**
+   * Buffers a send record whose body (of `bodyBytes` UTF-8 bytes) is given apart. Returns the body
+   * as encoded: a view into the pending batch, valid only until the batch is written (hash it at once).
+   */
+  appendSend(head: Omit<SendRecord, 'b'>, body: string, bodyBytes: number, placed?: PlacedCallback): Buffer {
+    if (this.failure) throw this.failure;
+    const start = this.pending.pushSend(head, body, bodyBytes);
+    this.buffered(start, placed);
+    return this.pending.bytes(this.pending.length - bodyBytes - 1, this.pending.length - 1);
   }
 
   /** Resolves when every record appended so far is written. */
@@ -130,37 +141,41 @@ export class StateLog {
   /** Writes pending records now (used by close and tests). */
   flushSync(): void {
     if (this.pending.length === 0) return;
-    const pending = this.pending;
-    const pendingBytes = this.pendingBytes;
     const watchers = this.watchers;
-    this.clearPending();
+    this.watchers = [];
     const start = this.bytes;
-    const bytes = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingBytes);
-    this.writeNow(bytes);
+    const bytes = this.pending.bytes();
+    try {
+      this.writeNow(bytes);
+      // The compaction keeps the batch; the pending buffer is reused.
+      this.compaction?.follow({ bytes: Buffer.from(bytes), watchers });
+    } finally {
+      this.pending.clear();
+    }
     for (const w of watchers) w.placed({ offset: start + w.offset, length: w.length });
-    this.compaction?.follow({ bytes, watchers });
   }
 
-  /** The record written at `location` (a body dropped from memory, read back). */
-  read(location: BodyLocation): LogRecord {
-    const buf = readFully(
+  /** The bodies of messages not held in memory (UTF-8 views), read back from their send records. */
+  readBodies(messages: readonly StoredBody[]): Buffer[] {
+    const locations = messages.map((m) => {
+      if (m.loc === undefined) throw new Error(`the local SQS state log has no body for message ${m.id}`);
+      return m.loc;
+    });
+    const records = readRecords(
       this.fd,
-      location.length,
-      location.offset,
-      () => new SqsStorageError(`${this.file} ends before the record at byte ${location.offset}`),
+      locations,
+      (offset) => new SqsStorageError(`${this.file} ends before the record at byte ${offset}`),
     );
-    let decoded: ReturnType<typeof decodeRecord>;
-    try {
-      decoded = decodeRecord(buf, 0);
-    } catch {
-      decoded = undefined;
-    }
-    if (decoded === undefined || decoded.end !== location.length) {
-      throw new SqsStorageError(
-        `${this.file} holds no whole record at byte ${location.offset}: was it changed while the runtime ran? Restart the runtime to replay it.`,
-      );
-    }
-    return decoded.record;
+    return records.map((bytes, i) => {
+      const m = messages[i] as StoredBody;
+      const body = sendRecordBody(bytes, m.id);
+      if (body === undefined) {
+        throw new SqsStorageError(
+          `${this.file} holds no whole record of message ${m.id} at byte ${m.loc?.offset}: was it changed while the runtime ran? Restart the runtime to replay it.`,
+        );
+      }
+      return body;
+    });
   }
 
   close(): void {
@@ -205,22 +220,36 @@ export class StateLog {
     this.bytes += buf.length;
   }
 
-  private clearPending(): void {
-    this.pending = [];
-    this.pendingBytes = 0;
-    this.watchers = [];
+  private buffered(start: number, placed: PlacedCallback | undefined): void {
+    if (placed) this.watchers.push({ offset: start, length: this.pending.length - start, placed });
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flushBatch());
+    }
   }
 
+  /**
+   * Compacts once dead records outweigh the live state 3 to 1, or reach both 512 MiB and the live
+   * state's size. Each compaction rewrites every live body: under a backlog, the former trigger
+   * (dead = live) rewrote a byte for each byte appended, 3 to 1 rewrites a third of that. The price
+   * is disk and replay time at start, which reads the whole log: it grows to 4x the live state, but
+   * at most to the larger of live + 512 MiB and the former 2x, so the largest backlog that replays
+   * in one read of the file (Node caps it at 2 GiB) is the same as before.
+   */
   private maybeCompact(): void {
-    if (this.compaction !== undefined) return;
-    if (this.bytes < this.compactMinBytes || this.bytes < 2 * this.hooks.liveBytes()) return;
+    if (this.compaction !== undefined || this.bytes < this.compactMinBytes) return;
+    const live = this.hooks.liveBytes();
+    const dead = this.bytes - live;
+    if (dead < DEAD_TO_LIVE_RATIO * live && dead < Math.max(live, MAX_DEAD_BYTES)) return;
     this.compaction = this.startCompaction();
     setImmediate(() => this.continueCompaction());
   }
 
   /** Takes the snapshot; only between group commits, when the state and the log agree. */
   private startCompaction(): Compaction {
-    return new Compaction(`${this.file}.tmp`, encodeRecord(HEADER), [...this.hooks.snapshot()]);
+    return new Compaction(`${this.file}.tmp`, encodeRecord(HEADER), [...this.hooks.snapshot()], (bodies) =>
+      this.readBodies(bodies),
+    );
   }
 
   /** One slice of the running compaction per turn; the last one swaps the new file in. */

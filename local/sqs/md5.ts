@@ -1,8 +1,8 @@
 import { createHash, hash } from 'node:crypto';
 import type { SqsMessageAttribute } from '../model.js';
 
-/** MD5 of the text's UTF-8 bytes, hex: one-shot `crypto.hash` skips building a Hash object per message. */
-export function md5Hex(text: string): string {
+/** MD5 of the text's UTF-8 bytes (or of the bytes), hex: one-shot `crypto.hash` builds no Hash object. */
+export function md5Hex(text: string | Buffer): string {
   return hash('md5', text, 'hex');
 }
 

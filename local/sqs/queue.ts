@@ -14,8 +14,15 @@ export interface BodyLocation {
   readonly length: number;
 }
 
+/** Where a message's body is: in memory (`text`), or else in its send record in the log (`loc`). */
+export interface StoredBody {
+  readonly id: string;
+  readonly text: string | undefined;
+  readonly loc: BodyLocation | undefined;
+}
+
 /** One message in one queue. Moving it to another queue makes a copy, so stale index entries stay inert. */
-export class Message implements HeapItem {
+export class Message implements HeapItem, StoredBody {
   heapIndex = -1;
   /** GONE until a queue adds it. */
   state: MessageState = GONE;

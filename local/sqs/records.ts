@@ -122,17 +122,86 @@ const NEWLINE = 0x0a;
  * it (and parsing that back) was most of the cost of logging a message.
  */
 export function encodeRecord(record: LogRecord): Buffer {
-  if (record.t !== 's') return Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');
-  const { b: body, ...rest } = record;
-  const bodyBytes = Buffer.byteLength(body, 'utf8');
-  const head = JSON.stringify({ ...rest, bl: bodyBytes });
-  const headBytes = Buffer.byteLength(head, 'utf8');
-  const out = Buffer.allocUnsafe(headBytes + bodyBytes + 2);
-  out.write(head, 0, headBytes, 'utf8');
-  out[headBytes] = NEWLINE;
-  out.write(body, headBytes + 1, bodyBytes, 'utf8');
-  out[out.length - 1] = NEWLINE;
-  return out;
+  const out = new RecordBuffer(0);
+  out.push(record);
+  return out.bytes();
+}
+
+const INITIAL_CAPACITY = 64 * 1024;
+/** A buffer grown past this (by one huge batch) is not kept for the next one. */
+const MAX_KEPT_CAPACITY = 16 << 20;
+
+/**
+ * Records encoded one after another into one reused, growing buffer (a group commit, a compaction
+ * chunk): a record costs no buffer of its own, and a batch needs no concatenation.
+ */
+export class RecordBuffer {
+  private buf: Buffer;
+  /** Bytes encoded so far. */
+  length = 0;
+
+  constructor(private readonly initialCapacity = INITIAL_CAPACITY) {
+    this.buf = Buffer.allocUnsafe(initialCapacity);
+  }
+
+  /** Appends a record; returns the offset where it starts. */
+  push(record: LogRecord): number {
+    if (record.t === 's') {
+      const { b: body, ...head } = record;
+      return this.pushSend(head, body);
+    }
+    const line = JSON.stringify(record);
+    const start = this.length;
+    this.reserve(maxUtf8Bytes(line) + 1);
+    this.length += this.buf.write(line, start, 'utf8');
+    this.buf[this.length++] = NEWLINE;
+    return start;
+  }
+
+  /**
+   * Appends a send record whose body is given apart, as text or as its UTF-8 bytes (copied from an
+   * older log); `bodyBytes` is the body's UTF-8 length. Returns the offset where the record starts.
+   */
+  pushSend(
+    head: Omit<SendRecord, 'b'>,
+    body: string | Uint8Array,
+    bodyBytes = typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length,
+  ): number {
+    // Same bytes as JSON.stringify({ ...head, bl }), without copying the record.
+    const line = `${JSON.stringify(head).slice(0, -1)},"bl":${bodyBytes}}`;
+    const start = this.length;
+    this.reserve(maxUtf8Bytes(line) + bodyBytes + 2);
+    let at = start + this.buf.write(line, start, 'utf8');
+    this.buf[at++] = NEWLINE;
+    if (typeof body === 'string') this.buf.write(body, at, bodyBytes, 'utf8');
+    else this.buf.set(body, at);
+    at += bodyBytes;
+    this.buf[at++] = NEWLINE;
+    this.length = at;
+    return start;
+  }
+
+  /** Bytes `start` to `end` encoded so far: a view, valid until the buffer is cleared or grows. */
+  bytes(start = 0, end = this.length): Buffer {
+    return this.buf.subarray(start, end);
+  }
+
+  clear(): void {
+    this.length = 0;
+    if (this.buf.length > MAX_KEPT_CAPACITY) this.buf = Buffer.allocUnsafe(this.initialCapacity);
+  }
+
+  private reserve(bytes: number): void {
+    if (this.length + bytes <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(2 * this.buf.length, this.length + bytes));
+    this.buf.copy(grown, 0, 0, this.length);
+    this.buf = grown;
+  }
+}
+
+/** An upper bound of the text's UTF-8 length that needs no scan of it. */
+function maxUtf8Bytes(text: string): number {
+  return 3 * text.length;
 }
 
 /** A record read from log bytes, and the offset just past it. */
@@ -153,6 +222,25 @@ export class LogRecordError extends Error {
  * carries its body either framed (`bl`, version 2) or inline (`b`, version 1).
  */
 export function decodeRecord(buf: Buffer, start: number): DecodedRecord | undefined {
+  const line = decodeLine(buf, start);
+  if (line === undefined) return undefined;
+  const framed = line.record as { t: string; bl?: unknown; b?: unknown };
+  if (framed.t !== 's' || framed.bl === undefined) return line;
+  const length = framed.bl;
+  if (typeof length !== 'number' || !Number.isInteger(length) || length < 0) {
+    throw new LogRecordError('a message record has an invalid body length');
+  }
+  const bodyEnd = line.end + length;
+  if (bodyEnd >= buf.length) return undefined;
+  if (buf[bodyEnd] !== NEWLINE) {
+    throw new LogRecordError(`a message body is not followed by a newline after its ${length} bytes`);
+  }
+  framed.b = buf.toString('utf8', line.end, bodyEnd);
+  return { record: framed as LogRecord, end: bodyEnd + 1 };
+}
+
+/** The JSON line starting at `start` (of a send record in version 2: without its body). */
+function decodeLine(buf: Buffer, start: number): DecodedRecord | undefined {
   const nl = buf.indexOf(NEWLINE, start);
   if (nl < 0) return undefined;
   let record: unknown;
@@ -164,17 +252,27 @@ export function decodeRecord(buf: Buffer, start: number): DecodedRecord | undefi
   if (typeof record !== 'object' || record === null || Array.isArray(record)) {
     throw new LogRecordError('not a log record');
   }
-  const framed = record as { t: string; bl?: unknown; b?: unknown };
-  if (framed.t !== 's' || framed.bl === undefined) return { record: record as LogRecord, end: nl + 1 };
-  const length = framed.bl;
-  if (typeof length !== 'number' || !Number.isInteger(length) || length < 0) {
-    throw new LogRecordError('a message record has an invalid body length');
+  return { record: record as LogRecord, end: nl + 1 };
+}
+
+/**
+ * The body bytes of the send record of message `id` that fills `buf` exactly (a view into it);
+ * undefined when `buf` is not that record. Reads both versions, like {@link decodeRecord}.
+ */
+export function sendRecordBody(buf: Buffer, id: string): Buffer | undefined {
+  let line: DecodedRecord | undefined;
+  try {
+    line = decodeLine(buf, 0);
+  } catch {
+    return undefined;
   }
-  const bodyEnd = nl + 1 + length;
-  if (bodyEnd >= buf.length) return undefined;
-  if (buf[bodyEnd] !== NEWLINE) {
-    throw new LogRecordError(`a message body is not followed by a newline after its ${length} bytes`);
+  if (line === undefined || line.record.t !== 's' || line.record.id !== id) return undefined;
+  const { bl, b } = line.record as { bl?: unknown; b?: unknown };
+  if (bl === undefined) {
+    // Version 1: the body is a JSON string in the line.
+    return line.end === buf.length && typeof b === 'string' ? Buffer.from(b, 'utf8') : undefined;
   }
-  framed.b = buf.toString('utf8', nl + 1, bodyEnd);
-  return { record: framed as LogRecord, end: bodyEnd + 1 };
+  const bodyEnd = buf.length - 1;
+  if (bl !== bodyEnd - line.end || buf[bodyEnd] !== NEWLINE) return undefined;
+  return buf.subarray(line.end, bodyEnd);
 }

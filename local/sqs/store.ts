@@ -28,7 +28,7 @@ export interface QueueStoreOptions {
   stateDir: string;
   /** fdatasync each group commit (survives power loss, slower). Default false: survives process kills. */
   fsync?: boolean;
-  /** Log size that triggers compaction (and at least twice the live state). Default 16 MiB. */
+  /** Log size below which it is never compacted (it also needs 3x the live state in dead records). Default 16 MiB. */
   compactMinBytes?: number;
   /** Longest a compaction holds the event loop in one turn, in ms. Default 5. */
   compactSliceMs?: number;
@@ -167,7 +167,7 @@ export class QueueStore implements QueueService {
     options: { delaySeconds?: number } = {},
   ): Promise<SendResult> {
     const q = this.queue(queue);
-    validateMessage(body, messageAttributes);
+    const size = validateMessage(body, messageAttributes);
     const delay =
       options.delaySeconds === undefined
         ? 0
@@ -175,14 +175,14 @@ export class QueueStore implements QueueService {
     const attributes = normalizeAttributes(messageAttributes);
     const attributesMd5 = attributes === undefined ? undefined : md5OfMessageAttributes(attributes);
     const now = this.now();
-    const m = new Message(randomUUID(), body, md5Hex(body), attributes, attributesMd5, now, undefined);
-    const record: SendRecord = { t: 's', q: q.model.name, id: m.id, b: body, ts: now };
-    if (attributes !== undefined) record.a = attributes;
-    if (delay > 0) {
-      m.visibleAt = now + delay * 1000;
-      record.v = m.visibleAt;
-    }
-    this.log.append(record, (location) => this.placed(m.id, location));
+    const id = randomUUID();
+    const head: Omit<SendRecord, 'b'> = { t: 's', q: q.model.name, id, ts: now };
+    if (attributes !== undefined) head.a = attributes;
+    if (delay > 0) head.v = now + delay * 1000;
+    // The MD5 of the bytes just encoded for the log: the body is converted to UTF-8 once.
+    const encoded = this.log.appendSend(head, body, size.body, (location) => this.placed(id, location));
+    const m = new Message(id, body, md5Hex(encoded), attributes, attributesMd5, now, undefined);
+    if (head.v !== undefined) m.visibleAt = head.v;
     q.add(m, delay > 0 ? DELAYED : VISIBLE);
     if (delay > 0) this.armWake(q);
     else this.serveWaiters(q);
@@ -358,11 +358,11 @@ export class QueueStore implements QueueService {
   }
 
   private take(q: Queue, max: number, visibilityMs: number, now: number): StoredReceivedMessage[] {
-    const out: StoredReceivedMessage[] = [];
+    const taken: Message[] = [];
     const redrive = q.model.redrive;
     const dlq = redrive ? this.byArnOrUndefined(redrive.deadLetterTargetArn) : undefined;
     const retentionMs = q.model.messageRetentionSeconds * 1000;
-    while (out.length < max) {
+    while (taken.length < max) {
       const m = q.takeVisible();
       if (m === undefined) break;
       if (m.sentAt + retentionMs <= now) {
@@ -386,10 +386,11 @@ export class QueueStore implements QueueService {
         this.log.append({ t: 'r', q: q.model.name, id: m.id, k: token, v: visibleAt });
       }
       q.makeTimed(m, IN_FLIGHT, visibleAt);
-      out.push(this.received(m, token));
+      taken.push(m);
     }
-    if (out.length > 0) this.armWake(q);
-    return out;
+    if (taken.length > 0) this.armWake(q);
+    const bodies = this.bodiesOf(taken);
+    return taken.map((m, i) => this.received(m, bodies[i] as string));
   }
 
   private liveBytes(): number {
@@ -417,17 +418,17 @@ export class QueueStore implements QueueService {
     return undefined;
   }
 
-  /** The body, from memory or read back from its send record in the log. */
-  private bodyOf(m: Message): string {
-    if (m.text !== undefined) return m.text;
-    const record = m.loc === undefined ? undefined : this.log.read(m.loc);
-    if (record?.t !== 's' || record.id !== m.id) {
-      throw new Error(`the local SQS state log has no body for message ${m.id} where it was written`);
-    }
-    return record.b;
+  /** The bodies, from memory or read back from their send records in the log (all in one go). */
+  private bodiesOf(messages: readonly Message[]): string[] {
+    const bodies = messages.map((m) => m.text);
+    const dropped = messages.filter((m) => m.text === undefined);
+    if (dropped.length === 0) return bodies as string[];
+    const read = this.log.readBodies(dropped);
+    let next = 0;
+    return bodies.map((text) => text ?? (read[next++] as Buffer).toString('utf8'));
   }
 
-  private received(m: Message, token: string): StoredReceivedMessage {
+  private received(m: Message, body: string): StoredReceivedMessage {
     const attributes: Record<string, string> = {
       SenderId: LOCAL_ACCOUNT,
       SentTimestamp: String(m.sentAt),
@@ -437,8 +438,8 @@ export class QueueStore implements QueueService {
     if (m.origin !== undefined) attributes.DeadLetterQueueSourceArn = m.origin;
     const out: StoredReceivedMessage = {
       messageId: m.id,
-      receiptHandle: encodeReceiptHandle(m.id, token),
-      body: this.bodyOf(m),
+      receiptHandle: encodeReceiptHandle(m.id, m.receipt),
+      body,
       md5OfBody: m.md5,
       attributes,
       messageAttributes: m.attributes ?? EMPTY_ATTRIBUTES,
@@ -619,7 +620,7 @@ export class QueueStore implements QueueService {
         if (m.firstReceiveAt > 0) r.f = m.firstReceiveAt;
         if (m.receipt !== '') r.k = m.receipt;
         if (m.origin !== undefined) r.o = m.origin;
-        yield { send: r, body: () => this.bodyOf(m) };
+        yield { send: r, body: m };
       }
     }
     yield* this.tasks.snapshot();

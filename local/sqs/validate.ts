@@ -10,36 +10,48 @@ export const MAX_WAIT_TIME_SECONDS = 20;
 const MAX_ATTRIBUTES = 10;
 
 // Characters SQS accepts in a body: #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF.
-const INVALID_CHAR = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
-// Any UTF-16 unit outside the single-unit ranges above (surrogates included): a body without one is
-// valid, and this class scans faster than the `u` one, so the `u` one only runs for the rest.
-const MAYBE_INVALID_UNIT = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD]/;
+// That is: no lone surrogate (`isWellFormed`, which costs next to nothing) and none of these units.
+// A positive class of the few bad units scans about three times faster than the negated allowed ranges.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding these characters is the point.
+const INVALID_UNIT = /[\0-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/;
 const ATTRIBUTE_NAME = /^[A-Za-z0-9_\-.]{1,256}$/;
 const DATA_TYPE = /^(String|Number|Binary)(\.[^\s]{1,250})?$/;
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
-/** Validates a message as SendMessage does; returns its size in bytes (body + attributes). */
+export interface MessageSize {
+  /** Body plus attributes, as SQS counts against its limit. */
+  readonly total: number;
+  /** The body's UTF-8 bytes. */
+  readonly body: number;
+}
+
+/** Validates a message as SendMessage does; returns its size in bytes. */
 export function validateMessage(
   body: unknown,
   attributes: Record<string, SqsMessageAttribute> | undefined,
-): number {
+): MessageSize {
   if (typeof body !== 'string' || body.length === 0) {
     if (body === undefined || body === null || body === '') throw missingParameter('MessageBody');
     throw invalidParameter('MessageBody must be a string.');
   }
-  if (MAYBE_INVALID_UNIT.test(body) && INVALID_CHAR.test(body)) {
+  if (!isWellFormed(body) || INVALID_UNIT.test(body)) {
     throw invalidMessageContents(
       'Invalid characters found in MessageBody. Allowed: #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF.',
     );
   }
-  let size = Buffer.byteLength(body, 'utf8');
-  if (attributes !== undefined) size += validateAttributes(attributes);
-  if (size > MAX_MESSAGE_BYTES) {
+  const bodyBytes = Buffer.byteLength(body, 'utf8');
+  const total = bodyBytes + (attributes === undefined ? 0 : validateAttributes(attributes));
+  if (total > MAX_MESSAGE_BYTES) {
     throw invalidParameter(
-      `One or more parameters are invalid. Reason: Message must be shorter than ${MAX_MESSAGE_BYTES} bytes (this one is ${size}). Store large payloads in S3 and send a pointer.`,
+      `One or more parameters are invalid. Reason: Message must be shorter than ${MAX_MESSAGE_BYTES} bytes (this one is ${total}). Store large payloads in S3 and send a pointer.`,
     );
   }
-  return size;
+  return { total, body: bodyBytes };
+}
+
+/** No lone surrogate (ES2024 `String.prototype.isWellFormed`, in Node 20; not yet in our `lib`). */
+function isWellFormed(text: string): boolean {
+  return (text as string & { isWellFormed(): boolean }).isWellFormed();
 }
 
 function validateAttributes(attributes: Record<string, SqsMessageAttribute>): number {

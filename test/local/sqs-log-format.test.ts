@@ -1,10 +1,28 @@
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { QueueModel } from '../../local/model.js';
 import { SqsStateError } from '../../local/sqs/errors.js';
-import { decodeRecord, encodeRecord, LogRecordError, type SendRecord } from '../../local/sqs/records.js';
+import type { BodyLocation } from '../../local/sqs/queue.js';
+import { readRecords } from '../../local/sqs/record-reader.js';
+import {
+  decodeRecord,
+  encodeRecord,
+  type LogRecord,
+  LogRecordError,
+  RecordBuffer,
+  type SendRecord,
+  sendRecordBody,
+} from '../../local/sqs/records.js';
 import { QueueStore } from '../../local/sqs/store.js';
 
 const OTHER: QueueModel = {
@@ -69,6 +87,67 @@ describe('SQS log record encoding', () => {
     expect(() => decodeRecord(noNewline, 0)).toThrow(LogRecordError);
     expect(() => decodeRecord(Buffer.from('{"t":"s","bl":-1}\n\n'), 0)).toThrow(/invalid body length/);
     expect(() => decodeRecord(Buffer.from('[1]\n'), 0)).toThrow(/not a log record/);
+  });
+});
+
+describe('SQS log record buffer and bulk reads', () => {
+  const send: SendRecord = {
+    t: 's',
+    q: 'other',
+    id: 'm1',
+    b: BODY,
+    ts: NOW,
+    a: { k: { DataType: 'String', StringValue: 'v' } },
+  };
+  const records: LogRecord[] = [
+    send,
+    { t: 'r', q: 'other', id: 'm1', k: 'tok', v: NOW + 1, f: NOW },
+    { ...send, id: 'm2', b: 'x'.repeat(100_000), v: NOW + 5 },
+    { t: 'd', q: 'other', id: 'm1' },
+  ];
+
+  it('encodes records back to back exactly as encodeRecord does, growing as needed', () => {
+    const out = new RecordBuffer(16);
+    const starts = records.map((r) => out.push(r));
+    expect(out.bytes()).toEqual(Buffer.concat(records.map(encodeRecord)));
+    expect(starts[1]).toBe(encodeRecord(send).length);
+    const { b, ...head } = send;
+    const fromBytes = new RecordBuffer(16);
+    fromBytes.pushSend(head, Buffer.from(b, 'utf8'));
+    expect(fromBytes.bytes()).toEqual(encodeRecord(send));
+  });
+
+  it('finds the body of a send record, of either version, only for its message id', () => {
+    const v2 = encodeRecord(send);
+    expect(sendRecordBody(v2, 'm1')?.toString('utf8')).toBe(BODY);
+    expect(sendRecordBody(v2, 'm2')).toBeUndefined();
+    expect(sendRecordBody(v2.subarray(0, v2.length - 1), 'm1')).toBeUndefined();
+    expect(sendRecordBody(encodeRecord(records[1] as LogRecord), 'm1')).toBeUndefined();
+    const v1 = Buffer.from(`${JSON.stringify(send)}\n`);
+    expect(sendRecordBody(v1, 'm1')?.toString('utf8')).toBe(BODY);
+  });
+
+  it('reads records near and far apart, in any order, each whole', () => {
+    const dir = tempDir();
+    const file = join(dir, 'records');
+    // Small records, gaps wider than one read takes, and more than one read's worth in all.
+    const parts = [3, 40_000, 5, 70_000, 600_000, 8, 700_000, 2].map((n, i) => Buffer.alloc(n, 97 + i));
+    writeFileSync(file, Buffer.concat(parts));
+    const locations: BodyLocation[] = [];
+    for (let offset = 0, i = 0; i < parts.length; offset += (parts[i] as Buffer).length, i++) {
+      locations.push({ offset, length: (parts[i] as Buffer).length });
+    }
+    const wanted = [7, 0, 2, 5, 4, 6, 1].map((i) => locations[i] as BodyLocation);
+    const fd = openSync(file, 'r');
+    try {
+      const read = readRecords(fd, wanted, (offset) => new Error(`short at ${offset}`));
+      expect(read).toEqual([7, 0, 2, 5, 4, 6, 1].map((i) => parts[i]));
+      expect(() =>
+        readRecords(fd, [{ offset: 10, length: 3_000_000 }], (o) => new Error(`short at ${o}`)),
+      ).toThrow('short at 10');
+    } finally {
+      closeSync(fd);
+    }
   });
 });
 
