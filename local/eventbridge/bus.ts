@@ -80,6 +80,11 @@ function serviceOf(arn: string): string {
   return arn.split(':')[2] ?? '';
 }
 
+/** The DLQ error message of a target input that cannot be built. */
+function invalidInput(error: unknown): DeliveryFailure {
+  return { code: 'INVALID_PARAMETER', message: (error as Error).message, retryable: false };
+}
+
 function defaultBackoff(retry: number): number {
   return Math.random() * Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** (retry - 1));
 }
@@ -90,6 +95,8 @@ interface AcceptedEvent {
   readonly eventJson: string;
   /** The Detail text as sent, when it is minified JSON (see `checkEntry`). */
   readonly detailJson: string | undefined;
+  /** Where the object and array members of `detailJson` lie (see `checkEntry`). */
+  readonly detailMembers: readonly number[] | undefined;
   readonly ingestion: Date;
 }
 
@@ -107,7 +114,11 @@ interface BusState {
  */
 export class LocalEventBus {
   private readonly buses = new Map<string, BusState>();
-  private readonly inFlight = new Set<Promise<void>>();
+  /** Deliveries started and not yet done (retries and dead-lettering included). */
+  private inFlight = 0;
+  private drainers: (() => void)[] = [];
+  /** Target ARN → its service (`sqs`, `firehose`, ...). */
+  private readonly services = new Map<string, string>();
   private readonly sleepers = new Set<() => void>();
   private closed = false;
   private readonly log: (line: string) => void;
@@ -173,7 +184,7 @@ export class LocalEventBus {
 
   /** Accepts entries like PutEvents; deliveries continue after it returns. */
   putEvents(busName: string | undefined, entries: readonly PutEventsRequestEntry[]): PutEventsResult {
-    return this.accept(busName, entries).result;
+    return this.accept(busName, entries, []);
   }
 
   /**
@@ -185,16 +196,18 @@ export class LocalEventBus {
     busName: string | undefined,
     entries: readonly PutEventsRequestEntry[],
   ): Promise<PutEventsResult> {
-    const { result, firstAttempts } = this.accept(busName, entries);
+    const firstAttempts: Promise<void>[] = [];
+    const result = this.accept(busName, entries, firstAttempts);
     await Promise.all(firstAttempts);
     return result;
   }
 
+  /** Accepts the entries; adds a promise per matched target that settles with its first attempt. */
   private accept(
     busName: string | undefined,
     entries: readonly PutEventsRequestEntry[],
-  ): { result: PutEventsResult; firstAttempts: Promise<void>[] } {
-    const firstAttempts: Promise<void>[] = [];
+    firstAttempts: Promise<void>[],
+  ): PutEventsResult {
     validateRequest(entries);
     // An unknown bus fails the whole request before any entry is accepted.
     const targetsBus = entries.map((e) => this.bus(e.EventBusName ?? busName));
@@ -220,25 +233,26 @@ export class LocalEventBus {
         event,
         eventJson: eventJsonOf(event, check.detailJson),
         detailJson: check.detailJson,
+        detailMembers: check.detailMembers,
         ingestion,
       };
-      firstAttempts.push(...this.route(bus, accepted));
+      this.route(bus, accepted, firstAttempts);
     });
     this.counters.entriesFailed += failed;
-    return { result: { FailedEntryCount: failed, Entries: results }, firstAttempts };
+    return { FailedEntryCount: failed, Entries: results };
   }
 
   metrics(): BusMetrics {
     return {
       ...this.counters,
       matchedByRule: Object.fromEntries(this.matched),
-      inFlight: this.inFlight.size,
+      inFlight: this.inFlight,
     };
   }
 
   /** Resolves when no delivery is in flight (including retries scheduled meanwhile). */
   async drain(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    while (this.inFlight > 0) await new Promise<void>((resolve) => this.drainers.push(resolve));
   }
 
   /** Stops retrying: a sleeping retry makes one last attempt, then goes to its DLQ; waits for the rest. */
@@ -255,25 +269,13 @@ export class LocalEventBus {
     return bus;
   }
 
-  /** Starts every matched target's delivery; returns when each one's first attempt settles. */
-  private route(bus: BusState, accepted: AcceptedEvent): Promise<void>[] {
-    const firstAttempts: Promise<void>[] = [];
+  /** Starts every matched target's delivery, adding a promise that settles with its first attempt. */
+  private route(bus: BusState, accepted: AcceptedEvent, firstAttempts: Promise<void>[]): void {
     for (const ruleName of bus.index.match(accepted.event)) {
       const rule = bus.rules.get(ruleName) as RuleModel;
       this.matched.set(rule.name, (this.matched.get(rule.name) ?? 0) + 1);
-      for (const target of rule.targets) {
-        let firstAttemptDone = () => {};
-        firstAttempts.push(new Promise<void>((resolve) => (firstAttemptDone = resolve)));
-        const delivery = this.deliver(rule, target, accepted, firstAttemptDone)
-          .catch((error: unknown) => {
-            this.log(`rule ${rule.name} target ${target.id}: delivery crashed: ${(error as Error).message}`);
-          })
-          .finally(firstAttemptDone);
-        this.inFlight.add(delivery);
-        void delivery.finally(() => this.inFlight.delete(delivery));
-      }
+      for (const target of rule.targets) firstAttempts.push(this.deliver(rule, target, accepted));
     }
-    return firstAttempts;
   }
 
   private input(rule: RuleModel, target: TargetModel, accepted: AcceptedEvent): string {
@@ -288,58 +290,97 @@ export class LocalEventBus {
         ingestionTime: accepted.ingestion,
         eventJson,
         detailJson: accepted.detailJson,
+        detailMembers: accepted.detailMembers,
       });
     }
     return eventJson;
   }
 
-  private async send(target: TargetModel, body: string): Promise<void> {
-    const service = serviceOf(target.arn);
-    if (service === 'sqs') await this.options.queues.send(target.arn, body);
-    else if (service === 'firehose') await this.options.firehose.putRecord(target.arn, body);
-    else {
+  /** Sends `body` to the target; a send that throws becomes a rejection. */
+  private send(target: TargetModel, body: string): Promise<unknown> {
+    try {
+      const service = this.serviceOf(target.arn);
+      if (service === 'sqs') return this.options.queues.send(target.arn, body);
+      if (service === 'firehose') return this.options.firehose.putRecord(target.arn, body);
       throw Object.assign(
         new Error(`The local runtime delivers to SQS and Firehose only, not to ${target.arn}.`),
         {
           code: 'ResourceNotFoundException',
         },
       );
+    } catch (error) {
+      return Promise.reject(error);
     }
   }
 
-  private async deliver(
-    rule: RuleModel,
-    target: TargetModel,
-    accepted: AcceptedEvent,
-    firstAttemptDone: () => void = () => {},
-  ): Promise<void> {
-    const { eventJson, ingestion } = accepted;
+  private serviceOf(arn: string): string {
+    let service = this.services.get(arn);
+    if (service === undefined) {
+      service = serviceOf(arn);
+      this.services.set(arn, service);
+    }
+    return service;
+  }
+
+  /**
+   * Delivers the event to one target. Returns once the first attempt has settled; retries and the
+   * DLQ go on in the background, in flight until done. A first attempt that succeeds (the common
+   * case) costs one send and one callback.
+   */
+  private deliver(rule: RuleModel, target: TargetModel, accepted: AcceptedEvent): Promise<void> {
+    this.inFlight++;
     let body: string;
     try {
       body = this.input(rule, target, accepted);
     } catch (error) {
-      return this.deadLetter(
+      // Nothing to send: the first attempt settles once the event is in the DLQ.
+      return this.finish(
         rule,
         target,
-        eventJson,
-        { code: 'INVALID_PARAMETER', message: (error as Error).message, retryable: false },
-        0,
+        this.deadLetter(rule, target, accepted.eventJson, invalidInput(error), 0),
       );
     }
+    return this.send(target, body).then(
+      () => {
+        this.counters.deliveriesOk++;
+        this.done();
+      },
+      (error: unknown) => {
+        void this.finish(rule, target, this.retry(rule, target, accepted, body, error));
+      },
+    );
+  }
+
+  /** Ends a delivery's time in flight once `work` settles, logging a crash. */
+  private finish(rule: RuleModel, target: TargetModel, work: Promise<void>): Promise<void> {
+    return work
+      .catch((error: unknown) => {
+        this.log(`rule ${rule.name} target ${target.id}: delivery crashed: ${(error as Error).message}`);
+      })
+      .finally(() => this.done());
+  }
+
+  private done(): void {
+    if (--this.inFlight > 0) return;
+    const drainers = this.drainers;
+    this.drainers = [];
+    for (const drained of drainers) drained();
+  }
+
+  /** After a failed first attempt: the target's retry policy, then its DLQ. */
+  private async retry(
+    rule: RuleModel,
+    target: TargetModel,
+    accepted: AcceptedEvent,
+    body: string,
+    firstError: unknown,
+  ): Promise<void> {
+    const { eventJson, ingestion } = accepted;
+    this.counters.deliveriesFailed++;
+    let failure = classify(firstError);
     const maxRetries = target.retryPolicy?.maximumRetryAttempts ?? DEFAULT_MAX_RETRY_ATTEMPTS;
     const maxAgeMs = (target.retryPolicy?.maximumEventAgeInSeconds ?? DEFAULT_MAX_EVENT_AGE_SECONDS) * 1000;
     for (let retries = 0; ; retries++) {
-      let failure: DeliveryFailure;
-      try {
-        await this.send(target, body);
-        this.counters.deliveriesOk++;
-        return;
-      } catch (error) {
-        this.counters.deliveriesFailed++;
-        failure = classify(error);
-      } finally {
-        firstAttemptDone();
-      }
       if (!failure.retryable || this.closed)
         return this.deadLetter(rule, target, eventJson, failure, retries);
       if (retries >= maxRetries)
@@ -349,6 +390,14 @@ export class LocalEventBus {
         return this.deadLetter(rule, target, eventJson, failure, retries, 'MaximumEventAgeInSeconds');
       }
       await this.sleep(wait);
+      try {
+        await this.send(target, body);
+        this.counters.deliveriesOk++;
+        return;
+      } catch (error) {
+        this.counters.deliveriesFailed++;
+        failure = classify(error);
+      }
     }
   }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { jsonString } from './json-text.js';
 
 /**
  * PutEvents entries → EventBridge events, with the per-entry answers AWS gives. The messages are
@@ -78,13 +79,40 @@ export function validateRequest(entries: unknown): asserts entries is PutEventsR
       `1 validation error detected: Value '[...${entries.length} entries]' at 'entries' failed to satisfy constraint: Member must have length less than or equal to ${MAX_ENTRIES_PER_REQUEST}`,
     );
   }
-  const total = entries.reduce((sum: number, e) => sum + entrySize(e as PutEventsRequestEntry), 0);
-  if (total > MAX_REQUEST_ENTRY_BYTES) {
+  if (entriesOverLimit(entries)) {
     throw new EventBridgeApiError(
       'ValidationException',
       'Total size of the entries in the request is over the limit.',
     );
   }
+}
+
+/** Whether the entries' total {@link entrySize} is over the request limit. */
+function entriesOverLimit(entries: readonly PutEventsRequestEntry[]): boolean {
+  let bound = 0;
+  for (const entry of entries) bound += entrySizeBound(entry);
+  // Counting UTF-8 bytes takes a pass over every text: only needed when the bound is over.
+  if (bound <= MAX_REQUEST_ENTRY_BYTES) return false;
+  let total = 0;
+  for (const entry of entries) total += entrySize(entry);
+  return total > MAX_REQUEST_ENTRY_BYTES;
+}
+
+/**
+ * At least {@link entrySize}, as a UTF-16 code unit takes at most 3 bytes in UTF-8; NaN for an
+ * entry of the wrong shape, left to `entrySize` to refuse as before.
+ */
+function entrySizeBound(entry: PutEventsRequestEntry): number {
+  if (typeof entry !== 'object' || entry === null) return Number.NaN;
+  let units = textLength(entry.Source) + textLength(entry.DetailType) + textLength(entry.Detail);
+  const resources: unknown = entry.Resources;
+  if (Array.isArray(resources)) for (const resource of resources) units += textLength(resource);
+  else if (resources !== undefined) return Number.NaN;
+  return TIME_ENTRY_BYTES + 3 * units;
+}
+
+function textLength(text: unknown): number {
+  return typeof text === 'string' ? text.length : text === undefined ? 0 : Number.NaN;
 }
 
 export type EntryCheck =
@@ -93,6 +121,8 @@ export type EntryCheck =
       readonly detail: Record<string, unknown>;
       /** The Detail text itself when it is minified JSON: targets get it spliced in as is. */
       readonly detailJson?: string;
+      /** With `detailJson`: where its object and array members lie (see {@link compositeMemberText}). */
+      readonly detailMembers?: readonly number[];
     }
   | { readonly ok: false; readonly result: PutEventsResultEntry };
 
@@ -136,11 +166,10 @@ export function checkEntry(entry: PutEventsRequestEntry): EntryCheck {
       result: { ErrorCode: 'InvalidArgument', ErrorMessage: 'Parameter Time is not valid.' },
     };
   }
-  return {
-    ok: true,
-    detail: detail as Record<string, unknown>,
-    ...(shape.minified ? { detailJson: entry.Detail } : {}),
-  };
+  const parsed = detail as Record<string, unknown>;
+  return shape.minified
+    ? { ok: true, detail: parsed, detailJson: entry.Detail, detailMembers: shape.members }
+    : { ok: true, detail: parsed };
 }
 
 /**
@@ -155,14 +184,18 @@ export function nestingDepth(json: string): number {
 }
 
 /**
- * One pass over JSON text: its deepest nesting, and whether it is minified (no whitespace outside
+ * One pass over JSON text: its deepest nesting; whether it is minified (no whitespace outside
  * strings), i.e. what JSON.stringify of the parsed value would write, up to equivalent escapes and
- * number spellings.
+ * number spellings; and, for a top-level object, where its object and array members lie.
  */
-function scanJson(json: string): { depth: number; minified: boolean } {
+function scanJson(json: string): { depth: number; minified: boolean; members: number[] } {
   let depth = 0;
   let deepest = 0;
   let minified = true;
+  const members: number[] = [];
+  let escapedName = false;
+  let nameAt = -1;
+  let valueAt = -1;
   for (let i = 0; i < json.length; i++) {
     const c = json.charCodeAt(i);
     if (c === 0x22) {
@@ -170,12 +203,44 @@ function scanJson(json: string): { depth: number; minified: boolean } {
       let end = json.indexOf('"', i + 1);
       while (end !== -1 && isEscaped(json, end)) end = json.indexOf('"', end + 1);
       if (end === -1) break; // unterminated: JSON.parse reports it
+      if (depth === 1 && json.charCodeAt(end + 1) === 0x3a) {
+        nameAt = i;
+        escapedName ||= hasBackslash(json, i + 1, end);
+      }
       i = end;
-    } else if (c === 0x7b || c === 0x5b) deepest = Math.max(deepest, ++depth);
-    else if (c === 0x7d || c === 0x5d) depth--;
-    else if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) minified = false;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (depth === 1) valueAt = i;
+      deepest = Math.max(deepest, ++depth);
+    } else if (c === 0x7d || c === 0x5d) {
+      if (--depth === 1) members.push(nameAt, valueAt, i + 1);
+    } else if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) minified = false;
   }
-  return { depth: deepest, minified };
+  const membersKnown = minified && json.charCodeAt(0) === 0x7b && !escapedName;
+  return { depth: deepest, minified, members: membersKnown ? members : [] };
+}
+
+function hasBackslash(text: string, from: number, to: number): boolean {
+  for (let k = from; k < to; k++) if (text.charCodeAt(k) === 0x5c) return true;
+  return false;
+}
+
+/**
+ * {@link memberText} from the members `scanJson` found, for a member whose value (the last one, as
+ * JSON.parse keeps) is an object or an array; undefined when a member name has an escape.
+ */
+export function compositeMemberText(
+  json: string,
+  members: readonly number[],
+  key: string,
+): string | undefined {
+  // The last one first, as JSON.parse keeps the last of duplicate keys.
+  for (let m = members.length - 3; m >= 0; m -= 3) {
+    const nameAt = members[m] as number;
+    if (json.charCodeAt(nameAt + key.length + 1) === 0x22 && json.startsWith(key, nameAt + 1)) {
+      return json.slice(members[m + 1], members[m + 2]);
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -197,7 +262,7 @@ export function memberText(json: string, key: string): string | undefined {
       while (end !== -1 && isEscaped(json, end)) end = json.indexOf('"', end + 1);
       if (end === -1) return undefined;
       if (depth === 1 && json.charCodeAt(end + 1) === 0x3a) {
-        for (let k = i + 1; k < end; k++) if (json.charCodeAt(k) === 0x5c) return undefined;
+        if (hasBackslash(json, i + 1, end)) return undefined;
         if (end - i + 1 === name.length && json.startsWith(name, i)) valueStart = end + 2;
       }
       i = end;
@@ -230,9 +295,18 @@ export function parseEntryTime(time: string | number | Date): Date | null {
   return Number.isNaN(date.getTime()) ? null : date;
 }
 
+let lastEventSecond = Number.NaN;
+let lastEventTime = '';
+
 /** `2026-11-28T12:00:00Z`: EventBridge's event time has no milliseconds. */
 export function formatEventTime(date: Date): string {
-  return `${date.toISOString().slice(0, 19)}Z`;
+  // Events come in bursts within a second: the last text is kept (an invalid date still throws).
+  const second = Math.floor(date.getTime() / 1000);
+  if (second !== lastEventSecond) {
+    lastEventTime = `${date.toISOString().slice(0, 19)}Z`;
+    lastEventSecond = second;
+  }
+  return lastEventTime;
 }
 
 export interface EventContext {
@@ -244,13 +318,13 @@ export interface EventContext {
 
 /**
  * The event as JSON text, what a target without an input transformer receives. Given the Detail's
- * own minified text, that text is spliced in rather than serialising the parsed detail again
- * (`detail` is the last key, as in {@link toEvent}).
+ * own minified text, that text is spliced in rather than serialising the parsed detail again;
+ * the envelope is written key by key, in {@link toEvent}'s order, as JSON.stringify would.
  */
 export function eventJsonOf(event: EventBridgeEvent, detailJson: string | undefined): string {
   if (detailJson === undefined) return JSON.stringify(event);
-  const { detail: _detail, ...envelope } = event;
-  return `${JSON.stringify(envelope).slice(0, -1)},"detail":${detailJson}}`;
+  const resources = event.resources.length === 0 ? '[]' : JSON.stringify(event.resources);
+  return `{"version":${jsonString(event.version)},"id":${jsonString(event.id)},"detail-type":${jsonString(event['detail-type'])},"source":${jsonString(event.source)},"account":${jsonString(event.account)},"time":${jsonString(event.time)},"region":${jsonString(event.region)},"resources":${resources},"detail":${detailJson}}`;
 }
 
 export function toEvent(

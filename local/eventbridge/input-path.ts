@@ -55,42 +55,63 @@ function step(values: unknown[], s: Step): unknown[] {
   return out;
 }
 
+/** A parsed path; `keys` (names as strings, indices as numbers) when it has no wildcard. */
+interface ParsedPath {
+  readonly steps: Step[] | null;
+  readonly keys: readonly (string | number)[] | undefined;
+}
+
 /** Parsed paths: rules use a handful, each evaluated for every event. */
-const parsedPaths = new Map<string, { steps: Step[] | null; wildcard: boolean }>();
+const parsedPaths = new Map<string, ParsedPath>();
 const MAX_CACHED_PATHS = 10_000;
 
-function parsedPath(path: string): { steps: Step[] | null; wildcard: boolean } {
+function parsedPath(path: string): ParsedPath {
   let parsed = parsedPaths.get(path);
   if (parsed === undefined) {
     const steps = parseInputPath(path);
-    parsed = { steps, wildcard: steps?.some((s) => s.kind === 'wildcard') ?? false };
+    const wildcard = steps?.some((s) => s.kind === 'wildcard') ?? false;
+    parsed = { steps, keys: steps === null || wildcard ? undefined : keysOf(steps) };
     if (parsedPaths.size >= MAX_CACHED_PATHS) parsedPaths.clear();
     parsedPaths.set(path, parsed);
   }
   return parsed;
 }
 
+function keysOf(steps: readonly Step[]): (string | number)[] {
+  return steps.map((s) => (s.kind === 'index' ? s.index : (s as { name: string }).name));
+}
+
 /** The value at `path` in `event`; undefined when absent or the path is not valid. */
 export function applyInputPath(path: string, event: unknown): unknown {
-  const { steps, wildcard } = parsedPath(path);
+  const { steps, keys } = parsedPath(path);
   if (steps === null) return undefined;
-  if (!wildcard) {
-    // Names and indices only: walk down without building intermediate lists.
-    let value: unknown = event;
-    for (const s of steps) {
-      if (typeof value !== 'object' || value === null) return undefined;
-      if (s.kind === 'index') {
-        if (!Array.isArray(value) || s.index >= value.length) return undefined;
-        value = value[s.index];
-      } else {
-        if (Array.isArray(value) || !Object.hasOwn(value, (s as { name: string }).name)) return undefined;
-        value = (value as Record<string, unknown>)[(s as { name: string }).name];
-      }
-    }
-    return value;
-  }
-  if (steps === null) return undefined;
+  if (keys !== undefined) return walk(event, keys);
   let values: unknown[] = [event];
   for (const s of steps) values = step(values, s);
   return values.length === 0 ? undefined : values;
+}
+
+/** {@link applyInputPath} for one path, parsed once: for paths evaluated on every event. */
+export function inputPathReader(path: string): (event: unknown) => unknown {
+  const { steps, keys } = parsedPath(path);
+  if (steps === null) return () => undefined;
+  if (keys === undefined) return (event) => applyInputPath(path, event);
+  return (event) => walk(event, keys);
+}
+
+/** Names and indices only: walks down without building intermediate lists. */
+function walk(event: unknown, keys: readonly (string | number)[]): unknown {
+  let value: unknown = event;
+  for (let i = 0; i < keys.length; i++) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    const key = keys[i] as string | number;
+    if (typeof key === 'number') {
+      if (!Array.isArray(value) || key >= value.length) return undefined;
+      value = value[key];
+    } else {
+      if (Array.isArray(value) || !Object.hasOwn(value, key)) return undefined;
+      value = (value as Record<string, unknown>)[key];
+    }
+  }
+  return value;
 }

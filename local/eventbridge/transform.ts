@@ -1,5 +1,6 @@
-import { memberText } from './event.js';
-import { applyInputPath, parseInputPath } from './input-path.js';
+import { compositeMemberText, memberText } from './event.js';
+import { applyInputPath, inputPathReader, parseInputPath } from './input-path.js';
+import { jsonOf, NEEDS_ESCAPE } from './json-text.js';
 
 export { applyInputPath } from './input-path.js';
 
@@ -30,6 +31,8 @@ export interface TransformContext {
    * `$.detail.<name>` is spliced from it as sent rather than serialized again.
    */
   readonly detailJson?: string;
+  /** Where the object and array members of `detailJson` lie, when known (see `checkEntry`). */
+  readonly detailMembers?: readonly number[];
 }
 
 export class InvalidInputTransformerError extends Error {
@@ -77,30 +80,45 @@ type Resolved =
   | { readonly kind: 'value'; readonly value: unknown }
   | { readonly kind: 'raw-json'; readonly text: string };
 
-function resolver(transformer: InputTransformer, event: unknown, context: TransformContext) {
-  const map = transformer.inputPathsMap ?? {};
-  return (name: string): Resolved | null => {
-    switch (name) {
-      case 'aws.events.rule-arn':
-        return { kind: 'value', value: context.ruleArn };
-      case 'aws.events.rule-name':
-        return { kind: 'value', value: context.ruleName };
-      case 'aws.events.event.ingestion-time': {
-        const t = context.ingestionTime;
-        return { kind: 'value', value: typeof t === 'string' ? t : t.toISOString() };
-      }
-      case 'aws.events.event.json':
-        return { kind: 'raw-json', text: context.eventJson ?? JSON.stringify(event) };
-      case 'aws.events.event': {
-        const { detail: _detail, ...rest } = (
-          typeof event === 'object' && event !== null ? event : {}
-        ) as Record<string, unknown>;
-        return { kind: 'raw-json', text: JSON.stringify(rest) };
-      }
+/** A variable's value for one event; null when the template names no such variable. */
+function resolve(
+  map: Readonly<Record<string, string>>,
+  name: string,
+  event: unknown,
+  context: TransformContext,
+): Resolved | null {
+  switch (name) {
+    case 'aws.events.rule-arn':
+      return { kind: 'value', value: context.ruleArn };
+    case 'aws.events.rule-name':
+      return { kind: 'value', value: context.ruleName };
+    case 'aws.events.event.ingestion-time':
+      return { kind: 'value', value: ingestionTimeText(context.ingestionTime) };
+    case 'aws.events.event.json':
+      return { kind: 'raw-json', text: context.eventJson ?? JSON.stringify(event) };
+    case 'aws.events.event': {
+      const { detail: _detail, ...rest } = (
+        typeof event === 'object' && event !== null ? event : {}
+      ) as Record<string, unknown>;
+      return { kind: 'raw-json', text: JSON.stringify(rest) };
     }
-    if (!Object.hasOwn(map, name)) return null;
-    return { kind: 'value', value: applyInputPath(map[name] as string, event) };
-  };
+  }
+  if (!Object.hasOwn(map, name)) return null;
+  return { kind: 'value', value: applyInputPath(map[name] as string, event) };
+}
+
+let lastIngestionMs = Number.NaN;
+let lastIngestionText = '';
+
+/** ISO 8601 text of the ingestion time; the last one is kept, as a burst of events shares it. */
+function ingestionTimeText(time: Date | string): string {
+  if (typeof time === 'string') return time;
+  const ms = time.getTime();
+  if (ms !== lastIngestionMs) {
+    lastIngestionText = time.toISOString();
+    lastIngestionMs = ms;
+  }
+  return lastIngestionText;
 }
 
 function renderOutsideString(resolved: Resolved): string {
@@ -160,10 +178,6 @@ function compile(transformer: InputTransformer): CompiledTransformer {
   return c;
 }
 
-/** Characters JSON.stringify writes differently than they are (escapes; any surrogate, to be safe). */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what JSON escapes
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
-
 /** The split minified template, or undefined when the template needs the general renderer. */
 function fastPath(transformer: InputTransformer): CompiledTransformer['fast'] {
   const template = transformer.inputTemplate;
@@ -218,27 +232,35 @@ function fastPath(transformer: InputTransformer): CompiledTransformer['fast'] {
     from = end;
   }
   literals.push(minified.slice(from));
-  const pieces = placeholders.map(({ name, inString: inside }): Piece => {
-    if (inside) {
-      return (event, context) => {
-        const resolved = resolver(transformer, event, context)(name) as Resolved;
-        const text = renderInsideString(resolved);
-        return NEEDS_ESCAPE.test(text) ? undefined : text;
-      };
-    }
-    if (PREDEFINED.has(name)) {
-      return (event, context) => renderOutsideString(resolver(transformer, event, context)(name) as Resolved);
-    }
-    const path = map[name] as string;
-    const detailPath = DETAIL_PATH.exec(path);
-    return (event, context) => {
-      const value = applyInputPath(path, event);
-      if (value === undefined) return 'null';
-      const sent = detailPath === null ? undefined : detailTextOf(detailPath[1], value, context);
-      return sent ?? JSON.stringify(value);
-    };
-  });
+  const pieces = placeholders.map(({ name, inString: inside }) =>
+    inside ? insideStringPiece(map, name) : outsideStringPiece(map, name),
+  );
   return { literals, pieces };
+}
+
+/** A placeholder inside a JSON string: its bare text, when JSON would not escape any of it. */
+function insideStringPiece(map: Readonly<Record<string, string>>, name: string): Piece {
+  return (event, context) => {
+    const text = renderInsideString(resolve(map, name, event, context) as Resolved);
+    return NEEDS_ESCAPE.test(text) ? undefined : text;
+  };
+}
+
+/** A placeholder outside strings: its value as minified JSON. */
+function outsideStringPiece(map: Readonly<Record<string, string>>, name: string): Piece {
+  if (PREDEFINED.has(name)) {
+    return (event, context) => renderOutsideString(resolve(map, name, event, context) as Resolved);
+  }
+  const path = map[name] as string;
+  const read = inputPathReader(path);
+  const detailPath = DETAIL_PATH.exec(path);
+  if (detailPath === null) return (event) => jsonOf(read(event));
+  const member = detailPath[1];
+  return (event, context) => {
+    const value = read(event);
+    if (typeof value !== 'object' || value === null) return jsonOf(value);
+    return detailTextOf(member, value, context) ?? JSON.stringify(value);
+  };
 }
 
 /**
@@ -248,7 +270,12 @@ function fastPath(transformer: InputTransformer): CompiledTransformer['fast'] {
 function detailTextOf(member: string | undefined, value: unknown, context: TransformContext) {
   const detailJson = context.detailJson;
   if (detailJson === undefined || typeof value !== 'object' || value === null) return undefined;
-  const text = member === undefined ? detailJson : memberText(detailJson, member);
+  const text =
+    member === undefined
+      ? detailJson
+      : context.detailMembers === undefined
+        ? memberText(detailJson, member)
+        : compositeMemberText(detailJson, context.detailMembers, member);
   // The text must be the value found: an object's text starts with {, an array's with [.
   return text !== undefined && text.charCodeAt(0) === (Array.isArray(value) ? 0x5b : 0x7b) ? text : undefined;
 }
@@ -285,7 +312,7 @@ export function applyInputTransformer(
     const rendered = renderFast(c.fast, event, context);
     if (rendered !== undefined) return rendered;
   }
-  const resolve = resolver(transformer, event, context);
+  const map = transformer.inputPathsMap ?? {};
   const template = transformer.inputTemplate;
   const json = c.json;
   let out = '';
@@ -295,7 +322,7 @@ export function applyInputTransformer(
     if (ch === '<') {
       PLACEHOLDER.lastIndex = i;
       const m = PLACEHOLDER.exec(template);
-      const resolved = m === null ? null : resolve(m[1] as string);
+      const resolved = m === null ? null : resolve(map, m[1] as string, event, context);
       if (m !== null && resolved !== null) {
         out += json && !inString ? renderOutsideString(resolved) : renderInsideString(resolved);
         i += m[0].length;
