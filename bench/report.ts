@@ -374,6 +374,21 @@ function memoryByGroup(series: PipelineBenchResult['rows'][number]['rssSeries'])
   ];
 }
 
+/** How busy the runtime's event loop was while the largest run had work: what limits it, or not. */
+function eventLoopLine(series: PipelineBenchResult['rows'][number]['rssSeries']): string[] {
+  const busy = series
+    .map((x) => x.elu)
+    .filter((v): v is number => v !== undefined)
+    .slice(1, -1);
+  if (busy.length === 0) return [];
+  const sorted = [...busy].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)] as number;
+  return [
+    '',
+    `Event-loop utilisation of the runtime's main thread over the run (500 ms samples): median ${median.toFixed(2)}, ${busy.filter((v) => v >= 0.95).length} of ${busy.length} samples at 0.95 or more. Near 1, the event loop is busy all the time: it is either the bottleneck or waiting for a core.`,
+  ];
+}
+
 function pipelineSection(r: PipelineBenchResult, run: BenchRun): string[] {
   const rows = r.rows.map(
     (row) =>
@@ -392,7 +407,7 @@ function pipelineSection(r: PipelineBenchResult, run: BenchRun): string[] {
       `- Target >= 5,000 events/s end to end through tier 1 on 2 cores: ${n(largest.eventsPerSecond)} events/s at ${n(largest.events)} events (${verdict(largest.eventsPerSecond >= 5000)}).`,
       `- Target memory flat over the ${n(largest.events)}-event run (runtime + workers RSS): ${total(early).toFixed(0)} MiB at 10% of the run, peak ${peak.toFixed(0)} MiB, ${total(last).toFixed(0)} MiB at the end (${verdict(peak - total(early) <= allowed)}; flat = peak within max(64 MiB, 10%) of the 10% mark).`,
     );
-    targets.push('', ...memoryByGroup(series));
+    targets.push('', ...memoryByGroup(series), ...eventLoopLine(series));
   }
   const sqs = run.results.sqs as SqsBenchResult | undefined;
   const lambda = run.results.lambda as LambdaBenchResult | undefined;
