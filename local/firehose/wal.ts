@@ -2,6 +2,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } fro
 import { join } from 'node:path';
 import { type Deferred, deferred } from '../deferred.js';
 import { readFully, writeFully } from '../fs-sync.js';
+import { isWellFormed } from '../unicode.js';
 
 /**
  * Write-ahead log of one local Firehose stream: what makes an accepted record survive a killed
@@ -247,9 +248,6 @@ export function encodeLine(arrival: Date, data: string): Buffer {
       : `${arrival.getTime()}\t${data}`;
   return Buffer.from(`${line}\n`, 'utf8');
 }
-
-/** String.prototype.isWellFormed (Node 20), not yet in the ES2023 typings. */
-const isWellFormed = (text: string): boolean => (text as string & { isWellFormed(): boolean }).isWellFormed();
 
 const RAW_LINE = /^(\d{1,16})\t/;
 

@@ -1,4 +1,5 @@
 import type { SqsMessageAttribute } from '../model.js';
+import { isWellFormed } from '../unicode.js';
 import { invalidMessageContents, invalidParameter, missingParameter } from './errors.js';
 import { isBinaryDataType } from './md5.js';
 
@@ -47,11 +48,6 @@ export function validateMessage(
     );
   }
   return { total, body: bodyBytes };
-}
-
-/** No lone surrogate (ES2024 `String.prototype.isWellFormed`, in Node 20; not yet in our `lib`). */
-function isWellFormed(text: string): boolean {
-  return (text as string & { isWellFormed(): boolean }).isWellFormed();
 }
 
 function validateAttributes(attributes: Record<string, SqsMessageAttribute>): number {
