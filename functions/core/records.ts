@@ -32,6 +32,11 @@ export type ParsedRecord =
       /** Whatever could be read before the failure, so the failure can still be attributed. */
       readonly tenant?: string;
       readonly envelopeId?: string;
+      /**
+       * Set for InvalidPayload only: the envelope is valid itself, so the record's place in its
+       * stream is known. Other poison has no trustworthy (stream, seq).
+       */
+      readonly envelope?: Envelope;
     };
 
 export function parseRecordBody(body: string): ParsedRecord {
@@ -74,6 +79,7 @@ export function parseRecordBody(body: string): ParsedRecord {
       errorCode: 'InvalidPayload',
       errorMessage: `detail.payload: ${describe(request.error)}`,
       ...hint,
+      envelope: envelope.data,
     };
   }
   return {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * A bounded LRU of model outputs keyed by (model sha256, input hash): a redelivered event in a
@@ -9,8 +9,9 @@ export class ResultCache {
 
   constructor(private readonly capacity = 10_000) {}
 
+  /** One-shot `crypto.hash`: the same digest as a Hash object, without building one per text. */
   static key(modelSha256: string, input: string): string {
-    return `${modelSha256}:${createHash('sha256').update(input).digest('base64url')}`;
+    return `${modelSha256}:${hash('sha256', input, 'base64url')}`;
   }
 
   get(key: string): number | undefined {

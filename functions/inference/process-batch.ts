@@ -1,5 +1,5 @@
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
-import { type Envelope, envelopeSchema, tenantIdSchema } from '../core/envelope';
+import { type Envelope, tenantIdSchema } from '../core/envelope';
 import { DetailType, RESULT_SOURCE } from '../core/events';
 import {
   decide,
@@ -121,7 +121,7 @@ export async function processBatch(
       fail(record, parsed.errorCode, parsed.errorMessage, false, {
         tenant: parsed.tenant,
         sourceId: parsed.envelopeId,
-        envelope: parsed.errorCode === 'InvalidPayload' ? envelopeOf(record.body) : undefined,
+        envelope: parsed.envelope,
       });
       continue;
     }
@@ -392,15 +392,6 @@ function hintOf(item: Work): FailureHint {
     sourceId: item.request.sourceEventId ?? item.envelope.id,
     envelope: item.envelope,
   };
-}
-
-/**
- * The envelope of an InvalidPayload record: valid itself (only its payload is not), so the
- * record's place in its stream is known. Other poison has no trustworthy (stream, seq).
- */
-function envelopeOf(body: string): Envelope | undefined {
-  const parsed = envelopeSchema.safeParse((JSON.parse(body) as { detail?: unknown }).detail);
-  return parsed.success ? parsed.data : undefined;
 }
 
 function resultEntry(detailType: string, detail: object, time: Date): PutEventsEntry {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { backoffDelayMs } from '../../functions/core/backoff';
 import { decide, inferenceRequestSchema } from '../../functions/core/inference';
@@ -64,6 +65,18 @@ describe('parseRecordBody', () => {
     const parsed = parseRecordBody(requestEvent('r9', 'x').replace('"seq":9', '"seq":"nine"'));
     expect(parsed).toMatchObject({ ok: false, tenant: 'acme', envelopeId: 'r9' });
   });
+
+  it('returns the validated envelope of an InvalidPayload record, and none for a bad envelope', () => {
+    const badPayload = parseRecordBody(requestEvent('r3', 'x').replace('"text":"x"', '"text":42'));
+    expect(badPayload).toMatchObject({
+      ok: false,
+      errorCode: 'InvalidPayload',
+      envelope: { id: 'r3', tenant: 'acme', stream: 'inbox', seq: 3, metadata: {} },
+    });
+    const badEnvelope = parseRecordBody(requestEvent('r4', 'x').replace('"seq":4', '"seq":-4'));
+    expect(badEnvelope).toMatchObject({ ok: false, errorCode: 'InvalidEnvelope' });
+    expect(badEnvelope).not.toHaveProperty('envelope');
+  });
 });
 
 describe('ResultCache', () => {
@@ -79,6 +92,14 @@ describe('ResultCache', () => {
   it('keys by model and input, so another model never reuses a score', () => {
     expect(ResultCache.key('m1', 'text')).not.toBe(ResultCache.key('m2', 'text'));
     expect(ResultCache.key('m1', 'text')).toBe(ResultCache.key('m1', 'text'));
+  });
+
+  it('keys by the sha256 of the UTF-8 text, so keys stay the same from one release to the next', () => {
+    for (const text of ['text', 'café ☕ 日本語', '\ud83d\udce7 mail', '']) {
+      const digest = createHash('sha256').update(Buffer.from(text, 'utf8')).digest('base64url');
+      expect(ResultCache.key('m1', text)).toBe(`m1:${digest}`);
+    }
+    expect(ResultCache.key('m1', 'text ')).not.toBe(ResultCache.key('m1', 'text'));
   });
 });
 
