@@ -9,7 +9,7 @@ import type {
 import { regionOfArn } from './environment.js';
 import { EventPayload } from './event-payload.js';
 import type { InvocationErrorType } from './metrics.js';
-import { buildSqsEvent, readBatchItemFailures, toSqsRecord } from './sqs-event.js';
+import { readBatchItemFailures, type SqsEvent, toSqsRecord } from './sqs-event.js';
 
 export interface DeletedMessage {
   readonly messageId: string;
@@ -143,7 +143,7 @@ export class SqsEventSourcePoller {
     let carried: ReceivedMessage[] = [];
     try {
       while (!this.stopping) {
-        const { batch, overflow } = await this.collect(carried);
+        const { batch, event, overflow } = await this.collect(carried);
         carried = overflow;
         if (batch.length === 0) {
           // An empty queue needs only one poller: extra ones leave (scale down).
@@ -160,7 +160,7 @@ export class SqsEventSourcePoller {
           return;
         }
         this.maybeScaleUp();
-        await this.process(batch);
+        await this.process(batch, event);
       }
     } finally {
       if (carried.length > 0) await this.releaseUnprocessed(carried);
@@ -182,10 +182,11 @@ export class SqsEventSourcePoller {
    * queue is drained, or the next message would take the event past the payload limit. Messages
    * received beyond that limit come back as `overflow` for the next batch: handing them back to
    * the queue would count a receive against their maxReceiveCount without running them.
+   * `event` is the batch's SQS event, its records built once for both the size check and the call.
    */
   private async collect(
     carried: readonly ReceivedMessage[],
-  ): Promise<{ batch: ReceivedMessage[]; overflow: ReceivedMessage[] }> {
+  ): Promise<{ batch: ReceivedMessage[]; event: SqsEvent; overflow: ReceivedMessage[] }> {
     const { batchSize } = this.mapping;
     const windowMs = this.mapping.maxBatchingWindowSeconds * 1000;
     const batch: ReceivedMessage[] = [];
@@ -224,7 +225,7 @@ export class SqsEventSourcePoller {
       if (received.length === 0 && waitTimeSeconds === 0)
         await this.pause(Math.min(this.idlePollIntervalMs(), left));
     }
-    return { batch, overflow };
+    return { batch, event: payload.event(), overflow };
   }
 
   private async receive(maxMessages: number, waitTimeSeconds: number): Promise<ReceivedMessage[]> {
@@ -239,7 +240,7 @@ export class SqsEventSourcePoller {
     }
   }
 
-  private async process(batch: ReceivedMessage[]): Promise<void> {
+  private async process(batch: ReceivedMessage[], event: SqsEvent): Promise<void> {
     const stats = this.stats_;
     stats.batches++;
     stats.records += batch.length;
@@ -247,11 +248,9 @@ export class SqsEventSourcePoller {
     stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
     let result: InvocationResult | undefined;
     try {
-      result = await this.options.invoker.invoke(
-        this.mapping.functionLogicalId,
-        buildSqsEvent(batch, this.mapping.queueArn, this.region),
-        { plainJsonEvent: true },
-      );
+      result = await this.options.invoker.invoke(this.mapping.functionLogicalId, event, {
+        plainJsonEvent: true,
+      });
     } catch (error) {
       stats.invocationErrors.InvokerThrew++;
       this.log(`invoke failed: ${error instanceof Error ? error.message : String(error)}`);

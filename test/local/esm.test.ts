@@ -2,8 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_INVOCATION_PAYLOAD_BYTES } from '../../local/lambda/event-payload.js';
 import { type DeletedMessage, SqsEventSourcePoller } from '../../local/lambda/event-source-mapping.js';
 import { LambdaRunner } from '../../local/lambda/runner.js';
-import { readBatchItemFailures, type SqsEvent } from '../../local/lambda/sqs-event.js';
-import type { EventSourceMappingModel, InvocationResult, LambdaInvoker } from '../../local/model.js';
+import { buildSqsEvent, readBatchItemFailures, type SqsEvent } from '../../local/lambda/sqs-event.js';
+import type {
+  EventSourceMappingModel,
+  InvocationResult,
+  LambdaInvoker,
+  ReceivedMessage,
+} from '../../local/model.js';
 import { makeLambdaLayout } from './fixtures/lambda/layout.js';
 import { MemoryQueue } from './fixtures/lambda/memory-queue.js';
 
@@ -114,6 +119,47 @@ describe('SqsEventSourcePoller', () => {
     const records = fake.batches.flatMap((b) => b.event.Records);
     expect(records.map((r) => r.body[0])).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
     expect(records.every((r) => r.attributes.ApproximateReceiveCount === '1')).toBe(true);
+  });
+
+  it('invokes with the event buildSqsEvent makes of the received messages, carried ones too', async () => {
+    const queue = new MemoryQueue(QUEUE_ARN);
+    const received = new Map<string, ReceivedMessage>();
+    const receive = queue.receive.bind(queue);
+    queue.receive = async (...args) => {
+      const messages = await receive(...args);
+      for (const message of messages) received.set(message.messageId, message);
+      return messages;
+    };
+    const attributes = {
+      tenant: { DataType: 'String', StringValue: 'acme' },
+      raw: { DataType: 'Binary', BinaryValue: 'AQI=' },
+    };
+    for (let i = 0; i < 7; i++) {
+      await queue.send(QUEUE_ARN, `{"n":${i},"text":"\u0001é"}`.padEnd(1_000, ' '), attributes);
+    }
+    const fake = fakeInvoker();
+    // Room for two records (about 1.7 KB each) per event: later batches start with carried messages.
+    const esm = poller(mapping({ batchSize: 10, maxConcurrency: 1 }), queue, fake.invoker, {
+      maxPayloadBytes: 3_600,
+    });
+    esm.start();
+    await until(() => queue.deletedIds.length === 7);
+    expect(fake.batches.map((b) => b.event.Records.length)).toEqual([2, 2, 2, 1]);
+    for (const { event } of fake.batches) {
+      const messages = event.Records.map((r) => received.get(r.messageId) as ReceivedMessage);
+      expect(JSON.stringify(event)).toBe(JSON.stringify(buildSqsEvent(messages, QUEUE_ARN, 'eu-west-1')));
+    }
+    expect(Object.keys(fake.batches[0]?.event.Records[0] ?? {})).toEqual([
+      'messageId',
+      'receiptHandle',
+      'body',
+      'attributes',
+      'messageAttributes',
+      'md5OfBody',
+      'eventSource',
+      'eventSourceARN',
+      'awsRegion',
+    ]);
   });
 
   it('hands back the messages that did not fit when it stops, without deleting them', async () => {
