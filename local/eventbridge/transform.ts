@@ -1,4 +1,4 @@
-import { compositeMemberText, memberText } from './event.js';
+import { compositeMemberText, memberText } from '../json-members.js';
 import { applyInputPath, inputPathReader, parseInputPath } from './input-path.js';
 import { jsonOf, NEEDS_ESCAPE } from './json-text.js';
 

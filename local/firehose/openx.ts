@@ -1,3 +1,4 @@
+import { compositeMemberText, scanJson } from '../json-members.js';
 import type { ColumnCodec } from './glue-types';
 
 export type RowValue = string | number | boolean | null;
@@ -16,7 +17,8 @@ function convertValue(codec: ColumnCodec, value: unknown): RowValue | { error: s
   if (value === null || value === undefined) return null;
   switch (codec.kind) {
     case 'string':
-      // OpenX stores nested JSON in a string column as its JSON text.
+      // OpenX stores nested JSON in a string column as its JSON text (convertRecord passes the
+      // text as written when it has it).
       return typeof value === 'string' ? value : JSON.stringify(value);
     case 'integer': {
       const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
@@ -45,6 +47,11 @@ function convertValue(codec: ColumnCodec, value: unknown): RowValue | { error: s
  * One record → one row, with the OpenX JSON SerDe semantics that matter for the archive: keys
  * match columns case-insensitively, missing keys are NULL, unknown keys are ignored, objects and
  * arrays in string columns keep their JSON text. Anything else unconvertible fails the record.
+ *
+ * That text is the member's text as written when the record is minified (the archive rule's input
+ * transformer writes it so), and JSON.stringify's otherwise: the same value either way, only
+ * escapes and number spellings may differ. Re-serialising the payload (a whole email, escapes
+ * throughout) cost twice the parse of the record.
  */
 export function convertRecord(columns: readonly ColumnCodec[], data: string): ConversionResult {
   let parsed: unknown;
@@ -67,12 +74,21 @@ export function convertRecord(columns: readonly ColumnCodec[], data: string): Co
     }
   }
   const row: Record<string, RowValue> = {};
+  let members: readonly number[] | undefined;
   for (const codec of columns) {
     const value = byLowerKey
       ? byLowerKey.get(codec.name)
       : Object.hasOwn(object, codec.name)
         ? object[codec.name]
         : undefined;
+    if (codec.kind === 'string' && typeof value === 'object' && value !== null && !byLowerKey) {
+      members ??= scanJson(data).members;
+      const written = compositeMemberText(data, members, codec.name);
+      if (written !== undefined) {
+        row[codec.name] = written;
+        continue;
+      }
+    }
     const converted = convertValue(codec, value);
     if (converted !== null && typeof converted === 'object') {
       return malformed(`Column ${codec.name}: ${converted.error}`);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseRecordBody } from '../../functions/core/records';
-import { checkEntry, MAX_DETAIL_DEPTH, nestingDepth } from '../../local/eventbridge/event';
+import { checkEntry, MAX_DETAIL_DEPTH } from '../../local/eventbridge/event';
 import { matchesPattern } from '../../local/eventbridge/pattern';
+import { nestingDepth } from '../../local/json-members';
 import { requestEvent } from '../support/sqs-records';
 
 const envelopeWith = (payload: string) =>

@@ -2,16 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { LocalEventBus } from '../../local/eventbridge/bus';
 import {
   checkEntry,
-  compositeMemberText,
   type EventBridgeEvent,
   eventJsonOf,
   formatEventTime,
   MAX_REQUEST_ENTRY_BYTES,
-  memberText,
   validateRequest,
 } from '../../local/eventbridge/event';
 import { jsonOf } from '../../local/eventbridge/json-text';
 import { applyInputPath, applyInputTransformer } from '../../local/eventbridge/transform';
+import { compositeMemberText, memberText } from '../../local/json-members';
 import { arn, BUS, FakeFirehose, FakeQueues, testModel } from './bus-fakes';
 
 // What the per-event fast paths write must be what the plain serialisation writes, byte for byte.

@@ -79,6 +79,31 @@ describe('convertRecord (OpenX JSON SerDe)', () => {
     });
   });
 
+  it('keeps a nested value as written in a minified record, and re-serialises it otherwise', () => {
+    const payloadOf = (data: string) => {
+      const result = convertRecord(columns, data);
+      if (!result.ok) throw new Error(result.message);
+      return result.row.payload;
+    };
+    // Minified: the member's own text, escapes and number spellings included.
+    expect(payloadOf('{"name":"n","payload":{"t":"caf\\u00e9\\n","n":1.50,"l":["}",{"x":"\\""}]}}')).toBe(
+      '{"t":"caf\\u00e9\\n","n":1.50,"l":["}",{"x":"\\""}]}',
+    );
+    expect(payloadOf('{"payload":[1,{"a":[]}],"name":"n"}')).toBe('[1,{"a":[]}]');
+    // Duplicate keys: the last one, as JSON.parse keeps; a later scalar wins over an object.
+    expect(payloadOf('{"payload":{"a":1},"payload":{"b":2}}')).toBe('{"b":2}');
+    expect(payloadOf('{"payload":{"a":1},"payload":"s"}')).toBe('s');
+    // Whitespace outside strings, an escaped key or a mixed-case key: JSON.stringify's text.
+    expect(payloadOf('{"name": "n", "payload": {"t": "caf\\u00e9", "n": 1.50}}')).toBe(
+      '{"t":"café","n":1.5}',
+    );
+    expect(payloadOf('{"n\\u0061me":"n","payload":{"n":1.50}}')).toBe('{"n":1.5}');
+    expect(payloadOf('{"Name":"n","payload":{"n":1.50}}')).toBe('{"n":1.5}');
+    expect(payloadOf('{"PAYLOAD":{"n":1.50}}')).toBe('{"n":1.5}');
+    // A value that only looks like the member: a nested "payload" key is not the top-level one.
+    expect(payloadOf('{"x":{"payload":{"no":1}},"payload":{"yes":2}}')).toBe('{"yes":2}');
+  });
+
   it('matches keys case-insensitively, the last of keys equal but for case winning', () => {
     expect(convertRecord(columns, '{"NAME":"upper","seq":1,"SEQ":2,"Flag":"false"}')).toMatchObject({
       ok: true,

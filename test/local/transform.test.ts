@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { memberText } from '../../local/eventbridge/event.js';
 import {
   applyInputPath,
   applyInputTransformer,
   InvalidInputTransformerError,
   validateInputTransformer,
 } from '../../local/eventbridge/transform.js';
+import { memberText } from '../../local/json-members.js';
 
 // The user guide's "Amazon EventBridge input transformation" example event and templates.
 const event = {
