@@ -14,14 +14,14 @@
  * also writes the result (with the RSS and event-loop series) as JSON.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { sampleEntries } from '../local/demo/sample-events';
 import { LocalRuntime } from '../local/runtime';
-import { cpuBetween, snapshotCpu, workersRssByGroup } from './proc-cpu';
+import { cpuBetween, descendantsRssOf, scanTree, snapshotCpu, workersRssByGroup } from './proc-cpu';
 import { postAwsJson } from './raw-aws-json';
 import { round, summarize } from './stats';
 
@@ -73,34 +73,12 @@ export interface PipelineBenchResult {
 
 const PROJECT_ROOT = join(import.meta.dirname, '..');
 
-/** RSS bytes of every descendant process (the Lambda workers), from /proc; 0 where there is no /proc. */
+/**
+ * RSS bytes of every descendant process (the Lambda workers), `exclude` and its descendants left
+ * out; 0 where there is no /proc.
+ */
 export function descendantsRss(root = process.pid, exclude?: number): number {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
-  } catch {
-    return 0;
-  }
-  const parent = new Map<number, number>();
-  const rss = new Map<number, number>();
-  for (const pid of entries) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      parent.set(Number(pid), Number(fields[1]));
-      rss.set(Number(pid), Number(fields[21]) * 4096);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  let total = 0;
-  for (const [pid, bytes] of rss) {
-    let p = parent.get(pid);
-    if (pid === exclude) continue;
-    while (p !== undefined && p > 1 && p !== root && p !== exclude) p = parent.get(p);
-    if (p === root) total += bytes;
-  }
-  return total;
+  return descendantsRssOf(scanTree(root, exclude), root);
 }
 
 export async function runPipelineBench({ quick = false } = {}): Promise<PipelineBenchResult> {
@@ -145,7 +123,9 @@ async function runOnce(count: number): Promise<PipelineBenchRow> {
     eluPrev = eluNow;
     const memory = process.memoryUsage();
     rss.push(memory.rss);
-    workersRss.push(descendantsRss(process.pid, loadgen.pid));
+    // One scan of /proc for the total and the per-function RSS: it runs on the runtime's main thread.
+    const tree = scanTree(process.pid, loadgen.pid);
+    workersRss.push(descendantsRssOf(tree));
     series.push({
       t: round((performance.now() - sendStarted) / 1000, 2),
       done: latencies.length,
@@ -155,7 +135,7 @@ async function runOnce(count: number): Promise<PipelineBenchRow> {
       externalMiB: mib(memory.external),
       elu: round(elu, 2),
       workers: Object.fromEntries(
-        Object.entries(workersRssByGroup(process.pid, loadgen.pid)).map(([group, w]) => [
+        Object.entries(workersRssByGroup(tree, process.pid)).map(([group, w]) => [
           group,
           { processes: w.processes, rssMiB: mib(w.rssBytes) },
         ]),

@@ -13,55 +13,171 @@ export type CpuByGroup = Record<string, number>;
 
 const TICKS_PER_SECOND = 100; // USER_HZ: 100 on every Linux this runs on
 
-/** RSS bytes and process count per worker group (`<function> workers`), from /proc. */
+/** One process of the tree under the root, from a single read of its /proc/<pid>/stat. */
+export interface TreeProcess {
+  readonly pid: number;
+  readonly group: string;
+  /** utime + stime. */
+  readonly ticks: number;
+  readonly rssBytes: number;
+  /** The excluded process (the load generator) or one of its descendants. */
+  readonly excluded: boolean;
+}
+
+interface ProcStat {
+  readonly ppid: number;
+  readonly ticks: number;
+  readonly rssBytes: number;
+  /** Clock ticks after boot (field 22). */
+  readonly startTime: number;
+}
+
+/** Fields after the command name, which may itself hold spaces and parentheses. */
+function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+function readStat(pid: string): ProcStat | undefined {
+  try {
+    const fields = statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return {
+      ppid: Number(fields[1]),
+      ticks: Number(fields[11]) + Number(fields[12]),
+      rssBytes: Number(fields[21]) * 4096,
+      startTime: Number(fields[19]),
+    };
+  } catch {
+    return undefined; // exited meanwhile
+  }
+}
+
+/** Every process on the machine, each /proc/<pid>/stat read once; undefined without /proc. */
+function scanProc(): Map<number, ProcStat> | undefined {
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return undefined;
+  }
+  const procs = new Map<number, ProcStat>();
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = readStat(name);
+    if (stat) procs.set(Number(name), stat);
+  }
+  return procs;
+}
+
+/** `root` and its descendants, each flagged when it is `exclude` or under it. */
+function descendants(procs: Map<number, ProcStat>, root: number, exclude?: number) {
+  const children = new Map<number, number[]>();
+  // The root is nobody's child, so the walk ends even if pid reuse during the scan made a cycle.
+  for (const [pid, { ppid }] of procs) {
+    if (pid === root) continue;
+    const siblings = children.get(ppid);
+    if (siblings) siblings.push(pid);
+    else children.set(ppid, [pid]);
+  }
+  const out: { pid: number; excluded: boolean }[] = [];
+  const queue = [{ pid: root, excluded: false }];
+  for (let item = queue.pop(); item; item = queue.pop()) {
+    out.push(item);
+    for (const child of children.get(item.pid) ?? []) {
+      queue.push({ pid: child, excluded: item.excluded || child === exclude });
+    }
+  }
+  return out;
+}
+
+/**
+ * The tree under `root` (the runtime, included) from one scan of /proc: each process's CPU ticks,
+ * RSS and group. `loadGenerator` is the load generator's pid, grouped on its own; empty without /proc.
+ */
+export function scanTree(root = process.pid, loadGenerator?: number): TreeProcess[] {
+  const procs = scanProc();
+  if (!procs) return [];
+  const out: TreeProcess[] = [];
+  for (const { pid, excluded } of descendants(procs, root, loadGenerator)) {
+    const stat = procs.get(pid);
+    if (!stat) continue; // the root, when its own stat could not be read
+    let group: string;
+    if (pid === root) group = 'runtime process';
+    else if (pid === loadGenerator) group = 'load generator';
+    else group = `${functionOf(pid, stat.startTime) ?? 'other'} workers`;
+    out.push({ pid, group, ticks: stat.ticks, rssBytes: stat.rssBytes, excluded });
+  }
+  return out;
+}
+
+/** RSS bytes of the root's descendants, the excluded process and its own descendants left out. */
+export function descendantsRssOf(tree: readonly TreeProcess[], root = process.pid): number {
+  let total = 0;
+  for (const p of tree) if (p.pid !== root && !p.excluded) total += p.rssBytes;
+  return total;
+}
+
+/**
+ * RSS bytes and process count per worker group (`<function> workers`), the root and the load
+ * generator's subtree left out, as in {@link descendantsRssOf}.
+ */
 export function workersRssByGroup(
+  tree: readonly TreeProcess[],
   root = process.pid,
-  exclude?: number,
 ): Record<string, { processes: number; rssBytes: number }> {
   const out: Record<string, { processes: number; rssBytes: number }> = {};
-  for (const [pid, { group }] of snapshotCpu(root, exclude).byPid) {
-    if (pid === root || pid === exclude) continue;
-    let rssBytes = 0;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      rssBytes = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[21]) * 4096;
-    } catch {
-      continue;
-    }
+  for (const { pid, group, rssBytes, excluded } of tree) {
+    if (pid === root || excluded) continue;
     const entry = out[group] ?? { processes: 0, rssBytes: 0 };
     out[group] = { processes: entry.processes + 1, rssBytes: entry.rssBytes + rssBytes };
   }
   return out;
 }
 
-/** utime + stime ticks of /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat. */
-function ticks(statPath: string): number | undefined {
+/** utime + stime ticks of /proc/<pid>/task/<tid>/stat. */
+function threadTicks(pid: number, tid: number): number | undefined {
   try {
-    const stat = readFileSync(statPath, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const fields = statFields(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
     return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return undefined; // exited meanwhile
-  }
-}
-
-function parentOf(pid: string): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
   } catch {
     return undefined;
   }
 }
 
+/**
+ * Function name per pid and start time: a pid's environment does not change, and the start time
+ * tells a pid reused by a later process apart. null: not a Lambda worker.
+ */
+const functionNames = new Map<string, string | null>();
+
 /** The Lambda function a worker process serves (from its environment), if it is one. */
-function functionOf(pid: string): string | undefined {
+function functionOf(pid: number, startTime: number): string | undefined {
+  const key = `${pid}:${startTime}`;
+  const cached = functionNames.get(key);
+  if (cached !== undefined) return cached ?? undefined;
+  const name = readFunctionName(pid);
+  if (name !== undefined) functionNames.set(key, name);
+  // A child caught between fork and exec still shows its parent's environment: only a miss for a
+  // process more than a second old is final.
+  else if (uptimeTicks() - startTime > TICKS_PER_SECOND) functionNames.set(key, null);
+  return name;
+}
+
+function readFunctionName(pid: number): string | undefined {
   try {
     const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
     const match = /(?:^|\0)AWS_LAMBDA_FUNCTION_NAME=([^\0]*)/.exec(environ);
     return match?.[1];
   } catch {
     return undefined;
+  }
+}
+
+/** Clock ticks since boot, the unit of a process's start time. */
+function uptimeTicks(): number {
+  try {
+    return Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * TICKS_PER_SECOND;
+  } catch {
+    return 0;
   }
 }
 
@@ -75,32 +191,9 @@ export interface CpuSnapshot {
 }
 
 export function snapshotCpu(root = process.pid, loadGenerator?: number): CpuSnapshot {
-  const byPid = new Map<number, { group: string; ticks: number }>();
-  let pids: string[];
-  try {
-    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
-  } catch {
-    return { byPid, mainThreadTicks: 0 };
-  }
-  const parent = new Map<number, number>();
-  for (const pid of pids) {
-    const p = parentOf(pid);
-    if (p !== undefined) parent.set(Number(pid), p);
-  }
-  for (const pid of pids) {
-    const n = Number(pid);
-    let p: number | undefined = n;
-    while (p !== undefined && p > 1 && p !== root) p = parent.get(p);
-    if (p !== root) continue;
-    const t = ticks(`/proc/${pid}/stat`);
-    if (t === undefined) continue;
-    let group: string;
-    if (n === root) group = 'runtime process';
-    else if (n === loadGenerator) group = 'load generator';
-    else group = `${functionOf(pid) ?? 'other'} workers`;
-    byPid.set(n, { group, ticks: t });
-  }
-  return { byPid, mainThreadTicks: ticks(`/proc/${root}/task/${root}/stat`) ?? 0 };
+  const tree = scanTree(root, loadGenerator);
+  const byPid = new Map(tree.map(({ pid, group, ticks }) => [pid, { group, ticks }]));
+  return { byPid, mainThreadTicks: threadTicks(root, root) ?? 0 };
 }
 
 /** CPU seconds per group between two snapshots; processes started in between count from zero. */
