@@ -54,6 +54,9 @@ export interface GatedStream {
   readonly read: StreamRead;
 }
 
+/** The outcome while the gate builds it. */
+type Building<T extends GateItem> = GateOutcome<T> & { readonly streams: Map<string, GatedStream> };
+
 const streamId = (tenant: string, stream: string) => JSON.stringify([tenant, stream]);
 
 /**
@@ -62,20 +65,21 @@ const streamId = (tenant: string, stream: string) => JSON.stringify([tenant, str
  * delayed is always the tail of each stream. Nothing is dropped: every record either proceeds,
  * is re-queued, is a duplicate of a processed one, or is reported unavailable.
  *
- * Per tenant and batch that is one read (the bucket and every sequenced stream together) and one
- * conditional write of the bucket; streams whose records carry no sequence number have no state.
+ * Per batch that is one read (every tenant's bucket and sequenced streams together), and per
+ * tenant one conditional write of the bucket; streams whose records carry no sequence number have
+ * no state, and tenants without a policy need no read at all.
  */
 export async function gate<T extends GateItem>(
   items: readonly T[],
   tenancy: Tenancy,
   nowMs: number,
 ): Promise<GateOutcome<T>> {
-  const outcome = {
-    proceed: [] as GateOutcome<T>['proceed'][number][],
-    requeue: [] as GateOutcome<T>['requeue'][number][],
-    duplicates: [] as T[],
-    unavailable: [] as GateOutcome<T>['unavailable'][number][],
-    streams: new Map<string, GatedStream>(),
+  const outcome: Building<T> = {
+    proceed: [],
+    requeue: [],
+    duplicates: [],
+    unavailable: [],
+    streams: new Map(),
   };
   const byTenant = new Map<string, T[]>();
   for (const item of items) {
@@ -85,88 +89,117 @@ export async function gate<T extends GateItem>(
     }
     pushTo(byTenant, item.envelope.tenant, item);
   }
+  if (byTenant.size === 0) return outcome;
 
+  const tenants = [...byTenant].map(([tenant, tenantItems]) => ({
+    tenant,
+    items: tenantItems,
+    byStream: groupByStream(tenantItems),
+  }));
+  let reads: Map<string, TenantRead>;
+  try {
+    reads = await tenancy.store.readTenants(
+      tenants.map(({ tenant, byStream }) => ({ tenant, streams: sequencedStreams(byStream) })),
+    );
+  } catch (error) {
+    // One read covers every tenant of the batch: when it fails, none of them can be gated.
+    for (const item of tenants.flatMap((t) => t.items)) {
+      outcome.unavailable.push({ item, message: (error as Error).message });
+    }
+    return outcome;
+  }
   await Promise.all(
-    [...byTenant].map(async ([tenant, tenantItems]) => {
-      const policy = tenancy.policies[tenant] as TenantPolicies[string];
-      const byStream = new Map<string, T[]>();
+    tenants.map(async ({ tenant, items: tenantItems, byStream }) => {
+      const read = reads.get(tenant);
+      if (read) return gateTenant(outcome, tenancy, tenant, byStream, read, nowMs);
       for (const item of tenantItems) {
-        pushTo(byStream, item.envelope.stream, item);
+        outcome.unavailable.push({ item, message: `tenant state of ${tenant} missing from the read` });
       }
-      const candidates: { item: T; decision: ProcessDecision }[] = [];
-      const sequenced = [...byStream].filter(([, streamItems]) => streamItems.some(isSequenced));
-      let read: TenantRead;
-      try {
-        read = await tenancy.store.readTenant(
-          tenant,
-          sequenced.map(([stream]) => stream),
-        );
-      } catch (error) {
-        for (const item of tenantItems) outcome.unavailable.push({ item, message: (error as Error).message });
-        return;
-      }
-      for (const [stream, streamItems] of byStream) {
-        const streamRead = read.streams.get(stream);
-        let base: TrackedStream = EMPTY_TRACKED;
-        if (streamRead) {
-          base = baseOf(streamRead, streamItems);
-          outcome.streams.set(streamId(tenant, stream), { tenant, stream, base, read: streamRead });
-        }
-        const decisions = planStream(
-          base,
-          streamItems.map((item) => ({
-            id: item.record.messageId,
-            seq: item.envelope.seq,
-            firstHeldAtMs: firstHeldAt(item.record),
-          })),
-          policy,
-          nowMs,
-        );
-        for (const item of streamItems) {
-          const decision = decisions.get(item.record.messageId) as OrderingDecision;
-          if (decision.kind === 'duplicate') outcome.duplicates.push(item);
-          else if (decision.kind === 'hold') {
-            outcome.requeue.push({
-              item,
-              record: item.record,
-              reason: 'hold',
-              delaySeconds: decision.delaySeconds,
-              attributes: {
-                [FIRST_HELD_AT_ATTRIBUTE]: String(decision.firstHeldAtMs),
-                [DELAYED_FOR_ATTRIBUTE]: 'ordering',
-              },
-            });
-          } else candidates.push({ item, decision });
-        }
-      }
-      if (candidates.length === 0) return;
-      candidates.sort(({ item: { envelope: a } }, { item: { envelope: b } }) =>
-        a.stream === b.stream ? a.seq - b.seq : a.stream.localeCompare(b.stream),
-      );
-      let grant: { granted: number; retryAfterMs: number };
-      try {
-        grant = await tenancy.store.take(tenant, candidates.length, policy, read.bucket);
-      } catch (error) {
-        for (const { item } of candidates)
-          outcome.unavailable.push({ item, message: (error as Error).message });
-        return;
-      }
-      candidates.forEach((candidate, index) => {
-        if (index < grant.granted) {
-          outcome.proceed.push(candidate);
-          return;
-        }
-        outcome.requeue.push({
-          item: candidate.item,
-          record: candidate.item.record,
-          reason: 'quota',
-          delaySeconds: quotaDelaySeconds(grant.retryAfterMs),
-          attributes: { [DELAYED_FOR_ATTRIBUTE]: 'quota' },
-        });
-      });
     }),
   );
   return outcome;
+}
+
+/** Ordering plan and token-bucket take of one tenant's records, on the state read for the batch. */
+async function gateTenant<T extends GateItem>(
+  outcome: Building<T>,
+  tenancy: Tenancy,
+  tenant: string,
+  byStream: ReadonlyMap<string, T[]>,
+  read: TenantRead,
+  nowMs: number,
+): Promise<void> {
+  const policy = tenancy.policies[tenant] as TenantPolicies[string];
+  const candidates: { item: T; decision: ProcessDecision }[] = [];
+  for (const [stream, streamItems] of byStream) {
+    const streamRead = read.streams.get(stream);
+    let base: TrackedStream = EMPTY_TRACKED;
+    if (streamRead) {
+      base = baseOf(streamRead, streamItems);
+      outcome.streams.set(streamId(tenant, stream), { tenant, stream, base, read: streamRead });
+    }
+    const decisions = planStream(
+      base,
+      streamItems.map((item) => ({
+        id: item.record.messageId,
+        seq: item.envelope.seq,
+        firstHeldAtMs: firstHeldAt(item.record),
+      })),
+      policy,
+      nowMs,
+    );
+    for (const item of streamItems) {
+      const decision = decisions.get(item.record.messageId) as OrderingDecision;
+      if (decision.kind === 'duplicate') outcome.duplicates.push(item);
+      else if (decision.kind === 'hold') {
+        outcome.requeue.push({
+          item,
+          record: item.record,
+          reason: 'hold',
+          delaySeconds: decision.delaySeconds,
+          attributes: {
+            [FIRST_HELD_AT_ATTRIBUTE]: String(decision.firstHeldAtMs),
+            [DELAYED_FOR_ATTRIBUTE]: 'ordering',
+          },
+        });
+      } else candidates.push({ item, decision });
+    }
+  }
+  if (candidates.length === 0) return;
+  candidates.sort(({ item: { envelope: a } }, { item: { envelope: b } }) =>
+    a.stream === b.stream ? a.seq - b.seq : a.stream.localeCompare(b.stream),
+  );
+  let grant: { granted: number; retryAfterMs: number };
+  try {
+    grant = await tenancy.store.take(tenant, candidates.length, policy, read.bucket);
+  } catch (error) {
+    for (const { item } of candidates) outcome.unavailable.push({ item, message: (error as Error).message });
+    return;
+  }
+  candidates.forEach((candidate, index) => {
+    if (index < grant.granted) {
+      outcome.proceed.push(candidate);
+      return;
+    }
+    outcome.requeue.push({
+      item: candidate.item,
+      record: candidate.item.record,
+      reason: 'quota',
+      delaySeconds: quotaDelaySeconds(grant.retryAfterMs),
+      attributes: { [DELAYED_FOR_ATTRIBUTE]: 'quota' },
+    });
+  });
+}
+
+function groupByStream<T extends GateItem>(items: readonly T[]): Map<string, T[]> {
+  const byStream = new Map<string, T[]>();
+  for (const item of items) pushTo(byStream, item.envelope.stream, item);
+  return byStream;
+}
+
+/** The streams with state to read: those with at least one sequenced record. */
+function sequencedStreams(byStream: ReadonlyMap<string, readonly GateItem[]>): string[] {
+  return [...byStream].filter(([, streamItems]) => streamItems.some(isSequenced)).map(([stream]) => stream);
 }
 
 /**

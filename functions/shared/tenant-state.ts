@@ -22,8 +22,12 @@ import { type BucketLimits, type BucketState, take } from '../core/token-bucket'
  * `expiresAt` is treated as gone here.
  */
 export interface TenantStateStore {
-  /** One consistent read of the tenant's bucket and the given streams' state. */
-  readTenant(tenant: string, streams: readonly string[]): Promise<TenantRead>;
+  /**
+   * One consistent read of the buckets and the given streams' state of several tenants (one
+   * request per tenant), keyed by tenant: a single BatchGetItem unless there are more keys than
+   * one allows.
+   */
+  readTenants(requests: readonly TenantReadRequest[]): Promise<Map<string, TenantRead>>;
   /** Takes up to `requested` tokens from the tenant's bucket; `basis`: the bucket as just read. */
   take(tenant: string, requested: number, limits: BucketLimits, basis?: BucketRead): Promise<QuotaGrant>;
   readStream(tenant: string, stream: string): Promise<StreamRead>;
@@ -60,6 +64,11 @@ export interface StreamRead extends Versioned {
 export interface BucketRead extends Versioned {
   /** Undefined when the bucket was never used, or it expired (a full bucket). */
   readonly state?: BucketState;
+}
+
+export interface TenantReadRequest {
+  readonly tenant: string;
+  readonly streams: readonly string[];
 }
 
 export interface TenantRead {
@@ -110,16 +119,24 @@ export class DynamoTenantState implements TenantStateStore {
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
-  async readTenant(tenant: string, streams: readonly string[]): Promise<TenantRead> {
-    const keys = [bucketKey(tenant), ...streams.map((stream) => streamKey(tenant, stream))];
+  async readTenants(requests: readonly TenantReadRequest[]): Promise<Map<string, TenantRead>> {
+    const keys = requests.flatMap(({ tenant, streams }) => [
+      bucketKey(tenant),
+      ...streams.map((stream) => streamKey(tenant, stream)),
+    ]);
     const snapshots = await this.readMany(keys);
     const snapshotOf = (pk: string) => snapshots.get(pk) ?? { expired: false };
-    return {
-      bucket: bucketReadOf(snapshotOf(bucketKey(tenant))),
-      streams: new Map(
-        streams.map((stream) => [stream, streamReadOf(snapshotOf(streamKey(tenant, stream)))]),
-      ),
-    };
+    return new Map(
+      requests.map(({ tenant, streams }) => [
+        tenant,
+        {
+          bucket: bucketReadOf(snapshotOf(bucketKey(tenant))),
+          streams: new Map(
+            streams.map((stream) => [stream, streamReadOf(snapshotOf(streamKey(tenant, stream)))]),
+          ),
+        },
+      ]),
+    );
   }
 
   async take(
@@ -186,7 +203,11 @@ export class DynamoTenantState implements TenantStateStore {
     return this.snapshotOf(item);
   }
 
-  /** Consistent reads of several items in as few requests as BatchGetItem allows. */
+  /**
+   * Consistent reads of several items. Each round sends every pending key, in as few requests as
+   * BatchGetItem's key limit allows (sent together: splitting is no retry, so it neither waits nor
+   * counts as an attempt); the next round, after a backoff, only the keys DynamoDB left unprocessed.
+   */
   private async readMany(keys: readonly string[]): Promise<Map<string, Snapshot>> {
     const found = new Map<string, Snapshot>();
     let pending = [...new Set(keys)];
@@ -195,25 +216,28 @@ export class DynamoTenantState implements TenantStateStore {
         throw new TenantStateError(`tenant state ${pending.join(', ')} could not be read (unprocessed keys)`);
       }
       if (attempt > 0) await this.sleep(Math.random() * Math.min(200, 5 * 2 ** attempt));
-      const request = pending.slice(0, MAX_BATCH_GET_KEYS);
-      const rest = pending.slice(MAX_BATCH_GET_KEYS);
-      const { Responses, UnprocessedKeys } = await this.client.send(
-        new BatchGetItemCommand({
-          RequestItems: {
-            [this.tableName]: { Keys: request.map((pk) => ({ pk: { S: pk } })), ConsistentRead: true },
-          },
-        }),
-      );
-      for (const item of Responses?.[this.tableName] ?? []) {
-        const pk = item.pk?.S;
-        if (pk !== undefined) found.set(pk, this.snapshotOf(item));
-      }
-      const unprocessed = (UnprocessedKeys?.[this.tableName]?.Keys ?? []).flatMap((key) =>
-        key.pk?.S === undefined ? [] : [key.pk.S],
-      );
-      pending = [...unprocessed, ...rest];
+      const requests = chunks(pending, MAX_BATCH_GET_KEYS).map((request) => this.batchGet(request, found));
+      pending = (await Promise.all(requests)).flat();
     }
     return found;
+  }
+
+  /** One BatchGetItem: adds what it read to `found`, returns the keys DynamoDB left unprocessed. */
+  private async batchGet(keys: readonly string[], found: Map<string, Snapshot>): Promise<string[]> {
+    const { Responses, UnprocessedKeys } = await this.client.send(
+      new BatchGetItemCommand({
+        RequestItems: {
+          [this.tableName]: { Keys: keys.map((pk) => ({ pk: { S: pk } })), ConsistentRead: true },
+        },
+      }),
+    );
+    for (const item of Responses?.[this.tableName] ?? []) {
+      const pk = item.pk?.S;
+      if (pk !== undefined) found.set(pk, this.snapshotOf(item));
+    }
+    return (UnprocessedKeys?.[this.tableName]?.Keys ?? []).flatMap((key) =>
+      key.pk?.S === undefined ? [] : [key.pk.S],
+    );
   }
 
   private snapshotOf(item: Item | undefined): Snapshot {
@@ -300,6 +324,12 @@ function bucketReadOf(snapshot: Snapshot): BucketRead {
     ...(item ? { state: { tokens: num(item.tokens), updatedAtMs: num(item.updatedAtMs) } } : {}),
     ...(version === undefined ? {} : { version }),
   };
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  return Array.from({ length: Math.ceil(items.length / size) }, (_, index) =>
+    items.slice(index * size, (index + 1) * size),
+  );
 }
 
 function num(value: AttributeValue | undefined): number {

@@ -7,7 +7,12 @@ import type { TenantPolicy } from '../../functions/core/tenant-policy';
 import { type BatchDeps, processBatch, type Scorer } from '../../functions/inference/process-batch';
 import { ClaimMissingError } from '../../functions/shared/claims';
 import type { DeadLetter } from '../../functions/shared/dead-letters';
-import type { StreamRead, TenantRead, TenantStateStore } from '../../functions/shared/tenant-state';
+import type {
+  StreamRead,
+  TenantRead,
+  TenantReadRequest,
+  TenantStateStore,
+} from '../../functions/shared/tenant-state';
 import { requestEvent, sqsRecord } from '../support/sqs-records';
 
 /**
@@ -19,12 +24,14 @@ class MemoryTenantState implements TenantStateStore {
   readonly streams = new Map<string, TrackedStream>();
   readonly calls: string[] = [];
 
-  async readTenant(tenant: string, streams: readonly string[]): Promise<TenantRead> {
-    this.calls.push('readTenant');
-    return {
-      bucket: {},
-      streams: new Map(streams.map((stream) => [stream, this.readOf(tenant, stream)])),
-    };
+  async readTenants(requests: readonly TenantReadRequest[]): Promise<Map<string, TenantRead>> {
+    this.calls.push('readTenants');
+    return new Map(
+      requests.map(({ tenant, streams }) => [
+        tenant,
+        { bucket: {}, streams: new Map(streams.map((stream) => [stream, this.readOf(tenant, stream)])) },
+      ]),
+    );
   }
 
   async take(_tenant: string, requested: number) {
@@ -164,7 +171,7 @@ describe('dead-lettered records in their stream (tier-1 batch)', () => {
     );
     const { report } = await run(request(1), claimed, request(3));
     expect(report).toMatchObject({ completed: 2, deadLettered: 1, outOfOrder: 0 });
-    expect(store.calls).toEqual(['readTenant', 'take', 'updateStream']);
+    expect(store.calls).toEqual(['readTenants', 'take', 'updateStream']);
     expect(store.tracked()).toEqual({ state: { contiguous: 3, ahead: [] }, givenUp: [[2, 2]] });
   });
 

@@ -1,4 +1,8 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  type BatchGetItemCommand,
+  type BatchGetItemCommandOutput,
+  DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   applyProcessed,
@@ -8,7 +12,7 @@ import {
   type TrackedStream,
 } from '../../functions/core/stream-gate';
 import { holdDelaySeconds, quotaDelaySeconds } from '../../functions/core/tenant-policy';
-import { DynamoTenantState } from '../../functions/shared/tenant-state';
+import { DynamoTenantState, TenantStateError } from '../../functions/shared/tenant-state';
 import type { LocalDynamoDb } from '../../local/dynamodb';
 import { startDynalite, TEST_CREDENTIALS } from '../support/dynalite';
 
@@ -101,13 +105,30 @@ describe('DynamoDB tenant state (real dynalite)', () => {
     const state = store(() => 20_000);
     await state.take('batch', 3, { ratePerSecond: 1, burst: 10 });
     await state.updateStream('batch', 'a', () => ({ state: { contiguous: 4, ahead: [6] }, givenUp: [] }));
-    const read = await state.readTenant('batch', ['a', 'b']);
+    const read = (await state.readTenants([{ tenant: 'batch', streams: ['a', 'b'] }])).get('batch');
+    if (!read) throw new Error('no read of tenant batch');
     expect(read.bucket.state).toEqual({ tokens: 7, updatedAtMs: 20_000 });
     expect(read.streams.get('a')).toMatchObject({
       expired: false,
       tracked: { state: { contiguous: 4, ahead: [6] } },
     });
     expect(read.streams.get('b')).toEqual({ expired: false, tracked: undefined });
+  });
+
+  it('reads several tenants in one call, each with its own bucket and streams', async () => {
+    const state = store(() => 40_000);
+    await state.take('multi-a', 2, { ratePerSecond: 1, burst: 10 });
+    await state.updateStream('multi-b', 'a', () => ({ state: { contiguous: 9, ahead: [] }, givenUp: [] }));
+    const reads = await state.readTenants([
+      { tenant: 'multi-a', streams: ['a'] },
+      { tenant: 'multi-b', streams: ['a', 'b'] },
+    ]);
+    expect([...reads.keys()]).toEqual(['multi-a', 'multi-b']);
+    expect(reads.get('multi-a')?.bucket.state).toEqual({ tokens: 8, updatedAtMs: 40_000 });
+    expect(reads.get('multi-a')?.streams.get('a')).toEqual({ expired: false, tracked: undefined });
+    expect(reads.get('multi-b')?.bucket).toEqual({});
+    expect(reads.get('multi-b')?.streams.get('a')?.tracked?.state.contiguous).toBe(9);
+    expect([...(reads.get('multi-b')?.streams.keys() ?? [])]).toEqual(['a', 'b']);
   });
 
   it('writes from an earlier read, and starts over from a fresh read when another writer came first', async () => {
@@ -122,10 +143,66 @@ describe('DynamoDB tenant state (real dynalite)', () => {
     expect((await state.readStream('acme', 'race')).tracked?.state).toEqual({ contiguous: 2, ahead: [] });
 
     const limits = { ratePerSecond: 0.001, burst: 5 };
-    const bucket = (await state.readTenant('acme', [])).bucket;
+    const bucket = (await state.readTenants([{ tenant: 'acme', streams: [] }])).get('acme')?.bucket;
     expect(await state.take('acme', 3, limits, bucket)).toMatchObject({ granted: 3 });
     // The same (stale) read again: the second take sees the 2 tokens left, never 5.
     expect(await state.take('acme', 3, limits, bucket)).toMatchObject({ granted: 2 });
+  });
+});
+
+describe('DynamoDB tenant state reads (stub client)', () => {
+  /** A client that answers BatchGetItem with no items, leaving unprocessed what `unprocess` picks. */
+  function stubClient(unprocess: (keys: string[], call: number) => string[]) {
+    const requests: string[][] = [];
+    const client = {
+      async send(command: BatchGetItemCommand): Promise<Partial<BatchGetItemCommandOutput>> {
+        const keys = (command.input.RequestItems?.[TABLE]?.Keys ?? []).map((key) => key.pk?.S as string);
+        requests.push(keys);
+        const left = unprocess(keys, requests.length);
+        return {
+          Responses: { [TABLE]: [] },
+          UnprocessedKeys: left.length ? { [TABLE]: { Keys: left.map((pk) => ({ pk: { S: pk } })) } } : {},
+        };
+      },
+    } as unknown as DynamoDBClient;
+    return { client, requests };
+  }
+  const manyStreams = (count: number) => [
+    { tenant: 'a', streams: Array.from({ length: count }, (_, i) => `s${i}`) },
+    { tenant: 'b', streams: [] },
+  ];
+
+  it('splits past 100 keys into requests sent together, with no wait in between', async () => {
+    const { client, requests } = stubClient(() => []);
+    const sleeps: number[] = [];
+    const state = new DynamoTenantState(client, TABLE, { sleep: async (ms) => void sleeps.push(ms) });
+    const reads = await state.readTenants(manyStreams(248));
+    expect(requests.map((keys) => keys.length)).toEqual([100, 100, 50]);
+    expect(new Set(requests.flat()).size).toBe(250);
+    expect(sleeps).toEqual([]);
+    expect(reads.get('a')?.streams.size).toBe(248);
+    expect(reads.get('b')).toEqual({ bucket: {}, streams: new Map() });
+  });
+
+  it('retries only the keys left unprocessed, after a backoff', async () => {
+    const { client, requests } = stubClient((keys, call) => (call === 1 ? keys.slice(0, 2) : []));
+    const sleeps: number[] = [];
+    const state = new DynamoTenantState(client, TABLE, { sleep: async (ms) => void sleeps.push(ms) });
+    await state.readTenants(manyStreams(3));
+    expect(requests).toEqual([
+      ['bucket#a', 'stream#a#s0', 'stream#a#s1', 'stream#a#s2', 'bucket#b'],
+      ['bucket#a', 'stream#a#s0'],
+    ]);
+    expect(sleeps).toHaveLength(1);
+  });
+
+  it('gives up with the keys still unprocessed after maxAttempts rounds', async () => {
+    const { client, requests } = stubClient((keys) => keys.slice(0, 1));
+    const state = new DynamoTenantState(client, TABLE, { maxAttempts: 3, sleep: async () => {} });
+    const read = state.readTenants(manyStreams(1));
+    await expect(read).rejects.toThrow(TenantStateError);
+    await expect(read).rejects.toThrow('tenant state bucket#a could not be read (unprocessed keys)');
+    expect(requests).toHaveLength(3);
   });
 });
 
