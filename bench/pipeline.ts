@@ -50,6 +50,8 @@ export interface PipelineBenchRow {
     rssMiB: number;
     workersRssMiB: number;
     heapUsedMiB?: number;
+    /** V8 heap committed (in use, garbage not yet collected, and free pages kept): part of RSS. */
+    heapTotalMiB?: number;
     externalMiB?: number;
     /**
      * Event-loop utilisation of the runtime's main thread over the last interval (0–1): near 1, the
@@ -132,6 +134,7 @@ async function runOnce(count: number): Promise<PipelineBenchRow> {
       rssMiB: mib(memory.rss),
       workersRssMiB: mib(workersRss[workersRss.length - 1] ?? 0),
       heapUsedMiB: mib(memory.heapUsed),
+      heapTotalMiB: mib(memory.heapTotal),
       externalMiB: mib(memory.external),
       elu: round(elu, 2),
       workers: Object.fromEntries(

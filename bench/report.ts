@@ -352,6 +352,7 @@ function memoryByGroup(series: PipelineBenchResult['rows'][number]['rssSeries'])
   const groups = new Map<string, (x: (typeof series)[number]) => number | undefined>([
     ['runtime process', (x) => x.rssMiB],
     ['runtime V8 heap in use', (x) => x.heapUsedMiB],
+    ['runtime V8 heap committed', (x) => x.heapTotalMiB],
   ]);
   for (const name of Object.keys(last.workers ?? {}).sort()) {
     if (name === 'other workers') continue;
@@ -366,7 +367,7 @@ function memoryByGroup(series: PipelineBenchResult['rows'][number]['rssSeries'])
     return `| ${name}${count} | ${read(early) ?? 0} | ${Math.max(...values)} | ${read(last) ?? 0} |`;
   });
   return [
-    'RSS by process group in the same run (MiB; the V8 heap row is part of the runtime process row):',
+    'RSS by process group in the same run (MiB; the V8 heap rows are part of the runtime process row):',
     '',
     '| group | at 10% of the run | highest | at the end |',
     '| --- | --- | --- | --- |',
