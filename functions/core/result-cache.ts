@@ -1,17 +1,22 @@
 import { hash } from 'node:crypto';
 
 /**
- * A bounded LRU of model outputs keyed by (model sha256, input hash): a redelivered event in a
- * warm container is answered without running the model again, and marked as a duplicate.
+ * A bounded LRU of model outputs for events this container already answered: a redelivered event
+ * (the same tenant, event id and text) is answered without running the model again, and marked as
+ * a duplicate. Keyed by the event, not by its text alone: two events that carry the same text are
+ * two events, each scored and neither a duplicate.
  */
 export class ResultCache {
   private readonly entries = new Map<string, number>();
 
   constructor(private readonly capacity = 10_000) {}
 
-  /** One-shot `crypto.hash`: the same digest as a Hash object, without building one per text. */
-  static key(modelSha256: string, input: string): string {
-    return `${modelSha256}:${hash('sha256', input, 'base64url')}`;
+  /**
+   * The model's sha256, the event's tenant and id, and the sha256 of its text (an id reused for
+   * other text is not a redelivery). One-shot `crypto.hash` builds no Hash object per text.
+   */
+  static key(modelSha256: string, event: { tenant: string; id: string }, input: string): string {
+    return JSON.stringify([modelSha256, event.tenant, event.id, hash('sha256', input, 'base64url')]);
   }
 
   get(key: string): number | undefined {

@@ -186,7 +186,13 @@ export async function processBatch(
   work = work.filter((item) => item.text !== undefined);
 
   // 3. One model run for every text not already scored by this container.
-  const keys = work.map((item) => ResultCache.key(deps.scorer.modelVersion, item.text as string));
+  const keys = work.map((item) =>
+    ResultCache.key(
+      deps.scorer.modelVersion,
+      { tenant: item.envelope.tenant, id: item.request.sourceEventId ?? item.envelope.id },
+      item.text as string,
+    ),
+  );
   const cached = keys.map((key) => deps.cache.get(key));
   const misses = work.filter((_, i) => cached[i] === undefined);
   let scores: Float32Array = new Float32Array(0);

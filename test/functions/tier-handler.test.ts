@@ -103,6 +103,22 @@ describe('tier-1 handler', () => {
     expect(details[0].id).toBe(details[1].id);
   });
 
+  it('scores two events that carry the same text as two events, neither a duplicate', async () => {
+    const text = testMessages[30]?.text ?? 'x';
+    await tier1({ Records: [sqsRecord(requestEvent('same-text-1', text))] }, context);
+    await tier1({ Records: [sqsRecord(requestEvent('same-text-2', text))] }, context);
+
+    const details = detailsOf([
+      ...stub.entries('InferenceCompleted'),
+      ...stub.entries('EscalationRequested'),
+    ]);
+    expect(details.map((d) => [d.payload.sourceEventId, d.payload.duplicate])).toEqual([
+      ['same-text-1', false],
+      ['same-text-2', false],
+    ]);
+    expect(details[0].payload.spamProbability).toBe(details[1].payload.spamProbability);
+  });
+
   it('hands records back to SQS when their results cannot be published', async () => {
     stub.failPutEventsEntry = (entry) =>
       entry.DetailType === 'InferenceFailed' ? undefined : 'ThrottlingException';

@@ -89,17 +89,27 @@ describe('ResultCache', () => {
     expect([cache.get('a'), cache.get('b'), cache.get('c')]).toEqual([1, undefined, 3]);
   });
 
-  it('keys by model and input, so another model never reuses a score', () => {
-    expect(ResultCache.key('m1', 'text')).not.toBe(ResultCache.key('m2', 'text'));
-    expect(ResultCache.key('m1', 'text')).toBe(ResultCache.key('m1', 'text'));
+  it('keys by model, tenant, event id and text: only a redelivery of the same event hits', () => {
+    const event = { tenant: 'acme', id: 'e-1' };
+    const key = ResultCache.key('m1', event, 'text');
+    expect(ResultCache.key('m1', { ...event }, 'text')).toBe(key);
+    expect(ResultCache.key('m2', event, 'text')).not.toBe(key);
+    expect(ResultCache.key('m1', { tenant: 'globex', id: 'e-1' }, 'text')).not.toBe(key);
+    expect(ResultCache.key('m1', { tenant: 'acme', id: 'e-2' }, 'text')).not.toBe(key);
+    expect(ResultCache.key('m1', event, 'text ')).not.toBe(key);
+    // No separator games: the parts cannot run into each other.
+    expect(ResultCache.key('m1', { tenant: 'a:b', id: 'c' }, 'x')).not.toBe(
+      ResultCache.key('m1', { tenant: 'a', id: 'b:c' }, 'x'),
+    );
   });
 
-  it('keys by the sha256 of the UTF-8 text, so keys stay the same from one release to the next', () => {
+  it('hashes the UTF-8 text with sha256', () => {
     for (const text of ['text', 'café ☕ 日本語', '\ud83d\udce7 mail', '']) {
       const digest = createHash('sha256').update(Buffer.from(text, 'utf8')).digest('base64url');
-      expect(ResultCache.key('m1', text)).toBe(`m1:${digest}`);
+      expect(ResultCache.key('m1', { tenant: 't', id: 'i' }, text)).toBe(
+        JSON.stringify(['m1', 't', 'i', digest]),
+      );
     }
-    expect(ResultCache.key('m1', 'text ')).not.toBe(ResultCache.key('m1', 'text'));
   });
 });
 
