@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   assertValidSpec,
+  bucketCounts,
   encodeBatch,
   extractFeatures,
   type FeatureSpec,
@@ -157,5 +158,96 @@ describe('tiers', () => {
     for (let round = 0; round < 3; round++) for (const t of texts) tier1Features(t);
     const perMessage = (performance.now() - start) / (3 * texts.length);
     expect(perMessage).toBeLessThan(0.5);
+  });
+});
+
+/** The row as first written: stable sort by descending count (ties keep first occurrence), first L, ids ascending. */
+function referenceRow(text: string, spec: FeatureSpec) {
+  const counts = bucketCounts(text, spec);
+  const countOf = (id: number) => counts.get(id) ?? 0;
+  const order = [...counts.keys()].sort((a, b) => countOf(b) - countOf(a));
+  const kept = Int32Array.from(order.slice(0, spec.maxLength)).sort();
+  let norm = 0;
+  for (const id of kept) norm += (1 + Math.log(countOf(id))) ** 2;
+  const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+  const ids = new Int32Array(spec.maxLength);
+  const weights = new Float32Array(spec.maxLength);
+  kept.forEach((id, k) => {
+    ids[k] = id;
+    weights[k] = (1 + Math.log(countOf(id))) * inv;
+  });
+  // The count at the cut, to check that the random texts reach the rare paths.
+  const cut = order.length > spec.maxLength ? countOf(order[spec.maxLength - 1] ?? 0) : 0;
+  const tied = cut > 0 && countOf(order[spec.maxLength] ?? 0) === cut;
+  return { ids: Array.from(ids), weights: Array.from(weights), count: kept.length, cut, tied };
+}
+
+/** mulberry32: a small seeded generator, so the random texts are the same on every run. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+function randomTexts(count: number, seed: number): string[] {
+  const random = seeded(seed);
+  const words = [
+    ...'free money now click here the a of to and offer win cash deal spam ham'.split(' '),
+    ...['FREE', 'Grüße', '你好', 'Привет', '$', '!', '$$$', '!!!', 'x\ud800y', 'nul\u0000l', 'a'.repeat(40)],
+    ...['555-0100', 'http://example.com/x?y=1', 'e-mail', 'ÀÉÎ', 'mixedCASE', 'b64QUJDRA==', 'xx', 'q'],
+  ];
+  const headers = ['Subject: ', 'From: ', 'content-type: ', 'X-MAILER: ', 'Received: ', '\t', ' '];
+  return Array.from({ length: count }, () => {
+    // Skewed lengths up to a few thousand words and a per-text vocabulary, some of it small enough
+    // for counts past 255 at the cut.
+    const length = Math.floor(random() ** 2 * 3000);
+    const vocabulary = 2 + Math.floor(random() * random() * (words.length - 2));
+    const skew = 1 + 2 * random();
+    const parts: string[] = random() < 0.5 ? ['From x  Mon\n'] : [];
+    for (let w = 0; w < length; w++) {
+      const r = random();
+      if (r < 0.01) parts.push(`\n${headers[Math.floor(random() * headers.length)]}`);
+      else if (r < 0.015) parts.push(random() < 0.5 ? '\n\n' : '\r\n\r\n');
+      parts.push(words[Math.floor(random() ** skew * vocabulary)] ?? '', random() < 0.9 ? ' ' : '');
+    }
+    return parts.join('');
+  });
+}
+
+describe('row selection (the maxLength most frequent buckets)', () => {
+  const texts = randomTexts(200, 0x5eed);
+  const specs: Record<string, FeatureSpec> = {
+    'char 3-grams, L = 16': { ...TIER2_FEATURES, maxLength: 16, charNgram: 3 },
+    'words, L = 4': { ...TIER1_FEATURES, maxLength: 4 },
+    'many collisions, L = 4': { ...TIER2_FEATURES, maxLength: 4, vocabSize: 64, charNgram: 2 },
+  };
+
+  it.each(Object.entries(specs))('equals the stable sort by count it replaced: %s', (_name, spec) => {
+    let cutPast255 = 0;
+    let tiedAtCut = 0;
+    for (const text of texts) {
+      const { cut, tied, ...expected } = referenceRow(text, spec);
+      const f = extractFeatures(text, spec);
+      expect({ ids: Array.from(f.ids), weights: Array.from(f.weights), count: f.count }).toEqual(expected);
+      if (cut >= 255) cutPast255++;
+      if (tied) tiedAtCut++;
+    }
+    // The random texts reach the histogram's overflow bin and break ties at the cut.
+    expect(cutPast255).toBeGreaterThan(0);
+    expect(tiedAtCut).toBeGreaterThan(0);
+  });
+
+  it('matches for the real specs too', () => {
+    for (const spec of [TIER1_FEATURES, TIER2_FEATURES]) {
+      for (const text of [...texts.slice(0, 50), ...messages.slice(0, 50).map((m) => m.text)]) {
+        const { cut: _cut, tied: _tied, ...expected } = referenceRow(text, spec);
+        const f = extractFeatures(text, spec);
+        expect({ ids: Array.from(f.ids), weights: Array.from(f.weights), count: f.count }).toEqual(expected);
+      }
+    }
   });
 });
