@@ -267,7 +267,10 @@ export class LocalRuntime {
     for (;;) {
       onPoll?.();
       if (!this.idle()) idleSince = 0;
-      else if (Date.now() - (idleSince ||= Date.now()) >= quietMs) break;
+      else {
+        idleSince ||= Date.now();
+        if (Date.now() - idleSince >= quietMs) break;
+      }
       if (Date.now() >= deadline) throw this.notSettled(timeoutMs);
       await pause();
     }
