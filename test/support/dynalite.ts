@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { startLocalDynamoDb } from '../../local/dynamodb';
 import type { TableModel } from '../../local/model';
 
@@ -21,6 +22,15 @@ export function startDynalite(tableName: string) {
   return startLocalDynamoDb({
     stateDir: mkdtempSync(join(tmpdir(), 'inferbus-dynalite-')),
     tables: [tenantTable(tableName)],
+    region: 'eu-west-1',
+    credentials: TEST_CREDENTIALS,
+  });
+}
+
+/** An SDK client for a dynalite from `startDynalite`, as the handlers configure theirs. */
+export function dynaliteClient(dynamo: { endpoint: string }): DynamoDBClient {
+  return new DynamoDBClient({
+    endpoint: dynamo.endpoint,
     region: 'eu-west-1',
     credentials: TEST_CREDENTIALS,
   });

@@ -1,11 +1,11 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Envelope } from '../../functions/core/envelope';
 import type { TenantPolicy } from '../../functions/core/tenant-policy';
 import { type GateItem, gate, type Tenancy } from '../../functions/inference/tenant-gate';
 import { DynamoTenantState } from '../../functions/shared/tenant-state';
 import type { LocalDynamoDb } from '../../local/dynamodb';
-import { startDynalite, TEST_CREDENTIALS } from '../support/dynalite';
+import { dynaliteClient, startDynalite } from '../support/dynalite';
 import { requestEvent, sqsRecord } from '../support/sqs-records';
 
 /**
@@ -23,11 +23,7 @@ const sleeps: number[] = [];
 
 beforeAll(async () => {
   dynamo = await startDynalite(TABLE);
-  client = new DynamoDBClient({
-    endpoint: dynamo.endpoint,
-    region: 'eu-west-1',
-    credentials: TEST_CREDENTIALS,
-  });
+  client = dynaliteClient(dynamo);
   client.middlewareStack.add(
     (next, context) => async (args) => {
       sent.push(context.commandName ?? 'unknown');

@@ -1,6 +1,6 @@
-import {
-  type BatchGetItemCommand,
-  type BatchGetItemCommandOutput,
+import type {
+  BatchGetItemCommand,
+  BatchGetItemCommandOutput,
   DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ import {
 import { holdDelaySeconds, quotaDelaySeconds } from '../../functions/core/tenant-policy';
 import { DynamoTenantState, TenantStateError } from '../../functions/shared/tenant-state';
 import type { LocalDynamoDb } from '../../local/dynamodb';
-import { startDynalite, TEST_CREDENTIALS } from '../support/dynalite';
+import { dynaliteClient, startDynalite } from '../support/dynalite';
 
 const TABLE = 'tenant-state-test';
 let dynamo: LocalDynamoDb;
@@ -22,11 +22,7 @@ let client: DynamoDBClient;
 
 beforeAll(async () => {
   dynamo = await startDynalite(TABLE);
-  client = new DynamoDBClient({
-    endpoint: dynamo.endpoint,
-    region: 'eu-west-1',
-    credentials: TEST_CREDENTIALS,
-  });
+  client = dynaliteClient(dynamo);
 });
 afterAll(async () => {
   client.destroy();
