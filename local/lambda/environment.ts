@@ -96,3 +96,23 @@ export function lambdaEnvironment(
   };
   return { ...fromTemplate, ...reserved, ...(options.extra ?? {}) };
 }
+
+/**
+ * The flags of Lambda's Node.js runtime (its /var/runtime/bootstrap) that change what a handler
+ * sees: `global.gc`, the HTTP header limit, and an old-space heap limit of the function's memory
+ * less a tenth, so a handler runs out of heap locally where it would in Lambda. (Without it V8
+ * sizes the heap from the machine's memory. The smaller limit also makes V8 collect more often:
+ * in the local pipeline, tier-1 workers used about 12% more CPU and the pipeline's peak memory
+ * was about 130 MiB lower, measured side by side.)
+ *
+ * Lambda also gives the young generation that tenth (two semi-spaces of memory / 20). That only
+ * tunes garbage collection and is left out: on this project's 2 shared cores it cost the tier-1
+ * workers a further 5% of CPU and 230 MiB of memory, measured side by side.
+ */
+export function lambdaNodeArgs(memoryMiB: number): string[] {
+  return [
+    '--expose-gc',
+    '--max-http-header-size=81920',
+    `--max-old-space-size=${memoryMiB - Math.floor(memoryMiB / 10)}`,
+  ];
+}

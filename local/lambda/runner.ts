@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FunctionModel, InvocationResult, LambdaInvoker } from '../model.js';
-import { lambdaEnvironment } from './environment.js';
+import { lambdaEnvironment, lambdaNodeArgs } from './environment.js';
 import { RunnerClosedError, UnknownFunctionError } from './errors.js';
 import { FunctionMetrics, type FunctionMetricsSnapshot } from './metrics.js';
 import { WorkerPool } from './pool.js';
@@ -228,6 +228,7 @@ export class LambdaRunner implements LambdaInvoker {
       handler: fn.handler,
       lambdaRoots: [fn.assetDir, ...fn.layerDirs],
       env: { ...env, AWS_LAMBDA_LOG_STREAM_NAME: logStreamName },
+      nodeArgs: lambdaNodeArgs(fn.memoryMiB),
       initTimeoutMs: this.options.initTimeoutMs ?? Math.max(LAMBDA_INIT_LIMIT_MS, fn.timeoutSeconds * 1000),
       logStreamName,
       onLine: (line, stream) =>

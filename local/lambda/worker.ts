@@ -14,6 +14,8 @@ export interface WorkerSpec {
   readonly handler: string;
   readonly lambdaRoots: readonly string[];
   readonly env: Record<string, string>;
+  /** Flags for `node`, as Lambda's runtime passes them (see `lambdaNodeArgs`). */
+  readonly nodeArgs: readonly string[];
   readonly initTimeoutMs: number;
   readonly logStreamName: string;
   readonly onLine: (line: string, stream: 'stdout' | 'stderr') => void;
@@ -80,8 +82,9 @@ export class LambdaWorker {
     this.child = fork(BOOTSTRAP, [], {
       cwd: spec.taskRoot,
       env: spec.env,
-      // Never inherit the parent's loaders (tsx, vitest): the bundle runs on plain node, as in Lambda.
-      execArgv: [],
+      // Never inherit the parent's flags or loaders (tsx, vitest): the bundle runs on plain node
+      // with Lambda's own flags.
+      execArgv: [...spec.nodeArgs],
       serialization: 'advanced',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });

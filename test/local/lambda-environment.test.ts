@@ -2,7 +2,12 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { lambdaEnvironment, layerNodePath, remapOptPath } from '../../local/lambda/environment.js';
+import {
+  lambdaEnvironment,
+  lambdaNodeArgs,
+  layerNodePath,
+  remapOptPath,
+} from '../../local/lambda/environment.js';
 
 const root = mkdtempSync(join(tmpdir(), 'inferbus-lambda-env-'));
 const first = join(root, 'first');
@@ -60,5 +65,17 @@ describe('lambda environment', () => {
     expect(env.MODELS_DIR).toBe(join(first, 'models'));
     expect(env.AWS_LAMBDA_LOG_FORMAT).toBe('JSON');
     expect(env.NODE_PATH).toBe([join(first, 'nodejs', 'node_modules'), join(root, 'asset')].join(delimiter));
+  });
+});
+
+describe('lambdaNodeArgs', () => {
+  it("limits V8's old space to the function's memory less a tenth, as Lambda's Node.js bootstrap does", () => {
+    expect(lambdaNodeArgs(1024)).toEqual([
+      '--expose-gc',
+      '--max-http-header-size=81920',
+      '--max-old-space-size=922',
+    ]);
+    expect(lambdaNodeArgs(2048).at(-1)).toBe('--max-old-space-size=1844');
+    expect(lambdaNodeArgs(128).at(-1)).toBe('--max-old-space-size=116');
   });
 });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lambdaNodeArgs } from '../../local/lambda/environment.js';
 import { UnknownFunctionError } from '../../local/lambda/errors.js';
 import { LambdaRunner, type LogMeta } from '../../local/lambda/runner.js';
 import type { FunctionModel, InvocationResult } from '../../local/model.js';
@@ -55,6 +56,17 @@ describe('LambdaRunner', () => {
     expect(result.context.awsRequestId).toMatch(/^[0-9a-f-]{36}$/);
     expect(result.context.remainingMs).toBeGreaterThan(4000);
     expect(result.context.remainingMs).toBeLessThanOrEqual(5000);
+  });
+
+  it("starts node with Lambda's flags for the function's memory, not the parent's", async () => {
+    const fn = layout.fn('index.runtimeFlags', { memoryMiB: 1024 });
+    const flags = payload(await runner([fn]).invoke(fn.logicalId, {}));
+    expect(flags.execArgv).toEqual(lambdaNodeArgs(1024));
+    expect(flags.gc).toBe('function');
+    // The old space limit (922 MiB) plus the young generation V8 adds to it; without the flag
+    // V8 sizes the heap from the machine's memory (about 4 GiB on 24 GiB).
+    expect(flags.heapLimitMiB).toBeGreaterThanOrEqual(922);
+    expect(flags.heapLimitMiB).toBeLessThan(1100);
   });
 
   it('sets Lambda variables, caller extras and the template environment; inherits nothing else', async () => {
@@ -232,13 +244,13 @@ describe('LambdaRunner', () => {
   });
 
   it('warns once when a worker uses more memory than the function has (memory is not enforced)', async () => {
-    const fn = layout.fn('index.counter', { logicalId: 'Tiny', memoryMiB: 1 });
+    const fn = layout.fn('index.hog', { logicalId: 'Tiny', memoryMiB: 128 });
     const lambda = runner([fn]);
-    await lambda.invoke(fn.logicalId, {});
-    await lambda.invoke(fn.logicalId, {});
+    await lambda.invoke(fn.logicalId, { mib: 160 });
+    await lambda.invoke(fn.logicalId, { mib: 0 });
     const warnings = lines.filter((l) => l.meta.logicalId === 'Tiny' && l.line.includes('WARNING'));
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]?.line).toContain("over the function's 1 MB");
+    expect(warnings[0]?.line).toContain("over the function's 128 MB");
   });
 
   it('caps workers per function, reaps idle ones, and rejects unknown functions', async () => {
