@@ -260,7 +260,16 @@ async function scoreTexts(work: BatchItem[], deps: BatchDeps, failures: BatchFai
     } catch (error) {
       for (const item of misses)
         failures.fail(item.record, 'InferenceFailed', (error as Error).message, true, hintOf(item));
-      work = work.filter((_, i) => cached[i] !== undefined);
+      // The cache hits still get their answers: keep their keys and cached values beside them.
+      const hit = (_: unknown, i: number) => cached[i] !== undefined;
+      inferenceMs = performance.now() - started;
+      return {
+        work: work.filter(hit),
+        keys: keys.filter(hit),
+        cached: cached.filter(hit),
+        scores,
+        inferenceMs,
+      };
     }
     inferenceMs = performance.now() - started;
   }
