@@ -22,6 +22,14 @@ export interface ResultSource {
 
 export type ResultKind = 'completed' | 'escalated';
 
+/**
+ * The request a record answers: its own envelope id at tier 1, the original request's id when it
+ * is an escalation. Result ids, the result cache and failure notices all key on it.
+ */
+export function sourceIdOf(item: Pick<ResultSource, 'request' | 'envelope'>): string {
+  return item.request.sourceEventId ?? item.envelope.id;
+}
+
 export const round = (value: number) => Math.round(value * 1e6) / 1e6;
 
 /** The tier's answer for one record; `model` is `name@version`, `inferenceMs` the batch's model run. */
@@ -35,7 +43,7 @@ export function resultPayload(
   inferenceMs: number,
 ): InferenceResultPayload {
   return {
-    sourceEventId: item.request.sourceEventId ?? item.envelope.id,
+    sourceEventId: sourceIdOf(item),
     tier,
     label: decision.label,
     score: round(decision.confidence),

@@ -14,6 +14,7 @@ import {
   resultPayload,
   round,
   sequenceGapEntry,
+  sourceIdOf,
 } from './batch-entries';
 import { BatchFailures, type FailureHint, type PendingLetter, type Unpublished } from './batch-failures';
 import { type GateOutcome, gate, type ProcessDecision, recordProcessed, type Tenancy } from './tenant-gate';
@@ -65,7 +66,6 @@ export interface BatchReport {
 /** A record that passed validation; `text` is set once a claim is resolved, `ordering` once gated. */
 type BatchItem = {
   readonly record: SQSRecord;
-  readonly eventId: string;
   readonly request: InferenceRequest;
   readonly envelope: Envelope;
   text?: string;
@@ -147,7 +147,6 @@ function validate(
     }
     work.push({
       record,
-      eventId: parsed.eventId,
       request: parsed.request,
       envelope: parsed.envelope,
       text: parsed.request.text,
@@ -245,7 +244,7 @@ async function scoreTexts(work: BatchItem[], deps: BatchDeps, failures: BatchFai
   const keys = work.map((item) =>
     ResultCache.key(
       deps.scorer.modelVersion,
-      { tenant: item.envelope.tenant, id: item.request.sourceEventId ?? item.envelope.id },
+      { tenant: item.envelope.tenant, id: sourceIdOf(item) },
       item.text as string,
     ),
   );
@@ -391,7 +390,7 @@ async function recordSequences(
 function hintOf(item: BatchItem): FailureHint {
   return {
     tenant: item.envelope.tenant,
-    sourceId: item.request.sourceEventId ?? item.envelope.id,
+    sourceId: sourceIdOf(item),
     envelope: item.envelope,
   };
 }
