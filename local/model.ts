@@ -72,6 +72,8 @@ export interface FunctionModel {
   readonly environment: Record<string, string>;
   readonly timeoutSeconds: number;
   readonly memoryMiB: number;
+  /** ARN of the execution role, when the template names one of its own roles. */
+  readonly roleArn?: string;
   /** Absolute asset folders of the function's layers, in order (each is a layer root = /opt). */
   readonly layerDirs: readonly string[];
   /**
@@ -178,6 +180,24 @@ export interface TemplateModel {
   readonly workGroups: readonly WorkGroupModel[];
   readonly namedQueries: readonly NamedQueryModel[];
   readonly tables: readonly TableModel[];
+  readonly iam: IamModel;
+}
+
+/** What the template says about authorization, resolved to local ARNs. */
+export interface IamModel {
+  /** Role ARN → the statements of its identity policies, and the managed policies it names. */
+  readonly roles: ReadonlyMap<
+    string,
+    {
+      readonly statements: readonly import('./iam/policy-document.js').PolicyStatement[];
+      readonly managedPolicyArns: readonly string[];
+    }
+  >;
+  /** Queue, topic, bucket or key ARN → the statements of its resource policy. */
+  readonly resourcePolicies: ReadonlyMap<
+    string,
+    readonly import('./iam/policy-document.js').PolicyStatement[]
+  >;
 }
 
 /** An SQS message as the SQS API and Lambda's SQS event both describe it. */

@@ -74,6 +74,12 @@ function provisionedConcurrency(ctx: ExtractContext): Map<string, number> {
   return byFunction;
 }
 
+/** The execution role's ARN, when the function's Role is one of the template's roles. */
+function roleOf(ctx: ExtractContext, logicalId: string, resource: CfnResource): { roleArn?: string } {
+  const role = ctx.string(logicalId, resource, 'Role');
+  return role?.startsWith('arn:') ? { roleArn: role } : {};
+}
+
 export function extractFunctions(ctx: ExtractContext): FunctionModel[] {
   const providers = customResourceProviders(ctx);
   const provisioned = provisionedConcurrency(ctx);
@@ -90,6 +96,7 @@ export function extractFunctions(ctx: ExtractContext): FunctionModel[] {
       environment: environment(ctx, logicalId, resource),
       timeoutSeconds: ctx.number(logicalId, resource, 'Timeout', DEFAULT_TIMEOUT_SECONDS),
       memoryMiB: ctx.number(logicalId, resource, 'MemorySize', DEFAULT_MEMORY_MIB),
+      ...roleOf(ctx, logicalId, resource),
       layerDirs: layerDirs(ctx, logicalId, resource),
       provisionedConcurrency: provisioned.get(ctx.resolver.names.physicalName(logicalId)) ?? 0,
     }));

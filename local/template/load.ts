@@ -11,6 +11,7 @@ import {
 } from './extract-archive.js';
 import { extractTables } from './extract-dynamodb.js';
 import { extractBuses, extractRules } from './extract-events.js';
+import { extractIam } from './extract-iam.js';
 import { extractEventSourceMappings, extractFunctions } from './extract-lambda.js';
 import { extractBuckets, extractQueues } from './extract-storage.js';
 import { IntrinsicResolver } from './intrinsics.js';
@@ -54,6 +55,7 @@ export function buildTemplateModel(
     workGroups: extractWorkGroups(ctx),
     namedQueries: extractNamedQueries(ctx),
     tables: extractTables(ctx),
+    iam: extractIam(ctx),
   };
 }
 
