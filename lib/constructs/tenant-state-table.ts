@@ -14,8 +14,12 @@ export interface TenantStateTableProps {
   readonly timeToLiveAttribute?: string;
 }
 
-/** The actions the handlers need: consistent reads and conditional writes of single items. */
-export const TENANT_STATE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem'] as const;
+/**
+ * The actions the handlers need: consistent reads of single items and of a batch's tenants and
+ * streams at once (BatchGetItem, authorized by its own action), and conditional puts of whole items.
+ * `test/infra/tenant-state-grants.test.ts` records the calls the real client makes against them.
+ */
+export const TENANT_STATE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem'] as const;
 
 /**
  * Shared tenant state: one token bucket per tenant (quota) and the sequence state of each

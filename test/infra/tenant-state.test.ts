@@ -57,7 +57,7 @@ describe('tenant state table', () => {
 });
 
 describe('entry tier access', () => {
-  it('tier 1 may only get, update and put items of that table', () => {
+  it('tier 1 may only get (one or a batch) and put items of that table', () => {
     const dynamo = statementsOf('tier1').filter((st) => actions(st).some((a) => a.startsWith('dynamodb:')));
     expect(dynamo).toHaveLength(1);
     expect(actions(dynamo[0]).sort()).toEqual([...TENANT_STATE_ACTIONS].sort());
