@@ -19,7 +19,11 @@ export interface TenantStateTableProps {
  * streams at once (BatchGetItem, authorized by its own action), and conditional puts of whole items.
  * `test/infra/tenant-state-grants.test.ts` records the calls the real client makes against them.
  */
-export const TENANT_STATE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem'] as const;
+export const TENANT_STATE_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
+  'dynamodb:PutItem',
+] as const;
 
 /**
  * Shared tenant state: one token bucket per tenant (quota) and the sequence state of each
