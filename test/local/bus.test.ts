@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { LocalEventBus } from '../../local/eventbridge/bus';
 import {
   checkEntry,
-  EventBridgeApiError,
   entrySize,
   formatEventTime,
   MAX_REQUEST_ENTRY_BYTES,
