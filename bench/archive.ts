@@ -393,7 +393,7 @@ export async function runArchiveBench({ quick = false } = {}): Promise<ArchiveBe
       }
     }
     const scanned = async (sql: string, parameters: string[]) => {
-      const id = athena.start({ query: sql, workGroup: models.workGroup.name, parameters });
+      const id = await athena.start({ query: sql, workGroup: models.workGroup.name, parameters });
       await athena.idle();
       const execution = athena.get(id);
       if (execution.state !== 'SUCCEEDED')

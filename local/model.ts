@@ -28,6 +28,8 @@ export interface QueueModel {
   readonly messageRetentionSeconds: number;
   /** Present when the queue has a RedrivePolicy. */
   readonly redrive?: { readonly deadLetterTargetArn: string; readonly maxReceiveCount: number };
+  /** The template's SqsManagedSseEnabled; absent reads as false. */
+  readonly sqsManagedSseEnabled?: boolean;
 }
 
 export interface InputTransformerModel {

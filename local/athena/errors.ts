@@ -4,6 +4,8 @@ export class AthenaRequestError extends Error {
     readonly code: 'InvalidRequestException' | 'ResourceNotFoundException' | 'InternalServerException',
     message: string,
     readonly status = 400,
+    /** Athena's `AthenaErrorCode` on InvalidRequestException, e.g. MALFORMED_QUERY for SQL its parser refuses. */
+    readonly athenaErrorCode?: string,
   ) {
     super(message);
     this.name = 'AthenaRequestError';

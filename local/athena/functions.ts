@@ -10,6 +10,8 @@
  * - `json_extract_scalar(json, path)` → `json_extract_string` (DuckDB returns NULL for non-scalars
  *   only through the macro's CASE).
  * - `from_iso8601_timestamp(s)` → `CAST(s AS TIMESTAMPTZ)`; `to_unixtime(t)` → `epoch(t)`.
+ * - `sequence(start, stop)` → `generate_series(start, stop)` (both inclusive; the step form is not
+ *   provided), so `UNNEST(sequence(0, 9))` works where DuckDB's own `range()` table function is refused.
  * Functions with the same name in both (`count_if`, `nullif`, `round`, `arbitrary`, `element_at`,
  * `cardinality`, `split_part`, `strpos`) need nothing.
  */
@@ -20,4 +22,5 @@ export const ATHENA_MACROS: readonly string[] = [
      CASE WHEN json_type(json_extract(j, path)) IN ('OBJECT', 'ARRAY') THEN NULL ELSE json_extract_string(j, path) END`,
   'CREATE OR REPLACE MACRO from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ)',
   'CREATE OR REPLACE MACRO to_unixtime(t) AS epoch(t)',
+  'CREATE OR REPLACE MACRO sequence(a, b) AS generate_series(a, b)',
 ];

@@ -17,8 +17,13 @@ const json = (status: number, body: unknown): AthenaHttpResponse => ({
   body: JSON.stringify(body),
 });
 
-const error = (code: string, message: string, status = 400) =>
-  json(status, { __type: code, Message: message });
+const error = (code: string, message: string, status = 400, athenaErrorCode?: string) =>
+  json(status, {
+    __type: code,
+    Message: message,
+    // Athena sends the code twice on InvalidRequestException.
+    ...(athenaErrorCode ? { AthenaErrorCode: athenaErrorCode, ErrorCode: athenaErrorCode } : {}),
+  });
 
 const str = (body: Body, field: string, required = true): string | undefined => {
   const value = body[field];
@@ -37,7 +42,8 @@ function describeExecution(execution: QueryExecution) {
   return {
     QueryExecutionId: execution.id,
     Query: execution.query,
-    StatementType: 'DML',
+    StatementType: execution.statementType,
+    ...(execution.substatementType ? { SubstatementType: execution.substatementType } : {}),
     ...(execution.outputLocation
       ? { ResultConfiguration: { OutputLocation: execution.outputLocation } }
       : {}),
@@ -97,7 +103,7 @@ function maxResults(body: Body, limit: number): number {
 }
 
 const operations: Record<string, (athena: LocalAthena, body: Body) => unknown> = {
-  StartQueryExecution(athena, body) {
+  async StartQueryExecution(athena, body) {
     const context = (body.QueryExecutionContext ?? {}) as Body;
     const parameters = body.ExecutionParameters;
     if (
@@ -109,7 +115,7 @@ const operations: Record<string, (athena: LocalAthena, body: Body) => unknown> =
         'ExecutionParameters must be a list of strings',
       );
     }
-    const id = athena.start({
+    const id = await athena.start({
       query: str(body, 'QueryString') as string,
       database: str(context, 'Database', false),
       workGroup: str(body, 'WorkGroup', false),
@@ -133,12 +139,13 @@ const operations: Record<string, (athena: LocalAthena, body: Body) => unknown> =
         `Query has not yet finished. Current state: ${execution.state}${reason}`,
       );
     }
-    const { columns, rows } = execution.result;
-    // Athena's first page starts with a header row holding the column names.
-    const all = [columns.map((c) => c.name), ...rows];
+    const { columns, rows, headerRow, updateCount } = execution.result;
+    // Athena's first page of a query's results starts with a header row holding the column names;
+    // DESCRIBE and SHOW COLUMNS have none.
+    const all = headerRow ? [columns.map((c) => c.name), ...rows] : rows;
     const { start, end, next } = page(body.NextToken, maxResults(body, MAX_RESULTS), all.length);
     return {
-      UpdateCount: 0,
+      ...(updateCount === undefined ? {} : { UpdateCount: updateCount }),
       ResultSet: {
         Rows: all.slice(start, end).map((row) => ({
           Data: row.map((value) => (value === null ? {} : { VarCharValue: value })),
@@ -154,7 +161,7 @@ const operations: Record<string, (athena: LocalAthena, body: Body) => unknown> =
             Precision: 0,
             Scale: 0,
             Nullable: 'UNKNOWN',
-            CaseSensitive: c.type === 'varchar',
+            CaseSensitive: headerRow && c.type === 'varchar',
           })),
         },
       },
@@ -214,9 +221,13 @@ function namedQuery(query: LocalAthena['namedQueries'][number]) {
 
 /**
  * One Athena API call in AWS JSON 1.1: `target` is the `X-Amz-Target` header
- * (`AmazonAthena.StartQueryExecution`), `body` the raw request body. Never throws.
+ * (`AmazonAthena.StartQueryExecution`), `body` the raw request body. Never rejects.
  */
-export function handleAthenaRequest(athena: LocalAthena, target: string, body: string): AthenaHttpResponse {
+export async function handleAthenaRequest(
+  athena: LocalAthena,
+  target: string,
+  body: string,
+): Promise<AthenaHttpResponse> {
   const operation = operations[target.replace(/^AmazonAthena\./, '')];
   if (!target.startsWith('AmazonAthena.') || !operation) {
     return error(
@@ -234,9 +245,10 @@ export function handleAthenaRequest(athena: LocalAthena, target: string, body: s
     return error('SerializationException', 'The request body must be a JSON object');
   }
   try {
-    return json(200, operation(athena, parsed as Body));
+    return json(200, await operation(athena, parsed as Body));
   } catch (caught) {
-    if (caught instanceof AthenaRequestError) return error(caught.code, caught.message, caught.status);
+    if (caught instanceof AthenaRequestError)
+      return error(caught.code, caught.message, caught.status, caught.athenaErrorCode);
     return error('InternalServerException', caught instanceof Error ? caught.message : String(caught), 500);
   }
 }

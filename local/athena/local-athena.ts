@@ -3,20 +3,27 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { GlueTableModel, NamedQueryModel, WorkGroupModel } from '../model';
 import { CatalogTable, type ObjectPathResolver, quoteIdent, quoteString } from './catalog';
 import { AthenaRequestError } from './errors';
 import { ATHENA_MACROS } from './functions';
 import { type ParameterValue, parseExecutionParameter } from './parameters';
+import { checkQueryTree } from './query-tree';
 import { athenaText, athenaTypeName, toCsv } from './result-format';
+import { createSandboxedDatabase } from './sandbox';
 import { ScannedBytesEstimator } from './scanned-bytes';
+import { classifyStatement, type Statement, type TableName } from './statement';
+import { describeTable, showColumns, type UtilityResult } from './utility';
 
 export type QueryState = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
 
 export interface QueryResult {
   readonly columns: readonly { readonly name: string; readonly type: string }[];
   readonly rows: readonly (readonly (string | null)[])[];
+  /** Whether GetQueryResults' first page starts with the column names (queries yes, DESCRIBE no). */
+  readonly headerRow: boolean;
+  readonly updateCount?: number;
 }
 
 export interface QueryExecution {
@@ -26,6 +33,10 @@ export interface QueryExecution {
   readonly workGroup: string;
   readonly parameters: readonly string[];
   readonly outputLocation?: string;
+  readonly statementType: 'DML' | 'UTILITY';
+  readonly substatementType?: string;
+  /** What runs: a query or EXPLAIN in DuckDB, or a DESCRIBE answered from the catalog. */
+  readonly statement: Statement;
   state: QueryState;
   stateChangeReason?: string;
   readonly submittedAt: Date;
@@ -72,12 +83,16 @@ export class LocalAthena {
     this.namedQueries = options.namedQueries;
   }
 
-  start(input: {
+  /**
+   * Checks the statement as Athena's StartQueryExecution does (refusing what Athena would not
+   * parse, and what would reach outside the archive), then queues it and returns its id.
+   */
+  async start(input: {
     query: string;
     database?: string;
     workGroup?: string;
     parameters?: readonly string[];
-  }): string {
+  }): Promise<string> {
     const workGroupName = input.workGroup ?? 'primary';
     const workGroup = this.workGroups.get(workGroupName);
     if (!workGroup) {
@@ -93,18 +108,32 @@ export class LocalAthena {
     parameters.forEach((p, i) => {
       parseExecutionParameter(p, i);
     });
+    const database =
+      input.database ?? this.options.defaultDatabase ?? this.tables[0]?.model.databaseName ?? 'default';
+    const statement = classifyStatement(input.query);
+    let substatementType: string | undefined;
+    if (statement.kind === 'query' || statement.kind === 'explain') {
+      await this.checkQuery(statement.sql);
+    } else {
+      this.catalogTable(statement.name, database);
+      substatementType = statement.kind === 'describe' ? 'DESCRIBE_TABLE' : 'SHOW_COLUMNS';
+    }
+    const utility = statement.kind === 'describe' || statement.kind === 'show-columns';
     const id = randomUUID();
+    // Athena writes a query's results as CSV and a DESCRIBE's as text.
     const outputLocation = workGroup.outputLocation
-      ? `${workGroup.outputLocation.replace(/\/?$/, '/')}${id}.csv`
+      ? `${workGroup.outputLocation.replace(/\/?$/, '/')}${id}.${utility ? 'txt' : 'csv'}`
       : undefined;
     const execution: QueryExecution = {
       id,
       query: input.query,
-      database:
-        input.database ?? this.options.defaultDatabase ?? this.tables[0]?.model.databaseName ?? 'default',
+      database,
       workGroup: workGroupName,
       parameters,
       ...(outputLocation ? { outputLocation } : {}),
+      statementType: utility ? 'UTILITY' : 'DML',
+      ...(substatementType ? { substatementType } : {}),
+      statement,
       state: 'QUEUED',
       submittedAt: new Date(),
       engineMillis: 0,
@@ -149,6 +178,32 @@ export class LocalAthena {
     if (profileDir) await rm(await profileDir, { recursive: true, force: true });
   }
 
+  /** Runs DuckDB's parser over a query and refuses what Athena would not run (see query-tree.ts). */
+  private async checkQuery(sql: string): Promise<void> {
+    const connection = await (await this.database()).connect();
+    try {
+      const reader = await connection.runAndReadAll('SELECT json_serialize_sql(?::VARCHAR)', [sql]);
+      const tables = this.tables.map((t) => `${t.model.databaseName}.${t.model.name}`);
+      checkQueryTree(sql, String(reader.getRowsJson()[0]?.[0]), tables);
+    } finally {
+      connection.closeSync();
+    }
+  }
+
+  /** The Glue table a DESCRIBE or SHOW COLUMNS names, in the query's database unless it names one. */
+  private catalogTable(name: TableName, database: string): CatalogTable {
+    const db = name.database ?? database;
+    const table = this.tables.find((t) => t.model.databaseName === db && t.model.name === name.table);
+    if (!table) {
+      const known = this.tables.map((t) => `${t.model.databaseName}.${t.model.name}`).join(', ');
+      throw new AthenaRequestError(
+        'InvalidRequestException',
+        `Table ${db}.${name.table} does not exist: the local catalog has ${known || 'no tables'}`,
+      );
+    }
+    return table;
+  }
+
   /** This instance's scratch folder: query profiles and DuckDB's spill files. */
   private profileDirectory(): Promise<string> {
     this.profileDir ??= mkdtemp(join(tmpdir(), 'inferbus-athena-'));
@@ -156,19 +211,12 @@ export class LocalAthena {
   }
 
   private async database(): Promise<DuckDBInstance> {
-    this.instance ??= (async () => {
-      // DuckDB spills to `.tmp/` in the working directory unless told otherwise: keep it in ours.
-      const instance = await DuckDBInstance.create(':memory:', {
-        temp_directory: join(await this.profileDirectory(), 'spill'),
-      });
-      const connection = await instance.connect();
-      try {
-        for (const macro of ATHENA_MACROS) await connection.run(macro);
-      } finally {
-        connection.closeSync();
-      }
-      return instance;
-    })();
+    this.instance ??= (async () =>
+      createSandboxedDatabase({
+        readable: this.tables.map((t) => t.directory),
+        scratch: await this.profileDirectory(),
+        setup: ATHENA_MACROS,
+      }))();
     return this.instance;
   }
 
@@ -186,6 +234,15 @@ export class LocalAthena {
     const started = performance.now();
     let connection: DuckDBConnection | undefined;
     try {
+      const { statement } = execution;
+      if (statement.kind === 'describe' || statement.kind === 'show-columns') {
+        const table = this.catalogTable(statement.name, execution.database).model;
+        await this.complete(
+          execution,
+          utilityResult(statement.kind === 'describe' ? describeTable(table) : showColumns(table)),
+        );
+        return;
+      }
       const instance = await this.database();
       connection = await instance.connect();
       execution.connection = connection;
@@ -195,11 +252,19 @@ export class LocalAthena {
       await connection.run(
         `SET search_path = ${quoteString([...new Set(schemas)].map(quoteIdent).join(','))}`,
       );
+      const values: ParameterValue[] = execution.parameters.map((p, i) => parseExecutionParameter(p, i));
+      const params = values.length > 0 ? values : undefined;
+      if (statement.kind === 'explain') {
+        const explained = `EXPLAIN ${statement.analyze ? 'ANALYZE ' : ''}${statement.sql}`;
+        const reader = await connection.runAndReadAll(explained, params);
+        execution.engineMillis = Math.round(performance.now() - started);
+        await this.complete(execution, explainResult(reader.getRowsJson()));
+        return;
+      }
       const profile = join(await this.profileDirectory(), `${execution.id}.json`);
       await connection.run(`PRAGMA enable_profiling = 'json'`);
       await connection.run(`PRAGMA profiling_output = ${quoteString(profile)}`);
-      const values: ParameterValue[] = execution.parameters.map((p, i) => parseExecutionParameter(p, i));
-      const reader = await connection.runAndReadAll(execution.query, values.length > 0 ? values : undefined);
+      const reader = await connection.runAndReadAll(statement.sql, params);
       execution.engineMillis = Math.round(performance.now() - started);
       const plan = JSON.parse(await readFile(profile, 'utf8'));
       await connection.run('PRAGMA disable_profiling');
@@ -216,9 +281,7 @@ export class LocalAthena {
       const rows = reader
         .getRowsJson()
         .map((row) => row.map((value, i) => athenaText(value, columns[i]?.type ?? 'varchar')));
-      execution.result = { columns, rows };
-      if (execution.outputLocation) await this.writeCsv(execution.outputLocation, execution.result);
-      this.finish(execution, 'SUCCEEDED');
+      await this.complete(execution, { columns, rows, headerRow: true, updateCount: 0 });
     } catch (error) {
       execution.engineMillis = Math.round(performance.now() - started);
       this.finish(execution, 'FAILED', athenaFailureReason(error));
@@ -228,18 +291,48 @@ export class LocalAthena {
     }
   }
 
-  private async writeCsv(location: string, result: QueryResult): Promise<void> {
+  private async complete(execution: QueryExecution, result: QueryResult): Promise<void> {
+    if (execution.state !== 'RUNNING') return;
+    execution.result = result;
+    if (execution.outputLocation) await this.writeResult(execution.outputLocation, result);
+    this.finish(execution, 'SUCCEEDED');
+  }
+
+  /** The result file at the output location: CSV for a query, the rows' text for DESCRIBE. */
+  private async writeResult(location: string, result: QueryResult): Promise<void> {
     if (!this.options.s3) return;
     const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(location);
     if (!match) throw new Error(`workgroup output location ${location} is not an s3://bucket/key URL`);
-    const body = toCsv(
-      result.columns.map((c) => c.name),
-      result.rows,
-    );
+    const body = result.headerRow
+      ? toCsv(
+          result.columns.map((c) => c.name),
+          result.rows,
+        )
+      : result.rows.map((row) => row.join('\t')).join('\n');
     await this.options.s3.send(
-      new PutObjectCommand({ Bucket: match[1], Key: match[2], Body: body, ContentType: 'text/csv' }),
+      new PutObjectCommand({
+        Bucket: match[1],
+        Key: match[2],
+        Body: body,
+        ContentType: result.headerRow ? 'text/csv' : 'binary/octet-stream',
+      }),
     );
   }
+}
+
+function utilityResult(result: UtilityResult): QueryResult {
+  return {
+    columns: result.columns,
+    rows: result.rows,
+    headerRow: false,
+    ...(result.updateCount === undefined ? {} : { updateCount: result.updateCount }),
+  };
+}
+
+/** DuckDB's plan text, one row per line, under Athena's EXPLAIN column name. */
+function explainResult(rows: readonly (readonly unknown[])[]): QueryResult {
+  const lines = rows.flatMap((row) => String(row[1] ?? '').split('\n'));
+  return { columns: [{ name: 'Query Plan', type: 'varchar' }], rows: lines.map((l) => [l]), headerRow: true };
 }
 
 /** DuckDB's message, prefixed the way Athena prefixes engine errors so callers can tell them apart. */

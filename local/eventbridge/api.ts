@@ -67,6 +67,26 @@ function parseJsonParam(text: string, onError: () => never): unknown {
   }
 }
 
+/**
+ * The envelope fields TestEventPattern requires of its event. The API reference lists `resources`
+ * too, but AWS accepts an event without it (LocalStack's tests, validated against AWS, record so).
+ */
+const REQUIRED_EVENT_FIELDS = ['id', 'account', 'source', 'time', 'region', 'detail-type'] as const;
+
+function requireEnvelopeFields(event: unknown): void {
+  const missing =
+    event !== null && typeof event === 'object' && !Array.isArray(event)
+      ? REQUIRED_EVENT_FIELDS.filter((field) => !(field in event))
+      : REQUIRED_EVENT_FIELDS;
+  // AWS answers only "Parameter Event is not valid."; the missing fields are named to help.
+  if (missing.length > 0) {
+    throw new EventBridgeApiError(
+      'ValidationException',
+      `Parameter Event is not valid. (it needs ${REQUIRED_EVENT_FIELDS.join(', ')}; missing: ${missing.join(', ')})`,
+    );
+  }
+}
+
 const operations: Record<string, (bus: LocalEventBus, body: Json) => unknown> = {
   PutEvents: (bus, body) => bus.putEventsDurably(undefined, body.Entries as PutEventsRequestEntry[]),
 
@@ -77,6 +97,7 @@ const operations: Record<string, (bus: LocalEventBus, body: Json) => unknown> = 
     const event = parseJsonParam(requiredString(body, 'Event'), () => {
       throw new EventBridgeApiError('ValidationException', 'Parameter Event is not valid.');
     });
+    requireEnvelopeFields(event);
     return { Result: bus.testEventPattern(pattern, event) };
   },
 

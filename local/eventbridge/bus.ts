@@ -76,6 +76,11 @@ function classify(error: unknown): DeliveryFailure {
   return { code: 'SDK_CLIENT_ERROR', message, retryable: true };
 }
 
+/** A bus's name from its name or ARN; none means the default bus. */
+function busNameOf(nameOrArn: string | undefined): string {
+  return nameOrArn ? (/:event-bus\/(.+)$/.exec(nameOrArn)?.[1] ?? nameOrArn) : 'default';
+}
+
 function serviceOf(arn: string): string {
   return arn.split(':')[2] ?? '';
 }
@@ -209,18 +214,26 @@ export class LocalEventBus {
     firstAttempts: Promise<void>[],
   ): PutEventsResult {
     validateRequest(entries);
-    // An unknown bus fails the whole request before any entry is accepted.
-    const targetsBus = entries.map((e) => this.bus(e.EventBusName ?? busName));
     const results: PutEventsResultEntry[] = [];
     let failed = 0;
-    entries.forEach((entry, i) => {
+    entries.forEach((entry) => {
       const check = checkEntry(entry);
       if (!check.ok) {
         failed++;
         results.push(check.result);
         return;
       }
-      const bus = targetsBus[i] as BusState;
+      const bus = this.findBus(entry.EventBusName ?? busName);
+      if (!bus) {
+        // AWS accepts an entry for a bus that does not exist and drops it (aws/aws-cli#9186);
+        // locally only that entry fails, loudly, and the others are delivered.
+        failed++;
+        results.push({
+          ErrorCode: 'ResourceNotFoundException',
+          ErrorMessage: `Event bus ${busNameOf(entry.EventBusName ?? busName)} does not exist.`,
+        });
+        return;
+      }
       const ingestion = this.now();
       const event = toEvent(entry, check.detail, {
         account: this.options.model.account,
@@ -262,10 +275,17 @@ export class LocalEventBus {
     await this.drain();
   }
 
+  private findBus(nameOrArn: string | undefined): BusState | undefined {
+    return this.buses.get(busNameOf(nameOrArn));
+  }
+
   private bus(nameOrArn: string | undefined): BusState {
-    const name = nameOrArn ? (/:event-bus\/(.+)$/.exec(nameOrArn)?.[1] ?? nameOrArn) : 'default';
-    const bus = this.buses.get(name);
-    if (!bus) throw new EventBridgeApiError('ResourceNotFoundException', `Event bus ${name} does not exist.`);
+    const bus = this.findBus(nameOrArn);
+    if (!bus)
+      throw new EventBridgeApiError(
+        'ResourceNotFoundException',
+        `Event bus ${busNameOf(nameOrArn)} does not exist.`,
+      );
     return bus;
   }
 

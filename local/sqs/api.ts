@@ -234,7 +234,7 @@ function queueAttributes(store: QueueStore, model: QueueModel): Record<string, s
     MaximumMessageSize: String(MAX_MESSAGE_BYTES),
     DelaySeconds: '0',
     ReceiveMessageWaitTimeSeconds: '0',
-    SqsManagedSseEnabled: 'false',
+    SqsManagedSseEnabled: String(model.sqsManagedSseEnabled ?? false),
   };
   if (model.redrive !== undefined) {
     attributes.RedrivePolicy = JSON.stringify({

@@ -42,6 +42,28 @@ const XML_ITEMS: Record<string, (action: string) => string> = {
   Failed: () => 'BatchResultErrorEntry',
   Results: () => 'ListMessageMoveTasksResultEntry',
 };
+/**
+ * Actions whose response always holds an `<{Action}Result>` element, empty when there is nothing
+ * to report (an empty receive, no queue matching the prefix): clients built on the query model
+ * read that element unconditionally, and botocore fails with `'ReceiveMessageResult'` without it.
+ * The other actions (DeleteMessage, PurgeQueue, TagQueue…) answer with ResponseMetadata alone.
+ */
+const ACTIONS_WITH_RESULT = new Set([
+  'CancelMessageMoveTask',
+  'ChangeMessageVisibilityBatch',
+  'CreateQueue',
+  'DeleteMessageBatch',
+  'GetQueueAttributes',
+  'GetQueueUrl',
+  'ListDeadLetterSourceQueues',
+  'ListMessageMoveTasks',
+  'ListQueueTags',
+  'ListQueues',
+  'ReceiveMessage',
+  'SendMessage',
+  'SendMessageBatch',
+  'StartMessageMoveTask',
+]);
 
 export async function handleSqsQueryRequest(
   handle: JsonHandler,
@@ -61,7 +83,8 @@ export async function handleSqsQueryRequest(
     return xmlError(response.status, code, error?.message ?? 'request failed', requestId);
   }
   const result = toXml(response.body as Record<string, unknown>, action);
-  const resultElement = result ? `<${action}Result>${result}</${action}Result>` : '';
+  const resultElement =
+    result || ACTIONS_WITH_RESULT.has(action) ? `<${action}Result>${result}</${action}Result>` : '';
   return {
     status: 200,
     headers: { 'content-type': 'text/xml' },

@@ -40,6 +40,13 @@ export function extractQueues(ctx: ExtractContext): QueueModel[] {
         DEFAULT_MESSAGE_RETENTION_SECONDS,
       ),
       ...(redriveModel && { redrive: redriveModel }),
+      // SQS encrypts new queues with SQS-owned keys unless told otherwise or given a KMS key.
+      sqsManagedSseEnabled: ctx.boolean(
+        logicalId,
+        resource,
+        'SqsManagedSseEnabled',
+        ctx.prop(logicalId, resource, 'KmsMasterKeyId') === undefined,
+      ),
     };
   });
 }

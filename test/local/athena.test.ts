@@ -1,4 +1,5 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import {
   GetQueryExecutionCommand,
   GetQueryResultsCommand,
   type GetQueryResultsCommandOutput,
+  InvalidRequestException,
   ListNamedQueriesCommand,
   ListWorkGroupsCommand,
   StartQueryExecutionCommand,
@@ -18,6 +20,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archiveModels, archiveRecords } from '../../bench/archive';
 import { handleAthenaRequest, LocalAthena } from '../../local/athena';
+import { createSandboxedDatabase } from '../../local/athena/sandbox';
 import { LocalFirehose } from '../../local/firehose';
 import { type LocalS3, localS3Client, startLocalS3 } from '../../local/s3';
 
@@ -28,8 +31,8 @@ function serve(athena: LocalAthena): Promise<Server> {
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const reply = handleAthenaRequest(
+    req.on('end', async () => {
+      const reply = await handleAthenaRequest(
         athena,
         String(req.headers['x-amz-target'] ?? ''),
         Buffer.concat(chunks).toString(),
@@ -233,7 +236,7 @@ describe('local Athena through @aws-sdk/client-athena', () => {
   });
 
   it('pages results with NextToken, header row first', async () => {
-    const { execution } = await query(client, 'SELECT range AS n FROM range(25)');
+    const { execution } = await query(client, 'SELECT n FROM UNNEST(sequence(0, 24)) AS t(n)');
     const id = execution?.QueryExecutionId as string;
     const seen: string[] = [];
     let token: string | undefined;
@@ -261,6 +264,143 @@ describe('local Athena through @aws-sdk/client-athena', () => {
     ).rejects.toThrow(/FAILED/);
   });
 
+  /** The InvalidRequestException StartQueryExecution answers, or a failure if it starts the query. */
+  async function refusal(sql: string): Promise<InvalidRequestException> {
+    try {
+      const started = await client.send(
+        new StartQueryExecutionCommand({
+          QueryString: sql,
+          WorkGroup: models.workGroup.name,
+          QueryExecutionContext: { Database: models.table.databaseName },
+        }),
+      );
+      const execution = await waitFor(client, started.QueryExecutionId as string);
+      throw new Error(`${sql} was started and ended ${execution?.Status?.State}`);
+    } catch (error) {
+      if (error instanceof InvalidRequestException) return error;
+      throw error;
+    }
+  }
+
+  it('refuses DuckDB-only statements as Athena refuses what it cannot parse, touching no file', async () => {
+    const outside = join(stateDir, 'outside');
+    await mkdir(outside, { recursive: true });
+    const secret = join(outside, 'secret.csv');
+    await writeFile(secret, 'password\nhunter2\n');
+    const written = join(outside, 'x.csv');
+    const statements = [
+      `COPY (SELECT 1) TO '${written}'`,
+      `EXPLAIN ANALYZE COPY (SELECT 1) TO '${written}'`,
+      `ATTACH '${join(outside, 'y.db')}'`,
+      'INSTALL httpfs',
+      'LOAD httpfs',
+      'PRAGMA version',
+      'SET threads = 1',
+      'FROM events',
+      `SELECT * FROM read_text('${secret}')`,
+      `SELECT * FROM read_csv('${secret}')`,
+      `SELECT * FROM '${secret}'`,
+      `WITH s AS (SELECT * FROM glob('${outside}/*')) SELECT * FROM s`,
+      `SELECT * FROM events WHERE tenant IN (SELECT password FROM read_csv('${secret}'))`,
+      `WITH x AS (SELECT 1) INSERT INTO events SELECT * FROM x`,
+      'SELECT 1; SELECT 2',
+    ];
+    for (const sql of statements) {
+      const error = await refusal(sql);
+      expect(error.AthenaErrorCode, sql).toBe('MALFORMED_QUERY');
+      expect(error.message, sql).toMatch(/Athena|statement|table/);
+    }
+    expect((await refusal("COPY (SELECT 1) TO 'x.csv'")).message).toBe(
+      "line 1:1: mismatched input 'COPY'. COPY is not an Athena statement; local Athena runs SELECT, WITH, VALUES, EXPLAIN, DESCRIBE <table> and SHOW COLUMNS {FROM|IN} <table>",
+    );
+    expect((await refusal(`SELECT *\nFROM read_text('${secret}')`)).message).toMatch(
+      /^line 2:6: read_text\(\.\.\.\) is a DuckDB table function, not Athena SQL: query the archive through its tables \(inferbus_dev\.events\)/,
+    );
+    expect((await refusal('SELECT 1; SELECT 2')).message).toBe(
+      'Only one sql statement is allowed. Got: SELECT 1; SELECT 2',
+    );
+    expect(existsSync(written)).toBe(false);
+    expect(existsSync(join(outside, 'y.db'))).toBe(false);
+  });
+
+  it('refuses syntax errors and catalog-changing statements at start, naming what to do', async () => {
+    const syntax = await refusal('SELECT FROM WHERE');
+    expect(syntax.AthenaErrorCode).toBe('MALFORMED_QUERY');
+    expect(syntax.message).toMatch(/^line 1:13: syntax error at or near "WHERE"/);
+    const ddl = await refusal('CREATE TABLE t AS SELECT 1');
+    expect(ddl.message).toMatch(/^CREATE statements are not supported locally: .*CDK template/);
+    expect((await refusal('SHOW TABLES')).message).toMatch(/^SHOW TABLES is not supported locally/);
+    expect((await refusal('DESCRIBE no_such_table')).message).toBe(
+      'Table inferbus_dev.no_such_table does not exist: the local catalog has inferbus_dev.events',
+    );
+  });
+
+  it('answers DESCRIBE and SHOW COLUMNS as Athena does for a Hive table', async () => {
+    const raw = async (sql: string) => {
+      const { QueryExecutionId } = await client.send(
+        new StartQueryExecutionCommand({
+          QueryString: sql,
+          WorkGroup: models.workGroup.name,
+          QueryExecutionContext: { Database: models.table.databaseName },
+        }),
+      );
+      const execution = await waitFor(client, QueryExecutionId as string);
+      expect(execution?.Status?.State, sql).toBe('SUCCEEDED');
+      const results = await client.send(new GetQueryResultsCommand({ QueryExecutionId }));
+      return {
+        execution,
+        results,
+        values: (results.ResultSet?.Rows ?? []).map((r) => r.Data?.map((d) => d.VarCharValue)),
+      };
+    };
+    const names = [...models.table.columns, ...models.table.partitionKeys].map((c) => c.name);
+    const pad = (text: string) => text.padEnd(20);
+
+    const columns = await raw('SHOW COLUMNS FROM events');
+    expect(columns.values).toEqual(names.map((n) => [pad(n)])); // no header row
+    expect(columns.execution?.StatementType).toBe('UTILITY');
+    expect(columns.execution?.SubstatementType).toBe('SHOW_COLUMNS');
+    expect(columns.results.UpdateCount).toBe(0);
+    expect(columns.results.ResultSet?.ResultSetMetadata?.ColumnInfo?.map((c) => [c.Name, c.Type])).toEqual([
+      ['field', 'string'],
+    ]);
+    for (const sql of [
+      'SHOW COLUMNS IN inferbus_dev.events',
+      'SHOW COLUMNS IN `events` IN `inferbus_dev`;',
+    ]) {
+      expect((await raw(sql)).values, sql).toEqual(columns.values);
+    }
+
+    const described = await raw('DESCRIBE events');
+    expect(described.execution?.SubstatementType).toBe('DESCRIBE_TABLE');
+    expect(described.results.UpdateCount).toBeUndefined();
+    expect(described.results.ResultSet?.ResultSetMetadata?.ColumnInfo?.map((c) => c.Name)).toEqual([
+      'col_name',
+      'data_type',
+      'comment',
+    ]);
+    const values = described.values.map((v) => v?.[0]);
+    const first = models.table.columns[0] as { name: string; type: string };
+    expect(values[0]).toBe(`${pad(first.name)}\t${pad(first.type)}\t${pad('')}`);
+    expect(values.slice(names.length)).toEqual([
+      '\t \t ',
+      '# Partition Information\t \t ',
+      `${'# col_name'.padEnd(22)}\t${pad('data_type')}\t${pad('comment')}`,
+      '\t \t ',
+      `${pad('dt')}\t${pad('string')}\t${pad('')}`,
+      `${pad('hour')}\t${pad('string')}\t${pad('')}`,
+    ]);
+    expect((await raw('desc inferbus_dev.events')).values).toEqual(described.values);
+    expect(described.execution?.ResultConfiguration?.OutputLocation).toMatch(/\.txt$/);
+  });
+
+  it("explains a query with DuckDB's plan", async () => {
+    const { rows, execution } = await query(client, 'EXPLAIN SELECT count(*) FROM events');
+    expect(execution?.Status?.State).toBe('SUCCEEDED');
+    const plan = rows.map((r) => r['Query Plan']).join('\n');
+    expect(plan, plan).toMatch(/AGGREGATE|SCAN/);
+  });
+
   it("enforces the workgroup's bytes-scanned cutoff", async () => {
     const { execution } = await query(
       client,
@@ -286,5 +426,45 @@ describe('local Athena through @aws-sdk/client-athena', () => {
     expect(groups.WorkGroups?.map((w) => w.Name)).toEqual(
       expect.arrayContaining(['inferbus-dev', 'primary']),
     );
+  });
+});
+
+describe('the DuckDB sandbox under local Athena', () => {
+  it('reads and writes nothing outside the archive and its scratch folder, and cannot be loosened', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'inferbus-sandbox-'));
+    const archive = join(root, 'archive');
+    const outside = join(root, 'outside');
+    await mkdir(archive, { recursive: true });
+    await mkdir(outside, { recursive: true });
+    await writeFile(join(archive, 'in.csv'), 'a\n1\n');
+    await writeFile(join(outside, 'secret.csv'), 'a\n2\n');
+    const db = await createSandboxedDatabase({
+      readable: [archive],
+      scratch: join(root, 'scratch'),
+      setup: [],
+    });
+    const connection = await db.connect();
+    try {
+      const inside = await connection.runAndReadAll(`SELECT a FROM read_csv('${join(archive, 'in.csv')}')`);
+      expect(inside.getRowsJson()).toEqual([['1']]);
+      for (const sql of [
+        `SELECT * FROM read_csv('${join(outside, 'secret.csv')}')`,
+        `SELECT * FROM read_text('/etc/hostname')`,
+        `COPY (SELECT 1) TO '${join(outside, 'x.csv')}'`,
+        `ATTACH '${join(outside, 'y.db')}'`,
+        'INSTALL httpfs',
+        'SET enable_external_access = true',
+        "SET allowed_directories = ['/']",
+      ]) {
+        await expect(connection.run(sql), sql).rejects.toThrow(
+          /Permission Error|Cannot (enable|change)|disabled/,
+        );
+      }
+      expect(existsSync(join(outside, 'x.csv'))).toBe(false);
+    } finally {
+      connection.closeSync();
+      db.closeSync();
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { LocalEventBus } from '../../local/eventbridge/bus';
 import {
   checkEntry,
-  EventBridgeApiError,
   entrySize,
   formatEventTime,
   MAX_REQUEST_ENTRY_BYTES,
@@ -286,11 +285,12 @@ describe('LocalEventBus', () => {
     expect(queues.to(arn.ruleDlq)).toHaveLength(1);
   });
 
-  it('fails the whole request for an unknown bus, too many entries or too many bytes', () => {
+  it('fails the entry for an unknown bus, and the whole request for too many entries or too many bytes', () => {
     const { bus } = makeBus();
-    expect(() => bus.putEvents('nope', [{ Source: 's', DetailType: 'd', Detail: '{}' }])).toThrow(
-      new EventBridgeApiError('ResourceNotFoundException', 'Event bus nope does not exist.'),
-    );
+    expect(bus.putEvents('nope', [{ Source: 's', DetailType: 'd', Detail: '{}' }])).toEqual({
+      FailedEntryCount: 1,
+      Entries: [{ ErrorCode: 'ResourceNotFoundException', ErrorMessage: 'Event bus nope does not exist.' }],
+    });
     expect(() =>
       bus.putEvents(
         BUS,

@@ -112,18 +112,36 @@ describe('EventBridge API with the AWS SDK v3', () => {
     });
   });
 
-  it('refuses an oversized request and an unknown bus as a whole', async () => {
+  it('fails only the entry for an unknown bus and delivers the others', async () => {
+    const out = await client.send(
+      new PutEventsCommand({
+        Entries: [
+          good('before'),
+          { ...good('lost'), EventBusName: 'missing' },
+          { ...good('lost-arn'), EventBusName: 'arn:aws:events:eu-west-1:000000000000:event-bus/gone' },
+          good('after'),
+        ],
+      }),
+    );
+    expect(out.FailedEntryCount).toBe(2);
+    expect(out.Entries?.[1]).toEqual({
+      ErrorCode: 'ResourceNotFoundException',
+      ErrorMessage: 'Event bus missing does not exist.',
+    });
+    expect(out.Entries?.[2]?.ErrorMessage).toBe('Event bus gone does not exist.');
+    expect(out.Entries?.[3]?.EventId).toMatch(/^[0-9a-f-]{36}$/);
+    await bus.drain();
+    const ids = queues.to(arn.work).map((s) => JSON.parse(s.body).id);
+    expect(ids).toEqual(expect.arrayContaining(['before', 'after']));
+    expect(ids).not.toContain('lost');
+  });
+
+  it('refuses an oversized request as a whole', async () => {
     const big = { ...good('big'), Detail: JSON.stringify({ pad: 'x'.repeat(MAX_REQUEST_ENTRY_BYTES) }) };
     await expect(client.send(new PutEventsCommand({ Entries: [good('ok'), big] }))).rejects.toMatchObject({
       name: 'ValidationException',
       message: 'Total size of the entries in the request is over the limit.',
       $metadata: { httpStatusCode: 400 },
-    });
-    await expect(
-      client.send(new PutEventsCommand({ Entries: [{ ...good('x'), EventBusName: 'missing' }] })),
-    ).rejects.toMatchObject({
-      name: 'ResourceNotFoundException',
-      message: 'Event bus missing does not exist.',
     });
     expect(bus.metrics().eventsAccepted).toBe(0);
   });
@@ -171,6 +189,22 @@ describe('EventBridge API with the AWS SDK v3', () => {
       name: 'InvalidEventPatternException',
       message: expect.stringMatching(/^Event pattern is not valid\. Reason: /),
     });
+    // AWS requires the envelope fields of the event it tests (all but resources).
+    const { id: _id, region: _region, ...partial } = JSON.parse(event);
+    await expect(
+      client.send(
+        new TestEventPatternCommand({
+          EventPattern: '{"source":["inferbus.acme"]}',
+          Event: JSON.stringify(partial),
+        }),
+      ),
+    ).rejects.toMatchObject({
+      name: 'ValidationException',
+      message: expect.stringMatching(/^Parameter Event is not valid\. .*missing: id, region\)$/),
+    });
+    await expect(
+      client.send(new TestEventPatternCommand({ EventPattern: '{"source":["a"]}', Event: '{"source":"a"}' })),
+    ).rejects.toMatchObject({ name: 'ValidationException' });
   });
 
   it('lists rules and buses, and describes a bus', async () => {

@@ -63,7 +63,10 @@ beforeAll(async () => {
   });
   store = new QueueStore(
     [
-      model('tier1', { redrive: { deadLetterTargetArn: `${ARN}tier1-dlq`, maxReceiveCount: 1 } }),
+      model('tier1', {
+        redrive: { deadLetterTargetArn: `${ARN}tier1-dlq`, maxReceiveCount: 1 },
+        sqsManagedSseEnabled: true,
+      }),
       model('tier1-dlq'),
       model('plain'),
     ],
@@ -202,7 +205,12 @@ describe('SQS JSON protocol with the real SDK', () => {
       QueueArn: `${ARN}tier1`,
       VisibilityTimeout: '30',
       RedrivePolicy: JSON.stringify({ deadLetterTargetArn: `${ARN}tier1-dlq`, maxReceiveCount: 1 }),
+      SqsManagedSseEnabled: 'true',
     });
+    const unencrypted = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: url('plain'), AttributeNames: ['SqsManagedSseEnabled'] }),
+    );
+    expect(unencrypted.Attributes).toEqual({ SqsManagedSseEnabled: 'false' });
     const plain = await sqs.send(
       new GetQueueAttributesCommand({
         QueueUrl: url('plain'),

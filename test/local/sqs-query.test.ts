@@ -59,6 +59,53 @@ describe('SQS query protocol translation', () => {
     expect(response.body).toContain('does not exist: &#60;q&#62;');
   });
 
+  describe('empty results, against a real store', () => {
+    let dir: string;
+    let store: QueueStore;
+    const url = 'http://127.0.0.1:1/000000000000/empty';
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'inferbus-sqs-empty-'));
+      store = new QueueStore(
+        [
+          {
+            logicalId: 'Empty',
+            name: 'empty',
+            arn: 'arn:aws:sqs:ap-south-1:000000000000:empty',
+            url,
+            visibilityTimeoutSeconds: 30,
+            messageRetentionSeconds: 345_600,
+          },
+        ],
+        { stateDir: dir },
+      );
+    });
+    afterAll(() => {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const query = (body: string) =>
+      handleSqsQueryRequest((target, input) => handleSqsRequest(store, target, input), body);
+
+    // AWS always sends the result element; botocore's query parser reads it unconditionally.
+    it.each([
+      ['ReceiveMessage', `Action=ReceiveMessage&QueueUrl=${encodeURIComponent(url)}&WaitTimeSeconds=0`],
+      ['ListQueues', 'Action=ListQueues&QueueNamePrefix=zzz'],
+      ['ListDeadLetterSourceQueues', `Action=ListDeadLetterSourceQueues&QueueUrl=${encodeURIComponent(url)}`],
+    ])('keeps the empty %sResult element', async (action, body) => {
+      const response = await query(body);
+      expect(response.status).toBe(200);
+      expect(response.body).toMatch(
+        new RegExp(`<${action}Response [^>]*><${action}Result></${action}Result><ResponseMetadata>`),
+      );
+    });
+
+    it('answers an action without a result with ResponseMetadata alone', async () => {
+      const response = await query(`Action=PurgeQueue&QueueUrl=${encodeURIComponent(url)}`);
+      expect(response.status).toBe(200);
+      expect(response.body).toMatch(/<PurgeQueueResponse [^>]*><ResponseMetadata>/);
+    });
+  });
+
   it('refuses a request without an Action', async () => {
     const response = await handleSqsQueryRequest(
       async () => ({ status: 200, headers: {}, body: {} }),
@@ -165,6 +212,12 @@ describe.runIf(existsSync(awsCli))('the AWS CLI v2 against the local SQS', () =>
     await aws('delete-message', '--queue-url', url, '--receipt-handle', Messages[0].ReceiptHandle);
     const { Attributes } = await aws('get-queue-attributes', '--queue-url', url, '--attribute-names', 'All');
     expect(Attributes.ApproximateNumberOfMessages).toBe('0');
+  });
+
+  it('answers an empty receive and a prefix that matches nothing', async () => {
+    const url = (await aws('get-queue-url', '--queue-name', 'work-dlq')).QueueUrl;
+    expect(await aws('receive-message', '--queue-url', url, '--wait-time-seconds', '0')).toEqual({});
+    expect(await aws('list-queues', '--queue-name-prefix', 'zzz')).toEqual({});
   });
 
   it('reports an unknown queue with the SQS error code', async () => {

@@ -74,6 +74,8 @@ describe('TemplateModel of the real app', () => {
 
   it('has 19 queues, the 6 work queues with redrive to their own DLQ', () => {
     expect(model.queues).toHaveLength(19);
+    // Every queue the stack declares sets SqsManagedSseEnabled: true (QueueEncryption.SQS_MANAGED).
+    expect(model.queues.filter((q) => q.sqsManagedSseEnabled !== true).map((q) => q.name)).toEqual([]);
     const redriven = model.queues.filter((q) => q.redrive);
     expect(redriven).toHaveLength(6);
     const arns = new Set(model.queues.map((q) => q.arn));
