@@ -82,7 +82,6 @@ export async function ensureSynthesized(options: EnsureSynthesizedOptions): Prom
     'npx',
     'cdk',
     'synth',
-    '--all',
     '--quiet',
     '-c',
     `stage=${options.stage}`,
