@@ -13,7 +13,12 @@ import type { CliIO } from './io';
 
 export interface LocalCommandOptions {
   readonly port: number;
+  readonly s3Port: number;
+  readonly dynamodbPort: number;
+  /** As typed: relative paths are resolved against the working folder. */
   readonly stateDir: string;
+  /** As typed; undefined means the package's own `cdk.out`. */
+  readonly cdkOut?: string;
   readonly stage: string;
   readonly demo: boolean;
   readonly events: number;
@@ -40,15 +45,47 @@ export function buildProgram(deps: ProgramDeps, setExitCode: (code: ExitCode) =>
   program
     .command('local')
     .description('Run the synthesized app on this machine: EventBridge, SQS, Lambda, Firehose, S3 and Athena')
-    .option('--port <n>', 'port of the AWS-protocol endpoint on 127.0.0.1 (0 = any free port)', integer, 4566)
-    .option('--state-dir <dir>', 'where queues, objects and the archive are kept', '.inferbus')
-    .option('--stage <name>', 'stage to synthesize and run', 'dev')
+    .option(
+      '--port <n>',
+      'port of the AWS-protocol endpoint (EventBridge, SQS, Athena) on 127.0.0.1 (0 = any free port)',
+      port,
+      4566,
+    )
+    .option('--s3-port <n>', 'port of the S3 endpoint on 127.0.0.1 (0 = any free port)', port, 0)
+    .option('--dynamodb-port <n>', 'port of the DynamoDB endpoint on 127.0.0.1 (0 = any free port)', port, 0)
+    .option(
+      '--state-dir <dir>',
+      'where queues, objects and the archive are kept, relative to the current folder',
+      '.inferbus',
+    )
+    .option(
+      '--stage <name>',
+      'stage to run (stack inferbus-<stage>); synthesized when cdk.out holds another',
+      'dev',
+    )
+    .option(
+      '--cdk-out <dir>',
+      "synthesized app to run and synthesize into (default: the inferbus package's cdk.out)",
+    )
     .option('--demo', 'send sample events, wait until each is accounted for, print a summary and exit', false)
     .option('--events <n>', 'how many sample events the demo sends', integer, 3000)
-    .option('--reset', 'start from an empty state folder (the demo always does)', false)
+    .option(
+      '--reset',
+      'empty the state folder first (the demo always empties <state-dir>/demo); only a folder inferbus local created',
+      false,
+    )
     .addHelpText(
       'after',
-      '\nExamples:\n  inferbus local                      # run until Ctrl-C; prints endpoints and credentials\n  inferbus local --demo --events 500  # the npm start demo, smaller',
+      `
+The state folder gets a .inferbus-state marker when inferbus local creates it: --reset and --demo
+empty only folders that carry it. One runtime at a time uses a state folder (a .inferbus-lock file
+names its pid); a lock left by a process that is gone is taken over.
+The banner and GET /health list every endpoint, the stage, the template and the state folder.
+
+Examples:
+  inferbus local                      # run until Ctrl-C; prints endpoints and credentials
+  inferbus local --s3-port 4569 --dynamodb-port 4570   # the same ports on every start
+  inferbus local --demo --events 500  # the npm start demo, smaller`,
     )
     .action(async (options: LocalCommandOptions) => setExitCode(await deps.runLocal(options, deps.io)));
 
@@ -333,6 +370,13 @@ function threshold(value: string): number {
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+function port(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535)
+    throw new InvalidArgumentError('expected a port number from 0 to 65535 (0 = any free port)');
+  return parsed;
 }
 
 function integer(value: string): number {

@@ -1,4 +1,3 @@
-import { rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExitCode } from '../cli/errors';
@@ -7,31 +6,114 @@ import type { LocalCommandOptions } from '../cli/program';
 import { runDemo } from './demo/run-demo';
 import { LocalRuntime } from './runtime';
 import { LOCAL_S3_CREDENTIALS } from './s3';
+import {
+  acquireStateDirLock,
+  assertResettable,
+  prepareStateDir,
+  resetStateDir,
+  StateDirError,
+  type StateDirLock,
+} from './state-dir';
 
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** `inferbus local`: run until interrupted, or `--demo`: run sample traffic, summarize, exit. */
+/**
+ * `inferbus local`: run until interrupted, or `--demo`: run sample traffic, summarize, exit.
+ * Paths are resolved against the working folder; the state folder is locked while the runtime runs.
+ */
 export async function runLocalCommand(options: LocalCommandOptions, io: CliIO): Promise<ExitCode> {
-  const stateDir = options.demo ? join(options.stateDir, 'demo') : options.stateDir;
-  if (options.demo || options.reset)
-    rmSync(resolve(PROJECT_ROOT, stateDir), { recursive: true, force: true });
-  io.err(`inferbus local: stage ${options.stage}, state in ${stateDir}/`);
+  const baseDir = resolve(options.stateDir);
+  const stateDir = options.demo ? join(baseDir, 'demo') : baseDir;
+  const clash = portClash(options);
+  if (clash) {
+    io.err(`error: ${clash}`);
+    return ExitCode.Usage;
+  }
+  let lock: StateDirLock;
+  try {
+    lock = openStateDir(baseDir, stateDir, options, io);
+  } catch (error) {
+    if (!(error instanceof StateDirError)) throw error;
+    io.err(`error: ${error.message}`);
+    return error.kind === 'in-use' ? ExitCode.Environment : ExitCode.Usage;
+  }
+  try {
+    return await runOnStateDir(stateDir, options, io);
+  } finally {
+    lock.release();
+  }
+}
+
+/** Prepares and locks the state folder, and empties it for `--reset` and `--demo` (marked folders only). */
+function openStateDir(
+  baseDir: string,
+  stateDir: string,
+  options: LocalCommandOptions,
+  io: CliIO,
+): StateDirLock {
+  const note = (line: string) => io.err(line);
+  const empty = options.demo || options.reset;
+  if (options.demo) prepareStateDir(baseDir, note);
+  // When it is to be emptied, the refusal below says all there is to say.
+  prepareStateDir(stateDir, empty ? () => {} : note);
+  if (empty) assertResettable(stateDir);
+  const lock = acquireStateDirLock(stateDir, note);
+  try {
+    if (empty) resetStateDir(stateDir);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+  return lock;
+}
+
+/** Two endpoints pinned to one port cannot both listen: say so before starting anything. */
+function portClash(options: LocalCommandOptions): string | undefined {
+  const pinned = [
+    ['--port', options.demo ? 0 : options.port],
+    ['--s3-port', options.s3Port],
+    ['--dynamodb-port', options.dynamodbPort],
+  ] as const;
+  for (const [i, [flag, port]] of pinned.entries()) {
+    const other = pinned.slice(i + 1).find(([, p]) => port !== 0 && p === port);
+    if (other)
+      return `${flag} and ${other[0]} are both ${port}; give each endpoint its own port (0 = any free one)`;
+  }
+  return undefined;
+}
+
+/** Which option pins the port a failed start could not listen on. */
+function portHint(message: string, options: LocalCommandOptions): string | undefined {
+  if (!/EADDRINUSE|port in use/.test(message)) return undefined;
+  if (message.startsWith('local S3 could not listen'))
+    return `hint: S3 port ${options.s3Port} is taken; pass --s3-port 0 or another port`;
+  if (message.startsWith('local DynamoDB could not listen'))
+    return `hint: DynamoDB port ${options.dynamodbPort} is taken; pass --dynamodb-port 0 or another port`;
+  return `hint: port ${options.port} is taken; pass --port 0 or another port`;
+}
+
+async function runOnStateDir(stateDir: string, options: LocalCommandOptions, io: CliIO): Promise<ExitCode> {
+  io.err(`inferbus local: stage ${options.stage}, state in ${stateDir}`);
   let runtime: LocalRuntime;
   try {
     runtime = await LocalRuntime.start({
       projectRoot: PROJECT_ROOT,
       stage: options.stage,
       port: options.demo ? 0 : options.port,
+      s3Port: options.s3Port,
+      dynamodbPort: options.dynamodbPort,
       stateDir,
+      ...(options.cdkOut === undefined ? {} : { cdkOutDir: resolve(options.cdkOut) }),
       log: (line) => io.err(line),
     });
   } catch (error) {
     const message = (error as Error).message;
     io.err(`error: the local runtime could not start: ${message}`);
-    if (/EADDRINUSE/.test(message))
-      io.err(`hint: port ${options.port} is taken; pass --port 0 or another port`);
+    const hint = portHint(message, options);
+    if (hint) io.err(hint);
     return ExitCode.Environment;
   }
+  io.err(`inferbus local: running stack ${runtime.template.stackName} from ${runtime.template.path}`);
 
   if (options.demo) {
     try {
@@ -68,14 +150,23 @@ export async function runLocalCommand(options: LocalCommandOptions, io: CliIO): 
 
 function printEndpoints(runtime: LocalRuntime, io: CliIO): void {
   const bus = runtime.model.buses.find((b) => b.name !== 'default')?.name ?? 'default';
-  io.out(`inferbus local is running (${runtime.model.stackName}). Ctrl-C stops it cleanly.`);
+  const dynamodb = runtime.dynamodb?.endpoint ?? '(no tables in the template)';
+  io.out(
+    `inferbus local is running stage ${runtime.template.stage} (stack ${runtime.template.stackName}). Ctrl-C stops it cleanly.`,
+  );
   io.out('');
+  io.out(`  template                  ${runtime.template.path}`);
+  io.out(`  state                     ${runtime.stateDir}`);
   io.out(`  EventBridge, SQS, Athena  ${runtime.endpoint}`);
   io.out(`  S3                        ${runtime.s3.endpoint}`);
+  io.out(`  DynamoDB                  ${dynamodb}`);
   io.out(`  health, metrics           ${runtime.endpoint}/health  ${runtime.endpoint}/metrics`);
   io.out('');
   io.out('  Use them from a shell:');
-  io.out(`    export AWS_ENDPOINT_URL=${runtime.endpoint} AWS_ENDPOINT_URL_S3=${runtime.s3.endpoint}`);
+  io.out(
+    `    export AWS_ENDPOINT_URL=${runtime.endpoint} AWS_ENDPOINT_URL_S3=${runtime.s3.endpoint}` +
+      (runtime.dynamodb ? ` AWS_ENDPOINT_URL_DYNAMODB=${runtime.dynamodb.endpoint}` : ''),
+  );
   io.out(
     `    export AWS_ACCESS_KEY_ID=${LOCAL_S3_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_S3_CREDENTIALS.secretAccessKey} AWS_REGION=${runtime.model.region}`,
   );

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { mulberry32 } from '../functions/core/prng';
+import { stageResourceNames } from '../functions/core/stage-names';
 import { type LocalDynamoDb, startLocalDynamoDb } from './dynamodb';
 import { handleEventBridgeRequest } from './eventbridge/api';
 import { LocalEventBus } from './eventbridge/bus';
@@ -13,7 +14,13 @@ import { LocalServer, type MetricSample } from './server';
 import { handleSqsRequest } from './sqs/api';
 import { handleSqsQueryRequest } from './sqs/query-protocol';
 import { QueueStore } from './sqs/store';
-import { ensureSynthesized, loadTemplateModel } from './template';
+import {
+  ensureSynthesized,
+  loadTemplateModel,
+  readCloudAssembly,
+  selectStack,
+  TemplateError,
+} from './template';
 
 export interface SettleOptions {
   /** How long the pipeline must stay idle before the archive is flushed. @default 1000 */
@@ -28,9 +35,15 @@ export interface SettleOptions {
 
 export interface LocalRuntimeOptions {
   readonly projectRoot: string;
+  /** The stage to run: its stack `inferbus-<stage>` is synthesized when `cdk.out` holds another. */
   readonly stage: string;
   /** Port of the AWS-protocol endpoint on 127.0.0.1; 0 picks a free one. */
   readonly port: number;
+  /** Port of the S3 endpoint on 127.0.0.1. @default 0 (a free one) */
+  readonly s3Port?: number;
+  /** Port of the DynamoDB endpoint on 127.0.0.1. @default 0 (a free one) */
+  readonly dynamodbPort?: number;
+  /** Relative to `projectRoot` (the CLI passes an absolute path, resolved against its working folder). */
   readonly stateDir: string;
   /** @default `<projectRoot>/cdk.out` */
   readonly cdkOutDir?: string;
@@ -69,6 +82,14 @@ export interface LocalRuntimeOptions {
   readonly firehoseWriteFailureSeed?: number;
 }
 
+/** The synthesized template a runtime runs. */
+export interface RunningTemplate {
+  readonly stage: string;
+  readonly stackName: string;
+  /** Absolute path of `<stack>.template.json`. */
+  readonly path: string;
+}
+
 /**
  * The whole synthesized app on one machine: the AWS-protocol endpoint (EventBridge, SQS, Athena),
  * an S3-compatible server, the bus with its rules, durable queues, Lambda workers fed by event
@@ -86,6 +107,9 @@ export class LocalRuntime {
     readonly pollers: readonly SqsEventSourcePoller[],
     readonly athena: import('./athena').LocalAthena,
     private readonly server: LocalServer,
+    readonly template: RunningTemplate,
+    /** Absolute path of the state folder. */
+    readonly stateDir: string,
     /** The template's DynamoDB tables (tenant quota and ordering state). */
     readonly dynamodb?: LocalDynamoDb,
   ) {}
@@ -94,7 +118,13 @@ export class LocalRuntime {
     const projectRoot = resolve(options.projectRoot);
     const cdkOutDir = resolve(projectRoot, options.cdkOutDir ?? 'cdk.out');
     const stateDir = resolve(projectRoot, options.stateDir);
-    await ensureSynthesized({ projectRoot, cdkOutDir, stage: options.stage, log: options.log });
+    const { stackName } = stageResourceNames(options.stage);
+    await ensureSynthesized({ projectRoot, cdkOutDir, stage: options.stage, stackName, log: options.log });
+    const template: RunningTemplate = {
+      stage: options.stage,
+      stackName,
+      path: selectStack(readCloudAssembly(cdkOutDir), stackName).templatePath,
+    };
 
     // Routes are bound after the model is loaded: queue URLs need the endpoint's port first.
     let dispatch: LocalRuntime | undefined;
@@ -134,17 +164,22 @@ export class LocalRuntime {
     // server listening, no worker running and no file open.
     const started: { name: string; stop: () => unknown }[] = [];
     try {
+      const loaded = loadTemplateModel(cdkOutDir, stackName, { endpoint });
+      if (loaded.stackName !== stackName) {
+        throw new TemplateError(
+          `stage ${options.stage} runs stack ${stackName}, but ${template.path} holds ${loaded.stackName}; ` +
+            `run \`npx cdk synth -c stage=${options.stage}\` or pass the stage that template was synthesized for`,
+        );
+      }
       const model = withFunctionTimeout(
-        withVisibilityTimeout(
-          loadTemplateModel(cdkOutDir, undefined, { endpoint }),
-          options.visibilityTimeoutSeconds,
-        ),
+        withVisibilityTimeout(loaded, options.visibilityTimeoutSeconds),
         options.functionTimeoutSeconds,
       );
-      const s3 = await startLocalS3({ stateDir, buckets: model.buckets });
+      const s3 = await startLocalS3({ stateDir, port: options.s3Port, buckets: model.buckets });
       started.push({ name: 'the local S3', stop: () => s3.stop() });
       const dynamodb = await startLocalDynamoDb({
         stateDir,
+        port: options.dynamodbPort,
         tables: model.tables,
         region: model.region,
         credentials: LOCAL_S3_CREDENTIALS,
@@ -224,6 +259,8 @@ export class LocalRuntime {
         pollers,
         athena,
         server,
+        template,
+        stateDir,
         dynamodb,
       );
       // Provisioned concurrency: those execution environments are initialised before the first poll.
@@ -313,9 +350,14 @@ export class LocalRuntime {
 
   health(): Record<string, unknown> {
     return {
+      stage: this.template.stage,
       stack: this.model.stackName,
+      template: this.template.path,
+      stateDir: this.stateDir,
+      /** The AWS-protocol endpoint: EventBridge, SQS, Athena. */
       endpoint: this.endpoint,
       s3: this.s3.endpoint,
+      dynamodb: this.dynamodb?.endpoint,
       queues: this.model.queues.length,
       rules: this.model.rules.length,
       functions: this.model.functions.length,

@@ -16,13 +16,17 @@ const THREAD = fileURLToPath(new URL('./thread.cjs', import.meta.url));
  * thread.cjs), off the event loop of the rest of the local runtime.
  */
 export interface LocalDynamoDb {
+  /** `http://127.0.0.1:<port>` */
   readonly endpoint: string;
+  readonly port: number;
   stop(): Promise<void>;
 }
 
 export interface LocalDynamoDbOptions {
   /** Data folder parent; `undefined` keeps the tables in memory. */
   readonly stateDir?: string;
+  /** Port on 127.0.0.1; 0 (default) picks a free one. */
+  readonly port?: number;
   readonly tables: readonly TableModel[];
   readonly region: string;
   readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
@@ -31,7 +35,7 @@ export interface LocalDynamoDbOptions {
 export async function startLocalDynamoDb(options: LocalDynamoDbOptions): Promise<LocalDynamoDb> {
   const path = options.stateDir === undefined ? undefined : join(options.stateDir, 'dynamodb');
   if (path) mkdirSync(path, { recursive: true });
-  const { port, stop } = await startThread(path);
+  const { port, stop } = await startThread(path, options.port ?? 0);
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient({ endpoint, region: options.region, credentials: options.credentials });
   try {
@@ -56,20 +60,32 @@ export async function startLocalDynamoDb(options: LocalDynamoDbOptions): Promise
     throw error;
   }
   client.destroy();
-  return { endpoint, stop };
+  return { endpoint, port, stop };
 }
 
 /** Starts dynalite in its worker thread; `stop` closes the server and the thread ends. */
-async function startThread(path: string | undefined): Promise<{ port: number; stop: () => Promise<void> }> {
-  const thread = new Worker(THREAD, { workerData: { path } });
+async function startThread(
+  path: string | undefined,
+  requestedPort: number,
+): Promise<{ port: number; stop: () => Promise<void> }> {
+  const thread = new Worker(THREAD, { workerData: { path, port: requestedPort } });
   const ended = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {
     thread.once('message', (message: { port?: number; error?: string }) => {
-      if (message.port !== undefined) resolve(message.port);
-      else reject(new Error(`dynalite could not start: ${message.error}`));
+      if (message.port !== undefined) return resolve(message.port);
+      const hint = /EADDRINUSE/.test(message.error ?? '')
+        ? ' (port in use: pick another port, or 0 for a free one)'
+        : '';
+      reject(
+        new Error(`local DynamoDB could not listen on 127.0.0.1:${requestedPort}${hint}: ${message.error}`),
+      );
     });
     thread.once('error', reject);
     thread.once('exit', (code) => reject(new Error(`dynalite's thread exited during start (${code})`)));
+  }).catch(async (error) => {
+    // A server that failed to listen leaves the thread waiting for messages: end it.
+    await thread.terminate();
+    throw error;
   });
   let stopping: Promise<void> | undefined;
   const stop = () => {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { readCloudAssembly } from './cloud-assembly.js';
+import { readCloudAssembly, type StackArtifact } from './cloud-assembly.js';
 import { TemplateError } from './errors.js';
 
 /** Folders whose changes make `cdk.out` stale, and single files that do too. */
@@ -13,6 +13,11 @@ export interface EnsureSynthesizedOptions {
   readonly projectRoot: string;
   readonly cdkOutDir: string;
   readonly stage: string;
+  /**
+   * The stack the caller will run (`inferbus-<stage>`): a `cdk.out` synthesized for another stage
+   * (`cdk synth -c stage=prod`, as the deploy steps say) is synthesized again. @default any stack
+   */
+  readonly stackName?: string;
   readonly log: (line: string) => void;
   /** Overrides the synth command (tests); default `npx cdk synth --quiet -c stage=<stage>`. */
   readonly command?: readonly string[];
@@ -30,24 +35,29 @@ function newestMtime(path: string): number {
   return newest;
 }
 
-/** What makes `cdk.out` unusable (no manifest, no stack, a missing template), or null. */
-function assemblyProblem(cdkOutDir: string): string | null {
+/**
+ * What makes `cdk.out` unusable (no manifest, no stack, a missing template, not the stack asked
+ * for), or null.
+ */
+function assemblyProblem(cdkOutDir: string, stackName?: string): string | null {
   const manifest = join(cdkOutDir, 'manifest.json');
   if (!existsSync(manifest)) return `${manifest} is missing`;
-  let templates: string[];
+  let stacks: readonly StackArtifact[];
   try {
-    templates = readCloudAssembly(cdkOutDir).stacks.map((s) => s.templatePath);
+    stacks = readCloudAssembly(cdkOutDir).stacks;
   } catch (error) {
     return (error as Error).message;
   }
-  if (templates.length === 0) return `${cdkOutDir} holds no stack template`;
-  const missing = templates.find((t) => !existsSync(t));
+  if (stacks.length === 0) return `${cdkOutDir} holds no stack template`;
+  if (stackName !== undefined && !stacks.some((s) => s.stackName === stackName))
+    return `${cdkOutDir} holds ${stacks.map((s) => s.stackName).join(', ')}, not ${stackName}`;
+  const missing = stacks.map((s) => s.templatePath).find((t) => !existsSync(t));
   return missing ? `${missing} is missing` : null;
 }
 
 /** Why `cdk.out` must be synthesized again, or null when it is up to date. */
-export function staleReason(projectRoot: string, cdkOutDir: string): string | null {
-  const problem = assemblyProblem(cdkOutDir);
+export function staleReason(projectRoot: string, cdkOutDir: string, stackName?: string): string | null {
+  const problem = assemblyProblem(cdkOutDir, stackName);
   if (problem) return problem;
   const manifest = join(cdkOutDir, 'manifest.json');
   const templates = readCloudAssembly(cdkOutDir).stacks.map((s) => s.templatePath);
@@ -66,13 +76,12 @@ export function staleReason(projectRoot: string, cdkOutDir: string): string | nu
 export async function ensureSynthesized(options: EnsureSynthesizedOptions): Promise<boolean> {
   const projectRoot = resolve(options.projectRoot);
   const cdkOutDir = resolve(projectRoot, options.cdkOutDir);
-  const reason = staleReason(projectRoot, cdkOutDir);
+  const reason = staleReason(projectRoot, cdkOutDir, options.stackName);
   if (reason === null) return false;
   const command = options.command ?? [
     'npx',
     'cdk',
     'synth',
-    '--all',
     '--quiet',
     '-c',
     `stage=${options.stage}`,
@@ -105,8 +114,11 @@ export async function ensureSynthesized(options: EnsureSynthesizedOptions): Prom
       `\`${command.join(' ')}\` failed (exit ${code}) in ${projectRoot}; fix the CDK app and try again.\n${tail.join('\n')}`,
     );
   }
-  const problem = assemblyProblem(cdkOutDir);
+  const problem = assemblyProblem(cdkOutDir, options.stackName);
   if (problem)
-    throw new TemplateError(`cdk synth finished but ${cdkOutDir} is still not usable: ${problem}.`);
+    throw new TemplateError(
+      `cdk synth finished but ${cdkOutDir} is still not usable: ${problem}. ` +
+        `Check that stage ${options.stage} synthesizes ${options.stackName ?? 'a stack'} (does -c config= rename it?).`,
+    );
   return true;
 }

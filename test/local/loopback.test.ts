@@ -75,4 +75,20 @@ describe('local endpoints', () => {
       }
     }
   });
+
+  it('DynamoDB listens on a pinned port; a taken one fails the start naming the port', async () => {
+    const port = Number(new URL(dynamodb.endpoint).port);
+    const options = {
+      tables: [],
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    };
+    await expect(startLocalDynamoDb({ ...options, port })).rejects.toThrow(
+      `local DynamoDB could not listen on 127.0.0.1:${port} (port in use: pick another port, or 0 for a free one)`,
+    );
+    await dynamodb.stop();
+    const pinned = await startLocalDynamoDb({ ...options, port });
+    expect(pinned.endpoint).toBe(`http://127.0.0.1:${port}`);
+    dynamodb = pinned;
+  });
 });

@@ -59,6 +59,27 @@ describe('ensureSynthesized', () => {
     expect(staleReason(fresh.root, fresh.out)).toMatch(/no stack template/);
   });
 
+  it('synthesizes again when cdk.out holds another stage, and fails when synth does not make that stack', async () => {
+    // What `npx cdk synth -c stage=prod` leaves: a manifest whose only stack is inferbus-prod.
+    const { root, out } = project();
+    expect(staleReason(root, out, 's')).toBeNull();
+    expect(staleReason(root, out, 'inferbus-dev')).toBe(`${out} holds s, not inferbus-dev`);
+    const lines: string[] = [];
+    await expect(
+      ensureSynthesized({
+        projectRoot: root,
+        cdkOutDir: out,
+        stage: 'dev',
+        stackName: 'inferbus-dev',
+        log: (l) => lines.push(l),
+        command: [process.execPath, '-e', ''],
+      }),
+    ).rejects.toThrow(
+      /cdk synth finished but .* is still not usable: .* holds s, not inferbus-dev\. Check that stage dev synthesizes inferbus-dev/,
+    );
+    expect(lines[0]).toMatch(/^synthesizing \(.* holds s, not inferbus-dev\)/);
+  });
+
   it('fails with the tail of stderr when synth fails', async () => {
     const { root } = project();
     await expect(
