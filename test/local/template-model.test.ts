@@ -87,7 +87,9 @@ describe('TemplateModel of the real app', () => {
       expect(q.url).toBe(`${ENDPOINT}/000000000000/${q.name}`);
       expect(q.visibilityTimeoutSeconds).toBeGreaterThan(30);
     }
-    const tierRules = model.rules.filter((r) => r.targets[0]?.arn.includes(':sqs:') && !r.name.includes('Unrouted'));
+    const tierRules = model.rules.filter(
+      (r) => r.targets[0]?.arn.includes(':sqs:') && !r.name.includes('Unrouted'),
+    );
     for (const rule of tierRules) {
       expect(redriven.map((q) => q.arn)).toContain(rule.targets[0]?.arn);
     }
