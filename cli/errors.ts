@@ -7,6 +7,8 @@ export const ExitCode = {
   Usage: 2,
   /** The environment is not ready: no credentials, endpoint unreachable, synth failed. */
   Environment: 3,
+  /** Stopped by Ctrl-C (128 + SIGINT), after saying what was done and what was not. */
+  Interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

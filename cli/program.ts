@@ -139,6 +139,11 @@ Examples:
       'where entries that failed for good are written (default: inferbus-failed-<time>.ndjson)',
     )
     .option('--skip-invalid', 'send the valid lines even when some are invalid (exit code 1)')
+    .option(
+      '--allow-unknown-tenants',
+      'send InferenceRequested entries even for tenants the stage has no rule for (they wait in the unrouted queue)',
+    )
+    .option('--cdk-out <dir>', 'synthesized app holding inferbus-<stage>.template.json (default: ./cdk.out)')
     .option('--dry-run', 'validate only; send nothing')
     .option('--json', 'print the summary as one JSON object')
     .addHelpText(
@@ -146,7 +151,9 @@ Examples:
       `\nEach line is an inferbus envelope ({"id","tenant","stream","seq","hlc","type","payload","metadata","time"}),
 sent with source inferbus.<tenant>, or a raw entry ({"Source","DetailType","Detail",...}).
 Invalid lines are reported by line number and nothing is sent unless --skip-invalid.
-Entries that fail for good are saved to a file you can resend as it is.
+Requests for a tenant the stage's template has no rule for are refused before sending.
+Entries that fail for good are saved to a file you can resend as it is. Ctrl-C stops sending,
+waits for the requests in flight, and saves the failed and unsent entries there too (exit 130).
 
 Examples:
   inferbus events sample --count 100 | inferbus put-events --local -

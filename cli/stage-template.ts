@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LambdaArchitecture } from '../functions/core/pricing';
+import { tenantRequestPattern } from '../functions/core/routing';
 
 /** The project's root folder (where models/ and cdk.out/ live). */
 export const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -26,6 +27,8 @@ export interface StageDeployment {
   readonly tiers: ReadonlyMap<number, DeployedTier>;
   /** Firehose buffering interval of the archive, seconds. */
   readonly archiveBufferingIntervalSeconds?: number;
+  /** Tenants whose InferenceRequested events a rule routes (`tenantRequestPattern`), sorted. */
+  readonly routedTenants: readonly string[];
 }
 
 /**
@@ -99,6 +102,35 @@ export function readStageDeployment(stackName: string, cdkOut?: string): StageDe
   return {
     templatePath,
     tiers,
+    routedTenants: routedTenants(resources.map(([, r]) => r)),
     ...(buffering !== undefined ? { archiveBufferingIntervalSeconds: buffering } : {}),
   };
+}
+
+/** Tenants that have a rule with exactly their `tenantRequestPattern` (the tier-1 rules). */
+function routedTenants(
+  resources: readonly { Type?: string; Properties?: Record<string, unknown> }[],
+): string[] {
+  const tenants = new Set<string>();
+  for (const resource of resources) {
+    if (resource.Type !== 'AWS::Events::Rule') continue;
+    const pattern = resource.Properties?.EventPattern as { detail?: { tenant?: unknown } } | undefined;
+    const tenant = Array.isArray(pattern?.detail?.tenant) ? pattern.detail.tenant[0] : undefined;
+    if (typeof tenant === 'string' && sameJson(pattern, tenantRequestPattern(tenant))) tenants.add(tenant);
+  }
+  return [...tenants].sort();
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  const canonical = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(canonical)
+      : value && typeof value === 'object'
+        ? Object.fromEntries(
+            Object.entries(value)
+              .sort(([x], [y]) => x.localeCompare(y))
+              .map(([k, v]) => [k, canonical(v)]),
+          )
+        : value;
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 }

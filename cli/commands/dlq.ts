@@ -9,6 +9,7 @@ import {
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
 import type { PutEventsEntry } from '../../functions/core/put-events';
+import { unroutedReason } from '../../functions/core/routing';
 import { sendEntries } from '../../functions/producer/sender';
 import type { AwsContext } from '../context';
 import { CliError, ExitCode } from '../errors';
@@ -27,8 +28,11 @@ export interface QueueInfo {
 }
 
 export interface DeadLetterQueue extends QueueInfo {
-  /** `queue`: a queue's redrive target (handler DLQ); `rule-target`: an EventBridge rule target's DLQ. */
-  readonly kind: 'queue' | 'rule-target';
+  /**
+   * `queue`: a queue's redrive target (handler DLQ); `rule-target`: an EventBridge rule target's DLQ;
+   * `unrouted`: requests no tenant rule took (a DLQ in all but name, filled by its own rule).
+   */
+  readonly kind: 'queue' | 'rule-target' | 'unrouted';
   /** For queue DLQs: the queues that redrive into it. */
   readonly sources: QueueInfo[];
 }
@@ -70,16 +74,39 @@ export async function listStageQueues(ctx: AwsContext): Promise<QueueInfo[]> {
   return queues.sort((x, y) => x.name.localeCompare(y.name));
 }
 
-/** DLQs: redrive targets of other queues, and the queues named as DLQs that nothing redrives into (rule targets). */
+/**
+ * DLQs: redrive targets of other queues, the queues named as DLQs that nothing redrives into (rule
+ * targets), and the unrouted-requests queue.
+ */
 export function deadLetterQueues(queues: readonly QueueInfo[]): DeadLetterQueue[] {
   const dlqs: DeadLetterQueue[] = [];
   for (const q of queues) {
     const sources = queues.filter((s) => s.redrive?.deadLetterTargetArn === q.arn);
     if (sources.length > 0) dlqs.push({ ...q, kind: 'queue', sources });
-    else if (/dlq|dead-?letter/i.test(q.name) && !q.redrive)
-      dlqs.push({ ...q, kind: 'rule-target', sources: [] });
+    else if (q.redrive) continue;
+    else if (/dlq|dead-?letter/i.test(q.name)) dlqs.push({ ...q, kind: 'rule-target', sources: [] });
+    else if (/unrouted/i.test(q.name)) dlqs.push({ ...q, kind: 'unrouted', sources: [] });
   }
   return dlqs;
+}
+
+/**
+ * Why an event in the unrouted queue reached no tenant: EventBridge cannot attach a reason to an
+ * SQS message, so it is derived from the event itself (its `source` and `detail.tenant`).
+ */
+export function unroutedEventReason(body: string | undefined): { code: string; message: string } {
+  let event: { source?: unknown; detail?: { tenant?: unknown } };
+  try {
+    event = JSON.parse(body ?? '');
+  } catch {
+    return { code: 'NotAnEvent', message: 'the message is not an EventBridge event (not JSON)' };
+  }
+  return (
+    unroutedReason(event?.source, event?.detail?.tenant) ?? {
+      code: 'NoTenantRule',
+      message: 'no tenant rule matched when it arrived',
+    }
+  );
 }
 
 export function findQueue<T extends QueueInfo>(
@@ -207,7 +234,7 @@ async function release(ctx: AwsContext, queueUrl: string, messages: readonly Mes
   }
 }
 
-function describeMessage(m: Message): ShownMessage {
+function describeMessage(m: Message, kind: DeadLetterQueue['kind']): ShownMessage {
   const attributes: Record<string, string> = {};
   for (const [k, v] of Object.entries(m.MessageAttributes ?? {})) attributes[k] = v.StringValue ?? '';
   let eventId: string | null = null;
@@ -219,6 +246,12 @@ function describeMessage(m: Message): ShownMessage {
     tenant = typeof detail?.tenant === 'string' ? detail.tenant : null;
   } catch {
     // Not JSON: shown as text.
+  }
+  // The unrouted queue's reason is derived from the event, shown as if the bus had attached it.
+  const unrouted = kind === 'unrouted' ? unroutedEventReason(m.Body) : undefined;
+  if (unrouted) {
+    attributes.ERROR_CODE = unrouted.code;
+    attributes.ERROR_MESSAGE = unrouted.message;
   }
   const sent = m.Attributes?.SentTimestamp;
   return {
@@ -245,7 +278,7 @@ export async function dlqShow(
     deadLetterQueues(await listStageQueues(ctx).catch((e) => Promise.reject(ctx.explain(e)))),
     name,
   );
-  const messages = (await peekMessages(ctx, dlq.url, limit)).map(describeMessage);
+  const messages = (await peekMessages(ctx, dlq.url, limit)).map((m) => describeMessage(m, dlq.kind));
   if (format === 'json') {
     for (const m of messages) io.out(JSON.stringify(m));
   } else {
@@ -253,7 +286,9 @@ export async function dlqShow(
     const keys =
       dlq.kind === 'queue'
         ? ['ERROR_CODE', 'ATTEMPTS', 'TIER', 'ERROR_MESSAGE']
-        : ['ERROR_CODE', 'RETRY_ATTEMPTS', 'RULE_ARN', 'ERROR_MESSAGE'];
+        : dlq.kind === 'unrouted'
+          ? ['ERROR_CODE', 'ERROR_MESSAGE']
+          : ['ERROR_CODE', 'RETRY_ATTEMPTS', 'RULE_ARN', 'ERROR_MESSAGE'];
     const rows = messages.map((m) => ({
       event_id: m.eventId,
       tenant: m.tenant,

@@ -4,11 +4,14 @@ import { envelopeSchema } from '../../functions/core/envelope';
 import { DetailType, EVENT_SOURCE_ROOT, RESULT_SOURCE, tenantSource } from '../../functions/core/events';
 import { entrySize, MAX_ENTRY_BYTES, type PutEventsEntry } from '../../functions/core/put-events';
 import { type ClaimStore, claimCheckIfNeeded, S3ClaimStore } from '../../functions/producer/claims';
-import { rateLimiter, sendEntries } from '../../functions/producer/sender';
+import { rateLimiter, type SendReport, sendEntries } from '../../functions/producer/sender';
 import type { AwsContext } from '../context';
 import { CliError, ExitCode } from '../errors';
+import { onInterrupt } from '../interrupt';
 import type { CliIO } from '../io';
 import { Progress } from '../progress';
+import { readStageDeployment } from '../stage-template';
+import { checkTenants, type RefusedEntry } from '../tenant-check';
 
 export interface PutEventsOptions {
   readonly rate?: number;
@@ -21,6 +24,10 @@ export interface PutEventsOptions {
   readonly skipInvalid?: boolean;
   readonly dryRun?: boolean;
   readonly json?: boolean;
+  /** Send InferenceRequested entries even for tenants the stage has no rule for. */
+  readonly allowUnknownTenants?: boolean;
+  /** Folder holding the stage's synthesized template. @default ./cdk.out, then the project's */
+  readonly cdkOut?: string;
 }
 
 const rawEntrySchema = z.object({
@@ -160,24 +167,30 @@ export async function putEventsCommand(
 ): Promise<ExitCode> {
   const busName = options.bus ?? ctx.names.busName;
   const { text, name } = await readInput(file);
-  const { good, bad } = parseInput(text, options.detailType, busName);
+  const { good: parsed, bad } = parseInput(text, options.detailType, busName);
   for (const b of bad.slice(0, 50)) io.err(`${name}:${b.line}: ${b.reason}`);
   if (bad.length > 50) io.err(`... and ${bad.length - 50} more bad lines`);
   if (bad.length > 0 && !options.skipInvalid && !options.dryRun) {
     throw new CliError(
-      `${bad.length} of ${good.length + bad.length} lines are invalid; nothing was sent. Fix them, or pass --skip-invalid to send the ${good.length} valid ones`,
+      `${bad.length} of ${parsed.length + bad.length} lines are invalid; nothing was sent. Fix them, or pass --skip-invalid to send the ${parsed.length} valid ones`,
       ExitCode.Usage,
     );
   }
+  const { routable: good, refused } = checkStageTenants(parsed, options, ctx, io);
+  for (const r of refused.slice(0, 20)) io.err(`${name}:${r.line}: ${r.reason}`);
+  if (refused.length > 20) io.err(`... and ${refused.length - 20} more entries for tenants with no rule`);
   if (options.dryRun) {
-    io.out(`dry run: ${good.length} valid entries, ${bad.length} invalid lines in ${name}; nothing sent`);
-    return bad.length > 0 ? ExitCode.Usage : ExitCode.Ok;
+    io.out(
+      `dry run: ${good.length} valid entries, ${bad.length} invalid lines` +
+        `${refused.length > 0 ? `, ${refused.length} for tenants with no rule (would not be sent)` : ''} in ${name}; nothing sent`,
+    );
+    return bad.length > 0 ? ExitCode.Usage : refused.length > 0 ? ExitCode.Failed : ExitCode.Ok;
   }
-  if (good.length === 0) {
+  if (good.length === 0 && refused.length === 0) {
     io.out(`no entries in ${name}; nothing sent`);
     return bad.length > 0 ? ExitCode.Failed : ExitCode.Ok;
   }
-  await ctx.preflight();
+  if (good.length > 0) await ctx.preflight();
 
   // Claim checks: texts over the entry limit go to S3 first; the event carries the pointer.
   let store: ClaimStore | undefined;
@@ -216,55 +229,82 @@ export async function putEventsCommand(
   let settled = 0;
   let failedSoFar = 0;
   let retriedEntries = 0;
-  const report = await sendEntries(ctx.events(), entries, {
-    busName,
-    concurrency: options.concurrency,
-    maxAttempts: options.maxAttempts,
-    beforeRequest: options.rate ? rateLimiter(options.rate) : undefined,
-    onSettled: (ok, failed) => {
-      settled += ok + failed;
-      failedSoFar += failed;
-      progress.update(settled, failedSoFar > 0 ? `(${failedSoFar} failed)` : '');
-    },
-    onRetry: (failures) => {
-      retriedEntries += failures.length;
-    },
-  });
-  progress.update(settled, failedSoFar > 0 ? `(${failedSoFar} failed)` : '', true);
+  const progressNote = () => (failedSoFar > 0 ? `(${failedSoFar} failed)` : '');
+  const interrupt = onInterrupt(() =>
+    io.err(
+      `${io.interactive ? '\n' : ''}put-events: interrupted; sending no more, waiting for the requests in flight to answer ` +
+        '(Ctrl-C again quits at once, and then what those requests did is unknown)',
+    ),
+  );
+  let report: SendReport;
+  try {
+    report = await sendEntries(ctx.events(), entries, {
+      busName,
+      concurrency: options.concurrency,
+      maxAttempts: options.maxAttempts,
+      signal: interrupt.signal,
+      beforeRequest: options.rate
+        ? rateLimiter(options.rate, undefined, undefined, interrupt.signal)
+        : undefined,
+      onSettled: (ok, failed) => {
+        settled += ok + failed;
+        failedSoFar += failed;
+        progress.update(settled, progressNote());
+      },
+      onRetry: (failures) => {
+        retriedEntries += failures.length;
+      },
+    });
+  } finally {
+    interrupt.dispose();
+  }
+  const interrupted = interrupt.signal.aborted;
+  // Forced, so the last line says exactly what had settled when sending stopped.
+  progress.update(settled, `${progressNote()}${interrupted ? ' (interrupted)' : ''}`.trim(), true);
   progress.done();
   const seconds = (Date.now() - started) / 1000;
 
+  const atIndex = (index: number) => ({
+    line: lineOf[index] as number,
+    entry: entries[index] as PutEventsEntry,
+  });
   const failed = [
+    ...refused.map((r) => ({ line: r.line, entry: r.entry, error: r.reason })),
     ...unsendable.map((u) => ({ line: u.line, entry: u.entry, error: u.reason })),
-    ...report.failed.map((f) => ({
-      line: lineOf[f.index] as number,
-      entry: entries[f.index] as PutEventsEntry,
-      error: f.error,
-    })),
+    ...report.failed.map((f) => ({ ...atIndex(f.index), error: f.error })),
   ];
+  const unsent = report.unsent.map((u) => ({ ...atIndex(u.index), error: u.error }));
+  const saved = [...failed, ...unsent].sort((a, b) => a.line - b.line);
   let failedFile: string | undefined;
-  if (failed.length > 0) {
+  if (saved.length > 0) {
     failedFile =
       options.failedFile ?? `inferbus-failed-${new Date().toISOString().replace(/[:.]/g, '-')}.ndjson`;
     writeFileSync(
       failedFile,
-      failed
+      saved
         .map((f) =>
           JSON.stringify({ ...f.entry, Time: f.entry.Time?.toISOString(), _line: f.line, _error: f.error }),
         )
         .join('\n')
         .concat('\n'),
     );
-    for (const f of failed.slice(0, 20)) io.err(`${name}:${f.line}: failed: ${f.error}`);
-    if (failed.length > 20) io.err(`... and ${failed.length - 20} more failed entries`);
+    const shown = failed.slice(refused.length); // the refused were reported before sending
+    for (const f of shown.slice(0, 20)) io.err(`${name}:${f.line}: failed: ${f.error}`);
+    if (shown.length > 20) io.err(`... and ${shown.length - 20} more failed entries`);
   }
+  // Entries in at least one request: everything but those never sent.
+  const sent = entries.length - report.unsent.filter((u) => u.attempts === 0).length;
   const summary = {
     input: name,
     bus: busName,
-    entries: good.length,
+    entries: parsed.length,
     invalidLines: bad.length,
+    sent,
     accepted: report.accepted,
     failed: failed.length,
+    refusedUnknownTenants: refused.length,
+    unsent: unsent.length,
+    interrupted,
     failedFile: failedFile ?? null,
     claimChecks: claimed,
     requests: report.requests,
@@ -274,18 +314,50 @@ export async function putEventsCommand(
   };
   if (options.json) io.out(JSON.stringify(summary));
   else {
-    io.out(`put-events: ${good.length} entries from ${name} to bus ${busName}`);
-    io.out(`  accepted       ${summary.accepted}`);
+    const resend = failedFile ? ` (saved to ${failedFile}; resend: inferbus put-events ${failedFile})` : '';
     io.out(
-      `  failed         ${summary.failed}${failedFile ? ` (saved to ${failedFile}; resend: inferbus put-events ${failedFile})` : ''}`,
+      `put-events: ${parsed.length} entries from ${name} to bus ${busName}${interrupted ? ', interrupted' : ''}`,
     );
+    io.out(`  sent           ${sent}`);
+    io.out(`  accepted       ${summary.accepted}`);
+    io.out(`  failed         ${summary.failed}${unsent.length === 0 ? resend : ''}`);
+    if (refused.length > 0) {
+      io.out(
+        `  no tenant rule ${refused.length} (not sent; counted in failed; --allow-unknown-tenants sends them)`,
+      );
+    }
+    if (interrupted) io.out(`  unsent         ${unsent.length}${resend}`);
     if (bad.length > 0) io.out(`  invalid lines  ${bad.length} (skipped)`);
     if (claimed > 0)
       io.out(`  claim checks   ${claimed} (payload text stored in S3, the event carries the pointer)`);
     io.out(`  requests       ${report.requests} (${retriedEntries} entries retried)`);
     io.out(`  time           ${seconds.toFixed(2)} s, ${summary.eventsPerSecond} events/s`);
   }
+  if (interrupted) return ExitCode.Interrupted;
   return failed.length > 0 || bad.length > 0 ? ExitCode.Failed : ExitCode.Ok;
+}
+
+/**
+ * Refuses InferenceRequested entries that no tenant rule of the stage routes, using the stage's
+ * synthesized template; says so when there is no template to check against.
+ */
+function checkStageTenants(
+  parsed: readonly ParsedLine[],
+  options: PutEventsOptions,
+  ctx: AwsContext,
+  io: CliIO,
+): { routable: ParsedLine[]; refused: RefusedEntry[] } {
+  if (options.allowUnknownTenants) return { routable: [...parsed], refused: [] };
+  const deployment = readStageDeployment(ctx.names.stackName, options.cdkOut);
+  if (!deployment) {
+    io.err(
+      `put-events: tenants not checked: no synthesized template ${ctx.names.stackName}.template.json in ` +
+        `${options.cdkOut ?? './cdk.out or the project'} (run \`npx cdk synth -c stage=${ctx.flags.stage}\` or pass --cdk-out). ` +
+        'Requests for tenants with no rule will wait in the unrouted queue (inferbus dlq show UnroutedRequests)',
+    );
+    return { routable: [...parsed], refused: [] };
+  }
+  return checkTenants(parsed, deployment.routedTenants, ctx.names.busName);
 }
 
 export const DEFAULT_DETAIL_TYPE = DetailType.InferenceRequested;

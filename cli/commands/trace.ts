@@ -5,7 +5,7 @@ import type { AwsContext } from '../context';
 import { CliError, ExitCode } from '../errors';
 import { formatRows } from '../format';
 import type { CliIO } from '../io';
-import { type DeadLetterQueue, deadLetterQueues, listStageQueues } from './dlq';
+import { type DeadLetterQueue, deadLetterQueues, listStageQueues, unroutedEventReason } from './dlq';
 
 export interface TraceOptions {
   readonly format: 'text' | 'json';
@@ -226,14 +226,16 @@ function describeMatch(q: DeadLetterQueue, m: Message): DlqMatch {
   const attributes: Record<string, string> = {};
   for (const [k, v] of Object.entries(m.MessageAttributes ?? {})) attributes[k] = v.StringValue ?? '';
   const sent = m.Attributes?.SentTimestamp;
+  // EventBridge attaches no reason to what the unrouted rule delivers: it is derived from the event.
+  const unrouted = q.kind === 'unrouted' ? unroutedEventReason(m.Body) : undefined;
   return {
     queue: q.short,
     kind: q.kind,
     messageId: m.MessageId ?? '',
     sentAt: attributes.FAILED_AT ?? (sent ? new Date(Number(sent)).toISOString() : null),
     receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 0),
-    errorCode: attributes.ERROR_CODE ?? null,
-    errorMessage: attributes.ERROR_MESSAGE ?? null,
+    errorCode: unrouted?.code ?? attributes.ERROR_CODE ?? null,
+    errorMessage: unrouted?.message ?? attributes.ERROR_MESSAGE ?? null,
     attempts: attributes.ATTEMPTS ?? attributes.RETRY_ATTEMPTS ?? null,
     tier: attributes.TIER ?? null,
     attributes,
@@ -253,6 +255,17 @@ export function buildTimeline(rows: readonly Row[], dlq: readonly DlqMatch[]): T
   }
   const timeline = [...steps.values()];
   for (const m of dlq) {
+    if (m.kind === 'unrouted') {
+      timeline.push({
+        time: m.sentAt,
+        step: 'unrouted',
+        tier: null,
+        summary: `in ${m.queue}: ${m.errorMessage ?? 'no tenant rule matched'}`,
+        copies: 1,
+        origin: 'dlq',
+      });
+      continue;
+    }
     timeline.push({
       time: m.sentAt,
       step: 'dead-lettered',
@@ -267,7 +280,11 @@ export function buildTimeline(rows: readonly Row[], dlq: readonly DlqMatch[]): T
   // Archive times have whole seconds: within a second, order by the step's place in the flow.
   const second = (t: string | null) => Math.floor((Date.parse(t ?? '') || 0) / 1000);
   const rank = (s: TraceStep) =>
-    s.step === 'accepted' ? 0 : (s.tier ?? 9) * 10 + (s.origin === 'dlq' ? 3 : /failed/.test(s.step) ? 2 : 1);
+    s.step === 'accepted'
+      ? 0
+      : s.step === 'unrouted'
+        ? 1
+        : (s.tier ?? 9) * 10 + (s.origin === 'dlq' ? 3 : /failed/.test(s.step) ? 2 : 1);
   return timeline.sort((a, b) => second(a.time) - second(b.time) || rank(a) - rank(b));
 }
 
@@ -321,6 +338,8 @@ export function describeOutcome(rows: readonly Row[], dlq: readonly DlqMatch[]):
   if (completed) {
     return `completed by tier ${completed.tier}: ${completed.label}${completed.score === null ? '' : ` (score ${Number(completed.score).toFixed(4)})`}`;
   }
+  const unrouted = dlq.find((m) => m.kind === 'unrouted');
+  if (unrouted) return `unrouted: ${unrouted.errorMessage ?? 'no tenant rule matched'}`;
   if (dlq.length > 0) {
     const first = dlq[0] as DlqMatch;
     return `dead-lettered in ${first.queue}: ${first.errorCode ?? 'no error code'}`;

@@ -30,17 +30,39 @@ export interface SendOptions {
   readonly onSettled?: (accepted: number, failed: number) => void;
   /** Called before a retry, with the failures that caused it. */
   readonly onRetry?: (failures: readonly EntryFailure[], delayMs: number) => void;
+  /**
+   * Stops sending when aborted: no new request starts and no retry is made, requests in flight are
+   * awaited (so every entry's outcome is known), and what was not accepted or failed for good is
+   * reported as `unsent`.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface SendReport {
   readonly accepted: number;
   /** Entries that failed on every attempt (or at once, for permanent errors), by input index. */
   readonly failed: EntryFailure[];
+  /**
+   * After an abort: entries neither accepted nor failed for good, by input index (never sent, or
+   * sent and due for a retry that was not made; `error` says which).
+   */
+  readonly unsent: EntryFailure[];
   readonly requests: number;
   readonly retries: number;
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** Resolves after `ms`, or at once when `signal` aborts (the timer is cleared, so nothing lingers). */
+export const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 const DEFAULT_SEND_BACKOFF: BackoffOptions = { baseMs: 100, capMs: 5_000 };
 
 /**
@@ -56,18 +78,33 @@ export async function sendEntries(
 ): Promise<SendReport> {
   const plan = planRequests(entries);
   const maxAttempts = options.maxAttempts ?? 5;
-  const wait = options.sleep ?? sleep;
+  const signal = options.signal;
+  const wait = options.sleep ?? ((ms: number) => sleep(ms, signal));
   const failed: EntryFailure[] = [];
+  const unsent: EntryFailure[] = [];
   let accepted = 0;
   let requests = 0;
   let retries = 0;
   let next = 0;
+  const notSent = (indexes: readonly number[], attempts: number, error = 'not sent: interrupted') => {
+    for (const index of indexes) unsent.push({ index, error, kind: 'retryable', attempts });
+  };
+  const abandon = (failures: readonly EntryFailure[]) => {
+    for (const f of failures)
+      unsent.push({ ...f, error: `interrupted before its retry; last error ${f.error}` });
+  };
 
   const worker = async () => {
-    while (next < plan.length) {
+    while (next < plan.length && !signal?.aborted) {
       let pending = plan[next++] as number[];
+      let retrying: EntryFailure[] = [];
       for (let attempt = 1; pending.length > 0; attempt++) {
         await options.beforeRequest?.(pending.length);
+        if (signal?.aborted) {
+          if (attempt === 1) notSent(pending, 0);
+          else abandon(retrying);
+          break;
+        }
         requests++;
         const results = await putOnce(
           client,
@@ -93,16 +130,26 @@ export async function sendEntries(
         if (ok + gaveUp > 0) options.onSettled?.(ok, gaveUp);
         if (retry.length === 0) break;
         const delay = backoffDelayMs(attempt - 1, options.backoff ?? DEFAULT_SEND_BACKOFF, options.random);
-        options.onRetry?.(retry, delay);
-        retries++;
-        await wait(delay);
+        if (!signal?.aborted) {
+          options.onRetry?.(retry, delay);
+          retries++;
+          await wait(delay);
+        }
+        if (signal?.aborted) {
+          abandon(retry);
+          break;
+        }
+        retrying = retry;
         pending = retry.map((f) => f.index);
       }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 1) }, worker));
+  // Requests never started: their entries were not sent at all.
+  while (next < plan.length) notSent(plan[next++] as number[], 0);
   failed.sort((a, b) => a.index - b.index);
-  return { accepted, failed, requests, retries };
+  unsent.sort((a, b) => a.index - b.index);
+  return { accepted, failed, unsent, requests, retries };
 }
 
 /** One PutEvents request: undefined per accepted entry, or its error and how to treat it. */
@@ -136,12 +183,21 @@ export async function putOnce(
   }
 }
 
-/** A token bucket: at most `perSecond` entries a second, with a burst of one second's worth. */
-export function rateLimiter(perSecond: number, now: () => number = Date.now, wait = sleep) {
+/**
+ * A token bucket: at most `perSecond` entries a second, with a burst of one second's worth. When
+ * `signal` aborts, a waiting caller returns at once (its caller checks the signal before sending).
+ */
+export function rateLimiter(
+  perSecond: number,
+  now: () => number = Date.now,
+  wait: (ms: number) => Promise<void> = (ms) => sleep(ms, signal),
+  signal?: AbortSignal,
+) {
   let tokens = Math.min(perSecond, 10);
   let last = now();
   return async (count: number): Promise<void> => {
     for (;;) {
+      if (signal?.aborted) return;
       const t = now();
       tokens = Math.min(Math.max(perSecond, count), tokens + ((t - last) / 1000) * perSecond);
       last = t;

@@ -1,11 +1,13 @@
 import { join } from 'node:path';
 import { Duration, RemovalPolicy, Size, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as events from 'aws-cdk-lib/aws-events';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { NAMED_QUERIES } from '../../functions/core/archive/named-queries';
-import { DetailType, RESULT_SOURCE, tenantSource } from '../../functions/core/events';
+import { DetailType, RESULT_SOURCE } from '../../functions/core/events';
+import { tenantRequestPattern } from '../../functions/core/routing';
 import { stageResourceNames } from '../../functions/core/stage-names';
 import type { StageConfig, TierName } from '../config';
 import { EventArchive } from '../constructs/event-archive';
@@ -15,6 +17,7 @@ import { InferenceTier } from '../constructs/inference-tier';
 import { Observability } from '../constructs/observability';
 import { TenantDeadLetterAccess } from '../constructs/tenant-dlq-access';
 import { TenantStateTable } from '../constructs/tenant-state-table';
+import { UnroutedRequests } from '../constructs/unrouted-requests';
 import { acknowledgeNagFindings } from './nag-acknowledgements';
 
 export interface InferbusStackProps extends StackProps {
@@ -40,6 +43,7 @@ export class InferbusStack extends Stack {
   public readonly observability: Observability;
   public readonly claimBucket: s3.Bucket;
   public readonly tenantState: TenantStateTable;
+  public readonly unrouted: UnroutedRequests;
 
   constructor(scope: Construct, id: string, props: InferbusStackProps) {
     super(scope, id, props);
@@ -144,11 +148,8 @@ export class InferbusStack extends Stack {
         // Quota and ordering apply where events enter: tier 2 only sees tier 1's escalations,
         // which were counted and ordered already, so it gets no access to the table.
         tenantState: { table: this.tenantState, policies: tenantPolicies },
-        eventPatternFor: (tenant) => ({
-          source: [tenantSource(tenant)],
-          detailType: [DetailType.InferenceRequested],
-          detail: { tenant: [tenant] },
-        }),
+        // The unrouted rule below is built as the complement of this pattern, from the same module.
+        eventPatternFor: (tenant) => tenantRequestPattern(tenant) as events.EventPattern,
       }),
       tier2: new InferenceTier(this, 'Tier2', {
         ...tierProps('tier2'),
@@ -160,6 +161,13 @@ export class InferbusStack extends Stack {
         }),
       }),
     };
+
+    // Requests no tenant rule takes: kept, with the reason derivable, instead of dropped by the bus.
+    this.unrouted = new UnroutedRequests(this, 'UnroutedRequests', {
+      bus: this.bus.bus,
+      tenantIds: config.tenants.map((t) => t.id),
+      removalPolicy,
+    });
 
     const tierList = [this.tiers.tier1, this.tiers.tier2].map((tier, index) => ({
       tier,
@@ -175,6 +183,8 @@ export class InferbusStack extends Stack {
           ]),
         ),
         { label: 'archive rule', queue: this.archive.ruleDeadLetterQueue },
+        { label: 'unrouted requests', queue: this.unrouted.queue },
+        { label: 'unrouted rule', queue: this.unrouted.ruleDeadLetterQueue },
       ],
       workQueues: tierList.flatMap(({ tier, label }) =>
         tier.lanes.map((lane) => ({ label: `${label} ${lane.tenantId}`, queue: lane.queue })),

@@ -180,7 +180,7 @@ describe('inference tiers', () => {
 
   it('gives every rule target a retry policy and a dead-letter queue', () => {
     const rules = resources('AWS::Events::Rule');
-    expect(rules).toHaveLength(tenants.length * 2 + 1);
+    expect(rules).toHaveLength(tenants.length * 2 + 2); // tier rules, the archive rule, the unrouted rule
     for (const [, rule] of rules) {
       for (const target of rule.Properties.Targets) {
         expect(target.RetryPolicy).toEqual({ MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86_400 });
@@ -193,7 +193,9 @@ describe('inference tiers', () => {
 describe('queues', () => {
   it('encrypts every queue and denies every request without TLS', () => {
     const queues = resources('AWS::SQS::Queue');
-    expect(queues).toHaveLength(tenants.length * 2 * 3 + 1);
+    // Per tenant and tier: work queue, its DLQ, the rule's DLQ; the archive rule's DLQ; the
+    // unrouted-requests queue and its rule's DLQ.
+    expect(queues).toHaveLength(tenants.length * 2 * 3 + 3);
     for (const [, queue] of queues) expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
     const guarded = new Set(
       resources('AWS::SQS::QueuePolicy')
@@ -283,6 +285,22 @@ describe('tenant isolation of dead-letter queues', () => {
     for (const statements of dlqPolicies('initech')) {
       for (const other of [acmeReader, acmePublisher, globexReader]) {
         expect(decide(statements, other, 'sqs:ReceiveMessage')).toBe('deny');
+      }
+    }
+  });
+
+  it('leaves the unrouted queues out of the tenant deny: their events belong to no configured tenant', () => {
+    const ids = [isolated.stack.unrouted.queue, isolated.stack.unrouted.ruleDeadLetterQueue].map((q) =>
+      isolated.stack.getLogicalId(q.node.defaultChild as never),
+    );
+    const policies = Object.values(isolated.template.findResources('AWS::SQS::QueuePolicy')) as Resource[];
+    for (const id of ids) {
+      const statements = policies
+        .filter((p) => p.Properties.Queues.some((q: any) => q.Ref === id))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement);
+      expect(statements.length).toBeGreaterThan(0);
+      for (const principal of [acmeReader, acmePublisher, globexReader]) {
+        expect(decide(statements, principal, 'sqs:ReceiveMessage')).toBe('none');
       }
     }
   });
@@ -463,6 +481,8 @@ describe('observability', () => {
         t.lanes.flatMap((l) => [l.deadLetterQueue, l.ruleDeadLetterQueue]),
       ),
       s.stack.archive.ruleDeadLetterQueue,
+      s.stack.unrouted.queue,
+      s.stack.unrouted.ruleDeadLetterQueue,
     ];
     for (const dlq of dlqs) {
       s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {

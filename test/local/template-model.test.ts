@@ -47,14 +47,18 @@ describe('TemplateModel of the real app', () => {
     ]);
   });
 
-  it('has 6 tier rules routing to work queues and 1 archive rule to Firehose, each with a DLQ and retry policy', () => {
-    expect(model.rules).toHaveLength(7);
+  it('has 6 tier rules routing to work queues, 1 archive rule to Firehose and 1 unrouted-requests rule, each with a DLQ and retry policy', () => {
+    expect(model.rules).toHaveLength(8);
     const queueArns = new Set(model.queues.map((q) => q.arn));
     const firehose = model.deliveryStreams[0]?.arn;
-    const tierRules = model.rules.filter((r) => r.targets.every((t) => queueArns.has(t.arn)));
+    const unrouted = model.rules.filter((r) => r.name.includes('Unrouted'));
+    const tierRules = model.rules.filter(
+      (r) => !unrouted.includes(r) && r.targets.every((t) => queueArns.has(t.arn)),
+    );
     const archive = model.rules.filter((r) => r.targets.some((t) => t.arn === firehose));
     expect(tierRules).toHaveLength(6);
     expect(archive).toHaveLength(1);
+    expect(unrouted).toHaveLength(1);
     for (const rule of model.rules) {
       expect(rule.enabled).toBe(true);
       expect(rule.eventBusName).toBe('inferbus-dev');
@@ -72,8 +76,8 @@ describe('TemplateModel of the real app', () => {
     expect(transformer?.inputPathsMap?.event_id).toBe('$.id');
   });
 
-  it('has 19 queues, the 6 work queues with redrive to their own DLQ', () => {
-    expect(model.queues).toHaveLength(19);
+  it('has 21 queues, the 6 work queues with redrive to their own DLQ', () => {
+    expect(model.queues).toHaveLength(21);
     // Every queue the stack declares sets SqsManagedSseEnabled: true (QueueEncryption.SQS_MANAGED).
     expect(model.queues.filter((q) => q.sqsManagedSseEnabled !== true).map((q) => q.name)).toEqual([]);
     const redriven = model.queues.filter((q) => q.redrive);
@@ -85,7 +89,10 @@ describe('TemplateModel of the real app', () => {
       expect(q.url).toBe(`${ENDPOINT}/000000000000/${q.name}`);
       expect(q.visibilityTimeoutSeconds).toBeGreaterThan(30);
     }
-    for (const rule of model.rules.filter((r) => r.targets[0]?.arn.includes(':sqs:'))) {
+    const tierRules = model.rules.filter(
+      (r) => r.targets[0]?.arn.includes(':sqs:') && !r.name.includes('Unrouted'),
+    );
+    for (const rule of tierRules) {
       expect(redriven.map((q) => q.arn)).toContain(rule.targets[0]?.arn);
     }
   });
