@@ -13,14 +13,19 @@ import { holdDelaySeconds, type TenantPolicy } from './tenant-policy';
  */
 export interface TrackedStream {
   readonly state: StreamState;
-  /** Sequence ranges given up on, newest last, at most MAX_GIVEN_UP_RANGES. */
+  /** Sequence ranges given up on, oldest first, at most MAX_GIVEN_UP_RANGES (older ones merged, never forgotten). */
   readonly givenUp: readonly (readonly [number, number])[];
   /** The ids of the events processed at the most recent numbers; absent: none known. */
   readonly ids?: IdWindow;
 }
 
 export const EMPTY_TRACKED: TrackedStream = { state: EMPTY_STREAM, givenUp: [] };
-/** Beyond this many given-up ranges the oldest is forgotten (a later arrival in it reads as a duplicate). */
+/**
+ * Beyond this many given-up ranges the two oldest are merged into one that spans the numbers
+ * between them: nothing given up is ever forgotten. A number inside a merged span that was in
+ * fact processed is still told apart by its remembered id (the same event: a duplicate); only
+ * below the id window is such a resend processed again, marked late, rather than skipped.
+ */
 export const MAX_GIVEN_UP_RANGES = 100;
 /** Producers number streams from 1; sequence number 0 means "not sequenced": never ordered, never a duplicate. */
 export const UNSEQUENCED = 0;
@@ -213,7 +218,7 @@ function withGivenUp(tracked: TrackedStream, next: StreamState, seq: number): Tr
     from = n + 1;
   }
   if (ranges.length === 0) return { ...tracked, state: next };
-  return { ...tracked, state: next, givenUp: [...tracked.givenUp, ...ranges].slice(-MAX_GIVEN_UP_RANGES) };
+  return { ...tracked, state: next, givenUp: compactRanges([...tracked.givenUp, ...ranges]) };
 }
 
 /** Adds `seq` to the given-up ranges, extending the newest range when `seq` follows it. */
@@ -223,7 +228,19 @@ function withGivenUpNumber(tracked: TrackedStream, seq: number): TrackedStream {
     newest && newest[1] === seq - 1
       ? [...tracked.givenUp.slice(0, -1), [newest[0], seq]]
       : [...tracked.givenUp, [seq, seq]];
-  return { ...tracked, givenUp: givenUp.slice(-MAX_GIVEN_UP_RANGES) };
+  return { ...tracked, givenUp: compactRanges(givenUp) };
+}
+
+/** Merges the oldest ranges until at most MAX_GIVEN_UP_RANGES are left (bounded, nothing dropped). */
+function compactRanges(ranges: (readonly [number, number])[]): (readonly [number, number])[] {
+  if (ranges.length <= MAX_GIVEN_UP_RANGES) return ranges;
+  const excess = ranges.length - MAX_GIVEN_UP_RANGES;
+  const oldest = ranges.slice(0, excess + 1);
+  const merged: readonly [number, number] = [
+    Math.min(...oldest.map(([from]) => from)),
+    Math.max(...oldest.map(([, to]) => to)),
+  ];
+  return [merged, ...ranges.slice(excess + 1)];
 }
 
 function inGivenUp(tracked: TrackedStream, seq: number): boolean {

@@ -231,3 +231,36 @@ describe('reused sequence numbers (tier-1 batch)', () => {
     expect(store.tracked()).toEqual(before);
   });
 });
+
+describe('redrive after more than 100 given-up ranges (tier-1 batch)', () => {
+  it('processes every redriven record late: no given-up number is forgotten', async () => {
+    const { store, control, run, resultOf } = harness(flag);
+    const lettered: SQSRecord[] = [];
+    for (let seq = 1; seq <= 300; seq += 2) {
+      await run(request(seq));
+      control.scorerDown = true;
+      const exhausted = request(seq + 1, MAX_RECEIVE_COUNT);
+      await run(exhausted);
+      control.scorerDown = false;
+      lettered.push(exhausted);
+    }
+    expect(lettered).toHaveLength(150);
+    expect(store.tracked()?.givenUp.length).toBeLessThanOrEqual(100);
+
+    const { report } = await run(...lettered.map((r) => sqsRecord(r.body)));
+    expect(report).toMatchObject({
+      completed: 150,
+      sequenceDuplicates: 0,
+      sequenceReused: 0,
+      outOfOrder: 150,
+    });
+    for (let seq = 2; seq <= 300; seq += 2)
+      expect(resultOf(`req-${seq}`).payload.ordering).toEqual({ late: true });
+    // A processed number inside the merged range (2 to beyond 51) is still the same event when sent again.
+    const [merged] = store.tracked()?.givenUp ?? [];
+    expect(merged?.[0]).toBe(2);
+    expect(merged?.[1]).toBeGreaterThan(51);
+    const again = await run(request(51));
+    expect(again.report).toMatchObject({ completed: 0, sequenceDuplicates: 1 });
+  });
+});
