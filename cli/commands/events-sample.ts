@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { DetailType } from '../../functions/core/events';
 import { CliError, ExitCode } from '../errors';
 import type { CliIO } from '../io';
@@ -40,10 +41,13 @@ export async function eventsSampleCommand(
     rejected: 0,
   });
   const now = Date.now();
+  const run = `${now.toString(36)}${randomBytes(3).toString('hex')}`;
   samples.forEach((sample, i) => {
     const detail = JSON.parse(sample.entry.Detail as string);
-    // Fresh ids and times, so samples sent twice are two sets of events.
-    detail.id = `sample-${now.toString(36)}-${String(i + 1).padStart(5, '0')}`;
+    // Fresh ids, times and a stream of their own (numbered from 1), so samples sent twice are two
+    // sets of events that never take each other's sequence numbers.
+    detail.id = `sample-${run}-${String(i + 1).padStart(5, '0')}`;
+    detail.stream = `sample-${run}`;
     detail.hlc = `${now + i}-0-sample`;
     detail.time = new Date(now + i).toISOString();
     if (options.entries) {

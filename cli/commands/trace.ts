@@ -19,6 +19,7 @@ export interface TraceOptions {
 
 /** Archive columns a trace shows (the payload only as a summary). */
 const TRACE_COLUMNS = [
+  'event_id',
   'event_time',
   'ingestion_time',
   'detail_type',
@@ -310,14 +311,14 @@ function describeRow(row: Row): Omit<TraceStep, 'copies' | 'origin'> {
         time,
         step: `tier ${tier ?? '?'} escalated`,
         tier,
-        summary: `unsure: ${row.label}${score} below the threshold${model}${latency}${duplicate}`,
+        summary: `unsure: ${row.label}${score} below the threshold${model}${latency}${duplicate}${orderingNote(row.payload)}`,
       };
     case 'InferenceCompleted':
       return {
         time,
         step: `tier ${tier ?? '?'} result`,
         tier,
-        summary: `${row.label}${score}${model}${latency}${duplicate}`,
+        summary: `${row.label}${score}${model}${latency}${duplicate}${orderingNote(row.payload)}`,
       };
     case 'InferenceFailed':
       return {
@@ -336,7 +337,11 @@ export function describeOutcome(rows: readonly Row[], dlq: readonly DlqMatch[]):
     .filter((r) => r.detail_type === 'InferenceCompleted')
     .sort((a, b) => Number(b.tier ?? 0) - Number(a.tier ?? 0))[0];
   if (completed) {
-    return `completed by tier ${completed.tier}: ${completed.label}${completed.score === null ? '' : ` (score ${Number(completed.score).toFixed(4)})`}`;
+    return (
+      `completed by tier ${completed.tier}: ${completed.label}${completed.score === null ? '' : ` (score ${Number(completed.score).toFixed(4)})`}` +
+      orderingNote(completed.payload) +
+      sentAgainNote(rows)
+    );
   }
   const unrouted = dlq.find((m) => m.kind === 'unrouted');
   if (unrouted) return `unrouted: ${unrouted.errorMessage ?? 'no tenant rule matched'}`;
@@ -352,6 +357,37 @@ export function describeOutcome(rows: readonly Row[], dlq: readonly DlqMatch[]):
   if (rows.some((r) => r.detail_type === 'InferenceRequested'))
     return 'accepted; no result archived yet (in flight, or the archive has not been flushed)';
   return 'no request row archived';
+}
+
+/** How a result stood in its stream's order (`payload.ordering`), as a clause; '' when in order. */
+export function orderingNote(payload: string | null | undefined): string {
+  let ordering: {
+    gap?: [number, number];
+    late?: boolean;
+    reused?: { seq?: number; earlierId?: string | null };
+  };
+  try {
+    ordering = JSON.parse(payload ?? '{}')?.ordering ?? {};
+  } catch {
+    return '';
+  }
+  if (ordering.reused) {
+    const { seq, earlierId } = ordering.reused;
+    const by = earlierId ? `event ${earlierId}` : 'an event whose id is no longer remembered';
+    return `; seq ${seq} reused: taken before by ${by}, processed all the same (ordering.reused)`;
+  }
+  if (ordering.late) return '; late: its number had been given up (ordering.late)';
+  if (ordering.gap) return `; seq ${ordering.gap[0]}-${ordering.gap[1]} missing before it (ordering.gap)`;
+  return '';
+}
+
+/** The request accepted more than once (distinct EventBridge ids): the copies were the same event. */
+function sentAgainNote(rows: readonly Row[]): string {
+  const accepted = new Set(
+    rows.filter((r) => r.detail_type === 'InferenceRequested').map((r) => r.event_id ?? r.event_time),
+  );
+  if (accepted.size < 2) return '';
+  return `; the same event (same id) was accepted ${accepted.size} times: one event, this one outcome`;
 }
 
 /** `text, 1234 chars` or `claim s3://bucket/key`, never the text itself. */

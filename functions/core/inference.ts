@@ -19,12 +19,14 @@ export type ClaimCheck = z.infer<typeof claimCheckSchema>;
 /**
  * How a result stands in its (tenant, stream) order, set by the entry tier and carried through
  * escalation: `gap` the numbers missing when it was processed (flag policy, or a hold that ran
- * out after `heldMs`), `late` it arrived after its gap had been given up.
+ * out after `heldMs`), `late` it arrived after its gap had been given up, `reused` its number
+ * had been taken by another event before (`earlierId`, null when no longer known).
  */
 export const orderingMarkSchema = z.object({
   gap: z.optional(z.tuple([z.int(), z.int()])),
   late: z.optional(z.boolean()),
   heldMs: z.optional(z.number()),
+  reused: z.optional(z.object({ seq: z.int(), earlierId: z.nullable(z.string()) })),
 });
 export type OrderingMark = z.infer<typeof orderingMarkSchema>;
 

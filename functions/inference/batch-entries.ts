@@ -140,7 +140,7 @@ export function failureEntry(
   );
 }
 
-/** The result's mark in its stream's order: a flagged gap, a hold that ran out, a late arrival. */
+/** The result's mark in its stream's order: a flagged gap, a hold that ran out, a late arrival, a reused number. */
 function orderingOf(item: ResultSource): { ordering?: OrderingMark } {
   const decision = item.ordering;
   if (decision?.gap) return { ordering: { gap: [decision.gap[0], decision.gap[1]] } };
@@ -149,6 +149,9 @@ function orderingOf(item: ResultSource): { ordering?: OrderingMark } {
     return { ordering: { gap: [missingFrom, missingTo], heldMs: heldForMs } };
   }
   if (decision?.late) return { ordering: { late: true } };
+  if (decision?.reused) {
+    return { ordering: { reused: { seq: decision.reused.seq, earlierId: decision.reused.earlierId } } };
+  }
   // Escalations carry the entry tier's mark through to the final result.
   return item.request.ordering ? { ordering: item.request.ordering } : {};
 }

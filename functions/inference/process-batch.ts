@@ -55,8 +55,10 @@ export interface BatchReport {
   readonly quotaDelayed: number;
   /** Out of order under the hold policy: re-queued until the gap fills or the hold runs out. */
   readonly held: number;
-  /** Sequence numbers already processed: skipped without a model run or a result. */
+  /** Events already processed at their sequence number (same event id): skipped, their result is out. */
   readonly sequenceDuplicates: number;
+  /** Processed although another event had taken their sequence number before (flagged `ordering.reused`). */
+  readonly sequenceReused: number;
   /** Processed with a gap before them (flag policy), or late after their gap was given up. */
   readonly outOfOrder: number;
   /** SequenceGap events published (a hold ran out). */
@@ -122,6 +124,7 @@ export async function processBatch(
       held: admitted?.held ?? 0,
       sequenceDuplicates: admitted?.sequenceDuplicates ?? 0,
       outOfOrder: results.outOfOrder,
+      sequenceReused: results.sequenceReused,
       sequenceGaps: results.sequenceGaps,
     },
   };
@@ -165,7 +168,7 @@ interface Admission {
 }
 
 /**
- * 1b. Tenants (entry tier): skip duplicates, flag or hold out-of-order records, and take quota
+ * 1b. Tenants (entry tier): skip proven duplicates, flag reused numbers, flag or hold out-of-order records, and take quota
  * tokens; records over quota or held go back to their queue with a delay (never dropped).
  */
 async function admitByTenant(
@@ -283,6 +286,7 @@ interface Results {
   readonly escalated: number;
   readonly duplicates: number;
   readonly outOfOrder: number;
+  readonly sequenceReused: number;
   readonly sequenceGaps: number;
 }
 
@@ -301,6 +305,7 @@ function buildResults(
   let escalated = 0;
   let duplicates = 0;
   let outOfOrder = 0;
+  let sequenceReused = 0;
   let sequenceGaps = 0;
   work.forEach((item, i) => {
     const hit = cached[i];
@@ -317,7 +322,8 @@ function buildResults(
       model,
       inferenceMs,
     );
-    if (result.ordering) outOfOrder++;
+    if (result.ordering?.reused) sequenceReused++;
+    else if (result.ordering) outOfOrder++;
     const kind: ResultKind = decision.escalate ? 'escalated' : 'completed';
     decision.escalate ? escalated++ : completed++;
     const entry = resultEntry(item, result, kind, now());
@@ -341,7 +347,7 @@ function buildResults(
       sequenceGaps++;
     }
   });
-  return { entries, owners, completed, escalated, duplicates, outOfOrder, sequenceGaps };
+  return { entries, owners, completed, escalated, duplicates, outOfOrder, sequenceReused, sequenceGaps };
 }
 
 /** Publishes results and failure notices together; returns the results that were not published. */

@@ -38,7 +38,7 @@ export interface GateOutcome<T extends GateItem> {
   readonly proceed: { readonly item: T; readonly decision?: ProcessDecision }[];
   /** Records to send back to their queue with a delay: over quota, or held for ordering. */
   readonly requeue: (Requeue & { readonly item: T; readonly reason: 'quota' | 'hold' })[];
-  /** Sequence numbers already processed: skipped. */
+  /** Events already processed at their sequence number (the same event id): skipped. */
   readonly duplicates: T[];
   /** The tenant-state table could not be read or written: transient failures. */
   readonly unavailable: { readonly item: T; readonly message: string }[];
@@ -60,7 +60,8 @@ type Building<T extends GateItem> = GateOutcome<T> & { readonly streams: Map<str
 const streamId = (tenant: string, stream: string) => JSON.stringify([tenant, stream]);
 
 /**
- * Per tenant: ordering first (duplicates skipped, out-of-order records flagged or held), then
+ * Per tenant: ordering first (proven duplicates skipped, reused numbers and out-of-order records
+ * flagged or held), then
  * one token-bucket take for the records left to run, granted in sequence order so that what is
  * delayed is always the tail of each stream. Nothing is dropped: every record either proceeds,
  * is re-queued, is a duplicate of a processed one, or is reported unavailable.
@@ -142,6 +143,7 @@ async function gateTenant<T extends GateItem>(
       base,
       streamItems.map((item) => ({
         id: item.record.messageId,
+        eventId: item.envelope.id,
         seq: item.envelope.seq,
         firstHeldAtMs: firstHeldAt(item.record),
       })),
@@ -263,7 +265,11 @@ async function saveStream<T extends GateItem>(
       applyDeadLettered(
         applyProcessed(
           current ?? base,
-          changes.published.map(({ item, decision }) => ({ seq: item.envelope.seq, decision })),
+          changes.published.map(({ item, decision }) => ({
+            seq: item.envelope.seq,
+            eventId: item.envelope.id,
+            decision,
+          })),
         ),
         changes.deadLettered.map((item) => item.envelope.seq),
       ),

@@ -151,5 +151,6 @@ function record(metrics: Metrics, report: BatchReport): void {
   metrics.addMetric('OrderingHeld', MetricUnit.Count, report.held);
   metrics.addMetric('SequenceDuplicates', MetricUnit.Count, report.sequenceDuplicates);
   metrics.addMetric('OutOfOrder', MetricUnit.Count, report.outOfOrder);
+  metrics.addMetric('SequenceReused', MetricUnit.Count, report.sequenceReused);
   metrics.addMetric('SequenceGaps', MetricUnit.Count, report.sequenceGaps);
 }

@@ -7,6 +7,7 @@ import {
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { EMPTY_TRACKED, type TrackedStream } from '../core/stream-gate';
+import { idWindowOf } from '../core/stream-ids';
 import { type BucketLimits, type BucketState, take } from '../core/token-bucket';
 
 /**
@@ -185,6 +186,7 @@ export class DynamoTenantState implements TenantStateStore {
             contiguous: { N: String(next.state.contiguous) },
             ahead: { S: JSON.stringify(next.state.ahead) },
             givenUp: { S: JSON.stringify(next.givenUp) },
+            ...(next.ids ? { ids: { S: JSON.stringify(next.ids) } } : {}),
             updatedAtMs: { N: String(nowMs) },
             expiresAt: { N: String(Math.ceil(nowMs / 1000) + STREAM_STATE_TTL_SECONDS) },
           },
@@ -347,5 +349,7 @@ function trackedOf(item: Item): TrackedStream {
   return {
     state: { contiguous: num(item.contiguous), ahead: list(item.ahead, EMPTY_TRACKED.state.ahead) },
     givenUp: list(item.givenUp, EMPTY_TRACKED.givenUp),
+    // Items written before ids were kept have none: every passed number is then unproven.
+    ...(item.ids ? { ids: idWindowOf(list(item.ids, undefined)) } : {}),
   };
 }

@@ -282,6 +282,7 @@ function verdictOf(r: Reconciliation): string {
   if (r.missing.length > 0 || r.invented.length > 0) return 'FAIL (lost)';
   if (r.withoutHandlerReason > 0) return 'FAIL (DLQ message without reason)';
   if (!r.faultsFired) return 'FAIL (fault never fired)';
+  if (!r.ok) return 'FAIL (see note)';
   return 'PASS';
 }
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FaultConfig } from '../../functions/shared/faults';
 import { PROJECT_ROOT } from '../../lib/app';
+import type { TemplateModel } from '../../local/model';
 import { ensureSynthesized, loadTemplateModel } from '../../local/template';
 import {
   type Collected,
@@ -21,14 +22,25 @@ import {
   reconcile,
   sendSamples,
   startRuntime,
+  type Target,
   waitUntilIdle,
 } from './reconcile';
+import { everyIdOneOutcome, sendSampleTwice } from './sample-twice';
 
 export interface Scenario {
   readonly name: string;
   /** Handler faults (INFERBUS_FAULTS). */
   readonly faults?: FaultConfig;
   readonly runtimeFaults?: RuntimeFaults;
+  /** Traffic other than one sample send; resolves to the ids accepted. */
+  readonly send?: (target: Target, model: TemplateModel, count: number) => Promise<string[]>;
+  /** Checks beyond the reconciliation; each problem found fails the scenario. */
+  readonly verify?: (
+    target: Target,
+    model: TemplateModel,
+    accepted: readonly string[],
+    collected: Collected,
+  ) => Promise<string[]>;
 }
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -43,6 +55,8 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'firehoseWriteFailureRate=0.5',
     runtimeFaults: { firehoseWriteFailureRate: 0.5, firehoseWriteFailureSeed: 7 },
   },
+  // No fault injected: sequence numbers used twice (test/faults/sample-twice.ts).
+  { name: 'sampleSentTwice', send: sendSampleTwice, verify: everyIdOneOutcome },
 ];
 
 export interface RunOptions {
@@ -63,13 +77,15 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   );
   try {
     const target = { endpoint: runtime.endpoint, region: runtime.model.region };
-    const accepted = await sendSamples(target, runtime.model, options.requests);
+    const accepted = await (scenario.send ?? sendSamples)(target, runtime.model, options.requests);
     const settled = await waitUntilIdle(runtime);
     const collected = await collect(target, runtime.model);
+    const problems = (await scenario.verify?.(target, runtime.model, accepted, collected)) ?? [];
     report(options, scenario.name, collected);
     const handedBack = runtime.pollers.reduce((n, p) => n + p.stats().failedRecords, 0);
     const { deliveryFailures } = firehoseTotals(runtime);
     const notes = [
+      ...problems,
       ...(settled ? [] : ['did not settle in time']),
       ...(deliveryFailures > 0
         ? [`${deliveryFailures} Firehose S3 write(s) failed every attempt; their records were retried later`]
@@ -82,7 +98,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       handedBack > 0 ||
       deliveryFailures > 0 ||
       collected.deadLetters.some((d) => d.errorCode?.startsWith('RetriesExhausted.'));
-    return reconcile(
+    const result = reconcile(
       scenario.name,
       accepted,
       collected,
@@ -90,6 +106,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       handedBack,
       !injected || fired,
     );
+    return problems.length > 0 ? { ...result, ok: false } : result;
   } finally {
     await runtime.stop();
     rmSync(stateDir, { recursive: true, force: true });

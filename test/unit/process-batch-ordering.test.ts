@@ -138,7 +138,11 @@ describe('dead-lettered records in their stream (tier-1 batch)', () => {
     expect(response.batchItemFailures).toEqual([]);
     expect(report.deadLettered).toBe(1);
     expect(letters.map((l) => l.errorCode)).toEqual(['RetriesExhausted.InferenceFailed']);
-    expect(store.tracked()).toEqual({ state: { contiguous: 2, ahead: [] }, givenUp: [[2, 2]] });
+    expect(store.tracked()).toEqual({
+      state: { contiguous: 2, ahead: [] },
+      givenUp: [[2, 2]],
+      ids: { from: 1, ids: ['req-1'] },
+    });
 
     const third = await run(request(3));
     expect(third.report).toMatchObject({ completed: 1, outOfOrder: 0 });
@@ -161,7 +165,11 @@ describe('dead-lettered records in their stream (tier-1 batch)', () => {
     const third = await run(request(3));
     expect(third.report).toMatchObject({ completed: 1, held: 0, outOfOrder: 0 });
     expect(resultOf('req-3').payload.ordering).toBeUndefined();
-    expect(store.tracked()).toEqual({ state: { contiguous: 3, ahead: [] }, givenUp: [[2, 2]] });
+    expect(store.tracked()).toEqual({
+      state: { contiguous: 3, ahead: [] },
+      givenUp: [[2, 2]],
+      ids: { from: 1, ids: ['req-1', null, 'req-3'] },
+    });
   });
 
   it('folds the given-up number into the batch write of its stream: one write per stream', async () => {
@@ -172,7 +180,11 @@ describe('dead-lettered records in their stream (tier-1 batch)', () => {
     const { report } = await run(request(1), claimed, request(3));
     expect(report).toMatchObject({ completed: 2, deadLettered: 1, outOfOrder: 0 });
     expect(store.calls).toEqual(['readTenants', 'take', 'updateStream']);
-    expect(store.tracked()).toEqual({ state: { contiguous: 3, ahead: [] }, givenUp: [[2, 2]] });
+    expect(store.tracked()).toEqual({
+      state: { contiguous: 3, ahead: [] },
+      givenUp: [[2, 2]],
+      ids: { from: 1, ids: ['req-1', null, 'req-3'] },
+    });
   });
 
   it('records nothing for a dead letter that could not be stored, and retries the record', async () => {
@@ -183,7 +195,11 @@ describe('dead-lettered records in their stream (tier-1 batch)', () => {
     const exhausted = request(2, MAX_RECEIVE_COUNT);
     const { response } = await run(exhausted);
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: exhausted.messageId }]);
-    expect(store.tracked()).toEqual({ state: { contiguous: 1, ahead: [] }, givenUp: [] });
+    expect(store.tracked()).toEqual({
+      state: { contiguous: 1, ahead: [] },
+      givenUp: [],
+      ids: { from: 1, ids: ['req-1'] },
+    });
   });
 
   it('leaves the stream alone for poison without a trustworthy envelope', async () => {
@@ -194,6 +210,57 @@ describe('dead-lettered records in their stream (tier-1 batch)', () => {
     const { report } = await run(noStream, sqsRecord('{not json'));
     expect(report).toMatchObject({ poison: 2, deadLettered: 2 });
     expect(store.calls).toEqual([]);
-    expect(store.tracked()).toEqual({ state: { contiguous: 1, ahead: [] }, givenUp: [] });
+    expect(store.tracked()).toEqual({
+      state: { contiguous: 1, ahead: [] },
+      givenUp: [],
+      ids: { from: 1, ids: ['req-1'] },
+    });
+  });
+});
+
+describe('reused sequence numbers (tier-1 batch)', () => {
+  it('processes another event at a used number and flags it; skips the same event sent again', async () => {
+    const { store, run, resultOf } = harness(hold);
+    await run(request(1), request(2));
+    const before = store.tracked();
+
+    const reuse = sqsRecord(requestEvent('other-2', 'another message'));
+    const { report } = await run(reuse, request(2));
+    expect(report).toMatchObject({ completed: 1, sequenceReused: 1, sequenceDuplicates: 1, outOfOrder: 0 });
+    expect(resultOf('other-2').payload.ordering).toEqual({ reused: { seq: 2, earlierId: 'req-2' } });
+    expect(store.tracked()).toEqual(before);
+  });
+});
+
+describe('redrive after more than 100 given-up ranges (tier-1 batch)', () => {
+  it('processes every redriven record late: no given-up number is forgotten', async () => {
+    const { store, control, run, resultOf } = harness(flag);
+    const lettered: SQSRecord[] = [];
+    for (let seq = 1; seq <= 300; seq += 2) {
+      await run(request(seq));
+      control.scorerDown = true;
+      const exhausted = request(seq + 1, MAX_RECEIVE_COUNT);
+      await run(exhausted);
+      control.scorerDown = false;
+      lettered.push(exhausted);
+    }
+    expect(lettered).toHaveLength(150);
+    expect(store.tracked()?.givenUp.length).toBeLessThanOrEqual(100);
+
+    const { report } = await run(...lettered.map((r) => sqsRecord(r.body)));
+    expect(report).toMatchObject({
+      completed: 150,
+      sequenceDuplicates: 0,
+      sequenceReused: 0,
+      outOfOrder: 150,
+    });
+    for (let seq = 2; seq <= 300; seq += 2)
+      expect(resultOf(`req-${seq}`).payload.ordering).toEqual({ late: true });
+    // A processed number inside the merged range (2 to beyond 51) is still the same event when sent again.
+    const [merged] = store.tracked()?.givenUp ?? [];
+    expect(merged?.[0]).toBe(2);
+    expect(merged?.[1]).toBeGreaterThan(51);
+    const again = await run(request(51));
+    expect(again.report).toMatchObject({ completed: 0, sequenceDuplicates: 1 });
   });
 });

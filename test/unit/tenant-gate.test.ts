@@ -63,9 +63,13 @@ function item(tenant: string, stream: string, seq: number): GateItem {
   return { record, envelope };
 }
 
-/** Marks `seq` processed in the stream's state, as an earlier batch would have. */
+/** Marks `seq` processed in the stream's state by item(tenant, stream, seq), as an earlier batch would have. */
 const seed = (tenant: string, stream: string, seq: number) =>
-  store.updateStream(tenant, stream, () => ({ state: { contiguous: seq, ahead: [] }, givenUp: [] }));
+  store.updateStream(tenant, stream, () => ({
+    state: { contiguous: seq, ahead: [] },
+    givenUp: [],
+    ids: { from: seq, ids: [`${tenant}-${stream}-${seq}`] },
+  }));
 
 const count = (command: string) => sent.filter((name) => name === command).length;
 const ids = (items: readonly { readonly item: GateItem }[]) =>

@@ -1,7 +1,8 @@
-import type {
-  BatchGetItemCommand,
-  BatchGetItemCommandOutput,
-  DynamoDBClient,
+import {
+  type BatchGetItemCommand,
+  type BatchGetItemCommandOutput,
+  type DynamoDBClient,
+  GetItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -11,6 +12,7 @@ import {
   planStream,
   type TrackedStream,
 } from '../../functions/core/stream-gate';
+import { MAX_REMEMBERED_IDS } from '../../functions/core/stream-ids';
 import { holdDelaySeconds, quotaDelaySeconds } from '../../functions/core/tenant-policy';
 import { DynamoTenantState, TenantStateError } from '../../functions/shared/tenant-state';
 import type { LocalDynamoDb } from '../../local/dynamodb';
@@ -95,6 +97,29 @@ describe('DynamoDB tenant state (real dynalite)', () => {
     await state.updateStream('acme', 'old', () => ({ state: { contiguous: 7, ahead: [] }, givenUp: [] }));
     now += 16 * 24 * 3600_000;
     expect(await state.readStream('acme', 'old')).toMatchObject({ expired: true, tracked: undefined });
+  });
+
+  it('keeps the ids that took the recent numbers, and reads a full window back within the item limit', async () => {
+    const state = store(() => 30_000);
+    const ids = Array.from({ length: MAX_REMEMBERED_IDS }, (_, i) => `${'x'.repeat(120)}-${i}`);
+    await state.updateStream('ids', 'a', () => ({
+      state: { contiguous: MAX_REMEMBERED_IDS, ahead: [] },
+      givenUp: [],
+      ids: { from: 1, ids },
+    }));
+    const read = await state.readStream('ids', 'a');
+    expect(read.tracked?.ids).toEqual({ from: 1, ids });
+    const item = await client.send(
+      new GetItemCommand({ TableName: TABLE, Key: { pk: { S: 'stream#ids#a' } } }),
+    );
+    // Ids of the envelope's maximum length: the window stays far inside DynamoDB's 400 KB item.
+    expect(JSON.stringify(item.Item).length).toBeLessThan(40_000);
+    // State written before ids were kept reads as no window: nothing can be proven a duplicate.
+    await state.updateStream('ids', 'legacy', () => ({ state: { contiguous: 3, ahead: [] }, givenUp: [] }));
+    expect((await state.readStream('ids', 'legacy')).tracked).toEqual({
+      state: { contiguous: 3, ahead: [] },
+      givenUp: [],
+    });
   });
 
   it('reads the bucket and several streams in one go, absent ones as never seen', async () => {
@@ -205,7 +230,7 @@ describe('DynamoDB tenant state reads (stub client)', () => {
 describe('stream gate', () => {
   const hold = { ordering: 'hold' as const, maxHoldSeconds: 60 };
   const flag = { ordering: 'flag' as const, maxHoldSeconds: 60 };
-  const items = (...seqs: number[]) => seqs.map((seq) => ({ id: `e${seq}`, seq }));
+  const items = (...seqs: number[]) => seqs.map((seq) => ({ id: `e${seq}`, eventId: `e${seq}`, seq }));
   const kinds = (decisions: Map<string, OrderingDecision>) =>
     Object.fromEntries([...decisions].map(([id, d]) => [id, d.kind]));
 
@@ -227,7 +252,7 @@ describe('stream gate', () => {
     });
     const released = planStream(
       EMPTY_TRACKED,
-      [{ id: 'e4', seq: 4, firstHeldAtMs: 0 }, ...items(5)],
+      [{ id: 'e4', eventId: 'e4', seq: 4, firstHeldAtMs: 0 }, ...items(5)],
       hold,
       60_000,
     );
@@ -240,9 +265,13 @@ describe('stream gate', () => {
 
   it('processes an event that arrives after its gap was given up, instead of calling it a duplicate', () => {
     const after = applyProcessed(EMPTY_TRACKED, [
-      { seq: 4, decision: { kind: 'process', release: { missingFrom: 1, missingTo: 3, heldForMs: 1 } } },
+      {
+        seq: 4,
+        eventId: 'e4',
+        decision: { kind: 'process', release: { missingFrom: 1, missingTo: 3, heldForMs: 1 } },
+      },
     ]);
-    expect(after).toEqual({ state: { contiguous: 4, ahead: [] }, givenUp: [[1, 3]] });
+    expect(after).toMatchObject({ state: { contiguous: 4, ahead: [] }, givenUp: [[1, 3]] });
     expect(planStream(after, items(2, 4), hold, 0)).toEqual(
       new Map([
         ['e2', { kind: 'process', late: true }],
@@ -254,7 +283,9 @@ describe('stream gate', () => {
   it('never orders or skips sequence number 0 (unsequenced events)', () => {
     const tracked = applyProcessed(EMPTY_TRACKED, [{ seq: 0, decision: { kind: 'process' } }]);
     expect(tracked).toEqual(EMPTY_TRACKED);
-    expect(kinds(planStream(tracked, [...items(0), { id: 'again', seq: 0 }], hold, 0))).toEqual({
+    expect(
+      kinds(planStream(tracked, [...items(0), { id: 'again', eventId: 'again', seq: 0 }], hold, 0)),
+    ).toEqual({
       e0: 'process',
       again: 'process',
     });

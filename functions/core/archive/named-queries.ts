@@ -96,10 +96,16 @@ ORDER BY r.tier`,
   {
     name: 'exactly-once-outcomes',
     description:
-      'One row per request: its final result, or its failure when it has none. The exactly-once view of an at-least-once archive',
+      'One row per request: its final result, or its failure when it has none, with its ordering flag (reused, late, gap). The exactly-once view of an at-least-once archive',
     params: dateRange,
     sql: `WITH outcomes AS (
   SELECT source_event_id, tenant, stream, seq, detail_type, tier, label, score, error_code, event_time,
+    CASE
+      WHEN json_extract_scalar(payload, '$.ordering.reused.seq') IS NOT NULL THEN 'reused'
+      WHEN json_extract_scalar(payload, '$.ordering.late') = 'true' THEN 'late'
+      WHEN json_extract_scalar(payload, '$.ordering.gap[0]') IS NOT NULL THEN 'gap'
+    END AS ordering_flag,
+    json_extract_scalar(payload, '$.ordering.reused.earlierId') AS reused_earlier_id,
     row_number() OVER (
       PARTITION BY source_event_id
       ORDER BY CASE WHEN detail_type = 'InferenceCompleted' THEN 0 ELSE 1 END, tier DESC, event_time, event_id
@@ -108,7 +114,8 @@ ORDER BY r.tier`,
   WHERE dt BETWEEN ? AND ? AND detail_type IN ('InferenceCompleted', 'InferenceFailed')
     AND source_event_id IS NOT NULL
 )
-SELECT source_event_id, tenant, stream, seq, detail_type AS outcome, tier, label, score, error_code, event_time
+SELECT source_event_id, tenant, stream, seq, detail_type AS outcome, tier, label, score, error_code,
+  ordering_flag, reused_earlier_id, event_time
 FROM outcomes
 WHERE pick = 1
 ORDER BY event_time, source_event_id`,
