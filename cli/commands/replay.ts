@@ -16,6 +16,7 @@ import { classifyError } from '../../functions/producer/errors';
 import { QueryFailedError, runQuery, sqlLiteral } from '../../functions/shared/athena-query';
 import { S3ClaimResolver } from '../../functions/shared/claims';
 import type { AwsContext } from '../context';
+import { parseDay } from '../dates';
 import { CliError, ExitCode } from '../errors';
 import type { CliIO } from '../io';
 import { PACKAGE_ROOT, readStageDeployment, type StageDeployment } from '../stage-template';
@@ -263,14 +264,13 @@ export async function replayCommand(options: ReplayOptions, ctx: AwsContext, io:
 function defaultQueryParameters(params: readonly string[]): string[] {
   let day = new Date().toISOString().slice(0, 10);
   for (const p of params) {
-    const match = /^day=(\d{4}-\d{2}-\d{2})$/.exec(p);
-    if (!match) {
+    if (!p.startsWith('day=')) {
       throw new CliError(
         `--param ${JSON.stringify(p)}: the default query takes only day=yyyy-MM-dd (pass --query or --named for others)`,
         ExitCode.Usage,
       );
     }
-    day = match[1] as string;
+    day = parseDay('--param day', p.slice('day='.length));
   }
   return [sqlLiteral(day), sqlLiteral(day)];
 }
