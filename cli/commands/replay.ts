@@ -105,7 +105,8 @@ export interface ReplayRun {
   readonly accuracy: { readonly correct: number; readonly labelled: number; readonly rate: number | null };
   readonly tier1MsPerEvent: number;
   readonly tier2MsPerEvent: number;
-  readonly tier2Timing: 'escalated events' | 'sample';
+  /** What tier 2 was timed on: the escalated events, topped up with other replayed events to 256. */
+  readonly tier2Timing: 'escalated events' | 'escalated events and a sample' | 'sample';
   /** ms per event of each model over the timed runs; the medians are tier1MsPerEvent/tier2MsPerEvent. */
   readonly timing: { readonly tier1: TimingSpread; readonly tier2: TimingSpread };
   readonly costPerMillionUsd: CascadeComputeCost;
@@ -470,8 +471,9 @@ async function decideAll(
 }
 
 /**
- * What each model is timed on: tier 1 on the replayed events, tier 2 on the ones it escalated
- * (or, when none escalated, on the same events as tier 1: its time is needed for the cost).
+ * What each model is timed on: tier 1 on the replayed events; tier 2 on the ones it escalated,
+ * topped up with other replayed events to as many as tier 1 runs (its time is needed for the
+ * cost even when few or none escalated, and a run of 5 events times batch overhead, not tier 2).
  */
 function timingSubjects(
   scorers: { tier1: ModelScorer; tier2: ModelScorer },
@@ -479,17 +481,27 @@ function timingSubjects(
   escalated: readonly number[],
   batchSize: number,
 ): { tier1: Timed; tier2: Timed; tier2Timing: ReplayRun['tier2Timing'] } {
-  const texts = items.slice(0, TIMING_EVENTS).map((i) => i.text);
-  const escalatedTexts = escalated.slice(0, TIMING_EVENTS).map((i) => (items[i] as Item).text);
+  const size = Math.min(TIMING_EVENTS, items.length);
+  const texts = items.slice(0, size).map((i) => i.text);
+  const escalatedSet = new Set(escalated.slice(0, size));
+  const topUp = items.flatMap((item, i) => (escalatedSet.has(i) ? [] : [item.text]));
+  const tier2Texts = [
+    ...[...escalatedSet].map((i) => (items[i] as Item).text),
+    ...topUp.slice(0, size - escalatedSet.size),
+  ];
   const runOf = (scorer: ModelScorer, run: readonly string[]) => async () => {
     for (let start = 0; start < run.length; start += batchSize)
       await scorer.scoreBatch(run.slice(start, start + batchSize));
   };
-  const tier2Texts = escalatedTexts.length > 0 ? escalatedTexts : texts;
   return {
     tier1: { run: runOf(scorers.tier1, texts), events: texts.length },
     tier2: { run: runOf(scorers.tier2, tier2Texts), events: tier2Texts.length },
-    tier2Timing: escalatedTexts.length > 0 ? 'escalated events' : 'sample',
+    tier2Timing:
+      escalatedSet.size === 0
+        ? 'sample'
+        : escalatedSet.size < size
+          ? 'escalated events and a sample'
+          : 'escalated events',
   };
 }
 
@@ -590,7 +602,7 @@ function sideBySide(runs: readonly ReplayRun[]): string[] {
     [
       'tier-2 ms/event here',
       (r) =>
-        `${describeSpread(r.timing.tier2)}${r.tier2Timing === 'sample' ? ' (none escalated: timed on the replayed events)' : ''}`,
+        `${describeSpread(r.timing.tier2)}${r.tier2Timing === 'escalated events' ? '' : ` (${r.escalations === 0 ? 'none' : `${r.escalations}`} escalated: timed with other replayed events)`}`,
     ],
     [
       'compute $/1M events (median)',
