@@ -1,3 +1,5 @@
+import { escapeControls } from './format';
+
 /** All command output goes through one object, so tests can capture it and TTY-ness is decided once. */
 export interface CliIO {
   out(line: string): void;
@@ -10,7 +12,8 @@ export interface CliIO {
 
 export const processIO: CliIO = {
   out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
+  // stderr is read by people only (errors, progress, bad input lines echoed back): escape controls.
+  err: (line) => process.stderr.write(`${escapeControls(line)}\n`),
   interactive: Boolean(process.stderr.isTTY),
   write: (text) => process.stderr.write(text),
 };

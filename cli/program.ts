@@ -343,12 +343,19 @@ Examples:
     .option('--count <n>', 'how many', positive, 10)
     .option('--entries', 'print raw PutEvents entries instead of envelopes')
     .option('--bus <name>', 'EventBusName of --entries', 'inferbus-dev')
+    .option(
+      '--seed <n>',
+      'another draw with the same ham/spam mix (messages are stratified by label)',
+      seed,
+      1,
+    )
     .addHelpText(
       'after',
       '\nExample:\n  inferbus events sample --tenant acme --count 100 | inferbus put-events --local -',
     )
-    .action(async (options: { tenant?: string; count: number; entries?: boolean; bus: string }) =>
-      setExitCode(await eventsSampleCommand(options, io)),
+    .action(
+      async (options: { tenant?: string; count: number; entries?: boolean; bus: string; seed: number }) =>
+        setExitCode(await eventsSampleCommand(options, io)),
     );
 
   program.addOption(new Option('--no-color', 'plain output').hideHelp());
@@ -359,6 +366,13 @@ function rate(value: string): number {
   const parsed = Number(value);
   if (!Number.isFinite(parsed) || parsed < 0 || parsed > 1)
     throw new InvalidArgumentError('expected a number from 0 to 1');
+  return parsed;
+}
+
+function seed(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isSafeInteger(parsed) || parsed < 0)
+    throw new InvalidArgumentError('expected a whole number >= 0');
   return parsed;
 }
 

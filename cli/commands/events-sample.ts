@@ -10,7 +10,7 @@ export const SAMPLE_TENANTS = ['acme', 'globex', 'initech'];
  * `sam local generate-event`: pipe them into `inferbus put-events -`.
  */
 export async function eventsSampleCommand(
-  options: { tenant?: string; count: number; entries?: boolean; bus: string },
+  options: { tenant?: string; count: number; entries?: boolean; bus: string; seed?: number },
   io: CliIO,
 ): Promise<ExitCode> {
   if (options.count < 1 || options.count > 100_000) {
@@ -39,6 +39,7 @@ export async function eventsSampleCommand(
     tenants,
     poisonShare: 1e-9,
     rejected: 0,
+    seed: options.seed,
   });
   const now = Date.now();
   const run = `${now.toString(36)}${randomBytes(3).toString('hex')}`;

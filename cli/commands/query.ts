@@ -2,6 +2,7 @@ import { NAMED_QUERIES, type NamedQueryDefinition } from '../../functions/core/a
 import { AWS_PRICES } from '../../functions/core/pricing';
 import { QueryFailedError, runQuery, sqlLiteral } from '../../functions/shared/athena-query';
 import type { AwsContext } from '../context';
+import { checkDateShaped, parseDay } from '../dates';
 import { CliError, ExitCode } from '../errors';
 import { formatRows, isNumericType, type OutputFormat } from '../format';
 import type { CliIO } from '../io';
@@ -40,7 +41,12 @@ export function executionParameters(
 ): string[] {
   if (!query) {
     return params.map((p) =>
-      sqlLiteral(p.includes('=') && /^[a-z_][\w-]*=/i.test(p) ? p.slice(p.indexOf('=') + 1) : p),
+      sqlLiteral(
+        checkDateShaped(
+          '--param',
+          p.includes('=') && /^[a-z_][\w-]*=/i.test(p) ? p.slice(p.indexOf('=') + 1) : p,
+        ),
+      ),
     );
   }
   const given = new Map<string, string>();
@@ -63,7 +69,11 @@ export function executionParameters(
       ExitCode.Usage,
     );
   }
-  return query.params.map((q) => sqlLiteral(given.get(q.name) as string));
+  return query.params.map((q) => {
+    const value = given.get(q.name) as string;
+    const what = `--param ${q.name}`;
+    return sqlLiteral(q.type === 'day' ? parseDay(what, value) : checkDateShaped(what, value));
+  });
 }
 
 const describeParams = (q: NamedQueryDefinition) =>

@@ -16,9 +16,18 @@ import { classifyError } from '../../functions/producer/errors';
 import { QueryFailedError, runQuery, sqlLiteral } from '../../functions/shared/athena-query';
 import { S3ClaimResolver } from '../../functions/shared/claims';
 import type { AwsContext } from '../context';
+import { parseDay } from '../dates';
 import { CliError, ExitCode } from '../errors';
 import type { CliIO } from '../io';
 import { PACKAGE_ROOT, readStageDeployment, type StageDeployment } from '../stage-template';
+import {
+  describeSpread,
+  TIMED_RUNS,
+  type Timed,
+  type TimingSpread,
+  timeRounds,
+  WARMUP_RUNS,
+} from '../timing';
 import { countPlaceholders, executionParameters, findNamedQuery } from './query';
 
 export interface ReplayOptions {
@@ -96,9 +105,14 @@ export interface ReplayRun {
   readonly accuracy: { readonly correct: number; readonly labelled: number; readonly rate: number | null };
   readonly tier1MsPerEvent: number;
   readonly tier2MsPerEvent: number;
-  readonly tier2Timing: 'escalated events' | 'sample' | 'none';
+  /** What tier 2 was timed on: the escalated events, topped up with other replayed events to 256. */
+  readonly tier2Timing: 'escalated events' | 'escalated events and a sample' | 'sample';
+  /** ms per event of each model over the timed runs; the medians are tier1MsPerEvent/tier2MsPerEvent. */
+  readonly timing: { readonly tier1: TimingSpread; readonly tier2: TimingSpread };
   readonly costPerMillionUsd: CascadeComputeCost;
 }
+
+type Scorers = { tier1: ModelScorer; tier2: ModelScorer };
 
 export async function replayCommand(options: ReplayOptions, ctx: AwsContext, io: CliIO): Promise<ExitCode> {
   // 1. Everything that can be checked on this machine, before any AWS call.
@@ -177,15 +191,27 @@ export async function replayCommand(options: ReplayOptions, ctx: AwsContext, io:
       );
     }
 
-    // 4. Replay on this machine, one scoreBatch per batch, through each manifest.
-    const runs: ReplayRun[] = [];
-    const outcomes: Outcome[][] = [];
-    for (const [i, p] of plans.entries()) {
-      const s = scorers[i] as { tier1: ModelScorer; tier2: ModelScorer };
-      const { run, decided } = await replay(p, s, items, options.batchSize, deployment, options);
-      runs.push(run);
-      outcomes.push(decided);
-    }
+    // 4. Replay on this machine, one scoreBatch per batch, through each manifest; then time every
+    // model in alternating rounds, so current and candidate see the same machine.
+    const decisions: Decided[] = [];
+    for (const [i, p] of plans.entries())
+      decisions.push(await decideAll(p, scorers[i] as Scorers, items, options.batchSize));
+    const subjects = decisions.map((d, i) =>
+      timingSubjects(scorers[i] as Scorers, items, d.escalated, options.batchSize),
+    );
+    const spreads = await timeRounds(subjects.flatMap((s) => [s.tier1, s.tier2]));
+    const runs = plans.map((p, i) =>
+      summarizeRun(
+        p,
+        items,
+        decisions[i] as Decided,
+        { tier1: spreads[2 * i] as TimingSpread, tier2: spreads[2 * i + 1] as TimingSpread },
+        (subjects[i] as { tier2Timing: ReplayRun['tier2Timing'] }).tier2Timing,
+        deployment,
+        options,
+      ),
+    );
+    const outcomes = decisions.map((d) => d.decided);
     const changed =
       outcomes.length === 2
         ? (outcomes[0] as Outcome[]).filter((o, i) => o.label !== (outcomes[1] as Outcome[])[i]?.label).length
@@ -198,7 +224,7 @@ export async function replayCommand(options: ReplayOptions, ctx: AwsContext, io:
       tier1MemoryMiB: t1.memoryMiB,
       tier2MemoryMiB: t2.memoryMiB,
       memoryFrom: t1.from === t2.from ? t1.from : `${t1.from} / ${t2.from}`,
-      measuredOn: `this machine (${arch()}, 1 intra-op thread), scaled by the CPU share of each memory size; duration only, no request charges`,
+      measuredOn: `this machine (${arch()}, 1 intra-op thread; median of ${TIMED_RUNS} timed runs after ${WARMUP_RUNS} warm-up), scaled by the CPU share of each memory size; duration only, no request charges`,
     };
 
     if (options.format === 'json') {
@@ -239,14 +265,13 @@ export async function replayCommand(options: ReplayOptions, ctx: AwsContext, io:
 function defaultQueryParameters(params: readonly string[]): string[] {
   let day = new Date().toISOString().slice(0, 10);
   for (const p of params) {
-    const match = /^day=(\d{4}-\d{2}-\d{2})$/.exec(p);
-    if (!match) {
+    if (!p.startsWith('day=')) {
       throw new CliError(
         `--param ${JSON.stringify(p)}: the default query takes only day=yyyy-MM-dd (pass --query or --named for others)`,
         ExitCode.Usage,
       );
     }
-    day = match[1] as string;
+    day = parseDay('--param day', p.slice('day='.length));
   }
   return [sqlLiteral(day), sqlLiteral(day)];
 }
@@ -409,53 +434,86 @@ async function prepare(
   return { items: items.filter((i): i is Item => i !== undefined), skipped };
 }
 
-async function replay(
+/** At most this many events per timing run of each model: enough for a stable per-event median. */
+const TIMING_EVENTS = 256;
+
+interface Decided {
+  readonly decided: Outcome[];
+  readonly escalated: number[];
+}
+
+/** Every item through tier 1, the unsure ones through tier 2: one scoreBatch per batch, untimed. */
+async function decideAll(
   p: Plan,
   scorers: { tier1: ModelScorer; tier2: ModelScorer },
   items: readonly Item[],
   batchSize: number,
-  deployment: StageDeployment | undefined,
-  options: ReplayOptions,
-): Promise<{ run: ReplayRun; decided: Outcome[] }> {
-  // Untimed first batch through both models, so neither run pays for allocations the other skips.
-  const warm = items.slice(0, Math.min(batchSize, items.length)).map((i) => i.text);
-  await scorers.tier1.scoreBatch(warm);
-  await scorers.tier2.scoreBatch(warm);
+): Promise<Decided> {
   const decided: Outcome[] = new Array(items.length);
   const escalated: number[] = [];
-  let tier1Ms = 0;
   for (let start = 0; start < items.length; start += batchSize) {
     const batch = items.slice(start, start + batchSize);
-    const t0 = performance.now();
     const scores = await scorers.tier1.scoreBatch(batch.map((i) => i.text));
-    tier1Ms += performance.now() - t0;
     batch.forEach((_, j) => {
       const d = decide(scores[j] as number, p.threshold, false);
       if (d.escalate) escalated.push(start + j);
       else decided[start + j] = { label: d.label, tier: 1 };
     });
   }
-  let tier2Ms = 0;
   for (let start = 0; start < escalated.length; start += batchSize) {
     const indexes = escalated.slice(start, start + batchSize);
-    const t0 = performance.now();
     const scores = await scorers.tier2.scoreBatch(indexes.map((i) => (items[i] as Item).text));
-    tier2Ms += performance.now() - t0;
     indexes.forEach((index, j) => {
       decided[index] = { label: decide(scores[j] as number, p.threshold, true).label, tier: 2 };
     });
   }
-  // Tier 2's per-event time is needed for the cost even when nothing escalated: time a sample.
-  let tier2Timing: ReplayRun['tier2Timing'] = escalated.length > 0 ? 'escalated events' : 'none';
-  let tier2MsPerEvent = escalated.length > 0 ? tier2Ms / escalated.length : 0;
-  if (escalated.length === 0) {
-    const sample = items.slice(0, Math.min(batchSize, items.length)).map((i) => i.text);
-    const t0 = performance.now();
-    await scorers.tier2.scoreBatch(sample);
-    tier2MsPerEvent = (performance.now() - t0) / sample.length;
-    tier2Timing = 'sample';
-  }
+  return { decided, escalated };
+}
 
+/**
+ * What each model is timed on: tier 1 on the replayed events; tier 2 on the ones it escalated,
+ * topped up with other replayed events to as many as tier 1 runs (its time is needed for the
+ * cost even when few or none escalated, and a run of 5 events times batch overhead, not tier 2).
+ */
+function timingSubjects(
+  scorers: { tier1: ModelScorer; tier2: ModelScorer },
+  items: readonly Item[],
+  escalated: readonly number[],
+  batchSize: number,
+): { tier1: Timed; tier2: Timed; tier2Timing: ReplayRun['tier2Timing'] } {
+  const size = Math.min(TIMING_EVENTS, items.length);
+  const texts = items.slice(0, size).map((i) => i.text);
+  const escalatedSet = new Set(escalated.slice(0, size));
+  const topUp = items.flatMap((item, i) => (escalatedSet.has(i) ? [] : [item.text]));
+  const tier2Texts = [
+    ...[...escalatedSet].map((i) => (items[i] as Item).text),
+    ...topUp.slice(0, size - escalatedSet.size),
+  ];
+  const runOf = (scorer: ModelScorer, run: readonly string[]) => async () => {
+    for (let start = 0; start < run.length; start += batchSize)
+      await scorer.scoreBatch(run.slice(start, start + batchSize));
+  };
+  return {
+    tier1: { run: runOf(scorers.tier1, texts), events: texts.length },
+    tier2: { run: runOf(scorers.tier2, tier2Texts), events: tier2Texts.length },
+    tier2Timing:
+      escalatedSet.size === 0
+        ? 'sample'
+        : escalatedSet.size < size
+          ? 'escalated events and a sample'
+          : 'escalated events',
+  };
+}
+
+function summarizeRun(
+  p: Plan,
+  items: readonly Item[],
+  { decided, escalated }: Decided,
+  timing: { tier1: TimingSpread; tier2: TimingSpread },
+  tier2Timing: ReplayRun['tier2Timing'],
+  deployment: StageDeployment | undefined,
+  options: ReplayOptions,
+): ReplayRun {
   const agreement = { same: 0, compared: 0 };
   const tierAgreement = { same: 0, compared: 0 };
   const accuracy = { correct: 0, labelled: 0 };
@@ -475,35 +533,33 @@ async function replay(
     }
   });
   const rate = (a: number, b: number) => (b > 0 ? a / b : null);
-  const tier1MsPerEvent = tier1Ms / items.length;
   const escalationRate = escalated.length / items.length;
+  // The cost is priced at the median run: one slow run (GC, a neighbour's burst) must not move it.
   const costPerMillionUsd = cascadeComputePerMillion({
-    tier1MsPerEvent,
-    tier2MsPerEvent,
+    tier1MsPerEvent: timing.tier1.median,
+    tier2MsPerEvent: timing.tier2.median,
     escalationRate,
     tier1MemoryMiB: tierMemory(1, deployment, options.tier1Memory).memoryMiB,
     tier2MemoryMiB: tierMemory(2, deployment, options.tier2Memory).memoryMiB,
     architecture: deployment?.tiers.get(1)?.architecture ?? 'arm64',
   });
   return {
-    decided,
-    run: {
-      role: p.role,
-      manifest: p.path,
-      models: p.cascade,
-      threshold: p.threshold,
-      thresholdFrom: p.thresholdFrom,
-      events: items.length,
-      escalations: escalated.length,
-      escalationRate,
-      agreement: { ...agreement, rate: rate(agreement.same, agreement.compared) },
-      tierAgreement: { ...tierAgreement, rate: rate(tierAgreement.same, tierAgreement.compared) },
-      accuracy: { ...accuracy, rate: rate(accuracy.correct, accuracy.labelled) },
-      tier1MsPerEvent,
-      tier2MsPerEvent,
-      tier2Timing,
-      costPerMillionUsd,
-    },
+    role: p.role,
+    manifest: p.path,
+    models: p.cascade,
+    threshold: p.threshold,
+    thresholdFrom: p.thresholdFrom,
+    events: items.length,
+    escalations: escalated.length,
+    escalationRate,
+    agreement: { ...agreement, rate: rate(agreement.same, agreement.compared) },
+    tierAgreement: { ...tierAgreement, rate: rate(tierAgreement.same, tierAgreement.compared) },
+    accuracy: { ...accuracy, rate: rate(accuracy.correct, accuracy.labelled) },
+    tier1MsPerEvent: timing.tier1.median,
+    tier2MsPerEvent: timing.tier2.median,
+    tier2Timing,
+    timing,
+    costPerMillionUsd,
   };
 }
 
@@ -542,13 +598,14 @@ function sideBySide(runs: readonly ReplayRun[]): string[] {
       'accuracy (expected_label)',
       (r) => `${pct(r.accuracy.rate)} (${r.accuracy.correct}/${r.accuracy.labelled} labelled)`,
     ],
-    ['tier-1 ms/event here', (r) => r.tier1MsPerEvent.toFixed(3)],
+    ['tier-1 ms/event here', (r) => describeSpread(r.timing.tier1)],
     [
       'tier-2 ms/event here',
-      (r) => `${r.tier2MsPerEvent.toFixed(3)}${r.tier2Timing === 'sample' ? ' (timed on a sample)' : ''}`,
+      (r) =>
+        `${describeSpread(r.timing.tier2)}${r.tier2Timing === 'escalated events' ? '' : ` (${r.escalations === 0 ? 'none' : `${r.escalations}`} escalated: timed with other replayed events)`}`,
     ],
     [
-      'compute $/1M events',
+      'compute $/1M events (median)',
       (r) =>
         `${usd(r.costPerMillionUsd.totalUsd)} (tier 1 ${usd(r.costPerMillionUsd.tier1Usd)} + tier 2 ${usd(r.costPerMillionUsd.tier2Usd)})`,
     ],

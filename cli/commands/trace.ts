@@ -2,8 +2,9 @@ import { type Message, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { ARCHIVE_TABLE_NAME } from '../../functions/core/archive/columns';
 import { QueryFailedError, runQuery, sqlLiteral } from '../../functions/shared/athena-query';
 import type { AwsContext } from '../context';
+import { parseDay } from '../dates';
 import { CliError, ExitCode } from '../errors';
-import { formatRows } from '../format';
+import { escapeControls, formatRows } from '../format';
 import type { CliIO } from '../io';
 import { type DeadLetterQueue, deadLetterQueues, listStageQueues, unroutedEventReason } from './dlq';
 
@@ -89,10 +90,7 @@ export async function traceCommand(
   if (eventId.length === 0 || eventId.length > 512) {
     throw new CliError('EVENT_ID must be 1-512 characters (an envelope id)', ExitCode.Usage);
   }
-  const since = options.since ?? daysAgo(7);
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(since)) {
-    throw new CliError(`--since ${JSON.stringify(since)}: expected yyyy-MM-dd`, ExitCode.Usage);
-  }
+  const since = options.since === undefined ? daysAgo(7) : parseDay('--since', options.since);
   await ctx.preflight();
   const workGroup = options.workgroup ?? ctx.names.workGroupName;
   const database = options.database ?? ctx.names.databaseName;
@@ -409,13 +407,15 @@ export function summarizePayload(payload: string | null | undefined): string {
 }
 
 function printTimeline(
-  io: CliIO,
+  terminal: CliIO,
   eventId: string,
   rows: readonly Row[],
   timeline: readonly TraceStep[],
   outcome: string,
   dlq: readonly DlqMatch[],
 ): void {
+  // Ids, streams, labels and error messages come from producers' events: escape what would steer the terminal.
+  const io = { ...terminal, out: (line: string) => terminal.out(escapeControls(line)) };
   const request = rows.find((r) => r.detail_type === 'InferenceRequested');
   io.out(
     `event ${eventId}${request ? ` (tenant ${request.tenant}, stream ${request.stream}, seq ${request.seq})` : ''}`,

@@ -5,6 +5,7 @@ import type { EnvelopeInput } from '../core/envelope';
 import { DetailType, tenantSource } from '../core/events';
 import { MAX_ENTRY_BYTES, type PutEventsEntry } from '../core/put-events';
 import { corpusKey, splitOf } from '../core/split';
+import { stratifiedOrder } from './stratified';
 
 /** What a sample entry is meant to exercise, so the demo can check each ends where it should. */
 export type SampleKind = 'valid' | 'poison' | 'malformed-detail' | 'oversized';
@@ -26,17 +27,24 @@ export interface SampleOptions {
   readonly poisonShare?: number;
   /** How many entries with non-JSON detail and how many over the entry limit. @default 3 each */
   readonly rejected?: number;
+  /** Seed of the order within each label (see {@link stratifiedOrder}). @default 1 */
+  readonly seed?: number;
 }
 
 /**
  * Sample traffic from the held-out test split only (never what the models trained on), spread
  * over tenants by weight, each with a per-(tenant, stream) sequence number, plus a few poison,
- * malformed and oversized entries. Deterministic: the same options give the same entries.
+ * malformed and oversized entries. Any count carries the split's ham/spam mix (stratified, then
+ * the whole split again past its size). Deterministic: the same options give the same entries.
  */
 export function sampleEntries(options: SampleOptions): SampleEntry[] {
-  const messages = spamAssassin()
-    .filter((m) => splitOf(corpusKey(m)) === 'test')
-    .sort((a, b) => (corpusKey(a) < corpusKey(b) ? -1 : 1));
+  const messages = stratifiedOrder(
+    spamAssassin()
+      .filter((m) => splitOf(corpusKey(m)) === 'test')
+      .sort((a, b) => (corpusKey(a) < corpusKey(b) ? -1 : 1)),
+    labelOf,
+    options.seed,
+  );
   const pickTenant = weightedCycle(options.tenants);
   const seq = new Map<string, number>();
   const poisonEvery = Math.max(2, Math.round(1 / (options.poisonShare ?? 0.01)));
@@ -48,7 +56,7 @@ export function sampleEntries(options: SampleOptions): SampleEntry[] {
     const next = (seq.get(tenant) ?? 0) + 1;
     seq.set(tenant, next);
     const id = `demo-${tenant}-${String(next).padStart(6, '0')}`;
-    const expectedLabel = message.group.startsWith('spam') ? 'spam' : 'ham';
+    const expectedLabel = labelOf(message);
     const envelope: EnvelopeInput = {
       id,
       tenant,
@@ -95,6 +103,9 @@ export function sampleEntries(options: SampleOptions): SampleEntry[] {
   }
   return samples;
 }
+
+const labelOf = (message: { group: string }): 'ham' | 'spam' =>
+  message.group.startsWith('spam') ? 'spam' : 'ham';
 
 /** Tenant for the i-th event, cycling through a pattern proportional to the weights. */
 function weightedCycle(tenants: SampleOptions['tenants']): (i: number) => string {

@@ -14,6 +14,7 @@ const stateDir = mkdtempSync(join(tmpdir(), 'inferbus-trace-'));
 const work = mkdtempSync(join(tmpdir(), 'inferbus-trace-work-'));
 let rt: LocalRuntime;
 let sampleIds: string[] = [];
+let sampleSpam = 0;
 
 const cli = (args: string[], input?: string) => runCli(rt, work, args, {}, input);
 
@@ -31,6 +32,7 @@ beforeAll(async () => {
   const samples = (await cli(['events', 'sample', '--count', '30'])).stdout;
   const envelopes = jsonLines(samples);
   sampleIds = envelopes.map((e) => e.id);
+  sampleSpam = envelopes.filter((e) => e.payload.expectedLabel === 'spam').length;
   const poison = { ...envelopes[0], id: 'poison-trace-1', payload: { note: 'neither text nor claim' } };
   const sent = await cli(['put-events', '--json', '-'], `${samples}${JSON.stringify(poison)}\n`);
   expect(sent.code, sent.stderr).toBe(0);
@@ -122,6 +124,16 @@ describe('inferbus replay', () => {
 
     const table = await cli(['replay']);
     expect(table.stdout).toMatch(/agreement with served\s+100\.00% \(30\/30 labels\)/);
+    // Compute is quoted as the median of 15 timed runs with its spread, and priced at the median.
+    expect(table.stdout).toMatch(
+      /tier-1 ms\/event here\s+\d+\.\d{3} ms \(p25–p75 [\d.]+–[\d.]+, 15 runs of 30\)/,
+    );
+    expect(table.stdout).toMatch(/compute \$\/1M events \(median\)/);
+    expect(current.timing.tier1).toMatchObject({ runs: 15, eventsPerRun: 30 });
+    expect(current.tier1MsPerEvent).toBe(current.timing.tier1.median);
+    // The samples carry the held-out split's spam share (287 of 913), not only the hams that sort first.
+    expect(sampleSpam).toBeGreaterThanOrEqual(9);
+    expect(sampleSpam).toBeLessThanOrEqual(10);
     expect(table.stdout).toMatch(/Nothing was written to AWS\./);
   });
 

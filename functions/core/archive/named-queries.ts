@@ -13,14 +13,19 @@ import { ARCHIVE_TABLE_NAME } from './columns';
 export interface NamedQueryDefinition {
   readonly name: string;
   readonly description: string;
-  readonly params: readonly { readonly name: string; readonly description: string }[];
+  readonly params: readonly {
+    readonly name: string;
+    readonly description: string;
+    /** `day`: a calendar day yyyy-MM-dd, which the CLI checks before the query runs. */
+    readonly type?: 'day';
+  }[];
   readonly sql: string;
 }
 
 const T = ARCHIVE_TABLE_NAME;
 const dateRange = [
-  { name: 'from', description: 'first day, yyyy-MM-dd (partition dt)' },
-  { name: 'to', description: 'last day, yyyy-MM-dd (partition dt)' },
+  { name: 'from', description: 'first day, yyyy-MM-dd (partition dt)', type: 'day' },
+  { name: 'to', description: 'last day, yyyy-MM-dd (partition dt)', type: 'day' },
 ] as const;
 
 export const NAMED_QUERIES: readonly NamedQueryDefinition[] = [
