@@ -97,8 +97,9 @@ export function parseCidr(text: string): IpRange | string {
   if (bits > width - 1) return `IPv${ip.version} mask bits must be < ${width}`;
   const hostBits = BigInt(width - bits);
   const hostMask = (1n << hostBits) - 1n;
-  // Like event-ruler, the range starts at the address as written, not at the masked network address.
-  return { version: ip.version, first: ip.value, last: ip.value | hostMask };
+  // Host bits set in the base are ignored: 10.0.0.7/24 covers 10.0.0.0-10.0.0.255 (event-ruler's
+  // CIDR.cidr floors the range since 1.2.2: aws/event-ruler#89, "use floor of provided range").
+  return { version: ip.version, first: ip.value & ~hostMask, last: ip.value | hostMask };
 }
 
 let lastText = '';

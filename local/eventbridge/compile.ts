@@ -1,7 +1,7 @@
+import { MAX_RULE_COMPLEXITY, ruleComplexity, TOO_COMPLEX_WILDCARD } from './complexity.js';
 import { invalidPattern } from './errors.js';
 import { compileValue, isPlainObject } from './operators.js';
 import type { CompiledPattern, FieldCondition, ValueMatcher } from './types.js';
-import { wildcardCount } from './wildcard.js';
 
 /**
  * Validates and compiles an event pattern (parsed JSON) into $or branches of field conditions,
@@ -22,11 +22,8 @@ const RESERVED_IN_OR = new Set([
   'wildcard',
   'exact',
 ]);
-/** Local guards against runaway patterns; EventBridge's own limits are not published as numbers. */
+/** Local guard against runaway `$or` expansion; EventBridge publishes no number for it. */
 const MAX_BRANCHES = 1024;
-const MAX_WILDCARDS_PER_FIELD = 20;
-const TOO_COMPLEX_WILDCARD =
-  'Rule is too complex - try using fewer wildcard characters or fewer repeating character sequences after a wildcard character';
 
 type Branch = Map<string, FieldCondition>;
 
@@ -34,8 +31,9 @@ export function compilePattern(pattern: unknown): CompiledPattern {
   if (!isPlainObject(pattern)) return invalidPattern('Filter is not an object');
   const branches: Branch[] = [];
   compileObject(pattern, [], branches, false);
-  for (const branch of branches) checkComplexity(branch);
-  return { branches: branches.map((b) => [...b.values()]) };
+  const compiled = branches.map((b) => [...b.values()]);
+  if (ruleComplexity(compiled) > MAX_RULE_COMPLEXITY) invalidPattern(TOO_COMPLEX_WILDCARD);
+  return { branches: compiled };
 }
 
 /** Throws `InvalidEventPatternError` when EventBridge would refuse the pattern. */
@@ -80,22 +78,17 @@ function compileOr(value: unknown, path: string[], branches: Branch[]) {
 function addCondition(branches: Branch[], path: string[], values: unknown[]) {
   if (values.length === 0) invalidPattern('Empty arrays are not allowed');
   const matchers: ValueMatcher[] = values.map(compileValue);
+  // event-ruler names a field by its keys joined with '.', so a key's own dots nest like object levels.
   const key = path.join('.');
-  const condition: FieldCondition = { path, key, matchers, source: `${key}\u0000${JSON.stringify(values)}` };
+  const condition: FieldCondition = {
+    path: key.split('.'),
+    key,
+    matchers,
+    source: `${key}\u0000${JSON.stringify(values)}`,
+  };
   if (branches.length === 0) branches.push(new Map());
   for (const branch of branches) {
     if (branch.has(key)) invalidPattern(`Path \`${key}\` cannot be allowed multiple times`);
     branch.set(key, condition);
-  }
-}
-
-function checkComplexity(branch: Branch) {
-  for (const condition of branch.values()) {
-    let wildcards = 0;
-    for (const m of condition.matchers) {
-      if (m.kind === 'wildcard') wildcards += wildcardCount(m.pattern);
-      else if (m.kind === 'anything-but-wildcard') for (const p of m.patterns) wildcards += wildcardCount(p);
-    }
-    if (wildcards > MAX_WILDCARDS_PER_FIELD) invalidPattern(TOO_COMPLEX_WILDCARD);
   }
 }

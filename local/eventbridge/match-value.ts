@@ -1,6 +1,6 @@
 import { ipInRange } from './cidr.js';
 import { inNumericRange, isComparableNumber } from './numeric.js';
-import type { FieldCondition, Scalar, ValueMatcher } from './types.js';
+import type { Scalar, ValueMatcher } from './types.js';
 import { matchWildcard } from './wildcard.js';
 
 /*
@@ -42,15 +42,6 @@ export function matchValue(matcher: ValueMatcher, value: Scalar): boolean {
     case 'anything-but-wildcard':
       return typeof value !== 'string' || !matcher.patterns.some((p) => matchWildcard(p, value));
   }
-}
-
-/** A field matches when any event value matches any matcher, or when it is absent and `exists: false` is listed. */
-export function conditionMatches(condition: FieldCondition, values: readonly Scalar[]): boolean {
-  if (values.length === 0) return condition.matchers.some((m) => m.kind === 'exists' && !m.exists);
-  for (const value of values) {
-    for (const matcher of condition.matchers) if (matchValue(matcher, value)) return true;
-  }
-  return false;
 }
 
 export function isScalar(value: unknown): value is Scalar {

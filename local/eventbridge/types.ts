@@ -30,8 +30,12 @@ export type ValueMatcher =
 
 /** One field of a pattern: the event path and the values (OR) it accepts. */
 export interface FieldCondition {
+  /**
+   * The field name split on '.': event-ruler joins keys with '.', so `{"a.b": [..]}` and
+   * `{"a": {"b": [..]}}` name the same field, in patterns and in events alike.
+   */
   readonly path: readonly string[];
-  /** Path joined with '.', as event-ruler names fields. */
+  /** Keys joined with '.', as event-ruler names fields. */
   readonly key: string;
   readonly matchers: readonly ValueMatcher[];
   /** Canonical text of the condition (path + raw value array), for de-duplication. */

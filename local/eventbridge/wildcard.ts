@@ -37,10 +37,6 @@ export function parseWildcard(value: string): WildcardPattern | string {
   return { source: value, pieces };
 }
 
-export function wildcardCount(pattern: WildcardPattern): number {
-  return pattern.pieces.length - 1;
-}
-
 export function matchWildcard(pattern: WildcardPattern, text: string): boolean {
   const { pieces } = pattern;
   const first = pieces[0] ?? '';

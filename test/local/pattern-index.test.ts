@@ -60,7 +60,8 @@ describe('RuleIndex', () => {
 
 // --- differential test: the index must agree with the straightforward matcher -----------------
 
-const KEYS = ['a', 'b', 'c'];
+// 'b.c' names the same field as b → c (event-ruler joins keys with '.'), in events and patterns.
+const KEYS = ['a', 'b', 'c', 'b.c'];
 const STRINGS = ['', 'x', 'xy', 'yx', 'X', 'a*b', '10.0.0.1', '10.1.2.3', '2001:db8::1', 'init', 'running'];
 const NUMBERS = [0, 1, 5, 5.5, -3, 100, 300, 5e9, 6e9];
 
