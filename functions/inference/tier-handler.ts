@@ -8,10 +8,11 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { QueueUrls } from '../core/queue-names';
 import { ResultCache } from '../core/result-cache';
 import { S3ClaimResolver } from '../shared/claims';
 import { SqsDeadLetterSink } from '../shared/dead-letters';
-import { type HandlerEnv, readHandlerEnv } from '../shared/env';
+import { type HandlerEnv, readHandlerEnv, readTenantPolicies } from '../shared/env';
 import {
   injectHandlerError,
   injectHandlerTimeout,
@@ -50,13 +51,15 @@ export function createTierHandler(options: TierHandlerOptions) {
   const metrics = new Metrics({ namespace: 'inferbus', serviceName });
   const publisher = withPublishFaults(new PutEventsPublisher(new EventBridgeClient({}), env.EVENT_BUS_NAME));
   const sqs = new SQSClient({});
-  const deadLetters = new SqsDeadLetterSink(sqs, env.DLQ_URLS, options.tier);
+  // Every queue URL is derived from the record's queue ARN by the naming rule the CDK app uses.
+  const queueUrls = new QueueUrls(env.AWS_ENDPOINT_URL_SQS ?? env.AWS_ENDPOINT_URL);
+  const deadLetters = new SqsDeadLetterSink(sqs, (arn) => queueUrls.deadLetterQueue(arn), options.tier);
   // Quota and ordering run where the CDK app gave the function the tenant-state table (tier 1).
   const tenancy: Tenancy | undefined = env.TENANT_STATE_TABLE
     ? {
         store: new DynamoTenantState(new DynamoDBClient({}), env.TENANT_STATE_TABLE),
-        requeuer: new SqsRequeuer(sqs, env.WORK_QUEUE_URLS),
-        policies: env.TENANT_POLICIES,
+        requeuer: new SqsRequeuer(sqs, (arn) => queueUrls.workQueue(arn)),
+        policies: readTenantPolicies(env.TENANT_POLICIES_FILE),
       }
     : undefined;
   const claims = new S3ClaimResolver(new S3Client({}));

@@ -21,8 +21,8 @@ const MAX_MESSAGE_CHARS = 1000;
 export class SqsDeadLetterSink implements DeadLetterSink {
   constructor(
     private readonly client: SQSClient,
-    /** Queue ARN → DLQ URL, from the DLQ_URLS variable the CDK app sets. */
-    private readonly dlqUrls: Readonly<Record<string, string>>,
+    /** Work queue ARN → its DLQ's URL (functions/core/queue-names.ts); undefined: none known. */
+    private readonly dlqUrlOf: (queueArn: string) => string | undefined,
     private readonly tier: number,
   ) {}
 
@@ -30,7 +30,7 @@ export class SqsDeadLetterSink implements DeadLetterSink {
     const failed = new Set<number>();
     const byQueue = new Map<string, number[]>();
     letters.forEach((letter, index) => {
-      const url = this.dlqUrls[letter.sourceQueueArn];
+      const url = this.dlqUrlOf(letter.sourceQueueArn);
       if (!url) {
         failed.add(index);
         return;

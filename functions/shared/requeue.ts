@@ -28,15 +28,15 @@ export const DELAYED_FOR_ATTRIBUTE = 'INFERBUS_DELAYED_FOR';
 export class SqsRequeuer implements Requeuer {
   constructor(
     private readonly client: SQSClient,
-    /** Work queue ARN → its URL, from the WORK_QUEUE_URLS variable the CDK app sets. */
-    private readonly queueUrls: Readonly<Record<string, string>>,
+    /** Work queue ARN → its URL (functions/core/queue-names.ts); undefined: none known. */
+    private readonly queueUrlOf: (queueArn: string) => string | undefined,
   ) {}
 
   async requeue(items: readonly Requeue[]): Promise<Set<number>> {
     const failed = new Set<number>();
     const byQueue = new Map<string, number[]>();
     items.forEach((item, index) => {
-      const url = this.queueUrls[item.record.eventSourceARN];
+      const url = this.queueUrlOf(item.record.eventSourceARN);
       if (!url) {
         failed.add(index);
         return;

@@ -3,6 +3,8 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
 export interface DeadLetterQueueProps {
+  /** @default a name CloudFormation generates */
+  readonly queueName?: string;
   /** How long failed messages are kept for inspection and redrive. @default 14 days (the SQS maximum) */
   readonly retentionPeriod?: Duration;
   /** @default RemovalPolicy.DESTROY for the construct's default; set from stage config */
@@ -19,6 +21,7 @@ export class DeadLetterQueue extends Construct {
   constructor(scope: Construct, id: string, props: DeadLetterQueueProps = {}) {
     super(scope, id);
     this.queue = new sqs.Queue(this, 'Queue', {
+      queueName: props.queueName,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: props.retentionPeriod ?? Duration.days(14),

@@ -1,3 +1,7 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -9,7 +13,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { workQueueName } from '../../functions/core/queue-names';
 import type { TenantPolicies } from '../../functions/core/tenant-policy';
+import { TENANT_POLICIES_FILE } from '../../functions/shared/env';
 import { DeadLetterQueue } from './dead-letter-queue';
 import { pascal } from './inference-bus';
 import type { TenantStateTable } from './tenant-state-table';
@@ -22,6 +28,8 @@ export interface TierTenant {
 }
 
 export interface InferenceTierProps {
+  /** The stage: part of every queue name (functions/core/queue-names.ts). */
+  readonly stage: string;
   /** 1 for the fast model, 2 for the escalation model. */
   readonly tier: number;
   /** Path of the handler module (bundled with esbuild, CommonJS). */
@@ -100,7 +108,6 @@ export class InferenceTier extends Construct {
       description: `inferbus tier-${props.tier} function`,
     });
     logGroup.grantWrite(role);
-    const dlqUrls: Record<string, string> = {};
     this.function = new nodejs.NodejsFunction(this, 'Function', {
       description: `inferbus tier-${props.tier} inference`,
       entry: props.entry,
@@ -161,14 +168,10 @@ export class InferenceTier extends Construct {
       }),
     );
 
-    this.lanes = props.tenants.map((tenant) => {
-      const lane = this.addTenantLane(tenant, props);
-      dlqUrls[lane.queue.queueArn] = lane.deadLetterQueue.queueUrl;
-      return lane;
-    });
     // Poison records, and records on their last receive, go straight to the DLQ of the queue they
-    // came from (keyed by queue ARN) with the reason attached.
-    this.function.addEnvironment('DLQ_URLS', JSON.stringify(dlqUrls));
+    // came from with the reason attached; the handler derives the DLQ's URL from the record's
+    // queue ARN by the naming rule, so nothing here grows with the number of tenants.
+    this.lanes = props.tenants.map((tenant) => this.addTenantLane(tenant, props));
     this.function.addEnvironment('MAX_RECEIVE_COUNT', String(props.maxReceiveCount));
 
     if (props.tenantState) {
@@ -180,16 +183,18 @@ export class InferenceTier extends Construct {
           resources: this.lanes.map((lane) => lane.queue.queueArn),
         }),
       );
-      const workQueueUrls = Object.fromEntries(this.lanes.map((l) => [l.queue.queueArn, l.queue.queueUrl]));
       this.function.addEnvironment('TENANT_STATE_TABLE', props.tenantState.table.table.tableName);
-      this.function.addEnvironment('TENANT_POLICIES', JSON.stringify(props.tenantState.policies));
-      this.function.addEnvironment('WORK_QUEUE_URLS', JSON.stringify(workQueueUrls));
+      // The policies travel in a layer of their own: in the environment they would pass Lambda's
+      // 4 KB limit at about a dozen tenants.
+      this.function.addLayers(tenantConfigLayer(this, props.tenantState.policies));
+      this.function.addEnvironment('TENANT_POLICIES_FILE', TENANT_POLICIES_FILE);
     }
   }
 
   private addTenantLane(tenant: TierTenant, props: InferenceTierProps): TenantLane {
     const scope = new Construct(this, `Tenant${pascal(tenant.id)}`);
     const work = new WorkQueue(scope, 'Work', {
+      queueName: workQueueName(props.stage, props.tier, tenant.id),
       consumerTimeout: props.timeout,
       maxBatchingWindow: props.maxBatchingWindow,
       maxReceiveCount: props.maxReceiveCount,
@@ -228,6 +233,25 @@ export class InferenceTier extends Construct {
       eventSourceMaxConcurrency,
     };
   }
+}
+
+/**
+ * A layer holding only `/opt/inferbus/tenant-policies.json`. Its folder is named by the content's
+ * digest, so the same policies give the same asset (and no new function version).
+ */
+function tenantConfigLayer(scope: Construct, policies: TenantPolicies): lambda.LayerVersion {
+  const text = `${JSON.stringify(policies, null, 2)}\n`;
+  const digest = createHash('sha256').update(text).digest('hex');
+  const root = join(tmpdir(), 'inferbus-tenant-config', digest.slice(0, 24));
+  const file = join(root, relative('/opt', TENANT_POLICIES_FILE));
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, text);
+  return new lambda.LayerVersion(scope, 'TenantConfig', {
+    description: `inferbus tenant policies, sha256 ${digest.slice(0, 12)}`,
+    compatibleRuntimes: [lambda.Runtime.NODEJS_22_X],
+    compatibleArchitectures: [lambda.Architecture.ARM_64, lambda.Architecture.X86_64],
+    code: lambda.Code.fromAsset(root),
+  });
 }
 
 /** Each tenant gets its share of the tier's concurrency, never below the SQS minimum of 2. */

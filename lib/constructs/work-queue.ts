@@ -1,9 +1,12 @@
 import { Duration, type RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { deadLetterQueueName } from '../../functions/core/queue-names';
 import { DeadLetterQueue } from './dead-letter-queue';
 
 export interface WorkQueueProps {
+  /** The queue's name; its DLQ is named by `deadLetterQueueName` (handlers derive URLs from both). */
+  readonly queueName: string;
   /** Timeout of the function that consumes the queue; visibility is derived from it. */
   readonly consumerTimeout: Duration;
   /** Batching window of the event source mapping; added to the visibility timeout. @default none */
@@ -29,11 +32,15 @@ export class WorkQueue extends Construct {
   constructor(scope: Construct, id: string, props: WorkQueueProps) {
     super(scope, id);
     validateWorkQueueProps(props);
-    this.deadLetterQueue = new DeadLetterQueue(this, 'Dlq', { removalPolicy: props.removalPolicy }).queue;
+    this.deadLetterQueue = new DeadLetterQueue(this, 'Dlq', {
+      queueName: deadLetterQueueName(props.queueName),
+      removalPolicy: props.removalPolicy,
+    }).queue;
     const visibility =
       props.consumerTimeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR +
       (props.maxBatchingWindow?.toSeconds() ?? 0);
     this.queue = new sqs.Queue(this, 'Queue', {
+      queueName: props.queueName,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       visibilityTimeout: Duration.seconds(visibility),

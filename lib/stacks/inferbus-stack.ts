@@ -121,6 +121,7 @@ export class InferbusStack extends Stack {
     const tierProps = (tier: TierName) => {
       const c = config.tiers[tier];
       return {
+        stage: config.stage,
         entry: join(projectRoot, 'functions', tier, 'handler.ts'),
         projectRoot,
         depsLockFilePath: join(projectRoot, 'package-lock.json'),

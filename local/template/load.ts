@@ -15,6 +15,7 @@ import { extractIam } from './extract-iam.js';
 import { extractEventSourceMappings, extractFunctions } from './extract-lambda.js';
 import { extractBuckets, extractQueues } from './extract-storage.js';
 import { IntrinsicResolver } from './intrinsics.js';
+import { checkServiceLimits } from './limits.js';
 import type { LocalEnvironment } from './names.js';
 import { type CfnTemplate, isRecord } from './template.js';
 
@@ -40,7 +41,7 @@ export function buildTemplateModel(
 ): TemplateModel {
   const ctx = new ExtractContext(template, new IntrinsicResolver(template, env), env, cdkOutDir);
   const functions = extractFunctions(ctx);
-  return {
+  const model: TemplateModel = {
     stackName: env.stackName,
     account: env.account,
     region: env.region,
@@ -57,6 +58,8 @@ export function buildTemplateModel(
     tables: extractTables(ctx),
     iam: extractIam(ctx),
   };
+  checkServiceLimits(template, model);
+  return model;
 }
 
 /** Reads `cdk.out` and returns the local model of one stack (the only one, or `stackName`). */

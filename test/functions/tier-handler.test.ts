@@ -1,10 +1,12 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../lib/app';
 import { loadSplits } from '../../models/train/data';
 import { AwsStub } from '../support/aws-stub';
-import { requestEvent, sqsRecord, TEST_QUEUE_ARN, testDlqUrl } from '../support/sqs-records';
+import { requestEvent, sqsRecord, testDlqUrl } from '../support/sqs-records';
 
 /**
  * The real tier handlers (middy, Powertools, SDK v3 clients, onnxruntime-node, the committed
@@ -29,7 +31,6 @@ beforeAll(async () => {
     AWS_SECRET_ACCESS_KEY: 'test',
     EVENT_BUS_NAME: 'inferbus-test',
     MODELS_DIR: join(PROJECT_ROOT, 'models'),
-    DLQ_URLS: JSON.stringify({ [TEST_QUEUE_ARN]: testDlqUrl(endpoint) }),
     MAX_RECEIVE_COUNT: '3',
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: 'ERROR',
@@ -80,6 +81,11 @@ describe('tier-1 handler', () => {
 
     const letters = stub.deadLetters();
     expect(letters.map((l) => l.MessageBody).sort()).toEqual([malformed.body, noTenant.body].sort());
+    // The DLQ's URL is derived from the record's queue ARN (nothing in the environment lists it).
+    const dlqCalls = stub.calls.filter((c) => c.target === 'AmazonSQS.SendMessageBatch');
+    expect(new Set(dlqCalls.map((c) => c.body.QueueUrl))).toEqual(
+      new Set([testDlqUrl(process.env.AWS_ENDPOINT_URL as string)]),
+    );
     const codes = letters.map((l) => l.MessageAttributes.ERROR_CODE.StringValue).sort();
     expect(codes).toEqual(['InvalidEnvelope', 'MalformedJson']);
     const envelopeLetter = letters.find(
@@ -209,21 +215,25 @@ describe('tier-1 handler with tenant quota and ordering (real dynalite)', () => 
     const endpoint = process.env.AWS_ENDPOINT_URL as string;
     workQueueUrl = `${endpoint}/000000000000/inferbus-dev-tier1-acme`;
     const saved = { ...process.env };
-    Object.assign(process.env, {
-      INFERBUS_TIER: '1',
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-      TENANT_STATE_TABLE: 'tenant-state',
-      WORK_QUEUE_URLS: JSON.stringify({ [TEST_QUEUE_ARN]: workQueueUrl }),
-      TENANT_POLICIES: JSON.stringify({
+    const policiesFile = join(mkdtempSync(join(tmpdir(), 'inferbus-policies-')), 'tenant-policies.json');
+    writeFileSync(
+      policiesFile,
+      JSON.stringify({
         acme: { ratePerSecond: 1000, burst: 1000, ordering: 'hold', maxHoldSeconds: 60 },
         globex: { ratePerSecond: 1000, burst: 1000, ordering: 'flag', maxHoldSeconds: 60 },
         initech: { ratePerSecond: 1, burst: 2, ordering: 'flag', maxHoldSeconds: 60 },
       }),
+    );
+    Object.assign(process.env, {
+      INFERBUS_TIER: '1',
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      TENANT_STATE_TABLE: 'tenant-state',
+      TENANT_POLICIES_FILE: policiesFile,
     });
     const { createTierHandler } = await import('../../functions/inference/tier-handler');
     gated = createTierHandler({ tier: 1, lastTier: false });
     // The SDK resolves AWS_ENDPOINT_URL_DYNAMODB on first use, so that one stays set.
-    for (const name of ['TENANT_STATE_TABLE', 'WORK_QUEUE_URLS', 'TENANT_POLICIES']) {
+    for (const name of ['TENANT_STATE_TABLE', 'TENANT_POLICIES_FILE']) {
       if (saved[name] === undefined) delete process.env[name];
     }
   });

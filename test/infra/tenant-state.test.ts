@@ -1,6 +1,6 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tenantPoliciesSchema } from '../../functions/core/tenant-policy';
 import { loadStageConfig, stages } from '../../lib/config';
@@ -32,6 +32,24 @@ const statementsOf = (tier: 'tier1' | 'tier2') => {
     .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as any[]);
 };
 const actions = (st: any): string[] => [st.Action].flat();
+/** The tier-1 policies as synthesized: the file at TENANT_POLICIES_FILE in one of its layers' assets. */
+const policiesOf = (synthesized: Synthesized) => {
+  const tier1 = synthesized.stack.getLogicalId(
+    synthesized.stack.tiers.tier1.function.node.defaultChild as never,
+  );
+  const fn = resources(synthesized.template, 'AWS::Lambda::Function').find(
+    ([id]) => id === tier1,
+  )?.[1] as Resource;
+  const file = relative('/opt', fn.Properties.Environment.Variables.TENANT_POLICIES_FILE);
+  const layers = resources(synthesized.template, 'AWS::Lambda::LayerVersion');
+  const found = fn.Properties.Layers.map((ref: any) => layers.find(([id]) => id === ref.Ref)?.[1])
+    .map((layer: Resource) =>
+      join(synthesized.outdir, `asset.${layer.Properties.Content.S3Key.replace(/\.zip$/, '')}`, file),
+    )
+    .filter((path: string) => existsSync(path));
+  expect(found).toHaveLength(1);
+  return tenantPoliciesSchema.parse(JSON.parse(readFileSync(found[0], 'utf8')));
+};
 
 describe('tenant state table', () => {
   it('is one on-demand, encrypted table with point-in-time recovery and TTL on expiresAt', () => {
@@ -81,11 +99,10 @@ describe('entry tier access', () => {
     expect(envOf('tier2')).not.toHaveProperty('TENANT_STATE_TABLE');
   });
 
-  it('tier 1 gets the table name, each tenant policy and its work queue URLs', () => {
+  it('tier 1 gets the table name and each tenant policy in its tenant-config layer', () => {
     const env = envOf('tier1');
     expect(env.TENANT_STATE_TABLE).toEqual({ Ref: tableId() });
-    const policies = tenantPoliciesSchema.parse(JSON.parse(env.TENANT_POLICIES));
-    expect(policies).toEqual(
+    expect(policiesOf(s)).toEqual(
       Object.fromEntries(
         dev.tenants.map((t) => [
           t.id,
@@ -93,8 +110,6 @@ describe('entry tier access', () => {
         ]),
       ),
     );
-    const urls = JSON.stringify(env.WORK_QUEUE_URLS);
-    for (const lane of s.stack.tiers.tier1.lanes) expect(urls).toContain(logicalId(lane.queue));
   });
 
   it('carries a tenant ordering policy from a config file into the handler environment', () => {
@@ -110,11 +125,7 @@ describe('entry tier access', () => {
       }),
     );
     const custom = synth({ stage: 'dev', config: path });
-    const fn = resources(custom.template, 'AWS::Lambda::Function').find(
-      ([id]) =>
-        id === custom.stack.getLogicalId(custom.stack.tiers.tier1.function.node.defaultChild as never),
-    )?.[1] as Resource;
-    expect(JSON.parse(fn.Properties.Environment.Variables.TENANT_POLICIES)).toEqual({
+    expect(policiesOf(custom)).toEqual({
       acme: { ratePerSecond: 2, burst: 3, ordering: 'hold', maxHoldSeconds: 5 },
     });
   });

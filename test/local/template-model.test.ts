@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NAMED_QUERIES } from '../../functions/core/archive/named-queries';
+import { QueueUrls } from '../../functions/core/queue-names';
 import { createApp, PROJECT_ROOT } from '../../lib/app';
 import type { TemplateModel } from '../../local/model';
 import { loadTemplateModel, readCloudAssembly } from '../../local/template';
@@ -112,12 +113,28 @@ describe('TemplateModel of the real app', () => {
       expect(fn.provisionedConcurrency).toBe(1);
       expect(fn.environment.EVENT_BUS_NAME).toBe('inferbus-dev');
       for (const value of Object.values(fn.environment)) expect(typeof value).toBe('string');
-      // A JSON map built with Fn::Join resolves to local queue URLs.
-      if (fn.environment.DLQ_URLS) {
-        for (const url of Object.values(JSON.parse(fn.environment.DLQ_URLS) as Record<string, string>)) {
-          expect(url.startsWith(`${ENDPOINT}/000000000000/`)).toBe(true);
-        }
-      }
+      // Queue URLs are derived by the handler, never listed in its environment.
+      expect(Object.keys(fn.environment).filter((key) => key.includes('URL'))).toEqual([]);
+    }
+  });
+
+  it('gives tier 1 its tenant policies in a layer at the path its environment names', () => {
+    const tier1 = model.functions.find((fn) => fn.environment.TENANT_POLICIES_FILE);
+    const file = tier1?.environment.TENANT_POLICIES_FILE as string;
+    const layer = tier1?.layerDirs.find((dir) => existsSync(join(dir, file.replace(/^\/opt\//, ''))));
+    expect(layer).toBeDefined();
+    const policies = JSON.parse(readFileSync(join(layer as string, file.replace(/^\/opt\//, '')), 'utf8'));
+    expect(Object.keys(policies).sort()).toEqual(['acme', 'globex', 'initech']);
+  });
+
+  it('names every work queue and its DLQ by the rule the handlers derive URLs with', () => {
+    const byArn = new Map(model.queues.map((q) => [q.arn, q]));
+    for (const esm of model.eventSourceMappings) {
+      const work = byArn.get(esm.queueArn);
+      expect(work?.name).toMatch(/^inferbus-dev-tier[12]-[a-z]+$/);
+      expect(new QueueUrls(ENDPOINT).workQueue(esm.queueArn)).toBe(work?.url);
+      const dlq = byArn.get(work?.redrive?.deadLetterTargetArn as string);
+      expect(new QueueUrls(ENDPOINT).deadLetterQueue(esm.queueArn)).toBe(dlq?.url);
     }
   });
 
