@@ -23,6 +23,7 @@ import {
   startRuntime,
   waitUntilIdle,
 } from './reconcile';
+import { runSignalScenario, type StopSignal } from './signal';
 
 export interface Scenario {
   readonly name: string;
@@ -193,7 +194,8 @@ export function printReconciliation(rows: readonly Reconciliation[], out: (line:
 async function main(): Promise<void> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const only = process.argv[2];
-  const names = [...SCENARIOS.map((s) => s.name), 'sigkill'];
+  const signals: Record<string, StopSignal> = { sigint: 'SIGINT', sigterm: 'SIGTERM' };
+  const names = [...SCENARIOS.map((s) => s.name), 'sigkill', ...Object.keys(signals)];
   if (only === '--help' || only === '-h') {
     out(
       [
@@ -227,6 +229,11 @@ async function main(): Promise<void> {
   if (!only || only === 'sigkill') {
     out('running sigkill+restart ...');
     rows.push(await runKillScenario({ requests, out, verbose: true }));
+  }
+  for (const [key, signal] of Object.entries(signals)) {
+    if (only && only !== key) continue;
+    out(`running ${key}+restart (graceful stop under 300 events/s) ...`);
+    rows.push((await runSignalScenario({ signal, out, verbose: true })).reconciliation);
   }
   printReconciliation(rows, out);
   process.exitCode = rows.every((r) => r.ok) ? 0 : 1;
