@@ -1,4 +1,5 @@
 import { rmSync } from 'node:fs';
+import { constants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExitCode } from '../cli/errors';
@@ -62,16 +63,21 @@ export async function runLocalCommand(options: LocalCommandOptions, io: CliIO): 
 function waitForStopSignal(runtime: LocalRuntime, io: CliIO): Promise<ExitCode> {
   return new Promise<ExitCode>((done) => {
     let stopping = false;
+    let forcing = false;
     const onSignal = (signal: NodeJS.Signals) => {
+      if (forcing) return;
       if (stopping) {
+        // From here on the forced exit decides the exit code, even if the stop ends meanwhile.
+        forcing = true;
         void forceExit(runtime, io, signal);
         return;
       }
       stopping = true;
       io.err(`${signal}: stopping gracefully; press Ctrl-C again to exit at once`);
       runtime.stop({ progress: (line) => io.err(line) }).then(
-        () => done(ExitCode.Ok),
+        () => forcing || done(ExitCode.Ok),
         (error) => {
+          if (forcing) return;
           io.err(`error while stopping: ${(error as Error).message}`);
           done(ExitCode.Failed);
         },
@@ -86,13 +92,14 @@ function waitForStopSignal(runtime: LocalRuntime, io: CliIO): Promise<ExitCode> 
 async function forceExit(runtime: LocalRuntime, io: CliIO, signal: NodeJS.Signals): Promise<never> {
   const left = runtime.unfinished();
   const handedBack = await Promise.race([
-    runtime.handBackInFlight(),
+    // Rejects once the stop has closed the queues: then nothing is in flight any more anyway.
+    runtime.handBackInFlight().catch(() => undefined),
     new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1000).unref()),
   ]);
   const messages =
     handedBack === undefined
       ? `${left.messagesInFlight} message(s) in Lambda invocations come back after their visibility timeout`
-      : `${left.messagesInFlight} message(s) in Lambda invocations were handed back and are received again at once`;
+      : `${handedBack} message(s) in Lambda invocations were handed back and are received again at once`;
   const retrying =
     left.busDeliveries > 0
       ? ` ${left.busDeliveries} bus deliveries still under way are in no log and are lost.`
@@ -100,7 +107,7 @@ async function forceExit(runtime: LocalRuntime, io: CliIO, signal: NodeJS.Signal
   io.err(
     `${signal} again: exiting now. ${messages}; ${left.archiveRecords} archive record(s) not yet in S3 are in the Firehose log. Both are delivered from the durable logs in the state folder at the next start.${retrying}`,
   );
-  process.exit(130);
+  process.exit(128 + constants.signals[signal]);
 }
 
 function printEndpoints(runtime: LocalRuntime, io: CliIO): void {
