@@ -29,3 +29,21 @@ describe.each<StopSignal>(['SIGINT', 'SIGTERM'])('%s to inferbus local mid-load'
     expect(r.ok, context).toBe(true);
   });
 });
+
+describe('a second SIGINT while inferbus local stops', () => {
+  it('exits at once (130), says what it left, hands back what was in flight, and the restart loses nothing', async () => {
+    const lines: string[] = [];
+    const outcome = await runSignalScenario({ signal: 'SIGINT', twice: true, out: (l) => lines.push(l) });
+    const r = outcome.reconciliation;
+    printReconciliation([r], (l) => lines.push(l));
+    const context = `${lines.join('\n')}\n--- stop log ---\n${outcome.stopLog.slice(-4000)}`;
+    expect(outcome.exitCode, context).toBe(130);
+    expect(outcome.stopLog, context).toMatch(
+      /SIGINT again: exiting now\. \d+ message\(s\) in Lambda invocations were handed back .* delivered from the durable logs/,
+    );
+    expect(r.missing, context).toEqual([]);
+    expect(r.invented, context).toEqual([]);
+    expect(outcome.inFlightAtRestart, context).toBe(0);
+    expect(r.ok, context).toBe(true);
+  }, 420_000);
+});

@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
@@ -24,6 +24,12 @@ export interface SignalScenarioOptions {
   readonly rate?: number;
   /** How long after the first PutEvents the signal comes. @default 3500 */
   readonly signalAfterMs?: number;
+  /**
+   * Sends the signal again as soon as the stop has begun (a second Ctrl-C): the runtime must exit at
+   * once (128 + the signal's number), hand back the messages in flight, and still lose nothing
+   * accepted. Archive records may then wait in the Firehose log for the restart.
+   */
+  readonly twice?: boolean;
   readonly out: (line: string) => void;
   readonly verbose?: boolean;
 }
@@ -48,7 +54,7 @@ const CLI = fileURLToPath(new URL('../../bin/inferbus.ts', import.meta.url));
 const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
 
 export async function runSignalScenario(options: SignalScenarioOptions): Promise<SignalOutcome> {
-  const name = `${options.signal.toLowerCase()}+restart`;
+  const name = `${options.signal.toLowerCase()}${options.twice ? '-twice' : ''}+restart`;
   const stateDir = mkdtempSync(join(tmpdir(), `inferbus-faults-${options.signal.toLowerCase()}-`));
   const cdkOutDir = join(PROJECT_ROOT, 'cdk.out');
   const log: string[] = [];
@@ -72,10 +78,17 @@ export async function runSignalScenario(options: SignalScenarioOptions): Promise
     await waitForHealth(endpoint, local, 180_000);
     const producer = produce({ endpoint, region: model.region }, model, options.rate ?? 300);
     await new Promise((r) => setTimeout(r, options.signalAfterMs ?? 3500));
-    process.kill(
-      options.signal === 'SIGINT' ? -(local.pid as number) : (local.pid as number),
-      options.signal,
-    );
+    // SIGINT to the process group, as Ctrl-C in a terminal sends it; SIGTERM to the pid, as `kill` does.
+    const signal = () =>
+      process.kill(
+        options.signal === 'SIGINT' ? -(local.pid as number) : (local.pid as number),
+        options.signal,
+      );
+    signal();
+    if (options.twice) {
+      await until(() => stopLog.includes('stopping: intake closed'), 30_000);
+      signal();
+    }
     const exitCode = await exited;
     const { accepted, refusals } = await producer.stop();
 
@@ -96,21 +109,25 @@ export async function runSignalScenario(options: SignalScenarioOptions): Promise
     const ruleDlqNames = new Set(model.queues.filter((q) => ruleDlqs.has(q.arn)).map((q) => q.name));
     const ruleDeadLetters = result.deadLetters.filter((d) => ruleDlqNames.has(d.queue)).length;
     if (options.verbose) {
+      options.out(`\n[${name}] what inferbus local said while stopping:`);
+      for (const line of stopLog.split('\n').filter((l) => /^(SIG|stopp)/.test(l))) options.out(`  ${line}`);
       options.out(`\n[${name}] ${result.deadLetters.length} DLQ message(s):`);
       for (const d of result.deadLetters) options.out(`  ${d.id}  ${d.queue}  ${d.reason}`);
     }
     const dropped = (stopLog.match(/event dropped/g) ?? []).length;
     const refused = Object.values(refusals).reduce((n, c) => n + c, 0);
+    const expectedExit = options.twice ? 128 + constants.signals[options.signal] : 0;
     const problems = [
-      ...(exitCode === 0 ? [] : [`exit code ${exitCode}`]),
+      ...(exitCode === expectedExit ? [] : [`exit code ${exitCode}`]),
+      ...(!options.twice || /again: exiting now/.test(stopLog) ? [] : ['no forced-exit report']),
       ...(dropped === 0 ? [] : [`${dropped} "event dropped"`]),
       ...(ruleDeadLetters === 0 ? [] : [`${ruleDeadLetters} in rule DLQs`]),
       ...(result.inFlight === 0 ? [] : [`${result.inFlight} in flight at restart`]),
-      ...(result.replayed === 0 ? [] : [`${result.replayed} Firehose records unflushed`]),
+      ...(result.replayed === 0 || options.twice ? [] : [`${result.replayed} Firehose records unflushed`]),
       ...(refusals.ServiceUnavailable ? [] : ['intake never refused']),
     ];
     const note = [
-      `${options.signal} after ${options.signalAfterMs ?? 3500} ms at ${options.rate ?? 300}/s; exit ${exitCode}`,
+      `${options.signal}${options.twice ? ' twice' : ''} after ${options.signalAfterMs ?? 3500} ms at ${options.rate ?? 300}/s; exit ${exitCode}`,
       `${refused} PutEvents call(s) refused while stopping (${Object.entries(refusals)
         .map(([k, n]) => `${k} ${n}`)
         .join(', ')})`,
@@ -206,6 +223,14 @@ export function produce(
   };
 }
 
+async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -231,7 +256,8 @@ async function waitForHealth(endpoint: string, child: ChildProcess, timeoutMs: n
   throw new Error(`inferbus local did not answer ${endpoint}/health within ${timeoutMs} ms`);
 }
 
-function lineFrom(child: ChildProcess, prefix: string, timeoutMs: number): Promise<string> {
+/** The first whole stdout line of `child` that starts with `prefix` and a space, without the prefix. */
+export function lineFrom(child: ChildProcess, prefix: string, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     let buffer = '';
     const timer = setTimeout(
