@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExitCode } from '../cli/errors';
@@ -134,18 +135,61 @@ async function runOnStateDir(stateDir: string, options: LocalCommandOptions, io:
   }
 
   printEndpoints(runtime, io);
-  await new Promise<void>((done) => {
-    const stop = (signal: string) => {
-      io.err(`${signal}: stopping (finishing in-flight work, flushing buffers) ...`);
-      runtime.stop().then(done, (error) => {
-        io.err(`error while stopping: ${(error as Error).message}`);
-        done();
-      });
+  return waitForStopSignal(runtime, io);
+}
+
+/**
+ * Runs until SIGINT or SIGTERM, then stops gracefully (see LocalRuntime.stop) and exits 0. A second
+ * signal while stopping exits at once: what was left is in the durable logs and says so.
+ */
+function waitForStopSignal(runtime: LocalRuntime, io: CliIO): Promise<ExitCode> {
+  return new Promise<ExitCode>((done) => {
+    let stopping = false;
+    let forcing = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (forcing) return;
+      if (stopping) {
+        // From here on the forced exit decides the exit code, even if the stop ends meanwhile.
+        forcing = true;
+        void forceExit(runtime, io, signal);
+        return;
+      }
+      stopping = true;
+      io.err(`${signal}: stopping gracefully; press Ctrl-C again to exit at once`);
+      runtime.stop({ progress: (line) => io.err(line) }).then(
+        () => forcing || done(ExitCode.Ok),
+        (error) => {
+          if (forcing) return;
+          io.err(`error while stopping: ${(error as Error).message}`);
+          done(ExitCode.Failed);
+        },
+      );
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   });
-  return ExitCode.Ok;
+}
+
+/** The second signal: hand back what is in flight (best effort, at most a second), say what is left, exit. */
+async function forceExit(runtime: LocalRuntime, io: CliIO, signal: NodeJS.Signals): Promise<never> {
+  const left = runtime.unfinished();
+  const handedBack = await Promise.race([
+    // Rejects once the stop has closed the queues: then nothing is in flight any more anyway.
+    runtime.handBackInFlight().catch(() => undefined),
+    new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1000).unref()),
+  ]);
+  const messages =
+    handedBack === undefined
+      ? `${left.messagesInFlight} message(s) in Lambda invocations come back after their visibility timeout`
+      : `${handedBack} message(s) in Lambda invocations were handed back and are received again at once`;
+  const retrying =
+    left.busDeliveries > 0
+      ? ` ${left.busDeliveries} bus deliveries still under way are in no log and are lost.`
+      : '';
+  io.err(
+    `${signal} again: exiting now. ${messages}; ${left.archiveRecords} archive record(s) not yet in S3 are in the Firehose log. Both are delivered from the durable logs in the state folder at the next start.${retrying}`,
+  );
+  process.exit(128 + constants.signals[signal]);
 }
 
 function printEndpoints(runtime: LocalRuntime, io: CliIO): void {

@@ -6,6 +6,7 @@ import { type LocalDynamoDb, startLocalDynamoDb } from './dynamodb';
 import { handleEventBridgeRequest } from './eventbridge/api';
 import { LocalEventBus } from './eventbridge/bus';
 import { LocalFirehose } from './firehose';
+import { Intake, type RequestCaller } from './intake';
 import { type DeletedMessage, SqsEventSourcePoller } from './lambda/event-source-mapping';
 import { LambdaRunner } from './lambda/runner';
 import type { TemplateModel } from './model';
@@ -110,6 +111,8 @@ export class LocalRuntime {
     readonly template: RunningTemplate,
     /** Absolute path of the state folder. */
     readonly stateDir: string,
+    /** Closed by {@link stop}: new events and messages from outside are refused from then on. */
+    readonly intake: Intake,
     /** The template's DynamoDB tables (tenant quota and ordering state). */
     readonly dynamodb?: LocalDynamoDb,
   ) {}
@@ -128,18 +131,26 @@ export class LocalRuntime {
 
     // Routes are bound after the model is loaded: queue URLs need the endpoint's port first.
     let dispatch: LocalRuntime | undefined;
+    const intake = new Intake();
+    const sqs = (target: string, input: unknown, caller: RequestCaller) =>
+      intake.refuses(target, caller)
+        ? Promise.resolve(intake.sqsRefusal())
+        : handleSqsRequest(ready().queues, target, input);
     const server = new LocalServer({
       port: options.port,
       routes: [
         {
           targetPrefix: 'AWSEvents.',
           contentType: 'application/x-amz-json-1.1',
-          handle: (target, body) => handleEventBridgeRequest(ready().bus, target, body),
+          handle: (target, body, caller) =>
+            intake.refuses(target, caller)
+              ? intake.eventBridgeRefusal()
+              : handleEventBridgeRequest(ready().bus, target, body),
         },
         {
           targetPrefix: 'AmazonSQS.',
           contentType: 'application/x-amz-json-1.0',
-          handle: (target, body) => handleSqsRequest(ready().queues, target, parseJson(body)),
+          handle: (target, body, caller) => sqs(target, parseJson(body), caller),
         },
         {
           targetPrefix: 'AmazonAthena.',
@@ -150,8 +161,8 @@ export class LocalRuntime {
           },
         },
       ],
-      queryProtocol: (body) =>
-        handleSqsQueryRequest((target, input) => handleSqsRequest(ready().queues, target, input), body),
+      queryProtocol: (body, caller) =>
+        handleSqsQueryRequest((target, input) => sqs(target, input, caller), body),
       health: () => (dispatch ? dispatch.health() : { starting: true }),
       metrics: () => (dispatch ? dispatch.metrics() : []),
     });
@@ -222,6 +233,9 @@ export class LocalRuntime {
           AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
           AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
           AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+          // Lambda's credentials are session credentials; this token also lets the functions'
+          // own calls through while the intake is closed (see Intake).
+          AWS_SESSION_TOKEN: intake.functionSessionToken,
           AWS_REGION: model.region,
           ...LOCAL_S3_CHECKSUM_ENV,
           ...options.handlerEnvironment,
@@ -261,6 +275,7 @@ export class LocalRuntime {
         server,
         template,
         stateDir,
+        intake,
         dynamodb,
       );
       // Provisioned concurrency: those execution environments are initialised before the first poll.
@@ -437,20 +452,122 @@ export class LocalRuntime {
     return samples;
   }
 
-  /** Stops intake first, then lets in-flight work finish and flushes every buffer to disk. */
-  async stop(): Promise<void> {
-    await Promise.all(this.pollers.map((p) => p.stop()));
-    await this.lambda.close();
-    await this.bus.drain();
-    await this.bus.close();
-    await this.firehose.close();
+  /**
+   * Stops without losing anything, in this order:
+   * 1. the intake closes: PutEvents and SendMessage from outside answer 503 ServiceUnavailable (the
+   *    producer sees failed calls to retry, never accepted events that go nowhere);
+   * 2. the event source mappings stop receiving; invocations in flight finish (the functions' own
+   *    calls still pass the intake), what they processed is deleted and what they did not is handed
+   *    back at once (visibility 0), as are batches gathered but not yet invoked;
+   * 3. the Lambda workers stop;
+   * 4. the bus finishes every delivery of every event it accepted, to queues and Firehose;
+   * 5. Firehose writes what it buffered (a failed write stays in its log for the next start);
+   * 6. the SQS log is flushed and closed, then S3, DynamoDB and the endpoint stop.
+   */
+  async stop(options: StopOptions = {}): Promise<void> {
+    const progress = options.progress ?? (() => {});
+    const interval = options.progressIntervalMs ?? 1000;
+    const step = async (what: string, work: () => Promise<unknown>, pending?: () => string | undefined) => {
+      const left = pending?.();
+      progress(left ? `stopping: ${what} (${left}) ...` : `stopping: ${what} ...`);
+      const timer = pending
+        ? setInterval(() => {
+            const still = pending();
+            if (still) progress(`stopping: still ${what}: ${still}`);
+          }, interval)
+        : undefined;
+      try {
+        await work();
+      } finally {
+        clearInterval(timer);
+      }
+    };
+    const failedBefore = this.pollers.reduce((n, p) => n + p.stats().failedBatches, 0);
+    this.intake.close();
+    progress(
+      'stopping: intake closed; new PutEvents and SendMessage calls are refused (503 ServiceUnavailable)',
+    );
+    await step(
+      'finishing the Lambda invocations in flight',
+      () => Promise.all(this.pollers.map((p) => p.stop())),
+      () => this.invocationsPending(),
+    );
+    await step('stopping the Lambda workers', () => this.lambda.close());
+    await step(
+      'delivering the events the bus accepted',
+      async () => {
+        await this.bus.drain();
+        await this.bus.close();
+      },
+      () => this.deliveriesPending(),
+    );
+    await step(
+      'writing the buffered archive records to S3',
+      () => this.firehose.close(),
+      () => this.archivePending(),
+    );
     await this.athena.close();
-    await this.queues.flush();
+    const queued = this.workQueueCounts().reduce((n, q) => n + q.visible + q.inFlight + q.delayed, 0);
+    await step('flushing the SQS log', () => this.queues.flush());
     this.queues.close();
     await this.s3.stop();
     await this.dynamodb?.stop();
     await this.server.stop();
+    const stats = this.pollers.map((p) => p.stats());
+    const handedBack = stats.reduce((n, s) => n + s.handedBack, 0);
+    const failed = stats.reduce((n, s) => n + s.failedBatches, 0) - failedBefore;
+    progress(
+      `stopped: ${this.intake.refused} call(s) refused, ${handedBack} message(s) handed back to their queues${failed > 0 ? `, ${failed} invocation(s) failed while stopping` : ''}; ${queued} message(s) wait in the work queues for the next start`,
+    );
   }
+
+  /**
+   * What an exit right now would leave unfinished, for the forced exit (a second Ctrl-C). Messages
+   * in flight and archive records are in the durable logs (SQS, Firehose) and are delivered after
+   * the next start; bus deliveries still being retried are in no log and would be lost.
+   */
+  unfinished(): { messagesInFlight: number; busDeliveries: number; archiveRecords: number } {
+    return {
+      messagesInFlight: this.pollers.reduce((n, p) => n + p.stats().inFlightRecords, 0),
+      busDeliveries: this.bus.metrics().inFlight,
+      archiveRecords: this.archiveBuffered(),
+    };
+  }
+
+  /**
+   * For an exit that cannot wait: the messages of the invocations in flight become visible again
+   * at once (ChangeMessageVisibility 0) and the SQS log is flushed, so a restart receives them at
+   * once instead of after their visibility timeout. Resolves to how many were handed back.
+   */
+  async handBackInFlight(): Promise<number> {
+    const counts = await Promise.all(this.pollers.map((p) => p.handBackInFlight()));
+    await this.queues.flush();
+    return counts.reduce((n, c) => n + c, 0);
+  }
+
+  private invocationsPending(): string | undefined {
+    const stats = this.pollers.map((p) => p.stats());
+    const invocations = stats.reduce((n, s) => n + s.inFlight, 0);
+    const records = stats.reduce((n, s) => n + s.inFlightRecords, 0);
+    return invocations > 0 ? `${invocations} invocation(s), ${records} message(s)` : undefined;
+  }
+
+  private deliveriesPending(): string | undefined {
+    const inFlight = this.bus.metrics().inFlight;
+    return inFlight > 0 ? `${inFlight} deliveries in flight` : undefined;
+  }
+
+  private archivePending(): string | undefined {
+    const buffered = this.archiveBuffered();
+    return buffered > 0 ? `${buffered} record(s)` : undefined;
+  }
+}
+
+export interface StopOptions {
+  /** Receives a line per step of the stop, and what it still waits for, every `progressIntervalMs`. */
+  readonly progress?: (line: string) => void;
+  /** @default 1000 */
+  readonly progressIntervalMs?: number;
 }
 
 /** The model with every queue's visibility timeout replaced (fault runs only); as is when undefined. */

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { RequestCaller } from './intake';
 
 /** What a service's protocol handler returns for one AWS JSON request. */
 export interface ServiceResponse {
@@ -14,7 +15,11 @@ export interface ServiceRoute {
   /** `application/x-amz-json-1.0` (SQS) or `application/x-amz-json-1.1` (EventBridge, Athena). */
   readonly contentType: string;
   /** Gets the raw request body: each protocol parses (and reports malformed JSON) its own way. */
-  readonly handle: (target: string, body: string) => Promise<ServiceResponse> | ServiceResponse;
+  readonly handle: (
+    target: string,
+    body: string,
+    caller: RequestCaller,
+  ) => Promise<ServiceResponse> | ServiceResponse;
 }
 
 /** A Prometheus sample: `name{labels} value`. */
@@ -30,7 +35,7 @@ export interface LocalServerOptions {
   readonly port: number;
   readonly routes: readonly ServiceRoute[];
   /** Requests without X-Amz-Target but with a form-encoded `Action` (the SQS query protocol). */
-  readonly queryProtocol?: (body: string) => Promise<ServiceResponse>;
+  readonly queryProtocol?: (body: string, caller: RequestCaller) => Promise<ServiceResponse>;
   readonly health: () => Record<string, unknown>;
   readonly metrics: () => readonly MetricSample[];
   /** Largest request body accepted (EventBridge's 1 MB entries, ten per request, plus JSON). */
@@ -94,7 +99,7 @@ export class LocalServer {
       this.options.queryProtocol
     ) {
       const text = (await readBody(req, this.options.maxBodyBytes ?? 12 * 1024 * 1024)) ?? '';
-      const response = await this.options.queryProtocol(text);
+      const response = await this.options.queryProtocol(text, callerOf(req));
       res.writeHead(response.status, { ...response.headers });
       res.end(String(response.body));
       return;
@@ -123,7 +128,7 @@ export class LocalServer {
       );
       return;
     }
-    const response = await route.handle(target, text);
+    const response = await route.handle(target, text, callerOf(req));
     res.writeHead(response.status, { 'content-type': route.contentType, ...response.headers });
     res.end(typeof response.body === 'string' ? response.body : JSON.stringify(response.body ?? {}));
   }
@@ -156,6 +161,11 @@ function readBody(req: IncomingMessage, limit: number): Promise<string | undefin
     );
     req.once('error', reject);
   });
+}
+
+function callerOf(req: IncomingMessage): RequestCaller {
+  const token = req.headers['x-amz-security-token'];
+  return { securityToken: typeof token === 'string' ? token : undefined };
 }
 
 function reply(res: ServerResponse, status: number, contentType: string, body: string): void {

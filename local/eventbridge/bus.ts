@@ -213,6 +213,13 @@ export class LocalEventBus {
     entries: readonly PutEventsRequestEntry[],
     firstAttempts: Promise<void>[],
   ): PutEventsResult {
+    if (this.closed) {
+      throw new EventBridgeApiError(
+        'ServiceUnavailable',
+        'The local event bus is closed: the runtime is stopping. Retry once it has restarted.',
+        503,
+      );
+    }
     validateRequest(entries);
     const results: PutEventsResultEntry[] = [];
     let failed = 0;
@@ -263,12 +270,20 @@ export class LocalEventBus {
     };
   }
 
-  /** Resolves when no delivery is in flight (including retries scheduled meanwhile). */
+  /**
+   * Resolves when no delivery is in flight (including retries scheduled meanwhile): every accepted
+   * event is at each target or, after the target's retry policy, in its DLQ. The runtime's stop
+   * waits for this before it closes Firehose and the queues, so no delivery of an accepted event is
+   * cut off by the stop itself.
+   */
   async drain(): Promise<void> {
     while (this.inFlight > 0) await new Promise<void>((resolve) => this.drainers.push(resolve));
   }
 
-  /** Stops retrying: a sleeping retry makes one last attempt, then goes to its DLQ; waits for the rest. */
+  /**
+   * Stops retrying: a sleeping retry makes one last attempt, then goes to its DLQ; waits for the
+   * rest. From here on PutEvents is refused (503 ServiceUnavailable), never accepted and then lost.
+   */
   async close(): Promise<void> {
     this.closed = true;
     for (const wake of this.sleepers) wake();

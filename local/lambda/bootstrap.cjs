@@ -23,6 +23,11 @@ const { pathToFileURL } = require('node:url');
 let handlerFn;
 
 process.on('disconnect', () => process.exit(0));
+// Ctrl-C in a terminal signals the whole process group, this worker included. The runtime that
+// forked it decides when it goes (it lets the invocation in flight finish, then kills it), and
+// the disconnect above ends it if the runtime itself dies.
+process.on('SIGINT', () => {});
+process.on('SIGTERM', () => {});
 process.on('message', (message) => {
   if (message.type === 'init') void init(message);
   else if (message.type === 'invoke') void invoke(message);

@@ -49,7 +49,12 @@ export interface PollerStats {
   /** Batches in which no record was deleted because of an error or an invalid failure report. */
   readonly failedBatches: number;
   readonly invocationErrors: Readonly<Record<InvocationErrorType | 'InvokerThrew', number>>;
+  /** Invocations in flight. */
   readonly inFlight: number;
+  /** Messages in those invocations. */
+  readonly inFlightRecords: number;
+  /** Messages made visible again at once because of a stop (never received, unprocessed or unfinished). */
+  readonly handedBack: number;
   readonly maxInFlight: number;
   readonly pollers: number;
 }
@@ -84,7 +89,10 @@ export class SqsEventSourcePoller {
     invocationErrors: { Handled: 0, Timeout: 0, Crash: 0, InitError: 0, InvokerThrew: 0 },
     inFlight: 0,
     maxInFlight: 0,
+    handedBack: 0,
   };
+  /** The batches being invoked now, for {@link handBackInFlight}. */
+  private readonly invoking = new Set<readonly ReceivedMessage[]>();
 
   constructor(mapping: EventSourceMappingModel, options: SqsEventSourcePollerOptions) {
     if (!Number.isInteger(mapping.batchSize) || mapping.batchSize < 1 || mapping.batchSize > 10_000) {
@@ -105,7 +113,11 @@ export class SqsEventSourcePoller {
     this.addPoller();
   }
 
-  /** Stops polling and waits for in-flight invocations (and their deletes) to finish. */
+  /**
+   * Stops polling and waits for the invocations in flight to finish: what they processed is deleted,
+   * what they did not is handed back at once (visibility 0) instead of after the visibility timeout,
+   * since the stop, not the message, is why it waits. Batches gathered but not invoked go back too.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     this.abort.abort();
@@ -113,9 +125,20 @@ export class SqsEventSourcePoller {
     this.running = false;
   }
 
+  /**
+   * For an exit that cannot wait (a second Ctrl-C): hands back the messages of the invocations in
+   * flight (visibility 0), so they are received again at once after a restart. Resolves to how many.
+   */
+  async handBackInFlight(): Promise<number> {
+    const messages = [...this.invoking].flat();
+    await this.releaseUnprocessed(messages);
+    return messages.length;
+  }
+
   stats(): PollerStats {
     return {
       ...this.stats_,
+      inFlightRecords: [...this.invoking].reduce((n, batch) => n + batch.length, 0),
       invocationErrors: { ...this.stats_.invocationErrors },
       pollers: this.active,
     };
@@ -246,6 +269,7 @@ export class SqsEventSourcePoller {
     stats.records += batch.length;
     stats.inFlight++;
     stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+    this.invoking.add(batch);
     let result: InvocationResult | undefined;
     try {
       result = await this.options.invoker.invoke(this.mapping.functionLogicalId, event, {
@@ -256,11 +280,16 @@ export class SqsEventSourcePoller {
       this.log(`invoke failed: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
       stats.inFlight--;
+      this.invoking.delete(batch);
     }
     const succeeded = this.succeeded(batch, result);
     stats.failedRecords += batch.length - succeeded.length;
     if (succeeded.length === 0 && batch.length > 0) stats.failedBatches++;
     await Promise.all(succeeded.map((message) => this.delete(message)));
+    if (this.stopping && succeeded.length < batch.length) {
+      const done = new Set(succeeded);
+      await this.releaseUnprocessed(batch.filter((message) => !done.has(message)));
+    }
   }
 
   private succeeded(batch: ReceivedMessage[], result: InvocationResult | undefined): ReceivedMessage[] {
@@ -302,13 +331,19 @@ export class SqsEventSourcePoller {
     });
   }
 
-  /** Messages gathered when stop() came: make them visible again at once instead of after the timeout. */
-  private async releaseUnprocessed(batch: ReceivedMessage[]): Promise<void> {
+  /** Messages the stop keeps from being processed: visible again at once instead of after the timeout. */
+  private async releaseUnprocessed(batch: readonly ReceivedMessage[]): Promise<void> {
     await Promise.all(
       batch.map((message) =>
-        this.options.queues
-          .changeVisibility(this.mapping.queueArn, message.receiptHandle, 0)
-          .catch(() => undefined),
+        this.options.queues.changeVisibility(this.mapping.queueArn, message.receiptHandle, 0).then(
+          () => {
+            this.stats_.handedBack++;
+          },
+          (error: unknown) =>
+            this.log(
+              `could not hand back ${message.messageId}; it comes back after its visibility timeout: ${error instanceof Error ? error.message : String(error)}`,
+            ),
+        ),
       ),
     );
   }

@@ -231,7 +231,9 @@ export interface Reconciliation {
   readonly note?: string;
   /** False when the scenario injected faults and nothing shows they fired: its PASS would prove nothing. */
   readonly faultsFired: boolean;
-  /** Nothing missing or invented, every DLQ message with its reason, and the faults fired. */
+  /** What else a scenario found wrong besides the ids (e.g. a shutdown that dropped events). */
+  readonly problems: readonly string[];
+  /** Nothing missing or invented, every DLQ message with its reason, the faults fired, no problems. */
   readonly ok: boolean;
 }
 
@@ -242,6 +244,7 @@ export function reconcile(
   note?: string,
   handedBack?: number,
   faultsFired = true,
+  problems: readonly string[] = [],
 ): Reconciliation {
   const acceptedSet = new Set(accepted);
   const completed = new Set(collected.completedRows);
@@ -274,7 +277,13 @@ export function reconcile(
     handedBack,
     note,
     faultsFired,
-    ok: missing.length === 0 && invented.length === 0 && withoutHandlerReason === 0 && faultsFired,
+    problems,
+    ok:
+      missing.length === 0 &&
+      invented.length === 0 &&
+      withoutHandlerReason === 0 &&
+      faultsFired &&
+      problems.length === 0,
   };
 }
 
@@ -282,6 +291,7 @@ function verdictOf(r: Reconciliation): string {
   if (r.missing.length > 0 || r.invented.length > 0) return 'FAIL (lost)';
   if (r.withoutHandlerReason > 0) return 'FAIL (DLQ message without reason)';
   if (!r.faultsFired) return 'FAIL (fault never fired)';
+  if (r.problems.length > 0) return `FAIL (${r.problems.join(', ')})`;
   if (!r.ok) return 'FAIL (see note)';
   return 'PASS';
 }

@@ -26,6 +26,7 @@ import {
   waitUntilIdle,
 } from './reconcile';
 import { everyIdOneOutcome, sendSampleTwice } from './sample-twice';
+import { lineFrom, runSignalScenario, type StopSignal } from './signal';
 
 export interface Scenario {
   readonly name: string;
@@ -130,28 +131,6 @@ function spawnChild(mode: 'serve' | 'drain', stateDir: string, log: string[]): C
   }).on('error', (error) => log.push(`child: ${error.message}`));
 }
 
-function lineFrom(child: ChildProcess, prefix: string, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buffer = '';
-    const timer = setTimeout(
-      () => reject(new Error(`child gave no ${prefix} line in ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    child.stdout?.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString('utf8');
-      const line = buffer.split('\n').find((l) => l.startsWith(`${prefix} `));
-      if (line) {
-        clearTimeout(timer);
-        resolve(line.slice(prefix.length + 1));
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`child exited (${code}) before its ${prefix} line`));
-    });
-  });
-}
-
 /**
  * SIGKILL of the runtime (and its workers) while batches are in flight, then a restart on the same
  * state folder that drains the queues. Accepted ids missing afterwards were lost by the crash.
@@ -210,7 +189,12 @@ export function printReconciliation(rows: readonly Reconciliation[], out: (line:
 async function main(): Promise<void> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const only = process.argv[2];
-  const names = [...SCENARIOS.map((s) => s.name), 'sigkill'];
+  const signals: Record<string, { signal: StopSignal; twice?: boolean }> = {
+    sigint: { signal: 'SIGINT' },
+    sigterm: { signal: 'SIGTERM' },
+    'sigint-twice': { signal: 'SIGINT', twice: true },
+  };
+  const names = [...SCENARIOS.map((s) => s.name), 'sigkill', ...Object.keys(signals)];
   if (only === '--help' || only === '-h') {
     out(
       [
@@ -244,6 +228,11 @@ async function main(): Promise<void> {
   if (!only || only === 'sigkill') {
     out('running sigkill+restart ...');
     rows.push(await runKillScenario({ requests, out, verbose: true }));
+  }
+  for (const [key, how] of Object.entries(signals)) {
+    if (only && only !== key) continue;
+    out(`running ${key}+restart (stop under 300 events/s) ...`);
+    rows.push((await runSignalScenario({ ...how, out, verbose: true })).reconciliation);
   }
   printReconciliation(rows, out);
   process.exitCode = rows.every((r) => r.ok) ? 0 : 1;

@@ -285,6 +285,17 @@ describe('LocalEventBus', () => {
     expect(queues.to(arn.ruleDlq)).toHaveLength(1);
   });
 
+  it('once closed, refuses PutEvents with 503 ServiceUnavailable instead of accepting what it cannot deliver', async () => {
+    const { bus } = makeBus();
+    await bus.close();
+    const refusal = { code: 'ServiceUnavailable', status: 503 };
+    expect(() => bus.putEvents(BUS, [request({ id: 'late', tenant: 'acme' })])).toThrow(
+      expect.objectContaining(refusal),
+    );
+    await expect(bus.putEventsDurably(BUS, [request({ id: 'late' })])).rejects.toMatchObject(refusal);
+    expect(bus.metrics()).toMatchObject({ eventsAccepted: 0, dropped: 0 });
+  });
+
   it('fails the entry for an unknown bus, and the whole request for too many entries or too many bytes', () => {
     const { bus } = makeBus();
     expect(bus.putEvents('nope', [{ Source: 's', DetailType: 'd', Detail: '{}' }])).toEqual({

@@ -183,6 +183,43 @@ describe('SqsEventSourcePoller', () => {
     expect(queue.counts()).toEqual({ visible: 3, inFlight: 0, delayed: 0 });
   });
 
+  it('when stopping, hands back at once what the last invocations did not process, not after the timeout', async () => {
+    const queue = new MemoryQueue(QUEUE_ARN);
+    for (let i = 0; i < 4; i++) await queue.send(QUEUE_ARN, `m${i}`);
+    let release = (_result: InvocationResult) => {};
+    const fake = fakeInvoker(() => new Promise<InvocationResult>((resolve) => (release = resolve)));
+    const esm = poller(mapping({ maxConcurrency: 1 }), queue, fake.invoker);
+    esm.start();
+    await until(() => fake.batches.length === 1);
+    expect(esm.stats()).toMatchObject({ inFlight: 1, inFlightRecords: 4 });
+    const stopped = esm.stop();
+    const [first, second] = fake.batches[0]?.event.Records ?? [];
+    release(
+      ok({
+        batchItemFailures: [{ itemIdentifier: first?.messageId }, { itemIdentifier: second?.messageId }],
+      }),
+    );
+    await stopped;
+    expect(queue.deletedIds).toHaveLength(2);
+    expect(queue.counts()).toEqual({ visible: 2, inFlight: 0, delayed: 0 });
+  });
+
+  it('handBackInFlight makes the messages of the invocations in flight visible at once', async () => {
+    const queue = new MemoryQueue(QUEUE_ARN);
+    for (let i = 0; i < 3; i++) await queue.send(QUEUE_ARN, `m${i}`);
+    let release = (_result: InvocationResult) => {};
+    const fake = fakeInvoker(() => new Promise<InvocationResult>((resolve) => (release = resolve)));
+    const esm = poller(mapping({ maxConcurrency: 1 }), queue, fake.invoker);
+    esm.start();
+    await until(() => fake.batches.length === 1);
+    expect(queue.counts()).toEqual({ visible: 0, inFlight: 3, delayed: 0 });
+    expect(await esm.handBackInFlight()).toBe(3);
+    expect(queue.counts()).toEqual({ visible: 3, inFlight: 0, delayed: 0 });
+    const stopped = esm.stop();
+    release({ ok: false, errorType: 'Crash', errorMessage: 'killed', durationMs: 1 });
+    await stopped;
+  });
+
   it('waits up to the batching window to fill a batch, and not at all with window 0', async () => {
     for (const [windowSeconds, min, max] of [
       [0.4, 350, 1_500],
