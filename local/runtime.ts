@@ -211,6 +211,7 @@ export class LocalRuntime {
         namedQueries: model.namedQueries,
         objectPath: (bucket: string, key: string) => s3.objectPathOnDisk(bucket, key),
         s3: localS3Client(s3.endpoint, model.region),
+        warn: options.log,
       });
       started.push({ name: 'the local Athena', stop: () => athena.close() });
       dispatch = new LocalRuntime(
