@@ -12,7 +12,7 @@ import { LambdaRunner } from './lambda/runner';
 import type { TemplateModel } from './model';
 import { LOCAL_S3_CHECKSUM_ENV, LOCAL_S3_CREDENTIALS, type LocalS3, localS3Client, startLocalS3 } from './s3';
 import { LocalServer, type MetricSample } from './server';
-import { handleSqsRequest } from './sqs/api';
+import { handleSqsRequest, MALFORMED_JSON } from './sqs/api';
 import { handleSqsQueryRequest } from './sqs/query-protocol';
 import { QueueStore } from './sqs/store';
 import {
@@ -260,6 +260,7 @@ export class LocalRuntime {
         namedQueries: model.namedQueries,
         objectPath: (bucket: string, key: string) => s3.objectPathOnDisk(bucket, key),
         s3: localS3Client(s3.endpoint, model.region),
+        warn: options.log,
       });
       started.push({ name: 'the local Athena', stop: () => athena.close() });
       dispatch = new LocalRuntime(
@@ -586,7 +587,7 @@ function parseJson(text: string): unknown {
   try {
     return text.length === 0 ? {} : JSON.parse(text);
   } catch {
-    return { __malformed: text.slice(0, 100) };
+    return MALFORMED_JSON;
   }
 }
 

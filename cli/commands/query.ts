@@ -136,6 +136,7 @@ export async function queryCommand(
     if (error instanceof QueryFailedError) throw new CliError(error.message, ExitCode.Failed);
     throw ctx.explain(error);
   });
+  if (result.warning) io.err(`query: warning: ${result.warning}`);
   const numeric = result.types.map(isNumericType);
   for (const line of formatRows(result.columns, result.rows, options.format, numeric)) io.out(line);
   const cost = athenaCost(result.scannedBytes);

@@ -14,6 +14,8 @@ export interface QueryRows {
   readonly scannedBytes: number;
   readonly queryExecutionId: string;
   readonly engineMs: number;
+  /** What a query that succeeded says about itself (local Athena: objects it skipped as unreadable). */
+  readonly warning?: string;
 }
 
 export interface RunQueryOptions {
@@ -91,7 +93,16 @@ export async function runQuery(
         }
         token = page.NextToken;
       } while (token && (options.maxRows === undefined || rows.length < options.maxRows));
-      return { columns, types, rows, scannedBytes, queryExecutionId: id, engineMs };
+      const warning = execution?.Status?.StateChangeReason;
+      return {
+        columns,
+        types,
+        rows,
+        scannedBytes,
+        queryExecutionId: id,
+        engineMs,
+        ...(warning ? { warning } : {}),
+      };
     }
     if (state === 'FAILED' || state === 'CANCELLED') {
       throw new QueryFailedError(id, state, execution?.Status?.StateChangeReason ?? 'no reason given');

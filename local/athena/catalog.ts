@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -37,7 +38,10 @@ export function duckdbType(column: GlueColumnModel): string {
 
 export interface TableFile {
   readonly path: string;
+  /** `s3://bucket/key` of the object the file holds. */
+  readonly s3Url: string;
   readonly size: number;
+  readonly modifiedMs: number;
   /** Partition values parsed from `key=value` folders. */
   readonly partitions: Record<string, string>;
 }
@@ -45,6 +49,8 @@ export interface TableFile {
 /** A Glue table over local files: its folder, its files and the DuckDB view that reads them. */
 export class CatalogTable {
   readonly directory: string;
+  /** `s3://bucket/prefix/` of the table's objects. */
+  private readonly locationPrefix: string;
 
   constructor(
     readonly model: GlueTableModel,
@@ -57,6 +63,7 @@ export class CatalogTable {
       );
     // Resolve a dummy key under the prefix, then drop it: the folder s3rver keeps the prefix in.
     const prefix = (match[2] ?? '').replace(/\/?$/, '/');
+    this.locationPrefix = `s3://${match[1]}/${prefix === '/' ? '' : prefix}`;
     const probe = resolve(match[1], `${prefix}x`);
     this.directory = probe.slice(0, probe.length - `x${OBJECT_SUFFIX}`.length).replace(/[\\/]$/, '');
   }
@@ -85,15 +92,32 @@ export class CatalogTable {
         if (eq > 0) partitions[folder.slice(0, eq)] = folder.slice(eq + 1);
       }
       const path = join(this.directory, entry);
-      files.push({ path, size: (await stat(path)).size, partitions });
+      let stats: Stats;
+      try {
+        stats = await stat(path);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue; // deleted meanwhile
+        throw error;
+      }
+      const key = entry.slice(0, -OBJECT_SUFFIX.length).split(sep).join('/');
+      files.push({
+        path,
+        s3Url: `${this.locationPrefix}${key}`,
+        size: stats.size,
+        modifiedMs: stats.mtimeMs,
+        partitions,
+      });
     }
     return files;
   }
 
-  /** Recreated before each query, so objects written since are seen, and no files means no rows. */
-  viewSql(hasFiles: boolean): string {
+  /**
+   * Recreated before each query, so objects written since are seen, and no files means no rows.
+   * With `only`, the view reads just those files (the others are unreadable) instead of the glob.
+   */
+  viewSql(hasFiles: boolean, only?: readonly TableFile[]): string {
     const { columns, partitionKeys } = this.model;
-    if (!hasFiles) {
+    if (!hasFiles || only?.length === 0) {
       const nulls = [...columns, ...partitionKeys].map(
         (c) => `CAST(NULL AS ${duckdbType(c)}) AS ${quoteIdent(c.name)}`,
       );
@@ -111,15 +135,26 @@ export class CatalogTable {
       ...(partitionKeys.length > 0 ? [`hive_types = {${hiveTypes}}`] : []),
     ];
     const select = [...columns, ...partitionKeys].map((c) => quoteIdent(c.name)).join(', ');
-    return `CREATE OR REPLACE VIEW ${this.qualifiedName} AS SELECT ${select} FROM read_parquet(${quoteString(
-      join(this.directory, glob),
-    )}, ${options.join(', ')})`;
+    const source = only
+      ? `[${only.map((f) => quoteString(f.path)).join(', ')}]`
+      : quoteString(join(this.directory, glob));
+    return `CREATE OR REPLACE VIEW ${this.qualifiedName} AS SELECT ${select} FROM read_parquet(${source}, ${options.join(', ')})`;
   }
 
-  async refreshView(connection: DuckDBConnection): Promise<TableFile[]> {
-    const files = await this.files();
+  /**
+   * Recreates the view over the table's readable files (`readable` sorts them out) and returns
+   * them with the objects it skipped.
+   */
+  async refreshView(
+    connection: DuckDBConnection,
+    readable: (
+      files: readonly TableFile[],
+    ) => Promise<{ readable: TableFile[]; skipped: readonly { s3Url: string; reason: string }[] }>,
+  ): Promise<{ files: TableFile[]; skipped: readonly { s3Url: string; reason: string }[] }> {
+    const all = await this.files();
+    const { readable: files, skipped } = await readable(all);
     await connection.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.model.databaseName)}`);
-    await connection.run(this.viewSql(files.length > 0));
-    return files;
+    await connection.run(this.viewSql(files.length > 0, skipped.length > 0 ? files : undefined));
+    return { files, skipped };
   }
 }

@@ -14,6 +14,7 @@ import { athenaText, athenaTypeName, toCsv } from './result-format';
 import { createSandboxedDatabase } from './sandbox';
 import { ScannedBytesEstimator } from './scanned-bytes';
 import { classifyStatement, type Statement, type TableName } from './statement';
+import { type SkippedObject, skippedObjectsReason, UnreadableObjects } from './unreadable-objects';
 import { describeTable, showColumns, type UtilityResult } from './utility';
 
 export type QueryState = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
@@ -56,6 +57,8 @@ export interface LocalAthenaOptions {
   readonly s3?: S3Client;
   /** Used when a query names no database. */
   readonly defaultDatabase?: string;
+  /** Told once about each object a query skips because it cannot be read as Parquet. */
+  readonly warn?: (message: string) => void;
 }
 
 const BYTES_LIMIT_MESSAGE = 'Query cancelled! : Bytes scanned limit was exceeded';
@@ -71,12 +74,14 @@ export class LocalAthena {
   private readonly tables: CatalogTable[];
   private readonly executions = new Map<string, QueryExecution>();
   private readonly estimator = new ScannedBytesEstimator();
+  private readonly unreadable: UnreadableObjects;
   private instance?: Promise<DuckDBInstance>;
   private profileDir?: Promise<string>;
   private queue: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: LocalAthenaOptions) {
     this.tables = options.tables.map((t) => new CatalogTable(t, options.objectPath));
+    this.unreadable = new UnreadableObjects(options.warn);
     const groups = new Map(options.workGroups.map((w) => [w.name, w]));
     if (!groups.has('primary')) groups.set('primary', { name: 'primary', outputLocation: '' });
     this.workGroups = groups;
@@ -247,7 +252,17 @@ export class LocalAthena {
       connection = await instance.connect();
       execution.connection = connection;
       const tables = [];
-      for (const table of this.tables) tables.push({ table, files: await table.refreshView(connection) });
+      const skipped: SkippedObject[] = [];
+      for (const table of this.tables) {
+        const view = await table.refreshView(connection, (files) =>
+          this.unreadable.partition(instance, files),
+        );
+        tables.push({ table, files: view.files });
+        skipped.push(...view.skipped);
+      }
+      // Athena fails a query over a damaged object; locally one bad object would fail every
+      // query (even SELECT 1), so it is skipped and named on the query instead.
+      execution.stateChangeReason = skippedObjectsReason(skipped);
       const schemas = [execution.database, ...new Set(this.tables.map((t) => t.model.databaseName))];
       await connection.run(
         `SET search_path = ${quoteString([...new Set(schemas)].map(quoteIdent).join(','))}`,
@@ -266,11 +281,15 @@ export class LocalAthena {
       await connection.run(`PRAGMA profiling_output = ${quoteString(profile)}`);
       const reader = await connection.runAndReadAll(statement.sql, params);
       execution.engineMillis = Math.round(performance.now() - started);
-      const plan = JSON.parse(await readFile(profile, 'utf8'));
+      const plan = await readProfile(profile);
       await connection.run('PRAGMA disable_profiling');
       await rm(profile, { force: true });
       if (execution.state !== 'RUNNING') return;
-      execution.dataScannedBytes = await this.estimator.estimate(connection, plan, tables);
+      // DuckDB writes no profile for an ungrouped aggregate over Parquet (`SELECT count(*) FROM
+      // events`): every file of every table is then counted whole, erring high as the estimate does.
+      execution.dataScannedBytes = plan
+        ? await this.estimator.estimate(connection, plan, tables)
+        : tables.reduce((sum, t) => sum + t.files.reduce((bytes, f) => bytes + f.size, 0), 0);
       const cutoff = workGroup.bytesScannedCutoffPerQuery;
       if (cutoff !== undefined && execution.dataScannedBytes > cutoff) {
         this.finish(execution, 'FAILED', BYTES_LIMIT_MESSAGE);
@@ -327,6 +346,17 @@ function utilityResult(result: UtilityResult): QueryResult {
     headerRow: false,
     ...(result.updateCount === undefined ? {} : { updateCount: result.updateCount }),
   };
+}
+
+async function readProfile(
+  path: string,
+): Promise<Parameters<ScannedBytesEstimator['estimate']>[1] | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
 }
 
 /** DuckDB's plan text, one row per line, under Athena's EXPLAIN column name. */

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { memberShapeError, operationFor } from '../aws-json-shapes.js';
 import type { LocalEventBus } from './bus.js';
 import { EventBridgeApiError, type PutEventsRequestEntry } from './event.js';
 import { InvalidEventPatternError } from './pattern.js';
@@ -35,11 +36,13 @@ function error(code: string, message: string, status = 400): ApiResponse {
 
 function optionalString(body: Json, key: string): string | undefined {
   const value = body[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string')
-    throw new EventBridgeApiError('ValidationException', `${key} must be a string.`);
-  return value;
+  const problem = memberShapeError(key, value, 'String');
+  if (problem) throw new EventBridgeApiError('SerializationException', problem);
+  return (value ?? undefined) as string | undefined;
 }
+
+/** The EventPattern parameter's documented length constraint (TestEventPattern, PutRule). */
+export const MAX_EVENT_PATTERN_LENGTH = 4096;
 
 function requiredString(body: Json, key: string): string {
   const value = optionalString(body, key);
@@ -54,6 +57,8 @@ function requiredString(body: Json, key: string): string {
 
 function page<T>(items: T[], body: Json): { items: T[]; next?: string } {
   const start = Number(optionalString(body, 'NextToken') ?? 0) || 0;
+  const problem = memberShapeError('Limit', body.Limit, 'Integer');
+  if (problem) throw new EventBridgeApiError('SerializationException', problem);
   const limit = typeof body.Limit === 'number' && body.Limit > 0 ? body.Limit : items.length;
   const end = start + limit;
   return { items: items.slice(start, end), ...(end < items.length && { next: String(end) }) };
@@ -87,47 +92,65 @@ function requireEnvelopeFields(event: unknown): void {
   }
 }
 
-const operations: Record<string, (bus: LocalEventBus, body: Json) => unknown> = {
-  PutEvents: (bus, body) => bus.putEventsDurably(undefined, body.Entries as PutEventsRequestEntry[]),
+const operations = new Map<string, (bus: LocalEventBus, body: Json) => unknown>(
+  Object.entries({
+    PutEvents: (bus: LocalEventBus, body: Json) => {
+      const problem = memberShapeError('Entries', body.Entries, 'List');
+      if (problem) throw new EventBridgeApiError('SerializationException', problem);
+      optionalString(body, 'EndpointId');
+      return bus.putEventsDurably(undefined, body.Entries as PutEventsRequestEntry[]);
+    },
 
-  TestEventPattern: (bus, body) => {
-    const pattern = parseJsonParam(requiredString(body, 'EventPattern'), () => {
-      throw new InvalidEventPatternError('Filter is not an object');
-    });
-    const event = parseJsonParam(requiredString(body, 'Event'), () => {
-      throw new EventBridgeApiError('ValidationException', 'Parameter Event is not valid.');
-    });
-    requireEnvelopeFields(event);
-    return { Result: bus.testEventPattern(pattern, event) };
-  },
+    TestEventPattern: (bus: LocalEventBus, body: Json) => {
+      const text = requiredString(body, 'EventPattern');
+      // Also bounds a pattern's nesting (about 800 levels at most), which compiling recurses over.
+      if (text.length > MAX_EVENT_PATTERN_LENGTH) {
+        throw new EventBridgeApiError(
+          'ValidationException',
+          `1 validation error detected: Value at 'eventPattern' failed to satisfy constraint: Member must have length less than or equal to ${MAX_EVENT_PATTERN_LENGTH} (it has ${text.length})`,
+        );
+      }
+      const pattern = parseJsonParam(text, () => {
+        throw new InvalidEventPatternError('Filter is not an object');
+      });
+      const event = parseJsonParam(requiredString(body, 'Event'), () => {
+        throw new EventBridgeApiError('ValidationException', 'Parameter Event is not valid.');
+      });
+      requireEnvelopeFields(event);
+      return { Result: bus.testEventPattern(pattern, event) };
+    },
 
-  ListRules: (bus, body) => {
-    const rules = bus.listRules(optionalString(body, 'EventBusName'), optionalString(body, 'NamePrefix'));
-    const { items, next } = page(rules, body);
-    return {
-      Rules: items.map((r) => ({
-        Name: r.name,
-        Arn: r.arn,
-        EventPattern: JSON.stringify(r.eventPattern),
-        State: r.enabled ? 'ENABLED' : 'DISABLED',
-        EventBusName: r.eventBusName,
-      })),
-      ...(next && { NextToken: next }),
-    };
-  },
+    ListRules: (bus: LocalEventBus, body: Json) => {
+      const rules = bus.listRules(optionalString(body, 'EventBusName'), optionalString(body, 'NamePrefix'));
+      const { items, next } = page(rules, body);
+      return {
+        Rules: items.map((r) => ({
+          Name: r.name,
+          Arn: r.arn,
+          EventPattern: JSON.stringify(r.eventPattern),
+          State: r.enabled ? 'ENABLED' : 'DISABLED',
+          EventBusName: r.eventBusName,
+        })),
+        ...(next && { NextToken: next }),
+      };
+    },
 
-  DescribeEventBus: (bus, body) => {
-    const model = bus.describeBus(optionalString(body, 'Name'));
-    return { Name: model.name, Arn: model.arn };
-  },
+    DescribeEventBus: (bus: LocalEventBus, body: Json) => {
+      const model = bus.describeBus(optionalString(body, 'Name'));
+      return { Name: model.name, Arn: model.arn };
+    },
 
-  ListEventBuses: (bus, body) => {
-    const prefix = optionalString(body, 'NamePrefix');
-    const buses = bus.listBuses().filter((b) => !prefix || b.name.startsWith(prefix));
-    const { items, next } = page(buses, body);
-    return { EventBuses: items.map((b) => ({ Name: b.name, Arn: b.arn })), ...(next && { NextToken: next }) };
-  },
-};
+    ListEventBuses: (bus: LocalEventBus, body: Json) => {
+      const prefix = optionalString(body, 'NamePrefix');
+      const buses = bus.listBuses().filter((b) => !prefix || b.name.startsWith(prefix));
+      const { items, next } = page(buses, body);
+      return {
+        EventBuses: items.map((b) => ({ Name: b.name, Arn: b.arn })),
+        ...(next && { NextToken: next }),
+      };
+    },
+  }),
+);
 
 /**
  * Answers one EventBridge API call. `target` is the X-Amz-Target header (`AWSEvents.PutEvents`);
@@ -138,8 +161,7 @@ export async function handleEventBridgeRequest(
   target: string | undefined,
   body: string,
 ): Promise<ApiResponse> {
-  const operation = target?.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : undefined;
-  const handler = operation ? operations[operation] : undefined;
+  const handler = operationFor(operations, TARGET_PREFIX, target);
   if (!handler) {
     return error(
       'UnknownOperationException',

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { memberShapeError } from '../aws-json-shapes.js';
 import { scanJson } from '../json-members.js';
 import { jsonString } from './json-text.js';
 
@@ -80,12 +81,54 @@ export function validateRequest(entries: unknown): asserts entries is PutEventsR
       `1 validation error detected: Value '[...${entries.length} entries]' at 'entries' failed to satisfy constraint: Member must have length less than or equal to ${MAX_ENTRIES_PER_REQUEST}`,
     );
   }
+  entries.forEach(checkEntryShape);
   if (entriesOverLimit(entries)) {
     throw new EventBridgeApiError(
       'ValidationException',
       'Total size of the entries in the request is over the limit.',
     );
   }
+}
+
+const ENTRY_MEMBERS = [
+  ['Source', 'String'],
+  ['DetailType', 'String'],
+  ['Detail', 'String'],
+  ['EventBusName', 'String'],
+  ['TraceHeader', 'String'],
+  ['Time', 'Timestamp'],
+  ['Resources', 'List'],
+] as const;
+
+/**
+ * What AWS's deserializer refuses before any entry is looked at: a null entry (a validation error
+ * naming `entries.N.member`, N from 1), an entry or a member of the wrong JSON type
+ * (SerializationException). The whole request fails, as in AWS; no entry is put.
+ */
+function checkEntryShape(entry: unknown, index: number): void {
+  if (entry === null || entry === undefined) {
+    throw new EventBridgeApiError(
+      'ValidationException',
+      `1 validation error detected: Value null at 'entries.${index + 1}.member' failed to satisfy constraint: Member must not be null`,
+    );
+  }
+  const problem =
+    memberShapeError(`Entries[${index}]`, entry, 'Structure') ??
+    ENTRY_MEMBERS.map(([name, shape]) =>
+      memberShapeError(`Entries[${index}].${name}`, (entry as Record<string, unknown>)[name], shape),
+    ).find((message) => message !== undefined);
+  if (problem) throw new EventBridgeApiError('SerializationException', problem);
+  const resources = (entry as PutEventsRequestEntry).Resources ?? [];
+  resources.forEach((resource, r) => {
+    const message = memberShapeError(`Entries[${index}].Resources[${r}]`, resource, 'String');
+    if (message) throw new EventBridgeApiError('SerializationException', message);
+    if (resource === null) {
+      throw new EventBridgeApiError(
+        'ValidationException',
+        `1 validation error detected: Value null at 'entries.${index + 1}.member.resources.${r + 1}.member' failed to satisfy constraint: Member must not be null`,
+      );
+    }
+  });
 }
 
 /** Whether the entries' total {@link entrySize} is over the request limit. */

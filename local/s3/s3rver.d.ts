@@ -1,6 +1,7 @@
 // Minimal types for the parts of s3rver (CommonJS, untyped) that the local S3 server uses.
 declare module 's3rver' {
   import type { RequestListener } from 'node:http';
+  import type { FilesystemStoreLike } from './atomic-writes';
 
   interface S3rverOptions {
     address?: string;
@@ -20,6 +21,8 @@ declare module 's3rver' {
     /** The Koa request listener. */
     callback(): RequestListener;
     logger: { close(): void };
+    /** The filesystem store every request reads and writes through. */
+    store: FilesystemStoreLike;
   }
   export default S3rver;
 }

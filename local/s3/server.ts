@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import S3rver from 's3rver';
 import accounts from 's3rver/lib/models/account.js';
 import type { BucketModel } from '../model';
+import { makeObjectWritesAtomic, removePartialObjects } from './atomic-writes';
 import { acceptAnyAccessKey } from './credentials';
 import { objectPathOnDisk } from './paths';
 
@@ -52,6 +53,9 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
     allowMismatchedSignatures: true,
     configureBuckets: options.buckets.map((bucket) => ({ name: bucket.name })),
   });
+  makeObjectWritesAtomic(server.store);
+  // A crash mid-write leaves only a temporary file beside the object, never a partial object.
+  await removePartialObjects(directory);
   await server.configureBuckets();
   // s3rver's own run() never settles when listen fails (it waits on a callback that Node calls
   // only on success), so the HTTP server is ours.

@@ -54,6 +54,9 @@ const QUEUE_ATTRIBUTES = [
   'SqsManagedSseEnabled',
 ] as const;
 
+/** What the endpoint passes for a request body that is not JSON; answered with SerializationException. */
+export const MALFORMED_JSON: unique symbol = Symbol('malformed JSON body');
+
 export async function handleSqsRequest(
   store: QueueStore,
   target: string,
@@ -70,6 +73,13 @@ export async function handleSqsRequest(
           'UnknownOperationException',
           `The local SQS does not support the operation ${JSON.stringify(target)}.`,
         ),
+      );
+    }
+    if (body === MALFORMED_JSON) {
+      throw new SqsError(
+        'SerializationException',
+        'SerializationException',
+        'The request body is not valid JSON.',
       );
     }
     const input = body === undefined || body === null ? {} : body;

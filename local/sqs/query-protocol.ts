@@ -25,23 +25,31 @@ const NUMERIC = new Set([
   'MaxResults',
 ]);
 /** Flattened query lists and the JSON member each becomes. */
-const LIST_RENAMES: Record<string, string> = {
-  AttributeName: 'AttributeNames',
-  MessageAttributeName: 'MessageAttributeNames',
-  MessageSystemAttributeName: 'MessageSystemAttributeNames',
-  SendMessageBatchRequestEntry: 'Entries',
-  DeleteMessageBatchRequestEntry: 'Entries',
-  ChangeMessageVisibilityBatchRequestEntry: 'Entries',
-};
+const LIST_RENAMES = new Map<string, string>([
+  ['AttributeName', 'AttributeNames'],
+  ['MessageAttributeName', 'MessageAttributeNames'],
+  ['MessageSystemAttributeName', 'MessageSystemAttributeNames'],
+  ['SendMessageBatchRequestEntry', 'Entries'],
+  ['DeleteMessageBatchRequestEntry', 'Entries'],
+  ['ChangeMessageVisibilityBatchRequestEntry', 'Entries'],
+]);
 /** JSON list members and the XML element each item is written as (query lists are flattened). */
-const XML_ITEMS: Record<string, (action: string) => string> = {
-  QueueUrls: () => 'QueueUrl',
-  queueUrls: () => 'QueueUrl',
-  Messages: () => 'Message',
-  Successful: (action) => `${action}ResultEntry`,
-  Failed: () => 'BatchResultErrorEntry',
-  Results: () => 'ListMessageMoveTasksResultEntry',
-};
+const XML_ITEMS = new Map<string, (action: string) => string>([
+  ['QueueUrls', () => 'QueueUrl'],
+  ['queueUrls', () => 'QueueUrl'],
+  ['Messages', () => 'Message'],
+  ['Successful', (action) => `${action}ResultEntry`],
+  ['Failed', () => 'BatchResultErrorEntry'],
+  ['Results', () => 'ListMessageMoveTasksResultEntry'],
+]);
+
+/** A query string whose parameters do not form a request (`a=1&a.b=2`, `MessageAttribute=x`). */
+export class MalformedQueryError extends Error {
+  override readonly name = 'MalformedQueryError';
+}
+
+/** Most parameters one request may carry; a batch of ten messages with attributes needs a few hundred. */
+const MAX_QUERY_PARAMETERS = 2000;
 /**
  * Actions whose response always holds an `<{Action}Result>` element, empty when there is nothing
  * to report (an empty receive, no queue matching the prefix): clients built on the query model
@@ -75,7 +83,14 @@ export async function handleSqsQueryRequest(
   if (!/^[A-Za-z]+$/.test(action)) {
     return xmlError(400, 'MissingAction', 'The request must contain the parameter Action.', requestId);
   }
-  const response = await handle(`AmazonSQS.${action}`, toJsonInput(params));
+  let input: Record<string, unknown>;
+  try {
+    input = toJsonInput(params);
+  } catch (error) {
+    if (!(error instanceof MalformedQueryError)) throw error;
+    return xmlError(400, 'MalformedQueryString', error.message, requestId);
+  }
+  const response = await handle(`AmazonSQS.${action}`, input);
   if (response.status >= 300) {
     const error = response.body as { __type?: string; message?: string } | undefined;
     const queryError = response.headers['x-amzn-query-error']?.split(';')[0];
@@ -92,22 +107,57 @@ export async function handleSqsQueryRequest(
   };
 }
 
-/** `MessageAttribute.1.Value.StringValue=x` and friends → the JSON 1.0 request members. */
+/**
+ * `MessageAttribute.1.Value.StringValue=x` and friends → the JSON 1.0 request members. The tree is
+ * built of prototype-less objects: a parameter named `__proto__.x` or `constructor.prototype.x`
+ * is an ordinary (unknown) member, never a path into Object.prototype.
+ */
 export function toJsonInput(params: URLSearchParams): Record<string, unknown> {
-  const tree: Record<string, unknown> = {};
+  const tree: Record<string, unknown> = Object.create(null);
+  let count = 0;
   for (const [key, value] of params) {
     if (key === 'Action' || key === 'Version') continue;
+    if (++count > MAX_QUERY_PARAMETERS) {
+      throw new MalformedQueryError(`The request has more than ${MAX_QUERY_PARAMETERS} parameters.`);
+    }
     let node = tree;
     const parts = key.split('.');
     parts.forEach((part, i) => {
-      if (i === parts.length - 1) node[part] = NUMERIC.has(part) ? Number(value) : value;
-      else {
-        node[part] ??= {};
+      const existing = Object.hasOwn(node, part) ? node[part] : undefined;
+      if (i === parts.length - 1) {
+        if (existing !== undefined)
+          throw new MalformedQueryError(
+            `Parameter ${key} is given twice, or also as a prefix of another parameter.`,
+          );
+        node[part] = NUMERIC.has(part) ? Number(value) : value;
+      } else {
+        if (existing !== undefined && (typeof existing !== 'object' || existing === null)) {
+          throw new MalformedQueryError(
+            `Parameter ${parts.slice(0, i + 1).join('.')} is given both as a value and as a prefix of ${key}.`,
+          );
+        }
+        if (existing === undefined) node[part] = Object.create(null);
         node = node[part] as Record<string, unknown>;
       }
     });
   }
   return normalise(tree) as Record<string, unknown>;
+}
+
+/** `Name`/`Value` pairs of a flattened query map (`MessageAttribute.1.Name=...`), as an object. */
+function pairsToObject(key: string, pairs: unknown): Record<string, unknown> {
+  if (!Array.isArray(pairs)) {
+    throw new MalformedQueryError(`${key} must be given as ${key}.N.Name and ${key}.N.Value, N from 1.`);
+  }
+  const out: Record<string, unknown> = Object.create(null);
+  for (const pair of pairs) {
+    const name = (pair as { Name?: unknown } | null)?.Name;
+    if (typeof name !== 'string') {
+      throw new MalformedQueryError(`Each ${key}.N needs a ${key}.N.Name.`);
+    }
+    out[name] = (pair as { Value?: unknown }).Value;
+  }
+  return out;
 }
 
 function normalise(node: unknown): unknown {
@@ -117,19 +167,15 @@ function normalise(node: unknown): unknown {
   if (keys.length > 0 && keys.every((k) => /^\d+$/.test(k))) {
     return keys.sort((a, b) => Number(a) - Number(b)).map((k) => normalise(record[k]));
   }
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown> = Object.create(null);
   for (const [key, value] of Object.entries(record)) {
     const normalised = normalise(value);
     if (key === 'MessageAttribute' || key === 'MessageSystemAttribute') {
-      out[`${key}s`] = Object.fromEntries(
-        (normalised as { Name: string; Value: unknown }[]).map((entry) => [entry.Name, entry.Value]),
-      );
+      out[`${key}s`] = pairsToObject(key, normalised);
     } else if (key === 'Attribute') {
-      out.Attributes = Object.fromEntries(
-        (normalised as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]),
-      );
+      out.Attributes = pairsToObject(key, normalised);
     } else {
-      out[LIST_RENAMES[key] ?? key] = normalised;
+      out[LIST_RENAMES.get(key) ?? key] = normalised;
     }
   }
   return out;
@@ -140,7 +186,7 @@ function toXml(value: Record<string, unknown> | undefined, action: string): stri
   let xml = '';
   for (const [key, member] of Object.entries(value)) {
     if (member === undefined || member === null) continue;
-    const item = XML_ITEMS[key];
+    const item = XML_ITEMS.get(key);
     if (item && Array.isArray(member)) {
       const name = item(action);
       for (const entry of member) {
