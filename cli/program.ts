@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { type CostOptions, costCommand } from './commands/cost';
 import { dlqList, dlqRedrive, dlqShow } from './commands/dlq';
 import { eventsSampleCommand } from './commands/events-sample';
+import { addSalvageCommand, type SalvageOptions } from './commands/local-salvage';
 import { DEFAULT_DETAIL_TYPE, type PutEventsOptions, putEventsCommand } from './commands/put-events';
 import { type QueryOptions, queryCommand } from './commands/query';
 import { type ReplayOptions, replayCommand } from './commands/replay';
@@ -24,6 +25,8 @@ export interface LocalCommandOptions {
 export interface ProgramDeps {
   readonly io: CliIO;
   readonly runLocal: (options: LocalCommandOptions, io: CliIO) => Promise<ExitCode>;
+  /** `inferbus local salvage`. */
+  readonly salvageLocal?: (options: SalvageOptions, io: CliIO) => Promise<ExitCode>;
   readonly testEventPattern: (pattern: unknown, event: unknown) => boolean;
 }
 
@@ -37,7 +40,7 @@ export function buildProgram(deps: ProgramDeps, setExitCode: (code: ExitCode) =>
       writeErr: (s) => deps.io.err(s.trimEnd()),
     });
 
-  program
+  const local = program
     .command('local')
     .description('Run the synthesized app on this machine: EventBridge, SQS, Lambda, Firehose, S3 and Athena')
     .option('--port <n>', 'port of the AWS-protocol endpoint on 127.0.0.1 (0 = any free port)', integer, 4566)
@@ -51,6 +54,8 @@ export function buildProgram(deps: ProgramDeps, setExitCode: (code: ExitCode) =>
       '\nExamples:\n  inferbus local                      # run until Ctrl-C; prints endpoints and credentials\n  inferbus local --demo --events 500  # the npm start demo, smaller',
     )
     .action(async (options: LocalCommandOptions) => setExitCode(await deps.runLocal(options, deps.io)));
+  const salvageLocal = deps.salvageLocal;
+  if (salvageLocal) addSalvageCommand(local, (options) => salvageLocal(options, deps.io), setExitCode);
 
   program
     .command('test-event-pattern')
