@@ -70,7 +70,12 @@ export function* scanLog(buf: Buffer): Generator<ScannedRecord, TornTail | undef
       if (e instanceof LogRecordError) throw new LogDamage(start, e.message);
       throw e;
     }
-    if (decoded.kind === 'incomplete') return tornTail(buf, start, framed, decoded);
+    if (decoded.kind === 'incomplete') {
+      // A log is created with its header in one rename (see log.ts): its header is never torn.
+      if (start === 0)
+        throw new LogDamage(0, 'the header record is unfinished, so this is not a log the runtime wrote');
+      return tornTail(buf, start, framed, decoded);
+    }
     if (start === 0) checkHeader(decoded.record, framed);
     else if (typeof decoded.record.t !== 'string') throw new LogDamage(start, 'not a log record');
     yield { record: decoded.record, start, end: decoded.end };

@@ -170,11 +170,14 @@ describe('a damaged SQS state log', () => {
     expect(counts(open(dir).store)).toEqual({ work: 0, dlq: 0 }); // a new state folder starts empty
   });
 
-  it('refuses an empty log, which the runtime never leaves', async () => {
+  it('refuses an empty log or a torn header, which the runtime never leaves (it creates a log with its header)', async () => {
     const dir = tempDir();
     const file = await writeState(dir, 1);
     writeFileSync(file, '');
     expect(() => open(dir)).toThrow(`${file} is damaged at byte 0: the file is empty`);
+    writeFileSync(file, '0123abcd {"t":"h",');
+    expect(() => open(dir)).toThrow(`${file} is damaged at byte 0: the header record is unfinished`);
+    expect(readFileSync(file, 'utf8')).toBe('0123abcd {"t":"h",');
   });
 
   it('refuses to hand out a body whose record was changed while the runtime ran', async () => {
