@@ -19,6 +19,8 @@ const program = buildProgram(
     io: processIO,
     // Loaded on use: the local runtime's imports would slow every other command's start.
     runLocal: async (options, io) => (await import('../local/command')).runLocalCommand(options, io),
+    salvageLocal: async (options, io) =>
+      (await import('../local/salvage/command')).runSalvageCommand(options, io),
     testEventPattern: (pattern, event) => {
       validatePattern(pattern);
       return matchesPattern(pattern, event);

@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { type CostOptions, costCommand } from './commands/cost';
 import { dlqList, dlqRedrive, dlqShow } from './commands/dlq';
 import { eventsSampleCommand } from './commands/events-sample';
+import { addSalvageCommand, type SalvageOptions } from './commands/local-salvage';
 import { DEFAULT_DETAIL_TYPE, type PutEventsOptions, putEventsCommand } from './commands/put-events';
 import { type QueryOptions, queryCommand } from './commands/query';
 import { type ReplayOptions, replayCommand } from './commands/replay';
@@ -29,6 +30,8 @@ export interface LocalCommandOptions {
 export interface ProgramDeps {
   readonly io: CliIO;
   readonly runLocal: (options: LocalCommandOptions, io: CliIO) => Promise<ExitCode>;
+  /** `inferbus local salvage`. */
+  readonly salvageLocal?: (options: SalvageOptions, io: CliIO) => Promise<ExitCode>;
   readonly testEventPattern: (pattern: unknown, event: unknown) => boolean;
 }
 
@@ -42,7 +45,7 @@ export function buildProgram(deps: ProgramDeps, setExitCode: (code: ExitCode) =>
       writeErr: (s) => deps.io.err(s.trimEnd()),
     });
 
-  program
+  const local = program
     .command('local')
     .description('Run the synthesized app on this machine: EventBridge, SQS, Lambda, Firehose, S3 and Athena')
     .option(
@@ -88,6 +91,8 @@ Examples:
   inferbus local --demo --events 500  # the npm start demo, smaller`,
     )
     .action(async (options: LocalCommandOptions) => setExitCode(await deps.runLocal(options, deps.io)));
+  const salvageLocal = deps.salvageLocal;
+  if (salvageLocal) addSalvageCommand(local, (options) => salvageLocal(options, deps.io), setExitCode);
 
   program
     .command('test-event-pattern')

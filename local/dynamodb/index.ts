@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { TableModel } from '../model.js';
+import { checkLevelDbFolder } from './leveldb-check.js';
 
 /** Plain CommonJS, so the thread starts the same from tsx, vitest or a build. */
 const THREAD = fileURLToPath(new URL('./thread.cjs', import.meta.url));
@@ -34,6 +35,8 @@ export interface LocalDynamoDbOptions {
 
 export async function startLocalDynamoDb(options: LocalDynamoDbOptions): Promise<LocalDynamoDb> {
   const path = options.stateDir === undefined ? undefined : join(options.stateDir, 'dynamodb');
+  // A damaged LevelDB folder would be opened as an empty one, lose items or abort the process.
+  if (path) checkLevelDbFolder(path);
   if (path) mkdirSync(path, { recursive: true });
   const { port, stop } = await startThread(path, options.port ?? 0);
   const endpoint = `http://127.0.0.1:${port}`;

@@ -2,7 +2,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import type { ColumnCodec } from './glue-types.js';
 import { convertRecord, type RowValue } from './openx.js';
 import type { ParquetWriter } from './parquet.js';
-import { parseLine } from './wal.js';
+import { decodeRecordLine } from './wal-format.js';
 
 /** Where one record's write-ahead log line lies: a plain object, so it crosses to a worker thread. */
 export interface WalRange {
@@ -76,7 +76,7 @@ class WalReader {
     const from = range.offset - this.chunkStart;
     if (from < 0 || from + range.length > this.chunk.length) this.fill(range);
     const at = range.offset - this.chunkStart;
-    return parseLine(this.chunk.toString('utf8', at, at + range.length - 1)).data;
+    return decodeRecordLine(this.chunk, at, at + range.length).data;
   }
 
   close(): void {

@@ -1,26 +1,29 @@
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Deferred, deferred } from '../deferred.js';
 import { readFully, writeFully } from '../fs-sync.js';
-import { isWellFormed } from '../unicode.js';
+import { decodeRecordLine, encodeLine, encodeSeal, type WalRecord } from './wal-format.js';
+import { readSegment } from './wal-read.js';
+
+export { encodeLine, parseLine, type WalRecord } from './wal-format.js';
 
 /**
  * Write-ahead log of one local Firehose stream: what makes an accepted record survive a killed
  * runtime, as records in real Firehose do once PutRecord returns.
  *
- * - Every accepted record is appended as one line to the active segment (`<dir>/<number>.wal`):
- *   `<arrival ms>\t<data>` when the data has no newline or lone surrogate (the usual case: JSON
- *   records), else the JSON line `{"t":<arrival ms>,"d":<data>}`. Segments written before the first
- *   form existed hold only the second and are read the same way.
+ * - Every accepted record is appended as one checksummed line to the active segment
+ *   (`<dir>/<number>.wal`), as wal-format.ts describes.
  * - Appends of one event-loop turn go out in one `write()` (group commit); `commit()` resolves once
  *   they are in the OS. That survives SIGKILL; it is not fsynced, so
  *   a power loss can lose the last seconds (the local SQS log makes the same trade by default).
- * - A flush seals the active segment (`rotate`); the next append opens a new one. A segment is
- *   deleted once every record in it has been released, i.e. written to S3.
+ * - A flush seals the active segment (`rotate`: a last line counting its records); the next append
+ *   opens a new one. A segment is deleted once every record in it has been released, i.e. written
+ *   to S3.
  * - On start every leftover segment is replayed into the buffer and flushed as usual. A crash between
  *   an S3 write and the release of its records delivers them again: an extra object with the same
  *   rows (at-least-once, like Firehose itself; readers de-duplicate by source event id).
- * - A torn last line (a kill mid-append; its PutRecord never returned) is skipped with a warning.
+ * - A torn last line of the last segment (a kill mid-append; its PutRecord never returned) is cut
+ *   off with a warning, and that segment sealed; any other damage stops the start (see wal-read.ts).
  */
 export class FirehoseWal {
   private active: WalSegment | undefined;
@@ -49,15 +52,25 @@ export class FirehoseWal {
     const replayed: ReplayedRecord[] = [];
     for (const name of names) {
       const segment = new WalSegment(join(dir, name));
-      segment.sealed = true;
-      const records = readSegment(segment, warn);
-      if (records.length === 0) {
+      const contents = readSegment(segment.file, name === last, warn);
+      if (contents.records.length === 0) {
         rmSync(segment.file, { force: true });
         continue;
       }
-      segment.live = records.length;
+      segment.sealed = true;
+      segment.size = contents.size;
+      segment.records = contents.records.length;
+      // The last segment of a killed runtime: sealed now, so that only the last is ever unsealed.
+      if (!contents.sealed && contents.checked) wal.seal(segment);
+      segment.live = contents.records.length;
       wal.segments.add(segment);
-      replayed.push(...records);
+      for (const r of contents.records) {
+        replayed.push({
+          arrival: r.arrival,
+          data: r.data,
+          location: { segment, offset: r.offset, length: r.length },
+        });
+      }
     }
     return { wal, replayed };
   }
@@ -69,6 +82,7 @@ export class FirehoseWal {
     const line = encodeLine(arrival, data);
     const location = { segment, offset: segment.size, length: line.length };
     segment.size += line.length;
+    segment.records++;
     segment.live++;
     this.pending.push(line);
     if (!this.scheduled) {
@@ -91,6 +105,7 @@ export class FirehoseWal {
     this.writePending();
     const segment = this.active;
     if (!segment) return;
+    if (!this.failure) this.seal(segment);
     this.active = undefined;
     segment.sealed = true;
     this.deleteIfDone(segment);
@@ -109,7 +124,7 @@ export class FirehoseWal {
           `Firehose write-ahead log ${segment.file} ends before byte ${offset + length}: was it truncated or deleted while the runtime ran?`,
         ),
     );
-    return parseLine(buf.toString('utf8', 0, length - 1));
+    return decodeRecordLine(buf, 0, length);
   }
 
   /** `count` records of `segment` are delivered; a sealed segment with none left is deleted. */
@@ -129,6 +144,23 @@ export class FirehoseWal {
     for (const segment of this.segments) {
       if (segment.fd !== undefined) closeSync(segment.fd);
       segment.fd = undefined;
+    }
+  }
+
+  /** Appends the seal of a segment: the active one at rotation, or one a killed runtime left. */
+  private seal(segment: WalSegment): void {
+    const seal = encodeSeal(segment.records);
+    const fd = segment.fd ?? openSync(segment.file, 'a');
+    try {
+      writeFully(fd, seal);
+      segment.size += seal.length;
+    } catch (error) {
+      this.failure = new Error(
+        `Sealing the Firehose write-ahead log ${segment.file} failed (${(error as Error).message}). The local Firehose stops accepting records: free disk space or fix permissions, then restart (the log is replayed).`,
+        { cause: error },
+      );
+    } finally {
+      if (segment.fd === undefined) closeSync(fd);
     }
   }
 
@@ -181,16 +213,13 @@ export class WalSegment {
   fd: number | undefined;
   /** Bytes appended (written or pending). */
   size = 0;
+  /** Records appended (its seal counts them). */
+  records = 0;
   /** Records in it not yet released (delivered). */
   live = 0;
   /** Takes no more appends. */
   sealed = false;
   constructor(readonly file: string) {}
-}
-
-export interface WalRecord {
-  readonly arrival: Date;
-  readonly data: string;
 }
 
 /** Where a record lies in the log. */
@@ -206,60 +235,3 @@ export interface ReplayedRecord extends WalRecord {
 }
 
 const SEGMENT_NAME = /^\d+\.wal$/;
-const NEWLINE = 0x0a;
-
-function readSegment(segment: WalSegment, warn: (message: string) => void): ReplayedRecord[] {
-  const buf = readFileSync(segment.file);
-  const records: ReplayedRecord[] = [];
-  let start = 0;
-  let lineNumber = 0;
-  while (start < buf.length) {
-    lineNumber++;
-    const end = buf.indexOf(NEWLINE, start);
-    if (end < 0) {
-      warn(
-        `firehose: skipped a torn last line in ${segment.file} (${buf.length - start} bytes without a newline): the runtime stopped mid-append, before that record was acknowledged`,
-      );
-      break;
-    }
-    try {
-      const record = parseLine(buf.toString('utf8', start, end));
-      records.push({ ...record, location: { segment, offset: start, length: end + 1 - start } });
-    } catch (error) {
-      warn(
-        `firehose: skipped unreadable line ${lineNumber} of ${segment.file} (${(error as Error).message}); the file was changed outside the runtime`,
-      );
-    }
-    start = end + 1;
-  }
-  segment.size = buf.length;
-  return records;
-}
-
-/**
- * A record as a log line. The data goes in as it is, not as a JSON string: escaping (and parsing
- * back) a record that is JSON text itself cost more than the rest of accepting it.
- */
-export function encodeLine(arrival: Date, data: string): Buffer {
-  // Raw UTF-8 cannot carry a lone surrogate; JSON's \u escape can.
-  const line =
-    data.includes('\n') || !isWellFormed(data)
-      ? JSON.stringify({ t: arrival.getTime(), d: data })
-      : `${arrival.getTime()}\t${data}`;
-  return Buffer.from(`${line}\n`, 'utf8');
-}
-
-const RAW_LINE = /^(\d{1,16})\t/;
-
-/** A line without its newline, in either form `encodeLine` writes. */
-export function parseLine(line: string): WalRecord {
-  if (!line.startsWith('{')) {
-    const prefix = RAW_LINE.exec(line);
-    if (prefix === null) throw new Error('not a <ms>\\t<data> or {"t":<ms>,"d":<data>} record');
-    return { arrival: new Date(Number(prefix[1])), data: line.slice(prefix[0].length) };
-  }
-  const value = JSON.parse(line) as { t?: unknown; d?: unknown };
-  if (typeof value.t !== 'number' || typeof value.d !== 'string')
-    throw new Error('not a {"t":<ms>,"d":<data>} record');
-  return { arrival: new Date(value.t), data: value.d };
-}

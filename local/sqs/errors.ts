@@ -1,3 +1,5 @@
+import { dirname } from 'node:path';
+
 /**
  * Errors of the local SQS, each carrying what the AWS JSON 1.0 (query-compatible) protocol needs:
  * the error shape name (`__type` = `com.amazonaws.sqs#<shape>`), the legacy query error code the SDK
@@ -74,20 +76,44 @@ export const batchError = (
   message: string,
 ) => new SqsError(kind, `AWS.SimpleQueueService.${kind}`, message);
 
-/** The state folder holds something the store cannot read: names the file and line. */
+/**
+ * The state log holds something the store cannot read (damage, not a torn tail): names the file,
+ * the byte offset and the salvage command. The file is left untouched.
+ */
 export class SqsStateError extends Error {
   override readonly name = 'SqsStateError';
 
   constructor(
     readonly file: string,
-    readonly line: number,
-    reason: string,
+    readonly offset: number,
+    readonly reason: string,
   ) {
     super(
-      `Local SQS state file ${file} is corrupted at line ${line}: ${reason}. ` +
-        'Move the file away to start with empty queues (its messages are then lost), or restore it from a copy.',
+      `Local SQS state file ${file} is damaged at byte ${offset}: ${reason}. The runtime left the file as it is. ` +
+        `Copy every intact record into a new state folder with \`inferbus local salvage --state-dir ${stateDirOf(file)}\` ` +
+        '(it lists what it could not read) and start from that folder, or restore the file from a backup.',
     );
   }
+}
+
+/** The state log is gone, though the state folder shows that queues were kept there. */
+export class SqsLogMissingError extends Error {
+  override readonly name = 'SqsLogMissingError';
+
+  constructor(
+    readonly file: string,
+    evidence: string,
+  ) {
+    super(
+      `Local SQS state file ${file} is missing, yet ${evidence}: starting would silently lose every queued message. ` +
+        `Restore the file from a backup; to start with empty queues on purpose, move ${stateDirOf(file)} away or start with --reset.`,
+    );
+  }
+}
+
+/** The state folder of `<stateDir>/sqs/queues.log`. */
+function stateDirOf(file: string): string {
+  return dirname(dirname(file));
 }
 
 /** A write to the state folder failed; the store refuses further work rather than lose messages. */

@@ -4,30 +4,31 @@ import {
   fdatasyncSync,
   fsyncSync,
   mkdirSync,
+  mkdtempSync,
   openSync,
   readFileSync,
   renameSync,
   rmSync,
   statSync,
   truncateSync,
+  writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { type Deferred, deferred } from '../deferred.js';
 import { writeFully } from '../fs-sync.js';
 import { Compaction, type PlacedCallback, type SnapshotEntry } from './compaction.js';
-import { SqsStateError, SqsStorageError } from './errors.js';
+import { SqsLogMissingError, SqsStateError, SqsStorageError } from './errors.js';
+import { isFramed, LogDamage, scanLog, type TornTail } from './log-scan.js';
 import type { BodyLocation, StoredBody } from './queue.js';
+import { sendRecordBody } from './record-decode.js';
 import { readRecords } from './record-reader.js';
 import {
-  decodeRecord,
   encodeRecord,
   type HeaderRecord,
   LOG_VERSION,
   type LogRecord,
-  LogRecordError,
   RecordBuffer,
   type SendRecord,
-  sendRecordBody,
 } from './records.js';
 
 export interface StateLogOptions {
@@ -38,6 +39,11 @@ export interface StateLogOptions {
   /** Longest a compaction holds the event loop in one turn, in ms (tests use 0: one record a turn). Default 5. */
   compactSliceMs?: number;
   warn?: (message: string) => void;
+  /**
+   * Why a log must already exist, when it must (other state in the state folder that is only ever
+   * created after the log): a missing log is then an error, not an empty start.
+   */
+  existingState?: () => string | undefined;
 }
 
 export interface StateLogHooks {
@@ -69,9 +75,11 @@ interface Watcher {
 /**
  * Append-only log with group commit: `append` buffers a record; one `writeSync` per event-loop turn
  * writes the whole batch, and `commit()` resolves once the batch is in the OS (and on disk with
- * `fsync`). Callers are answered only after that, so a SIGKILL loses nothing that was acknowledged;
- * a torn last record from a kill mid-write is cut off at the next start. Records are encoded as
- * `encodeRecord` describes; a log in the older version 1 format is read, then rewritten at once.
+ * `fsync`). Callers are answered only after that, so a SIGKILL loses nothing that was acknowledged.
+ * Every record carries a checksum (`encodeRecord`). At start, a torn last record from a kill
+ * mid-write is cut off (its bytes kept beside the log, see `cutTornTail`); any other damage stops the
+ * start and leaves the file as it is (the rule: `scanLog`). A log in the older versions 1 and 2 (no
+ * checksums) is read, then rewritten at once as version 3.
  */
 export class StateLog {
   readonly file: string;
@@ -89,6 +97,8 @@ export class StateLog {
   private readonly compactMinBytes: number;
   private readonly compactSliceMs: number;
   private readonly warn: (message: string) => void;
+  /** Whether the records of the current file carry checksums (version 3). */
+  private framed = true;
 
   constructor(
     dir: string,
@@ -99,17 +109,16 @@ export class StateLog {
     this.compactMinBytes = options.compactMinBytes ?? 16 << 20;
     this.compactSliceMs = options.compactSliceMs ?? 5;
     this.warn = options.warn ?? ((m) => console.warn(m));
-    mkdirSync(dir, { recursive: true });
     this.file = join(dir, 'queues.log');
+    if (!existsSync(this.file)) createLog(dir, this.file, options.existingState?.());
     // A leftover temp file means a compaction died before its rename: the old log is still whole.
     rmSync(`${this.file}.tmp`, { force: true });
     const version = this.replay();
     // Read-write: message bodies dropped from memory are read back from their records.
     this.fd = openSync(this.file, 'a+');
     this.bytes = statSync(this.file).size;
-    if (version === undefined) this.writeNow(encodeRecord(HEADER));
     // An older format is rewritten at once, so appends never mix two formats in one file.
-    else if (version !== LOG_VERSION) this.compactNow();
+    if (version !== LOG_VERSION) this.compactNow();
     else this.maybeCompact();
   }
 
@@ -168,10 +177,10 @@ export class StateLog {
     );
     return records.map((bytes, i) => {
       const m = messages[i] as StoredBody;
-      const body = sendRecordBody(bytes, m.id);
+      const body = sendRecordBody(bytes, m.id, this.framed);
       if (body === undefined) {
         throw new SqsStorageError(
-          `${this.file} holds no whole record of message ${m.id} at byte ${m.loc?.offset}: was it changed while the runtime ran? Restart the runtime to replay it.`,
+          `${this.file} holds no whole record of message ${m.id} at byte ${m.loc?.offset} (or its checksum does not match): it was changed while the runtime ran. Stop the runtime and restart it: the start checks the whole file.`,
         );
       }
       return body;
@@ -278,6 +287,7 @@ export class StateLog {
     renameSync(compaction.tmp, this.file);
     closeSync(this.fd);
     this.fd = openSync(this.file, 'a+');
+    this.framed = true;
     this.bytes = size;
     if (this.hooks.placed) for (const [id, location] of placements) this.hooks.placed(id, location);
     for (const [placed, location] of followed) placed(location);
@@ -290,71 +300,95 @@ export class StateLog {
     }
   }
 
-  /** Replays the log; returns the version it was written in, or undefined when there was none. */
-  private replay(): number | undefined {
-    if (!existsSync(this.file)) return undefined;
+  /** Replays the log; returns the version it was written in. */
+  private replay(): number {
     let buf: Buffer;
     try {
       buf = readFileSync(this.file);
     } catch (e) {
       throw new SqsStateError(this.file, 0, `cannot be read (${e instanceof Error ? e.message : String(e)})`);
     }
+    if (buf.length === 0) {
+      throw new SqsStateError(this.file, 0, 'the file is empty, yet a log is created with its header record');
+    }
+    this.framed = isFramed(buf);
     let version: number | undefined;
-    for (let start = 0; start < buf.length; ) {
-      const line = () => lineAt(buf, start);
-      let decoded: ReturnType<typeof decodeRecord>;
-      try {
-        decoded = decodeRecord(buf, start);
-      } catch (e) {
-        if (e instanceof LogRecordError) throw new SqsStateError(this.file, line(), e.message);
-        throw e;
-      }
-      if (decoded === undefined) {
-        // A kill in the middle of a write leaves a partial last record; that batch was never acknowledged.
-        this.warn(
-          `Local SQS: ignoring a truncated last line (${buf.length - start} bytes) in ${this.file}, left by an interrupted write.`,
-        );
-        truncateSync(this.file, start);
-        break;
-      }
-      const record = decoded.record;
-      if (start === 0) version = headerVersion(record, this.file);
-      else if (typeof record.t !== 'string') throw new SqsStateError(this.file, line(), 'not a log record');
-      else {
-        try {
-          this.hooks.apply(record);
-        } catch (e) {
-          if (e instanceof SqsStateError) throw e;
-          throw new SqsStateError(this.file, line(), e instanceof Error ? e.message : String(e));
+    const records = scanLog(buf);
+    try {
+      for (let next = records.next(); ; next = records.next()) {
+        if (next.done) {
+          if (next.value !== undefined) this.cutTornTail(buf, next.value);
+          break;
+        }
+        const { record, start } = next.value;
+        if (start === 0) version = headerVersion(record, this.file);
+        else {
+          try {
+            this.hooks.apply(record);
+          } catch (e) {
+            throw new LogDamage(start, e instanceof Error ? e.message : String(e));
+          }
         }
       }
-      start = decoded.end;
+    } catch (e) {
+      if (e instanceof LogDamage) throw new SqsStateError(this.file, e.offset, e.reason);
+      throw e;
+    }
+    if (version === undefined) {
+      throw new SqsStateError(
+        this.file,
+        0,
+        'the header record is unfinished, so this is not a log the runtime wrote',
+      );
     }
     return version;
   }
+
+  /**
+   * Cuts off an incomplete last record (an interrupted write: it was never acknowledged), after
+   * keeping its bytes in `<log>.torn-at-<offset>` for whoever wants to look.
+   */
+  private cutTornTail(buf: Buffer, torn: TornTail): void {
+    const kept = `${this.file}.torn-at-${torn.offset}`;
+    writeFileSync(kept, buf.subarray(torn.offset));
+    truncateSync(this.file, torn.offset);
+    this.warn(
+      `Local SQS: ${this.file} ended in an incomplete record at byte ${torn.offset} (${torn.what}), what a write interrupted by a kill or crash leaves; it was never acknowledged. Cut it off; its ${torn.bytes} bytes are kept in ${kept}. If the file was cut short by something else, records after it are lost: restore it from a backup.`,
+    );
+  }
 }
 
-const SUPPORTED_VERSIONS: readonly unknown[] = [1, LOG_VERSION];
+const SUPPORTED_VERSIONS: readonly unknown[] = [1, 2, LOG_VERSION];
 
 /** The version the header record names; throws SqsStateError for anything else. */
 function headerVersion(record: LogRecord, file: string): number {
-  if (record.t !== 'h' || record.format !== 'inferbus-sqs-log') {
-    throw new SqsStateError(file, 1, 'missing the inferbus-sqs-log header (is this the right folder?)');
-  }
   const version = (record as { v?: unknown }).v;
   if (!SUPPORTED_VERSIONS.includes(version)) {
     throw new SqsStateError(
       file,
-      1,
-      `unsupported log version ${String(version)} (this runtime reads versions ${SUPPORTED_VERSIONS.join(' and ')}; was it written by a newer inferbus?)`,
+      0,
+      `unsupported log version ${String(version)} (this runtime reads versions ${SUPPORTED_VERSIONS.join(', ')}; was it written by a newer inferbus?)`,
     );
   }
   return version as number;
 }
 
-/** 1-based line number of byte `offset` (error messages only: it scans from the start). */
-function lineAt(buf: Buffer, offset: number): number {
-  let line = 1;
-  for (let i = buf.indexOf(0x0a); i >= 0 && i < offset; i = buf.indexOf(0x0a, i + 1)) line++;
-  return line;
+/**
+ * Creates an empty log (its header) and its folder together: the folder appears, by a rename, only
+ * with the log in it. So a folder without its log, or `existingState`, means the log was removed.
+ */
+function createLog(dir: string, file: string, existingState: string | undefined): void {
+  if (existsSync(dir))
+    throw new SqsLogMissingError(file, `its folder ${dir} exists, and is only ever created with it`);
+  if (existingState !== undefined) throw new SqsLogMissingError(file, existingState);
+  mkdirSync(dirname(dir), { recursive: true });
+  const staging = mkdtempSync(`${dir}.new-`);
+  const fd = openSync(join(staging, 'queues.log'), 'w');
+  try {
+    writeFully(fd, encodeRecord(HEADER));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(staging, dir);
 }

@@ -1,10 +1,12 @@
+import { CHECKSUM_PREFIX_BYTES, writeChecksum } from '../checksum.js';
 import type { SqsMessageAttribute } from '../model.js';
 
 /**
  * Records of the SQS state log (`<stateDir>/sqs/queues.log`). Queues are named by queue name (stable
- * across restarts); times are wall-clock epoch milliseconds. On disk (version 2) every record is one
- * JSON line, except that a send record's body is not in its JSON: the line carries the body's UTF-8
- * byte length in `bl`, and the body follows as raw bytes and a newline (see {@link encodeRecord}).
+ * across restarts); times are wall-clock epoch milliseconds. On disk (version 3) every record is its
+ * checksum (see local/checksum.ts) and one JSON line, except that a send record's body is not in its
+ * JSON: the line carries the body's UTF-8 byte length in `bl`, and the body follows as raw bytes and a
+ * newline (see {@link encodeRecord}). Versions 1 and 2 (no checksums) are read by record-decode.ts.
  */
 export type LogRecord =
   | HeaderRecord
@@ -20,8 +22,11 @@ export type LogRecord =
 export interface HeaderRecord {
   t: 'h';
   format: 'inferbus-sqs-log';
-  /** 2: bodies framed as raw bytes. 1: bodies as JSON strings in `b`; still read, then rewritten as 2. */
-  v: 1 | 2;
+  /**
+   * 3: every record checksummed. 2: bodies framed as raw bytes. 1: bodies as JSON strings in `b`.
+   * 1 and 2 are still read, then rewritten as 3.
+   */
+  v: 1 | 2 | 3;
 }
 
 /** A message enters a queue: a SendMessage, or (with `n`/`f`/`k`) a compaction snapshot of one. */
@@ -113,13 +118,14 @@ export interface TaskEndRecord {
 export type MoveTaskStatus = 'RUNNING' | 'COMPLETED' | 'CANCELLED' | 'FAILED';
 
 /** The log format version written. */
-export const LOG_VERSION = 2;
+export const LOG_VERSION = 3;
 const NEWLINE = 0x0a;
 
 /**
- * One record as log bytes. A send record's body goes out as raw UTF-8 after its JSON line rather
- * than as a JSON string inside it: a body is usually JSON text itself, and escaping every quote of
- * it (and parsing that back) was most of the cost of logging a message.
+ * One record as log bytes: `<crc32 hex> <JSON line>\n`, the checksum covering every byte after it.
+ * A send record's body goes out as raw UTF-8 after its JSON line (and is covered by the same
+ * checksum) rather than as a JSON string inside it: a body is usually JSON text itself, and escaping
+ * every quote of it (and parsing that back) was most of the cost of logging a message.
  */
 export function encodeRecord(record: LogRecord): Buffer {
   const out = new RecordBuffer(0);
@@ -152,9 +158,12 @@ export class RecordBuffer {
     }
     const line = JSON.stringify(record);
     const start = this.length;
-    this.reserve(maxUtf8Bytes(line) + 1);
-    this.length += this.buf.write(line, start, 'utf8');
-    this.buf[this.length++] = NEWLINE;
+    this.reserve(CHECKSUM_PREFIX_BYTES + maxUtf8Bytes(line) + 1);
+    let at = start + CHECKSUM_PREFIX_BYTES;
+    at += this.buf.write(line, at, 'utf8');
+    this.buf[at++] = NEWLINE;
+    writeChecksum(this.buf, start, at);
+    this.length = at;
     return start;
   }
 
@@ -170,13 +179,15 @@ export class RecordBuffer {
     // Same bytes as JSON.stringify({ ...head, bl }), without copying the record.
     const line = `${JSON.stringify(head).slice(0, -1)},"bl":${bodyBytes}}`;
     const start = this.length;
-    this.reserve(maxUtf8Bytes(line) + bodyBytes + 2);
-    let at = start + this.buf.write(line, start, 'utf8');
+    this.reserve(CHECKSUM_PREFIX_BYTES + maxUtf8Bytes(line) + bodyBytes + 2);
+    let at = start + CHECKSUM_PREFIX_BYTES;
+    at += this.buf.write(line, at, 'utf8');
     this.buf[at++] = NEWLINE;
     if (typeof body === 'string') this.buf.write(body, at, bodyBytes, 'utf8');
     else this.buf.set(body, at);
     at += bodyBytes;
     this.buf[at++] = NEWLINE;
+    writeChecksum(this.buf, start, at);
     this.length = at;
     return start;
   }
@@ -202,77 +213,4 @@ export class RecordBuffer {
 /** An upper bound of the text's UTF-8 length that needs no scan of it. */
 function maxUtf8Bytes(text: string): number {
   return 3 * text.length;
-}
-
-/** A record read from log bytes, and the offset just past it. */
-export interface DecodedRecord {
-  readonly record: LogRecord;
-  readonly end: number;
-}
-
-/** Why bytes of the log are not a record. */
-export class LogRecordError extends Error {
-  override readonly name = 'LogRecordError';
-}
-
-/**
- * Decodes the record starting at `start`: undefined when `buf` ends before the record does (a torn
- * write); throws LogRecordError when the bytes are not a JSON object (the caller checks its type `t`
- * and fields). Reads both versions: a send record
- * carries its body either framed (`bl`, version 2) or inline (`b`, version 1).
- */
-export function decodeRecord(buf: Buffer, start: number): DecodedRecord | undefined {
-  const line = decodeLine(buf, start);
-  if (line === undefined) return undefined;
-  const framed = line.record as { t: string; bl?: unknown; b?: unknown };
-  if (framed.t !== 's' || framed.bl === undefined) return line;
-  const length = framed.bl;
-  if (typeof length !== 'number' || !Number.isInteger(length) || length < 0) {
-    throw new LogRecordError('a message record has an invalid body length');
-  }
-  const bodyEnd = line.end + length;
-  if (bodyEnd >= buf.length) return undefined;
-  if (buf[bodyEnd] !== NEWLINE) {
-    throw new LogRecordError(`a message body is not followed by a newline after its ${length} bytes`);
-  }
-  framed.b = buf.toString('utf8', line.end, bodyEnd);
-  return { record: framed as LogRecord, end: bodyEnd + 1 };
-}
-
-/** The JSON line starting at `start` (of a send record in version 2: without its body). */
-function decodeLine(buf: Buffer, start: number): DecodedRecord | undefined {
-  const nl = buf.indexOf(NEWLINE, start);
-  if (nl < 0) return undefined;
-  let record: unknown;
-  try {
-    record = JSON.parse(buf.toString('utf8', start, nl));
-  } catch {
-    throw new LogRecordError('not a JSON record');
-  }
-  if (typeof record !== 'object' || record === null || Array.isArray(record)) {
-    throw new LogRecordError('not a log record');
-  }
-  return { record: record as LogRecord, end: nl + 1 };
-}
-
-/**
- * The body bytes of the send record of message `id` that fills `buf` exactly (a view into it);
- * undefined when `buf` is not that record. Reads both versions, like {@link decodeRecord}.
- */
-export function sendRecordBody(buf: Buffer, id: string): Buffer | undefined {
-  let line: DecodedRecord | undefined;
-  try {
-    line = decodeLine(buf, 0);
-  } catch {
-    return undefined;
-  }
-  if (line === undefined || line.record.t !== 's' || line.record.id !== id) return undefined;
-  const { bl, b } = line.record as { bl?: unknown; b?: unknown };
-  if (bl === undefined) {
-    // Version 1: the body is a JSON string in the line.
-    return line.end === buf.length && typeof b === 'string' ? Buffer.from(b, 'utf8') : undefined;
-  }
-  const bodyEnd = buf.length - 1;
-  if (bl !== bodyEnd - line.end || buf[bodyEnd] !== NEWLINE) return undefined;
-  return buf.subarray(line.end, bodyEnd);
 }

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { QueueModel, QueueService, SqsMessageAttribute } from '../model.js';
 import { normalizeAttributes } from './attributes.js';
@@ -113,6 +114,7 @@ export class QueueStore implements QueueService {
         compactMinBytes: options.compactMinBytes,
         compactSliceMs: options.compactSliceMs,
         warn: this.warn,
+        existingState: () => laterState(options.stateDir),
       },
     );
     replay.reportSkipped(this.log.file);
@@ -339,4 +341,15 @@ export class QueueStore implements QueueService {
     to.add(m.copy(origin, reset), VISIBLE);
     this.polls.serve(to);
   }
+}
+
+/**
+ * State the local runtime creates only after the SQS log (it starts the queues before Firehose), so
+ * a state folder holding it without the log lost its log.
+ */
+function laterState(stateDir: string): string | undefined {
+  const firehose = join(stateDir, 'firehose');
+  return existsSync(firehose)
+    ? `the state folder holds Firehose state (${firehose}), created only after it`
+    : undefined;
 }

@@ -1,9 +1,19 @@
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FirehoseWal } from '../../local/firehose';
 import { encodeLine, parseLine } from '../../local/firehose/wal';
+import { decodeRecordLine } from '../../local/firehose/wal-format';
+import { WalDamageError } from '../../local/firehose/wal-read';
 
 function defined<T>(value: T | undefined): T {
   if (value === undefined) throw new Error('expected a value');
@@ -64,7 +74,8 @@ describe('FirehoseWal', () => {
     crashed.append(new Date(3_000), 'three');
     await crashed.commit();
     // Killed mid-append: half a line at the end of the active segment, never acknowledged.
-    appendFileSync(join(dir, '0000000002.wal'), '{"t":4000,"d":"fo');
+    const size = readFileSync(join(dir, '0000000002.wal')).length;
+    appendFileSync(join(dir, '0000000002.wal'), encodeLine(new Date(4_000), 'four').subarray(0, 12));
 
     const { wal, replayed } = FirehoseWal.open(dir, warn);
     expect(replayed.map((r) => [r.data, r.arrival.getTime()])).toEqual([
@@ -73,15 +84,21 @@ describe('FirehoseWal', () => {
       ['three', 3_000],
     ]);
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toContain(join(dir, '0000000002.wal'));
-    expect(warnings[0]).toMatch(/torn last line/);
+    expect(warnings[0]).toContain(
+      `${join(dir, '0000000002.wal')} ended in an unfinished line at byte ${size} (12 bytes)`,
+    );
     expect(wal.read(defined(replayed[2]).location).data).toBe('three');
     // New records go to a new segment; replayed segments go once their records are delivered.
     wal.append(new Date(), 'five');
     await wal.commit();
-    expect(files()).toEqual(['0000000001.wal', '0000000002.wal', '0000000003.wal']);
+    expect(files()).toEqual([
+      '0000000001.wal',
+      '0000000002.wal',
+      `0000000002.wal.torn-at-${size}`,
+      '0000000003.wal',
+    ]);
     for (const r of replayed) wal.release(r.location.segment, 1);
-    expect(files()).toEqual(['0000000003.wal']);
+    expect(files()).toEqual([`0000000002.wal.torn-at-${size}`, '0000000003.wal']);
     wal.close();
   });
 
@@ -105,21 +122,124 @@ describe('FirehoseWal', () => {
   });
 });
 
+describe('FirehoseWal on damaged segments', () => {
+  let dir: string;
+  const warnings: string[] = [];
+  const warn = (message: string) => warnings.push(message);
+  const segment = (n: number) => join(dir, `${String(n).padStart(10, '0')}.wal`);
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'inferbus-wal-damage-'));
+    warnings.length = 0;
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Segment 1 sealed with 100 records of tenant acme, segment 2 left active (a killed runtime) with 100 more. */
+  async function crashedLog(): Promise<void> {
+    const { wal } = FirehoseWal.open(dir, warn);
+    for (let i = 0; i < 100; i++) wal.append(new Date(1_000 + i), `{"tenant":"acme","n":${i}}`);
+    await wal.commit();
+    wal.rotate();
+    for (let i = 100; i < 200; i++) wal.append(new Date(1_000 + i), `{"tenant":"acme","n":${i}}`);
+    await wal.commit();
+  }
+
+  it('refuses a changed byte in a record, naming file and byte, and leaves the file as it is', async () => {
+    await crashedLog();
+    const bytes = readFileSync(segment(1));
+    const at = bytes.indexOf('"acme","n":42}');
+    bytes[at + 4] = 'f'.charCodeAt(0); // tenant acme becomes acmf
+    writeFileSync(segment(1), bytes);
+    const lineStart = bytes.lastIndexOf('\n', at) + 1;
+    expect(() => FirehoseWal.open(dir, warn)).toThrow(WalDamageError);
+    expect(() => FirehoseWal.open(dir, warn)).toThrow(
+      `Firehose write-ahead log ${segment(1)} is damaged at byte ${lineStart}: checksum mismatch`,
+    );
+    expect(readFileSync(segment(1)).equals(bytes)).toBe(true);
+  });
+
+  it('refuses a sealed segment cut in half: only the last segment can be torn by a kill', async () => {
+    await crashedLog();
+    const bytes = readFileSync(segment(1));
+    truncateSync(segment(1), Math.floor(bytes.length / 2));
+    expect(() => FirehoseWal.open(dir, warn)).toThrow(
+      /0000000001\.wal is damaged at byte \d+: an unfinished line in a segment that was sealed/,
+    );
+    expect(readFileSync(segment(1)).length).toBe(Math.floor(bytes.length / 2));
+  });
+
+  it('refuses a sealed segment cut on a line boundary, or with a whole line removed', async () => {
+    await crashedLog();
+    const bytes = readFileSync(segment(1));
+    const lastLine = bytes.lastIndexOf('\n', bytes.length - 2) + 1;
+    writeFileSync(segment(1), bytes.subarray(0, lastLine)); // the seal is gone
+    expect(() => FirehoseWal.open(dir, warn)).toThrow(/ends without its seal, though a later one exists/);
+    const second = bytes.indexOf('\n') + 1;
+    const third = bytes.indexOf('\n', second) + 1;
+    writeFileSync(segment(1), Buffer.concat([bytes.subarray(0, second), bytes.subarray(third)]));
+    expect(() => FirehoseWal.open(dir, warn)).toThrow(/the seal counts 100 records, the segment holds 99/);
+  });
+
+  it('cuts the last segment of a killed runtime at a torn line, reports it, keeps the rest and seals the segment', async () => {
+    await crashedLog();
+    const bytes = readFileSync(segment(2));
+    const cut = Math.floor(bytes.length / 2) + 5; // inside a line
+    truncateSync(segment(2), cut);
+    const lineStart = bytes.lastIndexOf('\n', cut) + 1;
+    const { wal, replayed } = FirehoseWal.open(dir, warn);
+    const kept = bytes.subarray(0, lineStart).toString().split('\n').length - 1;
+    expect(replayed).toHaveLength(100 + kept);
+    expect(warnings.join('\n')).toContain(
+      `${segment(2)} ended in an unfinished line at byte ${lineStart} (${cut - lineStart} bytes)`,
+    );
+    expect(readFileSync(`${segment(2)}.torn-at-${lineStart}`).equals(bytes.subarray(lineStart, cut))).toBe(
+      true,
+    );
+    wal.append(new Date(), 'later');
+    await wal.commit();
+    // Killed again: segment 2 is no longer the last, and reads as sealed.
+    expect(FirehoseWal.open(dir, warn).replayed).toHaveLength(100 + kept + 1);
+  });
+
+  it('refuses a record changed while the runtime ran when it is read back', async () => {
+    const { wal } = FirehoseWal.open(dir, warn);
+    const location = wal.append(new Date(1), '{"tenant":"acme"}');
+    await wal.commit();
+    const bytes = readFileSync(segment(1));
+    bytes[bytes.indexOf('acme')] = 'A'.charCodeAt(0);
+    writeFileSync(segment(1), bytes);
+    expect(() => wal.read(location)).toThrow(/checksum mismatch/);
+    wal.close();
+  });
+
+  it('reads segments written before checksums', () => {
+    writeFileSync(segment(3), '1000\t{"a":1}\n{"t":2000,"d":"two\\nlines"}\n');
+    writeFileSync(segment(4), '3000\tthree\n');
+    const { wal, replayed } = FirehoseWal.open(dir, warn);
+    expect(replayed.map((r) => r.data)).toEqual(['{"a":1}', 'two\nlines', 'three']);
+    expect(wal.read((replayed[1] as (typeof replayed)[number]).location).data).toBe('two\nlines');
+    expect(warnings).toEqual([]);
+    wal.close();
+  });
+});
+
 describe('Firehose write-ahead log lines', () => {
   const arrival = new Date(1_700_000_000_123);
 
   it('writes a record without newlines as it is, after its arrival time', () => {
     const data = '{"k":"v \\"q\\" é"}';
     const line = encodeLine(arrival, data);
-    expect(line.toString('utf8')).toBe(`1700000000123\t${data}\n`);
-    expect(parseLine(line.toString('utf8', 0, line.length - 1))).toEqual({ arrival, data });
+    expect(line.toString('utf8')).toMatch(/^[0-9a-f]{8} /);
+    expect(line.toString('utf8', 9)).toBe(`1700000000123\t${data}\n`);
+    expect(decodeRecordLine(line, 0, line.length)).toEqual({ arrival, data });
   });
 
   it('falls back to a JSON line for data with a newline or a lone surrogate, and reads old lines', () => {
     for (const data of ['two\nlines', 'lone \ud800 surrogate']) {
-      const line = encodeLine(arrival, data).toString('utf8');
-      expect(line.startsWith('{')).toBe(true);
-      expect(parseLine(line.slice(0, -1))).toEqual({ arrival, data });
+      const line = encodeLine(arrival, data);
+      expect(line.toString('utf8', 9).startsWith('{')).toBe(true);
+      expect(decodeRecordLine(line, 0, line.length)).toEqual({ arrival, data });
+      expect(parseLine(line.toString('utf8', 9, line.length - 1))).toEqual({ arrival, data });
     }
   });
 

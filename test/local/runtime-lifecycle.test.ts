@@ -31,9 +31,9 @@ describe('LocalRuntime lifecycle', () => {
     // The queues start after the endpoint, the S3 server and DynamoDB's thread: a log they cannot
     // read makes the start fail with all three up (before, the S3 server kept listening).
     mkdirSync(join(dir, 'sqs'), { recursive: true });
-    writeFileSync(join(dir, 'sqs', 'queues.log'), '{"t":"h","format":"inferbus-sqs-log","v":3}\n');
+    writeFileSync(join(dir, 'sqs', 'queues.log'), '{"t":"h","format":"inferbus-sqs-log","v":9}\n');
     const before = listening();
-    await expect(start(dir)).rejects.toThrow(/unsupported log version 3/);
+    await expect(start(dir)).rejects.toThrow(/unsupported log version 9/);
     // Closed handles leave the list on a later turn of the event loop; leaked ones never do.
     await expect.poll(listening, { timeout: 2000 }).toBe(before);
   });

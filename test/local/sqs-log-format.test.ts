@@ -9,20 +9,14 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { QueueModel } from '../../local/model.js';
 import { SqsStateError } from '../../local/sqs/errors.js';
 import type { BodyLocation } from '../../local/sqs/queue.js';
+import { decodeRecord, LogRecordError, sendRecordBody } from '../../local/sqs/record-decode.js';
 import { readRecords } from '../../local/sqs/record-reader.js';
-import {
-  decodeRecord,
-  encodeRecord,
-  type LogRecord,
-  LogRecordError,
-  RecordBuffer,
-  type SendRecord,
-  sendRecordBody,
-} from '../../local/sqs/records.js';
+import { encodeRecord, type LogRecord, RecordBuffer, type SendRecord } from '../../local/sqs/records.js';
 import { QueueStore } from '../../local/sqs/store.js';
 
 const OTHER: QueueModel = {
@@ -65,28 +59,35 @@ afterEach(() => {
 describe('SQS log record encoding', () => {
   const send: SendRecord = { t: 's', q: 'other', id: 'm1', b: BODY, ts: NOW };
 
-  it('writes a send record as a JSON line with the body length, then the raw body', () => {
+  it('writes a send record as its checksum, a JSON line with the body length, then the raw body', () => {
     const bytes = encodeRecord(send);
     const head = `{"t":"s","q":"other","id":"m1","ts":${NOW},"bl":${Buffer.byteLength(BODY)}}\n`;
-    expect(bytes.toString('utf8')).toBe(`${head}${BODY}\n`);
-    const decoded = decodeRecord(bytes, 0);
-    expect(decoded?.end).toBe(bytes.length);
-    expect(decoded?.record).toMatchObject(send);
+    const rest = Buffer.from(`${head}${BODY}\n`);
+    expect(bytes.toString('utf8')).toBe(`${crc32(rest).toString(16).padStart(8, '0')} ${rest}`);
+    const decoded = decodeRecord(bytes, 0, true);
+    expect(decoded).toMatchObject({ kind: 'record', end: bytes.length, record: send });
   });
 
   it('reads version 1 records, whose body is a JSON string', () => {
     const line = Buffer.from(`${JSON.stringify(send)}\n`);
-    expect(decodeRecord(line, 0)).toEqual({ record: send, end: line.length });
+    expect(decodeRecord(line, 0, false)).toEqual({ kind: 'record', record: send, end: line.length });
   });
 
-  it('reports a record cut short as torn, and broken framing as an error', () => {
+  it('reports a record cut short as incomplete, and broken framing or a changed byte as an error', () => {
     const bytes = encodeRecord(send);
-    expect(decodeRecord(bytes.subarray(0, bytes.length - 1), 0)).toBeUndefined();
-    expect(decodeRecord(bytes.subarray(0, 10), 0)).toBeUndefined();
+    expect(decodeRecord(bytes.subarray(0, bytes.length - 1), 0, true).kind).toBe('incomplete');
+    expect(decodeRecord(bytes.subarray(0, 5), 0, true).kind).toBe('incomplete');
+    expect(decodeRecord(bytes.subarray(0, 20), 0, true).kind).toBe('incomplete');
     const noNewline = Buffer.concat([bytes.subarray(0, bytes.length - 1), Buffer.from('xx')]);
-    expect(() => decodeRecord(noNewline, 0)).toThrow(LogRecordError);
-    expect(() => decodeRecord(Buffer.from('{"t":"s","bl":-1}\n\n'), 0)).toThrow(/invalid body length/);
-    expect(() => decodeRecord(Buffer.from('[1]\n'), 0)).toThrow(/not a log record/);
+    expect(() => decodeRecord(noNewline, 0, true)).toThrow(LogRecordError);
+    const changed = Buffer.from(bytes);
+    changed[changed.length - 3] = (changed[changed.length - 3] as number) ^ 1;
+    expect(() => decodeRecord(changed, 0, true)).toThrow(/checksum mismatch/);
+    expect(() => decodeRecord(Buffer.from('{"t":"s","bl":-1}\n\n'), 0, false)).toThrow(
+      /impossible body length/,
+    );
+    expect(() => decodeRecord(Buffer.from('[1]\n'), 0, false)).toThrow(/not a log record/);
+    expect(() => decodeRecord(Buffer.from('{"t":"d"}\n'), 0, true)).toThrow(/no record checksum/);
   });
 });
 
@@ -118,13 +119,20 @@ describe('SQS log record buffer and bulk reads', () => {
   });
 
   it('finds the body of a send record, of either version, only for its message id', () => {
-    const v2 = encodeRecord(send);
-    expect(sendRecordBody(v2, 'm1')?.toString('utf8')).toBe(BODY);
-    expect(sendRecordBody(v2, 'm2')).toBeUndefined();
-    expect(sendRecordBody(v2.subarray(0, v2.length - 1), 'm1')).toBeUndefined();
-    expect(sendRecordBody(encodeRecord(records[1] as LogRecord), 'm1')).toBeUndefined();
+    const v3 = encodeRecord(send);
+    expect(sendRecordBody(v3, 'm1', true)?.toString('utf8')).toBe(BODY);
+    expect(sendRecordBody(v3, 'm2', true)).toBeUndefined();
+    expect(sendRecordBody(v3.subarray(0, v3.length - 1), 'm1', true)).toBeUndefined();
+    expect(sendRecordBody(encodeRecord(records[1] as LogRecord), 'm1', true)).toBeUndefined();
+    const changed = Buffer.from(v3);
+    changed[changed.length - 2] = (changed[changed.length - 2] as number) ^ 1;
+    expect(sendRecordBody(changed, 'm1', true)).toBeUndefined();
+    const v2 = Buffer.from(
+      `${JSON.stringify({ ...send, b: undefined, bl: Buffer.byteLength(BODY) })}\n${BODY}\n`,
+    );
+    expect(sendRecordBody(v2, 'm1', false)?.toString('utf8')).toBe(BODY);
     const v1 = Buffer.from(`${JSON.stringify(send)}\n`);
-    expect(sendRecordBody(v1, 'm1')?.toString('utf8')).toBe(BODY);
+    expect(sendRecordBody(v1, 'm1', false)?.toString('utf8')).toBe(BODY);
   });
 
   it('reads records near and far apart, in any order, each whole', () => {
@@ -170,14 +178,18 @@ describe('SQS log on disk', () => {
     await a.store.send('other', 'kept');
     a.store.close();
     const size = readFileSync(a.file).length;
-    appendFileSync(a.file, `{"t":"s","q":"other","id":"torn","ts":${NOW},"bl":100}\n{"half`);
+    const torn = encodeRecord({ t: 's', q: 'other', id: 'torn', ts: NOW, b: 'x'.repeat(100) });
+    appendFileSync(a.file, torn.subarray(0, torn.length - 30));
     const b = open(dir);
-    expect(b.warnings.join('\n')).toMatch(/truncated last line/);
+    expect(b.warnings.join('\n')).toContain(
+      `${a.file} ended in an incomplete record at byte ${size} (${torn.length - 30} of the ${torn.length} bytes of the record of message torn (queue other))`,
+    );
     expect(b.store.counts('other').visible).toBe(1);
     expect(readFileSync(b.file).length).toBe(size);
+    expect(readFileSync(`${a.file}.torn-at-${size}`)).toEqual(torn.subarray(0, torn.length - 30));
   });
 
-  it('reads a version 1 log and rewrites it as version 2', async () => {
+  it('reads a version 1 log and rewrites it as version 3', async () => {
     const dir = tempDir();
     const a = open(dir);
     a.store.close();
@@ -189,7 +201,9 @@ describe('SQS log on disk', () => {
     ];
     writeFileSync(a.file, v1.map((r) => `${JSON.stringify(r)}\n`).join(''));
     const b = open(dir);
-    expect(readFileSync(b.file, 'utf8').split('\n')[0]).toBe('{"t":"h","format":"inferbus-sqs-log","v":2}');
+    expect(readFileSync(b.file, 'utf8').split('\n')[0]).toMatch(
+      /^[0-9a-f]{8} \{"t":"h","format":"inferbus-sqs-log","v":3\}$/,
+    );
     await b.store.send('other', 'new');
     b.store.close();
     const c = open(dir);
@@ -197,20 +211,40 @@ describe('SQS log on disk', () => {
     expect(bodies.sort()).toEqual([BODY, 'new'].sort());
   });
 
+  it('reads a version 2 log (no checksums), bodies dropped from memory included, and rewrites it as version 3', async () => {
+    const dir = tempDir();
+    open(dir).store.close();
+    const file = join(dir, 'sqs', 'queues.log');
+    const send = (id: string, body: string) =>
+      `{"t":"s","q":"other","id":"${id}","ts":${NOW},"bl":${Buffer.byteLength(body)}}\n${body}\n`;
+    writeFileSync(
+      file,
+      `{"t":"h","format":"inferbus-sqs-log","v":2}\n${send('a', BODY)}${send('b', 'bee')}{"t":"d","q":"other","id":"b"}\n`,
+    );
+    const b = open(dir, { memoryBodyBytes: 0 });
+    expect(readFileSync(file, 'utf8')).toMatch(
+      /^[0-9a-f]{8} \{"t":"h","format":"inferbus-sqs-log","v":3\}\n[0-9a-f]{8} \{/,
+    );
+    expect((await b.store.receive('other', { maxMessages: 10 })).map((m) => m.body)).toEqual([BODY]);
+  });
+
   it('refuses a log of an unknown version, naming the versions it reads', () => {
     const dir = tempDir();
     open(dir).store.close();
     const file = join(dir, 'sqs', 'queues.log');
-    writeFileSync(file, '{"t":"h","format":"inferbus-sqs-log","v":3}\n');
+    writeFileSync(file, '{"t":"h","format":"inferbus-sqs-log","v":4}\n');
     expect(() => open(dir)).toThrow(SqsStateError);
-    expect(() => open(dir)).toThrow(/unsupported log version 3 \(this runtime reads versions 1 and 2/);
+    expect(() => open(dir)).toThrow(/unsupported log version 4 \(this runtime reads versions 1, 2, 3/);
   });
 
-  it('names the line of a record whose body framing is broken', () => {
+  it('names the byte of a record without its checksum in a version 3 log', () => {
     const dir = tempDir();
     open(dir).store.close();
     const file = join(dir, 'sqs', 'queues.log');
-    appendFileSync(file, `{"t":"s","q":"other","id":"x","ts":${NOW},"bl":2}\nabc\n`);
-    expect(() => open(dir)).toThrow(/corrupted at line 2: a message body is not followed by a newline/);
+    const size = readFileSync(file).length;
+    appendFileSync(file, `{"t":"s","q":"other","id":"x","ts":${NOW},"bl":2}\nab\n`);
+    expect(() => open(dir)).toThrow(
+      `queues.log is damaged at byte ${size}: no record checksum where a record starts`,
+    );
   });
 });

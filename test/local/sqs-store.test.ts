@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { QueueModel } from '../../local/model.js';
 import { QueueDoesNotExistError, type SqsError, SqsStateError } from '../../local/sqs/errors.js';
 import { md5Hex, md5OfMessageAttributes } from '../../local/sqs/md5.js';
+import { encodeRecord } from '../../local/sqs/records.js';
 import { QueueStore, type QueueStoreOptions } from '../../local/sqs/store.js';
 
 const ARN = 'arn:aws:sqs:us-east-1:000000000000:';
@@ -358,25 +359,26 @@ describe('durability', () => {
     expect(b.store.counts('other')).toEqual({ visible: 1, inFlight: 0, delayed: 0 });
   });
 
-  it('tolerates a torn last line and reports a corrupted one by file and line', async () => {
+  it('tolerates a torn last record and reports a damaged one by file and byte', async () => {
     const dir = tempDir();
     const a = open(dir);
     await a.store.send('other', 'kept');
     a.store.close();
     const file = join(dir, 'sqs', 'queues.log');
-    appendFileSync(file, '{"t":"s","q":"other","id":"torn","b":"hal');
+    const torn = encodeRecord({ t: 's', q: 'other', id: 'torn', ts: 1, b: 'half' });
+    appendFileSync(file, torn.subarray(0, torn.length - 3));
     const b = open(dir);
-    expect(b.warnings.join('\n')).toMatch(/truncated last line/);
+    expect(b.warnings.join('\n')).toMatch(/ended in an incomplete record at byte \d+/);
     expect(b.store.counts('other').visible).toBe(1);
     b.store.close();
 
-    const lines = readFileSync(file, 'utf8').split('\n');
-    lines.splice(1, 0, '{not json');
-    writeFileSync(file, lines.join('\n'));
+    const text = readFileSync(file, 'utf8');
+    const second = text.indexOf('\n') + 1;
+    writeFileSync(file, `${text.slice(0, second)}{not json\n${text.slice(second)}`);
     expect(() => open(dir)).toThrow(SqsStateError);
-    expect(() => open(dir)).toThrow(/queues\.log is corrupted at line 2/);
+    expect(() => open(dir)).toThrow(`queues.log is damaged at byte ${second}: no record checksum`);
 
-    writeFileSync(file, '{"hello":"world"}\n');
+    writeFileSync(file, encodeRecord({ t: 'd', q: 'other', id: 'x' }));
     expect(() => open(dir)).toThrow(/missing the inferbus-sqs-log header/);
   });
 
