@@ -68,7 +68,8 @@ beforeAll(() => {
     );
 });
 
-const role = (arn: string): CallerPrincipal => ({
+type RoleCaller = Extract<CallerPrincipal, { kind: 'role' }>;
+const role = (arn: string): RoleCaller => ({
   kind: 'role',
   arn,
   account: arn.split(':')[4] as string,
@@ -76,7 +77,7 @@ const role = (arn: string): CallerPrincipal => ({
 
 /** PutEvents of one entry on the bus, as `principal` with its identity policies. */
 const putEvents = (
-  principal: CallerPrincipal & { kind: 'role' },
+  principal: RoleCaller,
   source: string,
   detailType: string,
   identity: readonly PolicyStatement[] = [],
