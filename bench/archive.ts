@@ -19,6 +19,8 @@ import {
   ARCHIVE_TABLE_NAME,
 } from '../functions/core/archive/columns';
 import { NAMED_QUERIES } from '../functions/core/archive/named-queries';
+import { DetailType, RESULT_SOURCE, tenantSource } from '../functions/core/events';
+import { resultEventId } from '../functions/core/inference';
 import { mulberry32 } from '../functions/core/prng';
 import { LocalAthena } from '../local/athena';
 import { columnCodec, convertRecord } from '../local/firehose';
@@ -94,7 +96,9 @@ export function archiveRecords(requests: number, time = new Date()): ArchiveReco
     records.push({
       event_id: `ev-${n}`,
       detail_type: detailType,
-      source: 'inferbus',
+      // Requests come from their tenant's source, everything else from the handlers'.
+      source:
+        detailType === DetailType.InferenceRequested ? tenantSource(String(detail.tenant)) : RESULT_SOURCE,
       account: '000000000000',
       region: 'us-east-1',
       event_time: iso,
@@ -234,7 +238,7 @@ export function realisticArchiveRecords(
     const requestId = uuid(rand);
     const t0 = hourStart.getTime() + Math.floor(((i + rand()) / requests) * 3_600_000);
     const envelope = { id: requestId, tenant, stream, seq, type: 'message.received' };
-    row('InferenceRequested', t0, `inferbus.${tenant}`, envelope, {
+    row('InferenceRequested', t0, tenantSource(tenant), envelope, {
       text: message.text,
       expectedLabel: expected,
     });
@@ -245,8 +249,8 @@ export function realisticArchiveRecords(
       row(
         kind === 'escalated' ? 'EscalationRequested' : 'InferenceCompleted',
         t,
-        'inferbus.results',
-        { ...envelope, id: `${requestId}:t${tier}:${kind}` },
+        RESULT_SOURCE,
+        { ...envelope, id: resultEventId(tenant, requestId, tier, kind as 'completed' | 'escalated') },
         {
           sourceEventId: requestId,
           tier,
@@ -264,8 +268,8 @@ export function realisticArchiveRecords(
       row(
         'InferenceFailed',
         t1,
-        'inferbus.results',
-        { ...envelope, id: `${requestId}:t1:failed` },
+        RESULT_SOURCE,
+        { ...envelope, id: resultEventId(tenant, requestId, 1, 'failed') },
         {
           sourceEventId: requestId,
           errorCode: 'POISON',

@@ -262,6 +262,10 @@ Examples:
       )
       .argument('<event-id>', 'the envelope id (detail.id) of the request, or of one of its results'),
   )
+    .option(
+      '--tenant <id>',
+      "the request's tenant (envelope ids are unique per tenant; needed when tenants share the id)",
+    )
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('--since <day>', 'first archive day (partition dt) searched, yyyy-MM-dd (default: 7 days ago)')
     .option('--dlq-scan <n>', 'read at most N messages of each DLQ', positive, 1000)
@@ -270,10 +274,13 @@ Examples:
     .addHelpText(
       'after',
       `\nThe archive is queried with the id as an Athena execution parameter; every DLQ of the stage is read
-with VisibilityTimeout 0 (a peek: nothing is deleted). Exit code 1 when nothing is found.
+with VisibilityTimeout 0 (a peek: nothing is deleted). Exit code 1 when nothing is found, 2 when
+the id belongs to several tenants and --tenant is missing. A result id (<tenant>:<id>:t1:completed)
+names its tenant itself.
 
 Examples:
   inferbus trace 0b6f7c52-4a1e-4c55-9f57-1d2a7e0c9a10 --local
+  inferbus trace coll-1 --tenant acme --local
   inferbus trace poison-1 --stage prod --region eu-west-1 --since 2026-11-01 --format json`,
     )
     .action(aws((ctx, id: string, options: TraceOptions) => traceCommand(id, options, ctx, io)));

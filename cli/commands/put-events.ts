@@ -1,7 +1,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { envelopeSchema } from '../../functions/core/envelope';
-import { DetailType, EVENT_SOURCE_ROOT, RESULT_SOURCE, tenantSource } from '../../functions/core/events';
+import {
+  DetailType,
+  EVENT_SOURCE_ROOT,
+  HANDLER_DETAIL_TYPES,
+  RESULT_SOURCE,
+  tenantSource,
+} from '../../functions/core/events';
 import { entrySize, MAX_ENTRY_BYTES, type PutEventsEntry } from '../../functions/core/put-events';
 import { type ClaimStore, claimCheckIfNeeded, S3ClaimStore } from '../../functions/producer/claims';
 import { rateLimiter, type SendReport, sendEntries } from '../../functions/producer/sender';
@@ -60,6 +66,8 @@ const issues = (error: { issues: readonly { path: readonly PropertyKey[]; messag
  */
 export function parseLine(value: unknown, detailType: string, busName: string): PutEventsEntry | string {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'expected a JSON object';
+  const handlersOnly = handlersOnlyReason(value as Record<string, unknown>, detailType);
+  if (handlersOnly) return handlersOnly;
   const record = value as Record<string, unknown>;
   if ('Source' in record || 'DetailType' in record || 'Detail' in record) {
     const raw = rawEntrySchema.safeParse(record);
@@ -95,6 +103,19 @@ export function parseLine(value: unknown, detailType: string, busName: string): 
     DetailType: detailType,
     Detail: JSON.stringify(envelope.data),
   };
+}
+
+/** Results are the handlers' to publish: the bus policy denies them to producers, so say so before sending. */
+function handlersOnlyReason(record: Record<string, unknown>, detailType: string): string | undefined {
+  const raw = 'Source' in record || 'DetailType' in record || 'Detail' in record;
+  const type = raw ? record.DetailType : detailType;
+  if (
+    record.Source === RESULT_SOURCE ||
+    (typeof type === 'string' && HANDLER_DETAIL_TYPES.includes(type as never))
+  ) {
+    return `${record.Source === RESULT_SOURCE ? `Source ${RESULT_SOURCE}` : `DetailType ${type}`} is published by the inferbus handlers only (the bus policy denies it to producers); put ${DetailType.InferenceRequested} events under inferbus.<tenant>`;
+  }
+  return undefined;
 }
 
 /** NDJSON (one envelope or entry per line), or a JSON array as `aws events put-events --entries` takes. */

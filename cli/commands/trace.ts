@@ -1,5 +1,8 @@
 import { type Message, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { ARCHIVE_TABLE_NAME } from '../../functions/core/archive/columns';
+import { TENANT_ID_PATTERN } from '../../functions/core/envelope';
+import { RESULT_SOURCE } from '../../functions/core/events';
+import { parseResultEventId } from '../../functions/core/inference';
 import { QueryFailedError, runQuery, sqlLiteral } from '../../functions/shared/athena-query';
 import type { AwsContext } from '../context';
 import { parseDay } from '../dates';
@@ -10,6 +13,8 @@ import { type DeadLetterQueue, deadLetterQueues, listStageQueues, unroutedEventR
 
 export interface TraceOptions {
   readonly format: 'text' | 'json';
+  /** The request's tenant; needed when several tenants used the same envelope id. */
+  readonly tenant?: string;
   /** First archive partition (dt) searched, yyyy-MM-dd. @default 7 days ago */
   readonly since?: string;
   /** At most this many messages read from each DLQ. */
@@ -44,11 +49,17 @@ const TRACE_COLUMNS = [
   'hour',
 ] as const;
 
-/** The event's own row and every row that points at it (results, escalations, failures). */
-export const TRACE_SQL = `SELECT ${TRACE_COLUMNS.join(', ')}
+/**
+ * The event's own row and every row that points at it (results, escalations, failures), of one
+ * tenant when it is known. Rows that point at it count only when the handlers published them
+ * (RESULT_SOURCE): anyone else's look-alike result is not part of the path.
+ */
+export function traceSql(byTenant: boolean): string {
+  return `SELECT ${TRACE_COLUMNS.join(', ')}
 FROM ${ARCHIVE_TABLE_NAME}
-WHERE dt >= ? AND (envelope_id = ? OR source_event_id = ?)
+WHERE dt >= ? AND (envelope_id = ? OR (source_event_id = ? AND source = '${RESULT_SOURCE}'))${byTenant ? ' AND tenant = ?' : ''}
 ORDER BY event_time, detail_type`;
+}
 
 type Row = Record<string, string | null>;
 
@@ -72,12 +83,25 @@ export interface DlqMatch {
   readonly errorMessage: string | null;
   readonly attempts: string | null;
   readonly tier: string | null;
+  /** `detail.tenant` of the dead-lettered event, when it has one. */
+  readonly tenant: string | null;
   readonly attributes: Record<string, string>;
 }
 
-/** `abc:t1:completed` (a result's own id) → `abc`, so either id can be traced. */
-export function requestIdOf(id: string): string {
-  return /^(.+):t\d+:(completed|escalated|failed)$/.exec(id)?.[1] ?? id;
+/**
+ * The request an id names: `acme:abc:t1:completed` (a result's own id) → tenant acme, id abc, so
+ * either id can be traced; any other id is a request id, of `tenant` when given.
+ */
+export function requestOf(id: string, tenant: string | undefined): { id: string; tenant?: string } {
+  const result = parseResultEventId(id);
+  if (!result) return { id, tenant };
+  if (tenant !== undefined && tenant !== result.tenant) {
+    throw new CliError(
+      `${id} is a result of tenant ${result.tenant}, not ${tenant}: drop --tenant or trace ${result.sourceId} --tenant ${tenant}`,
+      ExitCode.Usage,
+    );
+  }
+  return { id: result.sourceId, tenant: result.tenant };
 }
 
 export async function traceCommand(
@@ -86,7 +110,13 @@ export async function traceCommand(
   ctx: AwsContext,
   io: CliIO,
 ): Promise<ExitCode> {
-  const eventId = requestIdOf(eventIdArg.trim());
+  if (options.tenant !== undefined && !TENANT_ID_PATTERN.test(options.tenant)) {
+    throw new CliError(
+      `--tenant ${JSON.stringify(options.tenant)} is not a tenant id: 1-32 characters, lowercase letters, digits and "-", starting with a letter`,
+      ExitCode.Usage,
+    );
+  }
+  const { id: eventId, tenant } = requestOf(eventIdArg.trim(), options.tenant);
   if (eventId.length === 0 || eventId.length > 512) {
     throw new CliError('EVENT_ID must be 1-512 characters (an envelope id)', ExitCode.Usage);
   }
@@ -96,18 +126,20 @@ export async function traceCommand(
   const database = options.database ?? ctx.names.databaseName;
 
   const [archive, dlq] = await Promise.all([
-    runQuery(ctx.athena(), workGroup, database, TRACE_SQL, [
+    runQuery(ctx.athena(), workGroup, database, traceSql(tenant !== undefined), [
       sqlLiteral(since),
       sqlLiteral(eventId),
       sqlLiteral(eventId),
+      ...(tenant === undefined ? [] : [sqlLiteral(tenant)]),
     ]).catch((error) => {
       if (error instanceof QueryFailedError) throw new CliError(error.message, ExitCode.Failed);
       throw ctx.explain(error);
     }),
-    searchDeadLetterQueues(ctx, eventId, options.dlqScan).catch((error) =>
+    searchDeadLetterQueues(ctx, eventId, options.dlqScan, tenant).catch((error) =>
       Promise.reject(ctx.explain(error)),
     ),
   ]);
+  if (tenant === undefined) refuseAmbiguous(eventId, archive.rows, dlq.matches);
 
   const timeline = buildTimeline(archive.rows, dlq.matches);
   const outcome = describeOutcome(archive.rows, dlq.matches);
@@ -126,6 +158,7 @@ export async function traceCommand(
     io.out(
       JSON.stringify({
         eventId,
+        tenant: tenant ?? tenantsOf(archive.rows, dlq.matches)[0] ?? null,
         found,
         outcome,
         timeline,
@@ -162,6 +195,23 @@ export async function traceCommand(
   return ExitCode.Ok;
 }
 
+/** The tenants whose events carry this id, in the archive or the DLQs. */
+function tenantsOf(rows: readonly Row[], dlq: readonly DlqMatch[]): string[] {
+  const named = [...rows.map((r) => r.tenant), ...dlq.map((m) => m.tenant)];
+  return [...new Set(named.filter((t): t is string => !!t && t !== 'unknown'))].sort();
+}
+
+/** Envelope ids are unique per tenant only: an id two tenants used names two requests. */
+function refuseAmbiguous(eventId: string, rows: readonly Row[], dlq: readonly DlqMatch[]): void {
+  const tenants = tenantsOf(rows, dlq);
+  if (tenants.length < 2) return;
+  throw new CliError(
+    `event id ${JSON.stringify(eventId)} is used by ${tenants.length} tenants (${tenants.join(', ')}): ` +
+      `say which with --tenant, e.g. inferbus trace ${eventId} --tenant ${tenants[0]}`,
+    ExitCode.Usage,
+  );
+}
+
 /**
  * Reads each non-empty DLQ of the stage with VisibilityTimeout 0 (a peek: the messages stay visible,
  * nothing is deleted) and keeps the messages whose event is this one: `detail.id`, or
@@ -171,13 +221,14 @@ export async function searchDeadLetterQueues(
   ctx: AwsContext,
   eventId: string,
   maxPerQueue: number,
+  tenant?: string,
 ): Promise<{ matches: DlqMatch[]; searched: { queue: string; messages: number; scanned: number }[] }> {
   const dlqs = deadLetterQueues(await listStageQueues(ctx));
   const matches: DlqMatch[] = [];
   const searched = await Promise.all(
     dlqs.map(async (q) => {
       const messages = q.visible > 0 ? await peekAll(ctx, q.url, Math.min(q.visible, maxPerQueue)) : [];
-      for (const m of messages) if (matchesEvent(m.Body, eventId)) matches.push(describeMatch(q, m));
+      for (const m of messages) if (matchesEvent(m.Body, eventId, tenant)) matches.push(describeMatch(q, m));
       return { queue: q.short, messages: q.visible, scanned: messages.length };
     }),
   );
@@ -211,13 +262,28 @@ async function peekAll(ctx: AwsContext, queueUrl: string, want: number): Promise
   return [...seen.values()];
 }
 
-export function matchesEvent(body: string | undefined, eventId: string): boolean {
+/** Whether a DLQ message body is this event (of `tenant`, when given), or an escalation of it. */
+export function matchesEvent(body: string | undefined, eventId: string, tenant?: string): boolean {
   try {
     const parsed = JSON.parse(body ?? '');
     const detail = parsed?.detail ?? parsed;
-    return detail?.id === eventId || detail?.payload?.sourceEventId === eventId;
+    if (tenant !== undefined && detail?.tenant !== tenant) return false;
+    return (
+      detail?.id === eventId ||
+      (parsed?.source === RESULT_SOURCE && detail?.payload?.sourceEventId === eventId)
+    );
   } catch {
     return false;
+  }
+}
+
+function tenantOfBody(body: string | undefined): string | null {
+  try {
+    const parsed = JSON.parse(body ?? '');
+    const tenant = (parsed?.detail ?? parsed)?.tenant;
+    return typeof tenant === 'string' ? tenant : null;
+  } catch {
+    return null;
   }
 }
 
@@ -237,6 +303,7 @@ function describeMatch(q: DeadLetterQueue, m: Message): DlqMatch {
     errorMessage: unrouted?.message ?? attributes.ERROR_MESSAGE ?? null,
     attempts: attributes.ATTEMPTS ?? attributes.RETRY_ATTEMPTS ?? null,
     tier: attributes.TIER ?? null,
+    tenant: tenantOfBody(m.Body),
     attributes,
   };
 }

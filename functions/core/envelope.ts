@@ -17,8 +17,12 @@ export const tenantIdSchema = z
   );
 
 export const envelopeSchema = z.object({
-  /** Unique per logical event; the idempotency key everywhere downstream. */
-  id: z.string().check(z.minLength(1), z.maxLength(128)),
+  /**
+   * Unique per logical event within its tenant; the idempotency key everywhere downstream. A
+   * request's id is at most 128 characters (the entry tier checks it); results derive theirs from
+   * it with the tenant and a suffix (`<tenant>:<id>:t1:completed`), hence the larger bound here.
+   */
+  id: z.string().check(z.minLength(1), z.maxLength(192)),
   tenant: tenantIdSchema,
   /** Ordering scope inside a tenant: sequence numbers increase per (tenant, stream). */
   stream: z.string().check(z.minLength(1), z.maxLength(128)),

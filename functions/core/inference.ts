@@ -88,6 +88,35 @@ export function decide(spamProbability: number, threshold: number, lastTier: boo
   return { label, confidence, escalate: !lastTier && confidence < threshold };
 }
 
-/** Result envelope ids are derived from the source id, so a retried publish is recognisably the same result. */
-export const resultEventId = (sourceId: string, tier: number, kind: 'completed' | 'escalated' | 'failed') =>
-  `${sourceId}:t${tier}:${kind}`;
+export type ResultKind = 'completed' | 'escalated' | 'failed';
+
+/**
+ * Result envelope ids are derived from the tenant and the source id, so a retried publish is
+ * recognisably the same result, and two tenants' requests that share an envelope id (ids are the
+ * producers' own) never share a result id: `<tenant>:<sourceId>:t<tier>:<kind>`. Tenant ids hold
+ * no `:`, so the first `:` ends the tenant.
+ */
+export const resultEventId = (tenant: string, sourceId: string, tier: number, kind: ResultKind) =>
+  `${tenant}:${sourceId}:t${tier}:${kind}`;
+
+/** The parts of a result id, or undefined when `id` is not one. */
+export function parseResultEventId(
+  id: string,
+): { tenant: string; sourceId: string; tier: number; kind: ResultKind } | undefined {
+  const match = /^([a-z][a-z0-9-]{0,31}):(.+):t(\d+):(completed|escalated|failed)$/.exec(id);
+  if (!match) return undefined;
+  const [, tenant, sourceId, tier, kind] = match as unknown as [string, string, string, string, ResultKind];
+  return { tenant, sourceId, tier: Number(tier), kind };
+}
+
+/** Requests' envelope ids are at most this long, so the result ids derived from them fit an envelope. */
+export const MAX_REQUEST_ID_CHARS = 128;
+
+/**
+ * Where a tenant's claim-checked payloads live in the claim bucket. A handler reads a claim only
+ * under the prefix of the envelope's tenant, so no producer can point its request at another
+ * tenant's text.
+ */
+export const claimKeyPrefix = (tenant: string) => `claims/${tenant}/`;
+export const claimKeyFor = (tenant: string, id: string) =>
+  `${claimKeyPrefix(tenant)}${encodeURIComponent(id)}`;

@@ -24,7 +24,8 @@ export type ResultKind = 'completed' | 'escalated';
 
 /**
  * The request a record answers: its own envelope id at tier 1, the original request's id when it
- * is an escalation. Result ids, the result cache and failure notices all key on it.
+ * is an escalation (tier 1 refuses a request that names one: see checkProvenance). Result ids,
+ * the result cache and failure notices all key on it, always beside the envelope's tenant.
  */
 export function sourceIdOf(item: Pick<ResultSource, 'request' | 'envelope'>): string {
   return item.request.sourceEventId ?? item.envelope.id;
@@ -71,7 +72,7 @@ export function resultEntry(
     escalate ? DetailType.EscalationRequested : DetailType.InferenceCompleted,
     {
       ...item.envelope,
-      id: resultEventId(result.sourceEventId, result.tier, kind),
+      id: resultEventId(item.envelope.tenant, result.sourceEventId, result.tier, kind),
       type: `inference.${kind}`,
       payload,
     },
@@ -123,11 +124,12 @@ export function failureEntry(
     errorMessage: letter.errorMessage.slice(0, 1000),
     attempts: letter.attempts,
   };
+  // `unknown` is a reserved tenant id (functions/core/events.ts), so it names no real tenant.
   const knownTenant = tenant && tenantIdSchema.safeParse(tenant).success ? tenant : 'unknown';
   return entry(
     DetailType.InferenceFailed,
     {
-      id: resultEventId(payload.sourceEventId, tier, 'failed'),
+      id: resultEventId(knownTenant, payload.sourceEventId, tier, 'failed'),
       tenant: knownTenant,
       stream: 'failures',
       seq: 0,

@@ -1,8 +1,8 @@
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import type { Envelope } from '../core/envelope';
-import { decide, type InferenceRequest } from '../core/inference';
+import { claimKeyPrefix, decide, type InferenceRequest } from '../core/inference';
 import { entrySize, MAX_ENTRY_BYTES, type PutEventsEntry } from '../core/put-events';
-import { parseRecordBody } from '../core/records';
+import { parseTierRecord } from '../core/records';
 import { ResultCache } from '../core/result-cache';
 import { ClaimMissingError, type ClaimResolver } from '../shared/claims';
 import type { DeadLetterSink } from '../shared/dead-letters';
@@ -86,7 +86,7 @@ export async function processBatch(
   const now = deps.now ?? (() => new Date());
   const failures = new BatchFailures(deps.maxReceiveCount);
 
-  const valid = validate(records, failures);
+  const valid = validate(records, deps.tier, failures);
   const admitted = deps.tenancy
     ? await admitByTenant(valid.work, deps.tenancy, now().getTime(), failures)
     : undefined;
@@ -130,15 +130,16 @@ export async function processBatch(
   };
 }
 
-/** 1. Validate: malformed input is poison and goes to the DLQ at once. */
+/** 1. Validate: malformed input, or input this tier does not take, is poison and goes to the DLQ at once. */
 function validate(
   records: readonly SQSRecord[],
+  tier: number,
   failures: BatchFailures,
 ): { work: BatchItem[]; poison: number } {
   const work: BatchItem[] = [];
   let poison = 0;
   for (const record of records) {
-    const parsed = parseRecordBody(record.body);
+    const parsed = parseTierRecord(record.body, tier);
     if (!parsed.ok) {
       poison++;
       failures.fail(record, parsed.errorCode, parsed.errorMessage, false, {
@@ -214,6 +215,19 @@ async function resolveClaims(
   await Promise.all(
     work.map(async (item) => {
       if (item.text !== undefined || !item.request.claim) return;
+      // The role may read every claim; the envelope's tenant may read only its own.
+      const prefix = claimKeyPrefix(item.envelope.tenant);
+      if (!item.request.claim.key.startsWith(prefix)) {
+        missing++;
+        failures.fail(
+          item.record,
+          'InvalidPayload',
+          `detail.payload.claim.key: a claim of tenant ${item.envelope.tenant} lies under ${prefix}, not at ${item.request.claim.key}; put-events claim-checks large texts under the right key`,
+          false,
+          hintOf(item),
+        );
+        return;
+      }
       try {
         item.text = await claims.resolve(item.request.claim);
       } catch (error) {

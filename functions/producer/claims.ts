@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Envelope } from '../core/envelope';
-import type { ClaimCheck } from '../core/inference';
+import { type ClaimCheck, claimKeyFor } from '../core/inference';
 import { entrySize, MAX_ENTRY_BYTES, type PutEventsEntry } from '../core/put-events';
 
 export interface ClaimStore {
@@ -40,7 +40,7 @@ export class ClaimCheckUnavailableError extends Error {
 
 /** Claim keys: per tenant, per envelope id, so a retried upload overwrites the same object. */
 export const claimKey = (envelope: Pick<Envelope, 'tenant' | 'id'>) =>
-  `claims/${envelope.tenant}/${encodeURIComponent(envelope.id)}`;
+  claimKeyFor(envelope.tenant, envelope.id);
 
 /**
  * The entry as it will be sent: unchanged when it fits, otherwise its `payload.text` moved to the

@@ -1,14 +1,12 @@
 import { z } from 'zod';
 import { TENANT_ID_PATTERN } from '../../functions/core/envelope';
+import { isReservedTenantId, RESERVED_TENANT_IDS } from '../../functions/core/events';
 
 /**
  * The typed, validated configuration of one stage. Every number carries its unit in its name;
  * ranges are the limits AWS enforces (or tighter ones we choose), so a bad value fails synth
  * instead of failing `cdk deploy` halfway through.
  */
-
-/** Tenant ids that would collide with sources inferbus itself publishes. */
-export const RESERVED_TENANT_IDS = ['results', 'inferbus', 'aws'] as const;
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 
@@ -47,7 +45,7 @@ export const tenantConfigSchema = z.object({
       TENANT_ID_PATTERN,
       'must be 1-32 characters: lowercase letters, digits and "-", starting with a letter',
     )
-    .refine((id) => !(RESERVED_TENANT_IDS as readonly string[]).includes(id), {
+    .refine((id) => !isReservedTenantId(id), {
       message: `is reserved; choose an id other than ${RESERVED_TENANT_IDS.join(', ')}`,
     }),
   /** Share of each tier's event-source maximum concurrency this tenant's queue may use (0, 1]. */

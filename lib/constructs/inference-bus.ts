@@ -2,7 +2,12 @@ import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { tenantSource } from '../../functions/core/events';
+import {
+  HANDLER_DETAIL_TYPES,
+  PRODUCER_DETAIL_TYPES,
+  RESULT_SOURCE,
+  tenantSource,
+} from '../../functions/core/events';
 
 export interface TenantPublisher {
   readonly tenantId: string;
@@ -22,8 +27,9 @@ export interface InferenceBusProps {
 /**
  * The custom EventBridge bus of a stage, its resource policy and an archive for replay.
  *
- * The policy lets this account publish anything and each tenant's principals publish only
- * events whose `source` is `inferbus.<tenant>`, so a tenant cannot publish as another one.
+ * The policy lets this account publish, and each tenant's principals publish only requests
+ * (InferenceRequested) whose `source` is `inferbus.<tenant>`, so a tenant cannot publish as
+ * another one. Results are reserved to the handlers with `reserveResultsTo`.
  */
 export class InferenceBus extends Construct {
   public readonly bus: events.EventBus;
@@ -49,7 +55,12 @@ export class InferenceBus extends Construct {
           principals: publisher.principals.map(toPrincipal),
           actions: ['events:PutEvents'],
           resources: [this.bus.eventBusArn],
-          conditions: { StringEquals: { 'events:source': [tenantSource(publisher.tenantId)] } },
+          conditions: {
+            StringEquals: {
+              'events:source': [tenantSource(publisher.tenantId)],
+              'events:detail-type': [...PRODUCER_DETAIL_TYPES],
+            },
+          },
         }),
       );
     }
@@ -61,6 +72,32 @@ export class InferenceBus extends Construct {
       eventPattern: { source: events.Match.prefix('') },
       retention: retentionDays === 0 ? undefined : Duration.days(retentionDays),
     });
+  }
+
+  /**
+   * Only the handler roles may publish what handlers publish: the results source and the result
+   * detail-types (InferenceCompleted, EscalationRequested, InferenceFailed, SequenceGap). Explicit
+   * denies, because an explicit deny in a resource policy binds this account's own principals too,
+   * whatever their identity policies allow: an operator or producer role with `events:PutEvents`
+   * on the bus still cannot forge a result into the archive or an escalation into tier 2.
+   * `aws:PrincipalArn` is the role's ARN (not the session's) for a Lambda execution role.
+   */
+  reserveResultsTo(handlerRoles: readonly iam.IRole[]): void {
+    if (handlerRoles.length === 0) throw new Error('InferenceBus.reserveResultsTo: no handler roles given');
+    const notHandlers = { ArnNotEquals: { 'aws:PrincipalArn': handlerRoles.map((role) => role.roleArn) } };
+    const deny = (sid: string, condition: Record<string, string[]>) =>
+      this.bus.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid,
+          effect: iam.Effect.DENY,
+          principals: [new iam.AnyPrincipal()],
+          actions: ['events:PutEvents'],
+          resources: [this.bus.eventBusArn],
+          conditions: { StringEquals: condition, ...notHandlers },
+        }),
+      );
+    deny('OnlyHandlersUseResultSource', { 'events:source': [RESULT_SOURCE] });
+    deny('OnlyHandlersPublishResultTypes', { 'events:detail-type': [...HANDLER_DETAIL_TYPES] });
   }
 }
 

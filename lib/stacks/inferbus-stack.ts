@@ -163,6 +163,14 @@ export class InferbusStack extends Stack {
       }),
     };
 
+    // Results and escalations are the handlers' alone: nobody else may publish them on the bus.
+    this.bus.reserveResultsTo(
+      [this.tiers.tier1, this.tiers.tier2].map((tier) => {
+        if (!tier.function.role) throw new Error(`${tier.node.path}: the function has no role`);
+        return tier.function.role;
+      }),
+    );
+
     // Requests no tenant rule takes: kept, with the reason derivable, instead of dropped by the bus.
     this.unrouted = new UnroutedRequests(this, 'UnroutedRequests', {
       bus: this.bus.bus,
@@ -208,6 +216,8 @@ export class InferbusStack extends Stack {
         readers: tenant.dlqReaderPrincipals,
         principals: [...tenant.publisherPrincipals, ...tenant.dlqReaderPrincipals],
       })),
+      // Every tenant's events (and results) land here, so no tenant may read it.
+      sharedQueues: [this.archive.ruleDeadLetterQueue],
     });
 
     acknowledgeNagFindings(this);

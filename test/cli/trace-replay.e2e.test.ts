@@ -14,6 +14,7 @@ const stateDir = mkdtempSync(join(tmpdir(), 'inferbus-trace-'));
 const work = mkdtempSync(join(tmpdir(), 'inferbus-trace-work-'));
 let rt: LocalRuntime;
 let sampleIds: string[] = [];
+let sampleTenants: string[] = [];
 let sampleSpam = 0;
 
 const cli = (args: string[], input?: string) => runCli(rt, work, args, {}, input);
@@ -32,6 +33,7 @@ beforeAll(async () => {
   const samples = (await cli(['events', 'sample', '--count', '30'])).stdout;
   const envelopes = jsonLines(samples);
   sampleIds = envelopes.map((e) => e.id);
+  sampleTenants = envelopes.map((e) => e.tenant);
   sampleSpam = envelopes.filter((e) => e.payload.expectedLabel === 'spam').length;
   const poison = { ...envelopes[0], id: 'poison-trace-1', payload: { note: 'neither text nor claim' } };
   const sent = await cli(['put-events', '--json', '-'], `${samples}${JSON.stringify(poison)}\n`);
@@ -64,9 +66,9 @@ describe('inferbus trace', () => {
     expect(
       trace.archiveRows.some((r: { detail_type: string }) => r.detail_type === 'InferenceCompleted'),
     ).toBe(true);
-    // A result's own id traces the same request.
-    const byResult = await cli(['trace', `${id}:t1:completed`, '--format', 'json']);
-    expect(jsonLines(byResult.stdout)[0]?.eventId).toBe(id);
+    // A result's own id (tenant-scoped) traces the same request.
+    const byResult = await cli(['trace', `${sampleTenants[0]}:${id}:t1:completed`, '--format', 'json']);
+    expect(jsonLines(byResult.stdout)[0]).toMatchObject({ eventId: id, tenant: sampleTenants[0] });
   });
 
   it('shows a poison event in its DLQ with the reason, without deleting it', async () => {
@@ -90,7 +92,7 @@ describe('inferbus trace', () => {
     const run = await cli(['trace', "no-such-event' OR '1'='1"]);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(
-      /nothing found for event .*: looked in archive inferbus_dev\.events \(dt >= \d{4}-\d{2}-\d{2}.*and 13 dead-letter queue\(s\) of stage dev/,
+      /nothing found for event .*: looked in archive inferbus_dev\.events \(dt >= \d{4}-\d{2}-\d{2}.*and 15 dead-letter queue\(s\) of stage dev/,
     );
     expect(run.stdout).toBe('');
     const help = await cli(['trace', '--help']);

@@ -57,6 +57,27 @@ describe('put-events input', () => {
     expect(bad[0]?.reason).toMatch(/does not match detail.tenant acme/);
     expect(parseInput(JSON.stringify([raw, { nope: 1 }]), 'X', 'bus').bad[0]?.reason).toMatch(/entry 2/);
   });
+
+  it('refuses results: their source and detail-types are the handlers', () => {
+    const raw = {
+      Source: 'inferbus.acme',
+      DetailType: 'InferenceCompleted',
+      Detail: JSON.stringify(envelope),
+    };
+    const text = [
+      JSON.stringify(raw),
+      JSON.stringify({ ...raw, Source: 'inferbus.results', DetailType: 'InferenceRequested' }),
+    ].join('\n');
+    const { good, bad } = parseInput(text, 'InferenceRequested', 'bus');
+    expect(good).toEqual([]);
+    expect(bad.map((b) => b.reason)).toEqual([
+      'DetailType InferenceCompleted is published by the inferbus handlers only (the bus policy denies it to producers); put InferenceRequested events under inferbus.<tenant>',
+      'Source inferbus.results is published by the inferbus handlers only (the bus policy denies it to producers); put InferenceRequested events under inferbus.<tenant>',
+    ]);
+    expect(parseInput(JSON.stringify(envelope), 'EscalationRequested', 'bus').bad[0]?.reason).toMatch(
+      /^DetailType EscalationRequested is published by the inferbus handlers only/,
+    );
+  });
 });
 
 describe('query parameters', () => {

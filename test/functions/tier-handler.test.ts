@@ -164,7 +164,7 @@ describe('tier-1 handler', () => {
     const missingClaim = sqsRecord(
       requestEvent('claim-1', 'x').replace(
         '"payload":{"text":"x"}',
-        '"payload":{"claim":{"bucket":"claims-bucket","key":"k"}}',
+        '"payload":{"claim":{"bucket":"claims-bucket","key":"claims/acme/k"}}',
       ),
       3,
     );
@@ -181,7 +181,7 @@ describe('tier-2 handler', () => {
     const escalation = JSON.parse(requestEvent('esc-1', testMessages[36]?.text ?? 'x'));
     escalation['detail-type'] = 'EscalationRequested';
     escalation.source = 'inferbus.results';
-    escalation.detail.id = 'orig-1:t1:escalated';
+    escalation.detail.id = 'acme:orig-1:t1:escalated';
     escalation.detail.payload = {
       ...escalation.detail.payload,
       sourceEventId: 'orig-1',
@@ -196,10 +196,83 @@ describe('tier-2 handler', () => {
     expect(stub.entries('EscalationRequested')).toHaveLength(0);
     const [result] = detailsOf(stub.entries('InferenceCompleted'));
     expect(result).toMatchObject({
-      id: 'orig-1:t2:completed',
+      id: 'acme:orig-1:t2:completed',
+      tenant: 'acme',
       payload: { sourceEventId: 'orig-1', tier: 2 },
     });
     expect(result.payload.modelVersion).toMatch(/^tier2@/);
+  });
+
+  it('dead-letters anything but an escalation from the results source, and an escalation naming no request', async () => {
+    const text = testMessages[37]?.text ?? 'x';
+    // A producer's event put straight where tier 2 reads: its own source, or a forged results source with no request named.
+    const request = sqsRecord(requestEvent('direct-1', text, 'acme', { sourceEventId: 'victim-2' }));
+    const forged = JSON.parse(requestEvent('forged-1', text));
+    forged['detail-type'] = 'EscalationRequested';
+    forged.source = 'inferbus.results';
+    const unnamed = sqsRecord(JSON.stringify(forged));
+
+    const response = await tier2({ Records: [request, unnamed] }, context);
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(stub.entries('InferenceCompleted')).toHaveLength(0);
+    const letters = stub.deadLetters();
+    const reasons = Object.fromEntries(
+      letters.map((l) => [l.MessageBody, l.MessageAttributes.ERROR_MESSAGE.StringValue]),
+    );
+    expect(reasons[request.body]).toBe(
+      'tier 2 takes only EscalationRequested events from inferbus.results, not InferenceRequested from inferbus.acme',
+    );
+    expect(reasons[unnamed.body]).toMatch(
+      /^detail\.payload\.sourceEventId: an escalation must name the request/,
+    );
+  });
+});
+
+describe('tier-1 handler refuses what is not a request of its own', () => {
+  it('dead-letters a request naming another request in payload.sourceEventId, and files nothing under that id', async () => {
+    const text = testMessages[38]?.text ?? 'x';
+    const spoofed = sqsRecord(requestEvent('spoof-1', text, 'acme', { sourceEventId: 'victim-2' }));
+
+    const response = await tier1({ Records: [spoofed] }, context);
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect([...stub.entries('InferenceCompleted'), ...stub.entries('EscalationRequested')]).toEqual([]);
+    const [letter] = stub.deadLetters();
+    expect(letter.MessageAttributes.ERROR_CODE.StringValue).toBe('InvalidPayload');
+    expect(letter.MessageAttributes.ERROR_MESSAGE.StringValue).toMatch(
+      /^detail\.payload\.sourceEventId: only escalations published by inferbus carry it; remove it/,
+    );
+    // The failure notice names the request itself, never the id it tried to take.
+    const [failure] = detailsOf(stub.entries('InferenceFailed'));
+    expect(failure).toMatchObject({ id: 'acme:spoof-1:t1:failed', payload: { sourceEventId: 'spoof-1' } });
+  });
+
+  it("dead-letters a claim check pointing under another tenant's claims, without reading it", async () => {
+    const claim = { bucket: 'claims-bucket', key: 'claims/globex/secret-1' };
+    const body = JSON.parse(requestEvent('claim-1', 'x'));
+    body.detail.payload = { claim };
+    const response = await tier1({ Records: [sqsRecord(JSON.stringify(body))] }, context);
+
+    expect(response.batchItemFailures).toEqual([]);
+    // S3 GetObject carries no X-Amz-Target: nothing but PutEvents and the DLQ was called.
+    expect(stub.calls.map((c) => c.target).filter((t) => !/^(AWSEvents|AmazonSQS)\./.test(t))).toEqual([]);
+    const [letter] = stub.deadLetters();
+    expect(letter.MessageAttributes.ERROR_CODE.StringValue).toBe('InvalidPayload');
+    expect(letter.MessageAttributes.ERROR_MESSAGE.StringValue).toBe(
+      'detail.payload.claim.key: a claim of tenant acme lies under claims/acme/, not at claims/globex/secret-1; put-events claim-checks large texts under the right key',
+    );
+  });
+
+  it('dead-letters a request id too long to derive result ids from', async () => {
+    const id = 'r'.repeat(129);
+    const response = await tier1({ Records: [sqsRecord(requestEvent(id, 'hello'))] }, context);
+    expect(response.batchItemFailures).toEqual([]);
+    const [letter] = stub.deadLetters();
+    expect(letter.MessageAttributes.ERROR_CODE.StringValue).toBe('InvalidEnvelope');
+    expect(letter.MessageAttributes.ERROR_MESSAGE.StringValue).toMatch(
+      /^detail\.id: a request id is at most 128 characters, this one has 129/,
+    );
   });
 });
 

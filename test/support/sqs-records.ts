@@ -56,3 +56,12 @@ export function requestEvent(
     },
   });
 }
+
+/** An EscalationRequested event as tier 1 publishes it and the tier-2 rule delivers it to SQS. */
+export function escalationEvent(sourceId: string, text: string, tenant = 'acme'): string {
+  const event = JSON.parse(requestEvent(sourceId, text, tenant, { sourceEventId: sourceId, tier: 1 }));
+  event['detail-type'] = 'EscalationRequested';
+  event.source = 'inferbus.results';
+  event.detail.id = `${tenant}:${sourceId}:t1:escalated`;
+  return JSON.stringify(event);
+}

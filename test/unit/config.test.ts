@@ -65,6 +65,11 @@ describe('stage configuration', () => {
     expect(message).toMatch(/tenants\.1\.id: duplicates tenant "acme"/);
     expect(message).toMatch(/tenants\.2\.id: is reserved/);
     expect(message).toMatch(/tenants\.3\.id: must be 1-32 characters/);
+    // `unknown` names the tenant of failure notices whose record had none: no real tenant may take it.
+    config.tenants = [first, { ...first, id: 'unknown' }];
+    expect(problemsOf(config)).toMatch(
+      /tenants\.1\.id: is reserved; choose an id other than results, inferbus, aws, unknown/,
+    );
   });
 
   it('rejects a tenant share outside (0, 1] and an empty tenant list', () => {

@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { backoffDelayMs } from '../../functions/core/backoff';
-import { decide, inferenceRequestSchema } from '../../functions/core/inference';
+import {
+  decide,
+  inferenceRequestSchema,
+  parseResultEventId,
+  resultEventId,
+} from '../../functions/core/inference';
 import { parseRecordBody } from '../../functions/core/records';
 import { ResultCache } from '../../functions/core/result-cache';
 import { requestEvent } from '../support/sqs-records';
@@ -118,5 +123,22 @@ describe('backoff', () => {
     const max = (retry: number) => backoffDelayMs(retry, { baseMs: 50, capMs: 1000 }, () => 0.999999);
     expect([0, 1, 2, 3, 10].map(max)).toEqual([49, 99, 199, 399, 999]);
     expect(backoffDelayMs(5, { baseMs: 50, capMs: 1000 }, () => 0)).toBe(0);
+  });
+});
+
+describe('tenant-scoped result ids', () => {
+  it('puts the tenant first, so two tenants sharing an envelope id never share a result id', () => {
+    expect(resultEventId('acme', 'coll-1', 1, 'completed')).toBe('acme:coll-1:t1:completed');
+    expect(resultEventId('globex', 'coll-1', 1, 'completed')).not.toBe(
+      resultEventId('acme', 'coll-1', 1, 'completed'),
+    );
+    expect(parseResultEventId('acme:a:b:t2:escalated')).toEqual({
+      tenant: 'acme',
+      sourceId: 'a:b',
+      tier: 2,
+      kind: 'escalated',
+    });
+    expect(parseResultEventId('coll-1:t1:completed')).toBeUndefined();
+    expect(parseResultEventId('coll-1')).toBeUndefined();
   });
 });

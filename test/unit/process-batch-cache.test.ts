@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { PutEventsEntry } from '../../functions/core/put-events';
 import { ResultCache } from '../../functions/core/result-cache';
 import { type BatchDeps, processBatch } from '../../functions/inference/process-batch';
-import { requestEvent, sqsRecord } from '../support/sqs-records';
+import { escalationEvent, sqsRecord } from '../support/sqs-records';
 
 /** A batch mixing redeliveries (answered from the result cache) with new records, tier 2 (no tenancy). */
 function harness() {
@@ -45,13 +45,16 @@ function harness() {
 describe('processBatch with the result cache', () => {
   it('answers redeliveries from the cache when the model run for the rest of the batch fails', async () => {
     const { deps, control, payloadOf } = harness();
-    const spam = requestEvent('spam-1', 'buy spam now');
-    const ham = requestEvent('ham-1', 'lunch at noon');
+    const spam = escalationEvent('spam-1', 'buy spam now');
+    const ham = escalationEvent('ham-1', 'lunch at noon');
     await processBatch([sqsRecord(spam), sqsRecord(ham)], deps);
 
     // The same two events again, around two new ones, while the model is down.
     control.scorerDown = true;
-    const fresh = [sqsRecord(requestEvent('new-1', 'more spam')), sqsRecord(requestEvent('new-2', 'hello'))];
+    const fresh = [
+      sqsRecord(escalationEvent('new-1', 'more spam')),
+      sqsRecord(escalationEvent('new-2', 'hello')),
+    ];
     const { response } = await processBatch(
       [fresh[0], sqsRecord(spam, 2), fresh[1], sqsRecord(ham, 2)].filter((r) => r !== undefined),
       deps,

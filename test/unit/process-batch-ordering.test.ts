@@ -175,7 +175,7 @@ describe('dead-lettered records in their stream (tier-1 batch)', () => {
   it('folds the given-up number into the batch write of its stream: one write per stream', async () => {
     const { store, run } = harness(flag);
     const claimed = sqsRecord(
-      requestEvent('req-2', 'x').replace('"text":"x"', '"claim":{"bucket":"gone","key":"k"}'),
+      requestEvent('req-2', 'x').replace('"text":"x"', '"claim":{"bucket":"gone","key":"claims/acme/k"}'),
     );
     const { report } = await run(request(1), claimed, request(3));
     expect(report).toMatchObject({ completed: 2, deadLettered: 1, outOfOrder: 0 });

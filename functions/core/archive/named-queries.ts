@@ -1,3 +1,4 @@
+import { EVENT_SOURCE_ROOT, RESULT_SOURCE } from '../events';
 import { ARCHIVE_TABLE_NAME } from './columns';
 
 /**
@@ -9,6 +10,11 @@ import { ARCHIVE_TABLE_NAME } from './columns';
  * Everything here must be valid in both Athena (Trino) and DuckDB. Results are de-duplicated by
  * envelope id because delivery is at-least-once. Tier-1 decisions (a final result or an
  * escalation) both carry `tier = 1`, so escalation rate = escalations / tier-1 decisions.
+ *
+ * Envelope ids are the producers' own, unique only within a tenant: requests are told apart, and
+ * joined to their results, by (tenant, id). The archive keeps every event on the bus, forged ones
+ * included; the queries trust results only from the handlers' source (RESULT_SOURCE, which the
+ * bus policy reserves to them) and requests only from their tenant's own source.
  */
 export interface NamedQueryDefinition {
   readonly name: string;
@@ -23,6 +29,12 @@ export interface NamedQueryDefinition {
 }
 
 const T = ARCHIVE_TABLE_NAME;
+/** A row the handlers published (a result, escalation or failure), not a look-alike. */
+const fromHandlers = (alias = '') => `${alias}source = '${RESULT_SOURCE}'`;
+/** A request its own tenant published. */
+const fromItsTenant = (alias = '') => `${alias}source = concat('${EVENT_SOURCE_ROOT}.', ${alias}tenant)`;
+/** One key per request across tenants (envelope ids are unique only within a tenant). */
+const perTenant = (column: string) => `concat(tenant, ':', ${column})`;
 const dateRange = [
   { name: 'from', description: 'first day, yyyy-MM-dd (partition dt)', type: 'day' },
   { name: 'to', description: 'last day, yyyy-MM-dd (partition dt)', type: 'day' },
@@ -34,7 +46,7 @@ export const NAMED_QUERIES: readonly NamedQueryDefinition[] = [
     description: 'Requests, results per tier and escalation rate per hour',
     params: dateRange,
     sql: `SELECT dt, hour,
-  count(DISTINCT CASE WHEN detail_type = 'InferenceRequested' THEN envelope_id END) AS requests,
+  count(DISTINCT CASE WHEN detail_type = 'InferenceRequested' THEN ${perTenant('envelope_id')} END) AS requests,
   count(DISTINCT CASE WHEN detail_type = 'InferenceCompleted' AND tier = 1 THEN envelope_id END) AS tier1_results,
   count(DISTINCT CASE WHEN detail_type = 'EscalationRequested' THEN envelope_id END) AS escalations,
   count(DISTINCT CASE WHEN detail_type = 'InferenceCompleted' AND tier = 2 THEN envelope_id END) AS tier2_results,
@@ -42,6 +54,7 @@ export const NAMED_QUERIES: readonly NamedQueryDefinition[] = [
     / nullif(count(DISTINCT CASE WHEN tier = 1 THEN envelope_id END), 0), 4) AS escalation_rate
 FROM ${T}
 WHERE dt BETWEEN ? AND ?
+  AND ((detail_type = 'InferenceRequested' AND ${fromItsTenant()}) OR ${fromHandlers()})
 GROUP BY dt, hour
 ORDER BY dt, hour`,
   },
@@ -55,6 +68,7 @@ ORDER BY dt, hour`,
   round(approx_percentile(latency_ms, 0.99), 3) AS p99_ms
 FROM ${T}
 WHERE dt BETWEEN ? AND ? AND detail_type IN ('InferenceCompleted', 'EscalationRequested') AND latency_ms IS NOT NULL
+  AND ${fromHandlers()}
 GROUP BY tier
 ORDER BY tier`,
   },
@@ -75,8 +89,9 @@ ORDER BY dt, tenant, detail_type`,
     sql: `SELECT DISTINCT r.source_event_id, q.tenant, q.stream, q.seq, r.tier, r.label, r.score,
   q.expected_label, r.model_version, r.latency_ms, q.event_time AS requested_at, r.event_time AS completed_at
 FROM ${T} r
-JOIN ${T} q ON q.envelope_id = r.source_event_id AND q.detail_type = 'InferenceRequested'
-WHERE r.dt BETWEEN ? AND ? AND r.detail_type = 'InferenceCompleted'
+JOIN ${T} q ON q.tenant = r.tenant AND q.envelope_id = r.source_event_id
+  AND q.detail_type = 'InferenceRequested' AND ${fromItsTenant('q.')}
+WHERE r.dt BETWEEN ? AND ? AND r.detail_type = 'InferenceCompleted' AND ${fromHandlers('r.')}
 ORDER BY completed_at DESC
 LIMIT 1000`,
   },
@@ -85,23 +100,23 @@ LIMIT 1000`,
     description: 'Accuracy of final results against the labels producers supplied',
     params: dateRange,
     sql: `WITH results AS (
-  SELECT DISTINCT source_event_id, tier, label FROM ${T}
-  WHERE dt BETWEEN ? AND ? AND detail_type = 'InferenceCompleted'
+  SELECT DISTINCT tenant, source_event_id, tier, label FROM ${T}
+  WHERE dt BETWEEN ? AND ? AND detail_type = 'InferenceCompleted' AND ${fromHandlers()}
 ), requests AS (
-  SELECT DISTINCT envelope_id, expected_label FROM ${T}
-  WHERE detail_type = 'InferenceRequested' AND expected_label IS NOT NULL
+  SELECT DISTINCT tenant, envelope_id, expected_label FROM ${T}
+  WHERE detail_type = 'InferenceRequested' AND expected_label IS NOT NULL AND ${fromItsTenant()}
 )
 SELECT r.tier, count(*) AS labelled_results,
   sum(CASE WHEN r.label = q.expected_label THEN 1 ELSE 0 END) AS correct,
   round(CAST(sum(CASE WHEN r.label = q.expected_label THEN 1 ELSE 0 END) AS double) / count(*), 4) AS accuracy
-FROM results r JOIN requests q ON q.envelope_id = r.source_event_id
+FROM results r JOIN requests q ON q.tenant = r.tenant AND q.envelope_id = r.source_event_id
 GROUP BY r.tier
 ORDER BY r.tier`,
   },
   {
     name: 'exactly-once-outcomes',
     description:
-      'One row per request: its final result, or its failure when it has none, with its ordering flag (reused, late, gap). The exactly-once view of an at-least-once archive',
+      'One row per request (tenant and id): its final result, or its failure when it has none, with its ordering flag (reused, late, gap); only results the handlers published count. The exactly-once view of an at-least-once archive',
     params: dateRange,
     sql: `WITH outcomes AS (
   SELECT source_event_id, tenant, stream, seq, detail_type, tier, label, score, error_code, event_time,
@@ -112,18 +127,18 @@ ORDER BY r.tier`,
     END AS ordering_flag,
     json_extract_scalar(payload, '$.ordering.reused.earlierId') AS reused_earlier_id,
     row_number() OVER (
-      PARTITION BY source_event_id
+      PARTITION BY tenant, source_event_id
       ORDER BY CASE WHEN detail_type = 'InferenceCompleted' THEN 0 ELSE 1 END, tier DESC, event_time, event_id
     ) AS pick
   FROM ${T}
   WHERE dt BETWEEN ? AND ? AND detail_type IN ('InferenceCompleted', 'InferenceFailed')
-    AND source_event_id IS NOT NULL
+    AND source_event_id IS NOT NULL AND ${fromHandlers()}
 )
 SELECT source_event_id, tenant, stream, seq, detail_type AS outcome, tier, label, score, error_code,
   ordering_flag, reused_earlier_id, event_time
 FROM outcomes
 WHERE pick = 1
-ORDER BY event_time, source_event_id`,
+ORDER BY event_time, tenant, source_event_id`,
   },
   {
     name: 'dlq-bound-failures',
@@ -132,7 +147,7 @@ ORDER BY event_time, source_event_id`,
     sql: `SELECT tenant, error_code, count(DISTINCT source_event_id) AS events,
   min(event_time) AS first_seen, max(event_time) AS last_seen, max(error_message) AS example_message
 FROM ${T}
-WHERE dt BETWEEN ? AND ? AND detail_type = 'InferenceFailed'
+WHERE dt BETWEEN ? AND ? AND detail_type = 'InferenceFailed' AND ${fromHandlers()}
 GROUP BY tenant, error_code
 ORDER BY events DESC`,
   },
