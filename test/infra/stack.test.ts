@@ -71,7 +71,7 @@ describe('bus', () => {
 });
 
 describe('inference tiers', () => {
-  it('runs each tier as nodejs22.x on arm64 with both layers, JSON logs and source maps', () => {
+  it('runs each tier as nodejs22.x on arm64 with the onnxruntime and model layers (tier 1 also its tenant-config layer), JSON logs and source maps', () => {
     const functions = resources('AWS::Lambda::Function').filter(
       ([, r]) => r.Properties.Environment?.Variables?.INFERBUS_TIER,
     );
@@ -83,7 +83,8 @@ describe('inference tiers', () => {
         LoggingConfig: { LogFormat: 'JSON' },
         TracingConfig: { Mode: 'Active' },
       });
-      expect(fn.Properties.Layers).toHaveLength(2);
+      const entryTier = fn.Properties.Environment.Variables.INFERBUS_TIER === '1';
+      expect(fn.Properties.Layers).toHaveLength(entryTier ? 3 : 2);
       expect(fn.Properties.Environment.Variables).toMatchObject({
         NODE_OPTIONS: '--enable-source-maps',
         MODELS_DIR: '/opt/models',

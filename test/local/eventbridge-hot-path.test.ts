@@ -218,10 +218,15 @@ describe('request size limit', () => {
     expect(() => validateRequest([entry(detailOf(MAX_REQUEST_ENTRY_BYTES, 'x'))])).toThrow(/over the limit/);
   });
 
-  it('still refuses entries whose fields are not strings', () => {
+  it('still refuses entries whose fields are not strings, with a 400 naming the member', () => {
     for (const bad of [{ Source: ['s'] }, { Detail: { length: 2 } }, { Resources: 5 }, null]) {
       const odd = bad === null ? null : { ...entry('{}'), ...bad };
-      expect(() => validateRequest([odd])).toThrow(TypeError);
+      expect(() => validateRequest([odd])).toThrow(
+        expect.objectContaining({
+          status: 400,
+          code: expect.stringMatching(/^(Serialization|Validation)Exception$/),
+        }),
+      );
     }
   });
 });

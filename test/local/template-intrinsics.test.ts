@@ -172,7 +172,7 @@ describe('model extraction from a hand-written template', () => {
           Handler: 'main.run',
           Runtime: 'nodejs22.x',
           Layers: [{ Ref: 'Layer' }],
-          Environment: { Variables: { QUEUE: { Ref: 'Work' }, LIST: ['a', { Ref: 'Bus' }], N: 3 } },
+          Environment: { Variables: { QUEUE: { Ref: 'Work' }, LIST: ['a', { Ref: 'Bus' }], COUNT: 3 } },
         },
         Metadata: { 'aws:asset:path': 'asset.fn' },
       },
@@ -213,7 +213,7 @@ describe('model extraction from a hand-written template', () => {
     expect(fn?.environment).toEqual({
       QUEUE: 'http://127.0.0.1:4566/000000000000/demo-Work',
       LIST: '["a","b"]',
-      N: '3',
+      COUNT: '3',
     });
     expect(model.eventSourceMappings[0]).toMatchObject({
       functionLogicalId: 'Fn',
