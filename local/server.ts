@@ -1,4 +1,10 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** What a service's protocol handler returns for one AWS JSON request. */
@@ -13,8 +19,15 @@ export interface ServiceRoute {
   readonly targetPrefix: string;
   /** `application/x-amz-json-1.0` (SQS) or `application/x-amz-json-1.1` (EventBridge, Athena). */
   readonly contentType: string;
-  /** Gets the raw request body: each protocol parses (and reports malformed JSON) its own way. */
-  readonly handle: (target: string, body: string) => Promise<ServiceResponse> | ServiceResponse;
+  /**
+   * Gets the raw request body: each protocol parses (and reports malformed JSON) its own way. The
+   * headers tell who signed the request (the local IAM authorizes by the signing access key).
+   */
+  readonly handle: (
+    target: string,
+    body: string,
+    headers: IncomingHttpHeaders,
+  ) => Promise<ServiceResponse> | ServiceResponse;
 }
 
 /** A Prometheus sample: `name{labels} value`. */
@@ -30,7 +43,7 @@ export interface LocalServerOptions {
   readonly port: number;
   readonly routes: readonly ServiceRoute[];
   /** Requests without X-Amz-Target but with a form-encoded `Action` (the SQS query protocol). */
-  readonly queryProtocol?: (body: string) => Promise<ServiceResponse>;
+  readonly queryProtocol?: (body: string, headers: IncomingHttpHeaders) => Promise<ServiceResponse>;
   readonly health: () => Record<string, unknown>;
   readonly metrics: () => readonly MetricSample[];
   /** Largest request body accepted (EventBridge's 1 MB entries, ten per request, plus JSON). */
@@ -94,7 +107,7 @@ export class LocalServer {
       this.options.queryProtocol
     ) {
       const text = (await readBody(req, this.options.maxBodyBytes ?? 12 * 1024 * 1024)) ?? '';
-      const response = await this.options.queryProtocol(text);
+      const response = await this.options.queryProtocol(text, req.headers);
       res.writeHead(response.status, { ...response.headers });
       res.end(String(response.body));
       return;
@@ -123,7 +136,7 @@ export class LocalServer {
       );
       return;
     }
-    const response = await route.handle(target, text);
+    const response = await route.handle(target, text, req.headers);
     res.writeHead(response.status, { 'content-type': route.contentType, ...response.headers });
     res.end(typeof response.body === 'string' ? response.body : JSON.stringify(response.body ?? {}));
   }
