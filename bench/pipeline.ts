@@ -11,7 +11,8 @@
  * of the pipeline being measured. The handlers still use the SDK, as in Lambda.
  *
  * Run: npx tsx bench/pipeline.ts [--quick]. PIPELINE_SIZES=30000 picks the sizes; PIPELINE_JSON=FILE
- * also writes the result (with the RSS and event-loop series) as JSON.
+ * also writes the result (with the RSS and event-loop series) as JSON; PIPELINE_AUTHORIZATION=off
+ * runs without the local IAM (for its side-by-side cost only).
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -104,6 +105,8 @@ async function runOnce(count: number): Promise<PipelineBenchRow> {
     port: 0,
     stateDir,
     log: () => {},
+    // Off only to measure what authorization costs, side by side (PIPELINE_AUTHORIZATION=off).
+    authorization: process.env.PIPELINE_AUTHORIZATION !== 'off',
     onProcessed: (deleted) => {
       if (deleted.latencyMs === undefined) return;
       if (deleted.queueArn.includes('Tier1')) latencies.push(deleted.latencyMs);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { ServiceResponse } from './server';
 
 /** The calls that bring new work into the runtime; everything else (receive, delete, queries) stays open. */
@@ -13,6 +14,12 @@ const NEW_WORK = new Set([
 export interface RequestCaller {
   /** The `x-amz-security-token` header: the session token of the credentials that signed the request. */
   readonly securityToken: string | undefined;
+}
+
+/** The caller of a request, from its headers. */
+export function callerFrom(headers: IncomingHttpHeaders): RequestCaller {
+  const token = headers['x-amz-security-token'];
+  return { securityToken: typeof token === 'string' ? token : undefined };
 }
 
 /**

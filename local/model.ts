@@ -45,6 +45,8 @@ export interface TargetModel {
   readonly inputPath?: string;
   readonly inputTransformer?: InputTransformerModel;
   readonly deadLetterArn?: string;
+  /** The role EventBridge assumes to call the target (Firehose and other role-based targets). */
+  readonly roleArn?: string;
   readonly retryPolicy?: {
     readonly maximumRetryAttempts?: number;
     readonly maximumEventAgeInSeconds?: number;
@@ -108,6 +110,8 @@ export interface DeliveryStreamModel {
   readonly errorOutputPrefix: string;
   readonly bufferingIntervalSeconds: number;
   readonly bufferingSizeMiB: number;
+  /** The role Firehose assumes to write to the bucket (the destination's RoleARN). */
+  readonly roleArn?: string;
   /** Present when the stream converts records to Parquet against a Glue table. */
   readonly parquet?: {
     readonly databaseName: string;
@@ -195,7 +199,7 @@ export interface IamModel {
       readonly managedPolicyArns: readonly string[];
     }
   >;
-  /** Queue, topic, bucket or key ARN → the statements of its resource policy. */
+  /** Queue, topic, bucket, key or event bus ARN → the statements of its resource policy. */
   readonly resourcePolicies: ReadonlyMap<
     string,
     readonly import('./iam/policy-document.js').PolicyStatement[]

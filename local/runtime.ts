@@ -1,18 +1,29 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
 import { mulberry32 } from '../functions/core/prng';
 import { stageResourceNames } from '../functions/core/stage-names';
 import { type LocalDynamoDb, startLocalDynamoDb } from './dynamodb';
-import { handleEventBridgeRequest } from './eventbridge/api';
 import { LocalEventBus } from './eventbridge/bus';
 import { LocalFirehose } from './firehose';
-import { Intake, type RequestCaller } from './intake';
+import { LocalAuthorizer } from './iam/authorizer';
+import { EndpointGuard } from './iam/endpoint-guard';
+import { guardedEventBridge, guardedSqs } from './iam/routes';
+import { callerFrom, Intake } from './intake';
 import { type DeletedMessage, SqsEventSourcePoller } from './lambda/event-source-mapping';
 import { LambdaRunner } from './lambda/runner';
 import type { TemplateModel } from './model';
-import { LOCAL_S3_CHECKSUM_ENV, LOCAL_S3_CREDENTIALS, type LocalS3, localS3Client, startLocalS3 } from './s3';
+import {
+  LOCAL_S3_CHECKSUM_ENV,
+  LOCAL_S3_CREDENTIALS,
+  type LocalS3,
+  localS3Client,
+  localS3ClientConfig,
+  startLocalS3,
+} from './s3';
 import { LocalServer, type MetricSample } from './server';
-import { handleSqsRequest, MALFORMED_JSON } from './sqs/api';
+import { MALFORMED_JSON } from './sqs/api';
 import { handleSqsQueryRequest } from './sqs/query-protocol';
 import { QueueStore } from './sqs/store';
 import {
@@ -81,6 +92,11 @@ export interface LocalRuntimeOptions {
   readonly firehoseWriteFailureRate?: number;
   /** Seeds the draws behind `firehoseWriteFailureRate`, so a fault run reproduces. @default unseeded */
   readonly firehoseWriteFailureSeed?: number;
+  /**
+   * Authorize every call and delivery against the template's IAM policies. `false` is for measuring
+   * what authorization costs, side by side, only: the start-up checks still run. @default true
+   */
+  readonly authorization?: boolean;
 }
 
 /** The synthesized template a runtime runs. */
@@ -115,6 +131,8 @@ export class LocalRuntime {
     readonly intake: Intake,
     /** The template's DynamoDB tables (tenant quota and ordering state). */
     readonly dynamodb?: LocalDynamoDb,
+    /** The local IAM: per-function credentials and every call's decision. */
+    readonly iam?: LocalAuthorizer,
   ) {}
 
   static async start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
@@ -132,25 +150,26 @@ export class LocalRuntime {
     // Routes are bound after the model is loaded: queue URLs need the endpoint's port first.
     let dispatch: LocalRuntime | undefined;
     const intake = new Intake();
-    const sqs = (target: string, input: unknown, caller: RequestCaller) =>
-      intake.refuses(target, caller)
+    let guard: EndpointGuard | undefined;
+    const sqs = (target: string, input: unknown, headers: IncomingHttpHeaders) =>
+      intake.refuses(target, callerFrom(headers))
         ? Promise.resolve(intake.sqsRefusal())
-        : handleSqsRequest(ready().queues, target, input);
+        : guardedSqs(guard, ready().queues, target, input, headers);
     const server = new LocalServer({
       port: options.port,
       routes: [
         {
           targetPrefix: 'AWSEvents.',
           contentType: 'application/x-amz-json-1.1',
-          handle: (target, body, caller) =>
-            intake.refuses(target, caller)
+          handle: (target, body, headers) =>
+            intake.refuses(target, callerFrom(headers))
               ? intake.eventBridgeRefusal()
-              : handleEventBridgeRequest(ready().bus, target, body),
+              : guardedEventBridge(guard, ready().bus, target, body, headers),
         },
         {
           targetPrefix: 'AmazonSQS.',
           contentType: 'application/x-amz-json-1.0',
-          handle: (target, body, caller) => sqs(target, parseJson(body), caller),
+          handle: (target, body, headers) => sqs(target, parseJson(body), headers),
         },
         {
           targetPrefix: 'AmazonAthena.',
@@ -161,8 +180,8 @@ export class LocalRuntime {
           },
         },
       ],
-      queryProtocol: (body, caller) =>
-        handleSqsQueryRequest((target, input) => sqs(target, input, caller), body),
+      queryProtocol: (body, headers) =>
+        handleSqsQueryRequest((target, input) => sqs(target, input, headers), body),
       health: () => (dispatch ? dispatch.health() : { starting: true }),
       metrics: () => (dispatch ? dispatch.metrics() : []),
     });
@@ -186,7 +205,14 @@ export class LocalRuntime {
         withVisibilityTimeout(loaded, options.visibilityTimeoutSeconds),
         options.functionTimeoutSeconds,
       );
-      const s3 = await startLocalS3({ stateDir, port: options.s3Port, buckets: model.buckets });
+      const iam = new LocalAuthorizer(model, { enabled: options.authorization ?? true });
+      const endpointGuard = new EndpointGuard(iam, model, options.log);
+      const s3 = await startLocalS3({
+        stateDir,
+        port: options.s3Port,
+        buckets: model.buckets,
+        guard: (method, url, headers) => denialOf(endpointGuard.s3(method, url, headers)),
+      });
       started.push({ name: 'the local S3', stop: () => s3.stop() });
       const dynamodb = await startLocalDynamoDb({
         stateDir,
@@ -194,6 +220,15 @@ export class LocalRuntime {
         tables: model.tables,
         region: model.region,
         credentials: LOCAL_S3_CREDENTIALS,
+        guard: (target, body, headers) =>
+          denialOf(
+            endpointGuard.json(
+              'dynamodb',
+              target.slice(target.indexOf('.') + 1),
+              body,
+              typeof headers.authorization === 'string' ? headers.authorization : undefined,
+            ),
+          ),
       });
       started.push({ name: 'the local DynamoDB', stop: () => dynamodb.stop() });
       const queues = new QueueStore(model.queues, { stateDir, warn: options.log });
@@ -202,6 +237,7 @@ export class LocalRuntime {
         streams: model.deliveryStreams,
         tables: model.glueTables,
         s3: localS3Client(s3.endpoint, model.region),
+        s3ForStream: streamS3Clients(iam, s3.endpoint, model.region),
         bufferingIntervalSeconds: options.firehoseIntervalSeconds ?? 2,
         walDir: join(stateDir, 'firehose'),
         writeFailureRate: options.firehoseWriteFailureRate,
@@ -212,7 +248,13 @@ export class LocalRuntime {
         warn: options.log,
       });
       started.push({ name: 'the local Firehose', stop: () => firehose.close() });
-      const bus = new LocalEventBus({ model, queues, firehose, log: options.log });
+      const bus = new LocalEventBus({
+        model,
+        queues,
+        firehose,
+        log: options.log,
+        ...(iam.enabled && { authorizeDelivery: (delivery) => iam.authorizeDelivery(delivery) }),
+      });
       const workersPerFunction: Record<string, number> = {};
       for (const mapping of model.eventSourceMappings) {
         workersPerFunction[mapping.functionLogicalId] =
@@ -239,6 +281,10 @@ export class LocalRuntime {
           AWS_REGION: model.region,
           ...LOCAL_S3_CHECKSUM_ENV,
           ...options.handlerEnvironment,
+        },
+        environmentOf: (fn) => {
+          const { accessKeyId, secretAccessKey } = iam.credentialsOf(fn.logicalId);
+          return { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey };
         },
       });
       started.push({ name: 'the Lambda workers', stop: () => lambda.close() });
@@ -278,7 +324,9 @@ export class LocalRuntime {
         stateDir,
         intake,
         dynamodb,
+        iam,
       );
+      guard = endpointGuard;
       // Provisioned concurrency: those execution environments are initialised before the first poll.
       await lambda.provision();
       for (const poller of pollers) poller.start();
@@ -444,6 +492,25 @@ export class LocalRuntime {
         value: stats.failedRecords,
       });
     }
+    for (const row of this.iam?.counts() ?? []) {
+      const labels = { principal: row.principal, service: row.service };
+      samples.push(
+        {
+          name: 'iam_allowed_total',
+          help: 'Calls and deliveries the local IAM allowed',
+          type: 'counter',
+          value: row.allowed,
+          labels,
+        },
+        {
+          name: 'iam_denied_total',
+          help: 'Calls and deliveries the local IAM denied',
+          type: 'counter',
+          value: row.denied,
+          labels,
+        },
+      );
+    }
     samples.push({
       name: 'inferbus_process_resident_bytes',
       help: 'RSS of the runtime process',
@@ -581,6 +648,27 @@ function withVisibilityTimeout(model: TemplateModel, seconds: number | undefined
 function withFunctionTimeout(model: TemplateModel, seconds: number | undefined): TemplateModel {
   if (seconds === undefined) return model;
   return { ...model, functions: model.functions.map((f) => ({ ...f, timeoutSeconds: seconds })) };
+}
+
+/** A guard's verdict as the response to send instead, or undefined to let the call through. */
+function denialOf(verdict: ReturnType<EndpointGuard['json']>) {
+  return verdict.go ? undefined : verdict.response;
+}
+
+/** One S3 client per delivery stream, signed with its role's credentials (the local IAM's). */
+function streamS3Clients(iam: LocalAuthorizer, endpoint: string, region: string) {
+  const clients = new Map<string, ReturnType<typeof localS3Client>>();
+  return (stream: { logicalId: string }) => {
+    let client = clients.get(stream.logicalId);
+    if (!client) {
+      const principal = iam.principalOf(stream.logicalId);
+      client = principal
+        ? new S3Client({ ...localS3ClientConfig(endpoint, region), credentials: principal.credentials })
+        : localS3Client(endpoint, region);
+      clients.set(stream.logicalId, client);
+    }
+    return client;
+  };
 }
 
 function parseJson(text: string): unknown {

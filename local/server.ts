@@ -1,6 +1,11 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { RequestCaller } from './intake';
 
 /** What a service's protocol handler returns for one AWS JSON request. */
 export interface ServiceResponse {
@@ -14,11 +19,14 @@ export interface ServiceRoute {
   readonly targetPrefix: string;
   /** `application/x-amz-json-1.0` (SQS) or `application/x-amz-json-1.1` (EventBridge, Athena). */
   readonly contentType: string;
-  /** Gets the raw request body: each protocol parses (and reports malformed JSON) its own way. */
+  /**
+   * Gets the raw request body: each protocol parses (and reports malformed JSON) its own way. The
+   * headers tell who signed the request (the local IAM authorizes by the signing access key).
+   */
   readonly handle: (
     target: string,
     body: string,
-    caller: RequestCaller,
+    headers: IncomingHttpHeaders,
   ) => Promise<ServiceResponse> | ServiceResponse;
 }
 
@@ -35,7 +43,7 @@ export interface LocalServerOptions {
   readonly port: number;
   readonly routes: readonly ServiceRoute[];
   /** Requests without X-Amz-Target but with a form-encoded `Action` (the SQS query protocol). */
-  readonly queryProtocol?: (body: string, caller: RequestCaller) => Promise<ServiceResponse>;
+  readonly queryProtocol?: (body: string, headers: IncomingHttpHeaders) => Promise<ServiceResponse>;
   readonly health: () => Record<string, unknown>;
   readonly metrics: () => readonly MetricSample[];
   /** Largest request body accepted (EventBridge's 1 MB entries, ten per request, plus JSON). */
@@ -99,7 +107,7 @@ export class LocalServer {
       this.options.queryProtocol
     ) {
       const text = (await readBody(req, this.options.maxBodyBytes ?? 12 * 1024 * 1024)) ?? '';
-      const response = await this.options.queryProtocol(text, callerOf(req));
+      const response = await this.options.queryProtocol(text, req.headers);
       res.writeHead(response.status, { ...response.headers });
       res.end(String(response.body));
       return;
@@ -128,7 +136,7 @@ export class LocalServer {
       );
       return;
     }
-    const response = await route.handle(target, text, callerOf(req));
+    const response = await route.handle(target, text, req.headers);
     res.writeHead(response.status, { 'content-type': route.contentType, ...response.headers });
     res.end(typeof response.body === 'string' ? response.body : JSON.stringify(response.body ?? {}));
   }
@@ -161,11 +169,6 @@ function readBody(req: IncomingMessage, limit: number): Promise<string | undefin
     );
     req.once('error', reject);
   });
-}
-
-function callerOf(req: IncomingMessage): RequestCaller {
-  const token = req.headers['x-amz-security-token'];
-  return { securityToken: typeof token === 'string' ? token : undefined };
 }
 
 function reply(res: ServerResponse, status: number, contentType: string, body: string): void {

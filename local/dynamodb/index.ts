@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { TableModel } from '../model.js';
+import { type DynamoDbGuard, startAuthorizingProxy } from './authorizing-proxy.js';
 import { checkLevelDbFolder } from './leveldb-check.js';
 
 /** Plain CommonJS, so the thread starts the same from tsx, vitest or a build. */
@@ -31,6 +32,11 @@ export interface LocalDynamoDbOptions {
   readonly tables: readonly TableModel[];
   readonly region: string;
   readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  /**
+   * Authorizes every call: the endpoint is then an authorizing proxy on `port`, with dynalite
+   * behind it on a port of its own. @default none (dynalite answers on `port` directly)
+   */
+  readonly guard?: DynamoDbGuard;
 }
 
 export async function startLocalDynamoDb(options: LocalDynamoDbOptions): Promise<LocalDynamoDb> {
@@ -38,9 +44,34 @@ export async function startLocalDynamoDb(options: LocalDynamoDbOptions): Promise
   // A damaged LevelDB folder would be opened as an empty one, lose items or abort the process.
   if (path) checkLevelDbFolder(path);
   if (path) mkdirSync(path, { recursive: true });
-  const { port, stop } = await startThread(path, options.port ?? 0);
+  const thread = await startThread(path, options.guard ? 0 : (options.port ?? 0));
+  let { port, stop } = thread;
+  if (options.guard) {
+    const proxy = await startAuthorizingProxy({
+      port: options.port ?? 0,
+      upstreamPort: thread.port,
+      guard: options.guard,
+    }).catch(async (error) => {
+      await thread.stop();
+      const hint = /EADDRINUSE/.test(String(error))
+        ? ' (port in use: pick another port, or 0 for a free one)'
+        : '';
+      throw new Error(
+        `local DynamoDB could not listen on 127.0.0.1:${options.port ?? 0}${hint}: ${String(error)}`,
+      );
+    });
+    port = proxy.port;
+    stop = async () => {
+      await proxy.stop();
+      await thread.stop();
+    };
+  }
   const endpoint = `http://127.0.0.1:${port}`;
-  const client = new DynamoDBClient({ endpoint, region: options.region, credentials: options.credentials });
+  const client = new DynamoDBClient({
+    endpoint: `http://127.0.0.1:${thread.port}`,
+    region: options.region,
+    credentials: options.credentials,
+  });
   try {
     for (const table of options.tables) {
       try {

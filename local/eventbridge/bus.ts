@@ -55,6 +55,16 @@ export interface LocalEventBusOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Delay before retry `n` (1-based). */
   readonly backoff?: (retry: number) => number;
+  /**
+   * Authorizes one delivery as AWS does (the queue policy for EventBridge's service principal, the
+   * target role for Firehose): a denial message refuses it, which fails as NO_PERMISSIONS (no
+   * retries: to the target's DLQ at once), or drops the event when it is the DLQ that refuses.
+   */
+  readonly authorizeDelivery?: (delivery: {
+    readonly rule: RuleModel;
+    readonly target: TargetModel;
+    readonly to: 'target' | 'dead-letter';
+  }) => string | undefined;
 }
 
 /** Why a delivery attempt failed, in the ERROR_CODE vocabulary of EventBridge target DLQs. */
@@ -69,6 +79,7 @@ function classify(error: unknown): DeliveryFailure {
   const e = error as { name?: string; code?: string; message?: string };
   const tag = `${e?.code ?? ''} ${e?.name ?? ''}`;
   const message = e?.message ?? String(error);
+  if (e?.code === 'NO_PERMISSIONS') return { code: 'NO_PERMISSIONS', message, retryable: false };
   if (/NonExistentQueue|QueueDoesNotExist|ResourceNotFound|NotFound|UnknownQueue/i.test(tag)) {
     return { code: 'NO_RESOURCE', message, retryable: false };
   }
@@ -332,8 +343,10 @@ export class LocalEventBus {
   }
 
   /** Sends `body` to the target; a send that throws becomes a rejection. */
-  private send(target: TargetModel, body: string): Promise<unknown> {
+  private send(rule: RuleModel, target: TargetModel, body: string): Promise<unknown> {
     try {
+      const denied = this.options.authorizeDelivery?.({ rule, target, to: 'target' });
+      if (denied) throw Object.assign(new Error(denied), { code: 'NO_PERMISSIONS' });
       const service = this.serviceOf(target.arn);
       if (service === 'sqs') return this.options.queues.send(target.arn, body);
       if (service === 'firehose') return this.options.firehose.putRecord(target.arn, body);
@@ -375,7 +388,7 @@ export class LocalEventBus {
         this.deadLetter(rule, target, accepted.eventJson, invalidInput(error), 0),
       );
     }
-    return this.send(target, body).then(
+    return this.send(rule, target, body).then(
       () => {
         this.counters.deliveriesOk++;
         this.done();
@@ -426,7 +439,7 @@ export class LocalEventBus {
       }
       await this.sleep(wait);
       try {
-        await this.send(target, body);
+        await this.send(rule, target, body);
         this.counters.deliveriesOk++;
         return;
       } catch (error) {
@@ -461,6 +474,8 @@ export class LocalEventBus {
       ...(exhausted && { EXHAUSTED_RETRY_CONDITION: attribute(exhausted) }),
     };
     try {
+      const denied = this.options.authorizeDelivery?.({ rule, target, to: 'dead-letter' });
+      if (denied) throw new Error(denied);
       await this.options.queues.send(target.deadLetterArn, eventJson, attributes);
       this.counters.deadLettered++;
       this.log(`${what}; sent to ${target.deadLetterArn}`);

@@ -16,6 +16,11 @@ export interface LocalFirehoseOptions {
   readonly tables: readonly GlueTableModel[];
   /** A client for the local S3 (see `localS3Client`). */
   readonly s3: S3Client;
+  /**
+   * The client one stream writes with, signed with its role's credentials so the local IAM
+   * authorizes the writes as that role's. @default `s3` for every stream
+   */
+  readonly s3ForStream?: (stream: DeliveryStreamModel) => S3Client;
   /** Local speed: flush after this many seconds instead of the stream's buffering interval. */
   readonly bufferingIntervalSeconds?: number;
   /** Override of the stream's buffering size, in bytes. */
@@ -398,7 +403,7 @@ export class LocalFirehose implements FirehoseSink {
     for (let attempt = 1; attempt <= attempts; attempt++) {
       try {
         if (injected) throw injected;
-        await this.options.s3.send(
+        await (this.options.s3ForStream?.(state.model) ?? this.options.s3).send(
           new PutObjectCommand({ Bucket: state.model.bucketName, Key: key, Body: body }),
         );
         state.counters.objectsWritten++;

@@ -21,6 +21,8 @@ export type LogSink = (line: string, meta: LogMeta) => void;
 export interface LambdaRunnerOptions {
   /** Endpoint variables (`AWS_ENDPOINT_URL`...), credentials, region: what Lambda would supply. */
   readonly extraEnvironment?: Record<string, string>;
+  /** Variables one function gets over `extraEnvironment`: its own credentials (the local IAM's). */
+  readonly environmentOf?: (fn: FunctionModel) => Record<string, string>;
   /** Region for `AWS_REGION`; default: each function ARN's region. */
   readonly region?: string;
   readonly logFormat?: 'Text' | 'JSON';
@@ -73,7 +75,7 @@ export class LambdaRunner implements LambdaInvoker {
     for (const fn of functions) {
       const env = lambdaEnvironment(fn, {
         region: options.region,
-        extra: options.extraEnvironment,
+        extra: { ...options.extraEnvironment, ...options.environmentOf?.(fn) },
         logFormat: options.logFormat,
       });
       const pool: WorkerPool = new WorkerPool(() => this.spawn(fn, env, pool), {

@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import S3rver from 's3rver';
@@ -28,6 +28,15 @@ export interface LocalS3Options {
   /** 0 (default) picks a free port. */
   readonly port?: number;
   readonly buckets: readonly BucketModel[];
+  /**
+   * Authorizes every request before s3rver sees it: undefined lets it through, a response refuses
+   * it. @default none
+   */
+  readonly guard?: (
+    method: string,
+    url: string,
+    headers: IncomingHttpHeaders,
+  ) => { status: number; headers: Record<string, string>; body: string } | undefined;
 }
 
 export interface LocalS3 {
@@ -59,7 +68,19 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
   await server.configureBuckets();
   // s3rver's own run() never settles when listen fails (it waits on a callback that Node calls
   // only on success), so the HTTP server is ours.
-  const http = createServer(server.callback());
+  const callback = server.callback();
+  const guard = options.guard;
+  const http = createServer(
+    guard
+      ? (req, res) => {
+          const denied = guard(req.method ?? 'GET', req.url ?? '/', req.headers);
+          if (!denied) return callback(req, res);
+          req.resume();
+          res.writeHead(denied.status, denied.headers);
+          res.end(denied.body);
+        }
+      : callback,
+  );
   const port = options.port ?? 0;
   try {
     await new Promise<void>((resolve, reject) => {

@@ -92,10 +92,10 @@ export async function handleSqsQueryRequest(
   }
   const response = await handle(`AmazonSQS.${action}`, input);
   if (response.status >= 300) {
-    const error = response.body as { __type?: string; message?: string } | undefined;
+    const error = response.body as { __type?: string; message?: string; Message?: string } | undefined;
     const queryError = response.headers['x-amzn-query-error']?.split(';')[0];
     const code = queryError ?? error?.__type?.split('#').pop() ?? 'InternalFailure';
-    return xmlError(response.status, code, error?.message ?? 'request failed', requestId);
+    return xmlError(response.status, code, error?.message ?? error?.Message ?? 'request failed', requestId);
   }
   const result = toXml(response.body as Record<string, unknown>, action);
   const resultElement =

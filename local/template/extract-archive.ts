@@ -73,6 +73,7 @@ export function extractDeliveryStreams(ctx: ExtractContext): DeliveryStreamModel
       bufferingSizeMiB: Number(
         hints.SizeInMBs ?? (parquet ? DEFAULT_CONVERSION_BUFFER_MIB : DEFAULT_BUFFER_MIB),
       ),
+      ...(typeof destination.RoleARN === 'string' && { roleArn: destination.RoleARN }),
       ...(parquet && { parquet }),
     };
   });

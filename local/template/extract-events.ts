@@ -65,6 +65,7 @@ function target(logicalId: string, raw: unknown, index: number): TargetModel {
     ...(typeof raw.InputPath === 'string' && { inputPath: raw.InputPath }),
     ...(inputTransformer && { inputTransformer }),
     ...(typeof dlq === 'string' && { deadLetterArn: dlq }),
+    ...(typeof raw.RoleArn === 'string' && { roleArn: raw.RoleArn }),
     ...(retry && {
       retryPolicy: {
         ...(retry.MaximumRetryAttempts !== undefined && {

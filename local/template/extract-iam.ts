@@ -2,7 +2,7 @@ import { type PolicyStatement, parsePolicyDocument } from '../iam/policy-documen
 import type { IamModel } from '../model.js';
 import type { ExtractContext } from './context.js';
 import { at, TemplateError } from './errors.js';
-import { isRecord } from './template.js';
+import { type CfnResource, isRecord } from './template.js';
 
 /** Resource policy types: the property holding the document, and the one naming what it guards. */
 const RESOURCE_POLICIES: Record<
@@ -16,7 +16,7 @@ const RESOURCE_POLICIES: Record<
 
 /**
  * Every role's identity policies (inline `Policies` and the `AWS::IAM::Policy` resources attached to
- * it) and every resource policy (queue, topic, bucket, KMS key), resolved, keyed by ARN. Managed
+ * it) and every resource policy (queue, topic, bucket, KMS key, event bus), resolved, keyed by ARN. Managed
  * policies are only named: their documents are not in the template (the authorizer refuses a role
  * that has them rather than guess what they allow).
  */
@@ -77,7 +77,34 @@ export function extractIam(ctx: ExtractContext): IamModel {
         parsePolicyDocument(document, at(logicalId, 'Properties.KeyPolicy')).Statement,
       );
   }
+  for (const [logicalId, policy] of ctx.resources('AWS::Events::EventBusPolicy')) {
+    add(...eventBusPolicy(ctx, logicalId, policy));
+  }
   return { roles, resourcePolicies };
+}
+
+/**
+ * An `AWS::Events::EventBusPolicy`: one statement on the bus it names. The older form (Action,
+ * Principal and Condition properties instead of Statement) is refused rather than translated.
+ */
+function eventBusPolicy(
+  ctx: ExtractContext,
+  logicalId: string,
+  policy: CfnResource,
+): [string, readonly PolicyStatement[]] {
+  const statement = ctx.prop(logicalId, policy, 'Statement');
+  if (statement === undefined) {
+    throw new TemplateError(
+      `${at(logicalId, 'Properties')}: the local IAM reads an EventBusPolicy's Statement only, not the older ` +
+        "Action/Principal/Condition form; write the policy with a Statement (CDK's EventBus.addToResourcePolicy does).",
+    );
+  }
+  const bus = ctx.resolver.names.busNameOf(ctx.string(logicalId, policy, 'EventBusName'));
+  const arn = `arn:aws:events:${ctx.env.region}:${ctx.env.account}:event-bus/${bus}`;
+  return [
+    arn,
+    parsePolicyDocument({ Statement: statement }, at(logicalId, 'Properties.Statement')).Statement,
+  ];
 }
 
 /** A queue policy names queue URLs, a topic policy topic ARNs, a bucket policy a bucket name. */

@@ -1,0 +1,95 @@
+/**
+ * What the local IAM costs per call: the authorizer's decision for the calls the pipeline makes
+ * (tier-1's BatchGetItem, PutEvents entries, SQS sends, an EventBridge delivery into a queue), once
+ * evaluated from the policies and once answered from the decision cache, plus the action-table
+ * mapping of a PutEvents body. The pipeline's side-by-side cost (authorization on and off) is
+ * `PIPELINE_AUTHORIZATION=off npx tsx bench/pipeline.ts` against the default.
+ *
+ * Run: npx tsx bench/iam.ts
+ */
+import { join } from 'node:path';
+import { type AccessRequest, accessRequestsOf } from '../local/iam/actions';
+import { LocalAuthorizer } from '../local/iam/authorizer';
+import { loadTemplateModel } from '../local/template';
+
+const round = (value: number, digits: number) => Number(value.toFixed(digits));
+
+const PROJECT_ROOT = join(import.meta.dirname, '..');
+
+export function runIamBench(iterations = 200_000) {
+  const model = loadTemplateModel(join(PROJECT_ROOT, 'cdk.out'), 'inferbus-dev', {
+    endpoint: 'http://127.0.0.1:1',
+  });
+  const tier1 = model.functions.find((f) => f.logicalId.startsWith('Tier1'));
+  if (!tier1) throw new Error('no tier-1 function in the template');
+  const table = model.tables[0]?.arn as string;
+  const bus = model.buses.find((b) => b.name !== 'default')?.arn as string;
+  const queue = model.queues.find((q) => q.name.includes('Tier1TenantAcmeWorkDlq'))?.arn as string;
+  const rule = model.rules.find((r) => r.name.includes('Tier1TenantAcme'));
+  const calls: [string, AccessRequest][] = [
+    ['dynamodb:BatchGetItem', { action: 'dynamodb:BatchGetItem', resource: table }],
+    [
+      'events:PutEvents entry',
+      {
+        action: 'events:PutEvents',
+        resource: bus,
+        context: { 'events:source': 'inferbus.results', 'events:detail-type': 'InferenceCompleted' },
+      },
+    ],
+    ['sqs:SendMessage', { action: 'sqs:SendMessage', resource: queue }],
+  ];
+  const rows: Record<string, number | string>[] = [];
+  const time = (name: string, run: () => unknown, n: number) => {
+    const start = process.cpuUsage();
+    for (let i = 0; i < n; i++) run();
+    const used = process.cpuUsage(start);
+    rows.push({ call: name, microsecondsPerCall: round((used.user + used.system) / n, 3) });
+  };
+  for (const [name, request] of calls) {
+    // A fresh authorizer per call: every decision is evaluated from the policies.
+    const fresh = () => {
+      const iam = new LocalAuthorizer(model);
+      const caller = iam.callerOf(iam.credentialsOf(tier1.logicalId).accessKeyId);
+      return () => iam.decide(caller, request);
+    };
+    const evaluations = Array.from({ length: 2000 }, fresh);
+    let i = 0;
+    time(`${name} (evaluated)`, () => evaluations[i++]?.(), evaluations.length);
+    const iam = new LocalAuthorizer(model);
+    const caller = iam.callerOf(iam.credentialsOf(tier1.logicalId).accessKeyId);
+    time(`${name} (cached)`, () => iam.check(caller, 'bench', [request]), iterations);
+  }
+  const iam = new LocalAuthorizer(model);
+  if (rule) {
+    const target = rule.targets[0];
+    if (target)
+      time(
+        'EventBridge → SQS delivery (cached)',
+        () => iam.authorizeDelivery({ rule, target, to: 'target' }),
+        iterations,
+      );
+  }
+  const body = {
+    Entries: Array.from({ length: 10 }, (_, i) => ({
+      EventBusName: bus,
+      Source: 'inferbus.results',
+      DetailType: 'InferenceCompleted',
+      Detail: JSON.stringify({ id: `e-${i}`, tenant: 'acme', payload: { label: 'ham', score: 0.98 } }),
+    })),
+  };
+  const text = JSON.stringify(body);
+  time(
+    'PutEvents of 10 entries: parse + map + 10 cached decisions',
+    () => {
+      const requests = accessRequestsOf('events', 'PutEvents', JSON.parse(text), model);
+      for (const request of requests)
+        iam.decide(iam.callerOf(iam.credentialsOf(tier1.logicalId).accessKeyId), request);
+    },
+    iterations / 10,
+  );
+  return { name: 'iam', rows };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  console.table(runIamBench().rows);
+}
