@@ -40,6 +40,9 @@ export interface DeadLetterQueue extends QueueInfo {
 /** `inferbus-dev-Tier1TenantAcmeWorkDlqQueueEBD7441D(-RANDOM)` → `Tier1TenantAcmeWorkDlq`. */
 export function shortQueueName(name: string, stackName: string): string {
   const withoutStack = name.startsWith(`${stackName}-`) ? name.slice(stackName.length + 1) : name;
+  // Work queues and their DLQs carry fixed names (`tier<N>-<tenant>[-dlq]`): nothing to strip,
+  // and a tenant id must not be mistaken for CloudFormation's random suffix.
+  if (/^tier\d+-/.test(withoutStack)) return withoutStack;
   return withoutStack.replace(/(-[A-Za-z0-9]{6,})$/, '').replace(/(Queue)?[0-9A-F]{8}$/, '');
 }
 

@@ -218,18 +218,18 @@ describe('inferbus dlq', () => {
     await settle();
 
     const list = jsonLines((await cli(['dlq', 'list', '--format', 'json'])).stdout);
-    const work = list.find((d) => d.name === 'Tier1TenantAcmeWorkDlq');
-    expect(work).toMatchObject({ kind: 'queue', messages: '1', redrives_to: 'Tier1TenantAcmeWork' });
+    const work = list.find((d) => d.name === 'tier1-acme-dlq');
+    expect(work).toMatchObject({ kind: 'queue', messages: '1', redrives_to: 'tier1-acme' });
     expect(list.find((d) => d.name === 'Tier1TenantAcmeRuleDlq')).toMatchObject({ kind: 'rule-target' });
 
-    const show = await cli(['dlq', 'show', 'Tier1TenantAcmeWorkDlq', '--format', 'json']);
+    const show = await cli(['dlq', 'show', 'tier1-acme-dlq', '--format', 'json']);
     const [message] = jsonLines(show.stdout);
     expect(message).toMatchObject({ eventId: 'poison-1', tenant: 'acme' });
     expect(message.attributes).toMatchObject({ ERROR_CODE: 'InvalidPayload', ATTEMPTS: '1' });
     // A peek: still there.
-    expect(rt.queueCounts().find((q) => q.name.includes('Tier1TenantAcmeWorkDlq'))?.visible).toBe(1);
+    expect(rt.queueCounts().find((q) => q.name.includes('tier1-acme-dlq'))?.visible).toBe(1);
 
-    const redrive = await cli(['dlq', 'redrive', 'Tier1TenantAcmeWorkDlq']);
+    const redrive = await cli(['dlq', 'redrive', 'tier1-acme-dlq']);
     expect(redrive.code, redrive.stderr).toBe(0);
     expect(redrive.stdout).toMatch(/1 message\(s\) moved/);
   });
@@ -301,7 +301,7 @@ describe('inferbus dlq', () => {
   it('names the known DLQs for an unknown one', async () => {
     const run = await cli(['dlq', 'show', 'nope']);
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/no dead-letter queue "nope"; known: .*Tier1TenantAcmeWorkDlq/);
+    expect(run.stderr).toMatch(/no dead-letter queue "nope"; known: .*tier1-acme-dlq/);
   });
 });
 

@@ -47,16 +47,37 @@ function entry(
   };
 }
 
-async function putEvents(entries: PutEventsRequestEntry[]): Promise<void> {
-  const events = new EventBridgeClient({
-    endpoint: rt.endpoint,
-    region: rt.model.region,
-    credentials: LOCAL_S3_CREDENTIALS,
-  });
+async function putEvents(
+  entries: PutEventsRequestEntry[],
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } = LOCAL_S3_CREDENTIALS,
+) {
+  const events = new EventBridgeClient({ endpoint: rt.endpoint, region: rt.model.region, credentials });
   const response = await events.send(new PutEventsCommand({ Entries: entries }));
   events.destroy();
-  expect(response.FailedEntryCount).toBe(0);
+  return response;
 }
+
+/** The credentials tier 1's execution environments get (its role's access key). */
+function tier1Credentials() {
+  const fn = rt.model.functions.find((f) => f.environment.INFERBUS_TIER === '1');
+  const env = rt.lambda.environmentOf(fn?.logicalId as string);
+  return {
+    accessKeyId: env.AWS_ACCESS_KEY_ID as string,
+    secretAccessKey: env.AWS_SECRET_ACCESS_KEY as string,
+    sessionToken: env.AWS_SESSION_TOKEN,
+  };
+}
+
+const forgedResult = (id: string) =>
+  entry(
+    'globex',
+    id,
+    3,
+    { sourceEventId: 'victim-2', tier: 2, label: 'spam', score: 0.99 },
+    'inferbus.acme',
+    'InferenceCompleted',
+  );
+let producerForgery: unknown;
 
 async function outcomes(): Promise<Record<string, string>[]> {
   const run = await cli([
@@ -83,27 +104,22 @@ beforeAll(async () => {
     log: () => {},
     firehoseIntervalSeconds: 1,
   });
-  await putEvents([
+  const requests = await putEvents([
     entry('acme', 'coll-1', 1, { text: SPAM, expectedLabel: 'spam' }),
     entry('globex', 'coll-1', 1, { text: HAM, expectedLabel: 'ham' }),
     entry('globex', 'victim-2', 2, { text: HAM, expectedLabel: 'ham' }),
     // acme names globex's request as if it were an escalation of it.
     entry('acme', 'spoof-1', 2, { text: SPAM, sourceEventId: 'victim-2' }),
   ]);
+  expect(requests.FailedEntryCount).toBe(0);
   await settleRuntime(rt, 60_000);
-  // The attacker's forged result, under acme's own source: the local bus does not apply the bus
-  // policy yet (AWS denies this PutEvents: test/infra/result-publishing.test.ts), so it reaches
-  // the archive, where the queries must not believe it.
-  await putEvents([
-    entry(
-      'globex',
-      'forged-1',
-      3,
-      { sourceEventId: 'victim-2', tier: 2, label: 'spam', score: 0.99 },
-      'inferbus.acme',
-      'InferenceCompleted',
-    ),
-  ]);
+  // The attacker's forged result, under acme's own source: the bus policy refuses it, locally as in
+  // AWS (test/infra/result-publishing.test.ts reads the same policy).
+  producerForgery = await putEvents([forgedResult('forged-0')]).catch((error: unknown) => error);
+  // The same forgery through a handler's own credentials (a handler bug, or a compromised one),
+  // which the bus policy lets through: it reaches the archive, where the queries must not believe it.
+  const handlerForgery = await putEvents([forgedResult('forged-1')], tier1Credentials());
+  expect(handlerForgery.FailedEntryCount).toBe(0);
   await settleRuntime(rt, 60_000);
 }, 240_000);
 
@@ -160,6 +176,16 @@ describe('ids that are not the producer’s to name', () => {
     expect(trace.stdout).toMatch(
       /InvalidPayload: detail\.payload\.sourceEventId: only escalations published by inferbus/,
     );
+  });
+
+  it('refuses a producer putting a result detail-type, with the bus policy as AWS applies it', () => {
+    // Every entry of the request is denied, so the whole request is (see README, Permissions).
+    expect(producerForgery).toMatchObject({
+      name: 'AccessDeniedException',
+      message: expect.stringMatching(
+        /not authorized to perform: events:PutEvents .* explicit deny in a resource-based policy/,
+      ),
+    });
   });
 
   it('keeps a forged result out of the queries and out of trace, though the archive holds it', async () => {

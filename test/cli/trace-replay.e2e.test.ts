@@ -76,16 +76,16 @@ describe('inferbus trace', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/tier 1 failed\s+InvalidPayload: /);
     expect(run.stdout).toMatch(
-      /dead-lettered\s+in DLQ Tier1TenantAcmeWorkDlq \(handler DLQ\): InvalidPayload/,
+      /dead-lettered\s+in DLQ tier1-acme-dlq \(handler DLQ\): InvalidPayload/,
     );
-    expect(run.stdout).toMatch(/outcome: dead-lettered in Tier1TenantAcmeWorkDlq: InvalidPayload/);
+    expect(run.stdout).toMatch(/outcome: dead-lettered in tier1-acme-dlq: InvalidPayload/);
     const json = jsonLines((await cli(['trace', 'poison-trace-1', '--format', 'json'])).stdout)[0];
     expect(json.dlqMessages).toHaveLength(1);
     expect(json.dlqMessages[0]).toMatchObject({
-      queue: 'Tier1TenantAcmeWorkDlq',
+      queue: 'tier1-acme-dlq',
       errorCode: 'InvalidPayload',
     });
-    expect(rt.queueCounts().find((q) => q.name.includes('Tier1TenantAcmeWorkDlq'))?.visible).toBe(1);
+    expect(rt.queueCounts().find((q) => q.name.includes('tier1-acme-dlq'))?.visible).toBe(1);
   });
 
   it('says nothing was found, and where it looked, for an unknown id (exit 1)', async () => {

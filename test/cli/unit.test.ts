@@ -114,6 +114,9 @@ describe('dlq helpers', () => {
     expect(shortQueueName('inferbus-dev-Tier1TenantAcmeWorkDlqQueueEBD7441D-AbCdEf123', 'inferbus-dev')).toBe(
       'Tier1TenantAcmeWorkDlq',
     );
+    // Fixed names of the per-tenant queues: a tenant id of six or more characters stays.
+    expect(shortQueueName('inferbus-dev-tier1-initech', 'inferbus-dev')).toBe('tier1-initech');
+    expect(shortQueueName('inferbus-dev-tier2-globex-dlq', 'inferbus-dev')).toBe('tier2-globex-dlq');
     expect(busFromRuleArn('arn:aws:events:eu-west-1:1:rule/inferbus-dev/r1')).toBe('inferbus-dev');
     const body = JSON.stringify({
       source: 'inferbus.acme',
