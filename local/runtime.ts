@@ -638,10 +638,23 @@ export interface StopOptions {
   readonly progressIntervalMs?: number;
 }
 
-/** The model with every queue's visibility timeout replaced (fault runs only); as is when undefined. */
+/**
+ * The model with every queue's visibility timeout replaced (fault runs only); as is when undefined.
+ * The event source mappings' batching windows are scaled down with it: a window as long as the
+ * shortened timeout lets a message come back into the very batch that holds it (received twice in
+ * one invocation), so the first receipt handle is stale and the processed message is redriven.
+ */
 function withVisibilityTimeout(model: TemplateModel, seconds: number | undefined): TemplateModel {
   if (seconds === undefined) return model;
-  return { ...model, queues: model.queues.map((q) => ({ ...q, visibilityTimeoutSeconds: seconds })) };
+  const longestWindow = seconds / 4;
+  return {
+    ...model,
+    queues: model.queues.map((q) => ({ ...q, visibilityTimeoutSeconds: seconds })),
+    eventSourceMappings: model.eventSourceMappings.map((m) => ({
+      ...m,
+      maxBatchingWindowSeconds: Math.min(m.maxBatchingWindowSeconds, longestWindow),
+    })),
+  };
 }
 
 /** The model with every function's timeout replaced (fault runs only); as is when undefined. */

@@ -18,7 +18,7 @@ describe('fault suite', () => {
     expect(result.invented).toEqual([]);
     expect(result.completed + result.deadLettered).toBeGreaterThanOrEqual(result.accepted);
     expect(result.deadLettered).toBeGreaterThan(0); // the poison requests, with their reason
-    expect(result.withoutHandlerReason).toBe(0);
+    expect(result.withoutHandlerReason, lines.join('\n')).toBe(0);
     expect(result.handedBack).toBeGreaterThan(0); // the fault fired (seeded, so it reproduces)
     expect(result.ok).toBe(true);
   });
