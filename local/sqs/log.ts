@@ -77,6 +77,8 @@ const MAX_DEAD_BYTES = 512 << 20;
 
 /** After a failed write, requests fail at once for this long before a write is tried again. */
 export const WRITE_RETRY_MS = 250;
+/** After a compaction failed, the next one starts no sooner than this. */
+const COMPACTION_RETRY_MS = 60_000;
 
 const HEADER: HeaderRecord = { t: 'h', format: 'inferbus-sqs-log', v: LOG_VERSION };
 
@@ -286,7 +288,7 @@ export class StateLog {
     this.unavailable = error;
     this.retryAt = this.now() + WRITE_RETRY_MS;
     this.health?.failed(this.writerName, e);
-    this.abandonCompaction(e);
+    if (this.compaction !== undefined) this.abandonCompaction(e);
     this.rollBack(error);
     return error;
   }
@@ -312,11 +314,10 @@ export class StateLog {
   /** Drops a running compaction (the old log is still whole) and waits before starting another. */
   private abandonCompaction(e: unknown): void {
     const compaction = this.compaction;
-    if (compaction === undefined) return;
     this.compaction = undefined;
-    this.compactAfter = this.now() + 60_000;
+    this.compactAfter = this.now() + COMPACTION_RETRY_MS;
     try {
-      compaction.abandon();
+      compaction?.abandon();
     } catch {
       // Best effort: a leftover temp file is removed at the next start.
     }
