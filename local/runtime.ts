@@ -15,6 +15,7 @@ import { LocalServer, type MetricSample } from './server';
 import { handleSqsRequest, MALFORMED_JSON } from './sqs/api';
 import { handleSqsQueryRequest } from './sqs/query-protocol';
 import { QueueStore } from './sqs/store';
+import { type DurableWrites, StorageHealth } from './storage-health';
 import {
   ensureSynthesized,
   loadTemplateModel,
@@ -81,6 +82,11 @@ export interface LocalRuntimeOptions {
   readonly firehoseWriteFailureRate?: number;
   /** Seeds the draws behind `firehoseWriteFailureRate`, so a fault run reproduces. @default unseeded */
   readonly firehoseWriteFailureSeed?: number;
+  /**
+   * Tests and fault runs only: the writes of the SQS log and the Firehose write-ahead log, to make
+   * them fail like a full disk. @default the disk
+   */
+  readonly durableWrites?: DurableWrites;
 }
 
 /** The synthesized template a runtime runs. */
@@ -115,6 +121,8 @@ export class LocalRuntime {
     readonly intake: Intake,
     /** The template's DynamoDB tables (tenant quota and ordering state). */
     readonly dynamodb?: LocalDynamoDb,
+    /** Whether the durable writers can write (`/health`'s `storage`). */
+    readonly storage?: StorageHealth,
   ) {}
 
   static async start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
@@ -196,7 +204,13 @@ export class LocalRuntime {
         credentials: LOCAL_S3_CREDENTIALS,
       });
       started.push({ name: 'the local DynamoDB', stop: () => dynamodb.stop() });
-      const queues = new QueueStore(model.queues, { stateDir, warn: options.log });
+      const storage = new StorageHealth(options.log);
+      const queues = new QueueStore(model.queues, {
+        stateDir,
+        warn: options.log,
+        health: storage,
+        writes: options.durableWrites,
+      });
       started.push({ name: 'the queues', stop: () => queues.close() });
       const firehose = new LocalFirehose({
         streams: model.deliveryStreams,
@@ -210,6 +224,8 @@ export class LocalRuntime {
           : { random: mulberry32(options.firehoseWriteFailureSeed) }),
         onError: (error) => options.log(`firehose: ${error.message}`),
         warn: options.log,
+        health: storage,
+        writes: options.durableWrites,
       });
       started.push({ name: 'the local Firehose', stop: () => firehose.close() });
       const bus = new LocalEventBus({ model, queues, firehose, log: options.log });
@@ -278,6 +294,7 @@ export class LocalRuntime {
         stateDir,
         intake,
         dynamodb,
+        storage,
       );
       // Provisioned concurrency: those execution environments are initialised before the first poll.
       await lambda.provision();
@@ -377,6 +394,8 @@ export class LocalRuntime {
       queues: this.model.queues.length,
       rules: this.model.rules.length,
       functions: this.model.functions.length,
+      /** Whether the state folder takes writes; while not, writes fail with InternalFailure. */
+      storage: this.storage?.condition() ?? { ok: true },
     };
   }
 
