@@ -226,9 +226,20 @@ export class FirehoseWal {
   }
 
   private openSegment(): WalSegment {
-    const segment = new WalSegment(join(this.dir, `${String(this.nextNumber++).padStart(10, '0')}.wal`));
+    const segment = new WalSegment(join(this.dir, `${String(this.nextNumber).padStart(10, '0')}.wal`));
     // Read-write: records beyond the memory budget are read back from here at their flush.
-    segment.fd = openSync(segment.file, 'a+');
+    try {
+      segment.fd = openSync(segment.file, 'a+');
+    } catch (error) {
+      this.io.health?.failed(this.writerName, error);
+      this.retryAt = this.io.now() + WAL_RETRY_MS;
+      this.unavailable = new StorageUnavailableError(
+        `Creating the Firehose write-ahead log segment ${segment.file} failed (${writeErrorText(error)}); the record was not accepted. Free disk space (or fix the device): the local Firehose retries by itself.`,
+        { cause: error },
+      );
+      throw this.unavailable;
+    }
+    this.nextNumber++;
     this.segments.add(segment);
     this.active = segment;
     return segment;
