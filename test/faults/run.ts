@@ -25,6 +25,7 @@ import {
   type Target,
   waitUntilIdle,
 } from './reconcile';
+import { injectedDisk, runDiskFullScenario, tmpfsDisk } from './disk-full';
 import { everyIdOneOutcome, sendSampleTwice } from './sample-twice';
 import { lineFrom, runSignalScenario, type StopSignal } from './signal';
 
@@ -194,7 +195,7 @@ async function main(): Promise<void> {
     sigterm: { signal: 'SIGTERM' },
     'sigint-twice': { signal: 'SIGINT', twice: true },
   };
-  const names = [...SCENARIOS.map((s) => s.name), 'sigkill', ...Object.keys(signals)];
+  const names = [...SCENARIOS.map((s) => s.name), 'sigkill', 'diskFull', ...Object.keys(signals)];
   if (only === '--help' || only === '-h') {
     out(
       [
@@ -228,6 +229,13 @@ async function main(): Promise<void> {
   if (!only || only === 'sigkill') {
     out('running sigkill+restart ...');
     rows.push(await runKillScenario({ requests, out, verbose: true }));
+  }
+  if (!only || only === 'diskFull') {
+    const tmpfs = tmpfsDisk();
+    const disk = 'reason' in tmpfs ? injectedDisk() : tmpfs;
+    if ('reason' in tmpfs) out(`diskFull: ${tmpfs.reason}; injecting write failures instead`);
+    out(`running diskFull (${disk.how}) ...`);
+    rows.push(await runDiskFullScenario(disk, { requests, out }));
   }
   for (const [key, how] of Object.entries(signals)) {
     if (only && only !== key) continue;
