@@ -12,6 +12,7 @@ import type { FaultConfig } from '../../functions/shared/faults';
 import { PROJECT_ROOT } from '../../lib/app';
 import type { TemplateModel } from '../../local/model';
 import { ensureSynthesized, loadTemplateModel } from '../../local/template';
+import { injectedDisk, runDiskFullScenario, tmpfsDisk } from './disk-full';
 import {
   type Collected,
   collect,
@@ -25,7 +26,6 @@ import {
   type Target,
   waitUntilIdle,
 } from './reconcile';
-import { injectedDisk, runDiskFullScenario, tmpfsDisk } from './disk-full';
 import { everyIdOneOutcome, sendSampleTwice } from './sample-twice';
 import { lineFrom, runSignalScenario, type StopSignal } from './signal';
 
