@@ -26,6 +26,7 @@ import { LocalServer, type MetricSample } from './server';
 import { MALFORMED_JSON } from './sqs/api';
 import { handleSqsQueryRequest } from './sqs/query-protocol';
 import { QueueStore } from './sqs/store';
+import { type DurableWrites, StorageHealth } from './storage-health';
 import {
   ensureSynthesized,
   loadTemplateModel,
@@ -97,6 +98,11 @@ export interface LocalRuntimeOptions {
    * what authorization costs, side by side, only: the start-up checks still run. @default true
    */
   readonly authorization?: boolean;
+  /**
+   * Tests and fault runs only: the writes of the SQS log and the Firehose write-ahead log, to make
+   * them fail like a full disk. @default the disk
+   */
+  readonly durableWrites?: DurableWrites;
 }
 
 /** The synthesized template a runtime runs. */
@@ -133,6 +139,8 @@ export class LocalRuntime {
     readonly dynamodb?: LocalDynamoDb,
     /** The local IAM: per-function credentials and every call's decision. */
     readonly iam?: LocalAuthorizer,
+    /** Whether the durable writers can write (`/health`'s `storage`). */
+    readonly storage?: StorageHealth,
   ) {}
 
   static async start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
@@ -231,7 +239,13 @@ export class LocalRuntime {
           ),
       });
       started.push({ name: 'the local DynamoDB', stop: () => dynamodb.stop() });
-      const queues = new QueueStore(model.queues, { stateDir, warn: options.log });
+      const storage = new StorageHealth(options.log);
+      const queues = new QueueStore(model.queues, {
+        stateDir,
+        warn: options.log,
+        health: storage,
+        writes: options.durableWrites,
+      });
       started.push({ name: 'the queues', stop: () => queues.close() });
       const firehose = new LocalFirehose({
         streams: model.deliveryStreams,
@@ -246,6 +260,8 @@ export class LocalRuntime {
           : { random: mulberry32(options.firehoseWriteFailureSeed) }),
         onError: (error) => options.log(`firehose: ${error.message}`),
         warn: options.log,
+        health: storage,
+        writes: options.durableWrites,
       });
       started.push({ name: 'the local Firehose', stop: () => firehose.close() });
       const bus = new LocalEventBus({
@@ -325,6 +341,7 @@ export class LocalRuntime {
         intake,
         dynamodb,
         iam,
+        storage,
       );
       guard = endpointGuard;
       // Provisioned concurrency: those execution environments are initialised before the first poll.
@@ -425,6 +442,8 @@ export class LocalRuntime {
       queues: this.model.queues.length,
       rules: this.model.rules.length,
       functions: this.model.functions.length,
+      /** Whether the state folder takes writes; while not, writes fail with InternalFailure. */
+      storage: this.storage?.condition() ?? { ok: true },
     };
   }
 

@@ -7,6 +7,7 @@ import type {
   TargetModel,
   TemplateModel,
 } from '../model.js';
+import { isStorageUnavailable } from '../storage-health.js';
 import {
   checkEntry,
   EventBridgeApiError,
@@ -100,6 +101,23 @@ function serviceOf(arn: string): string {
 function invalidInput(error: unknown): DeliveryFailure {
   return { code: 'INVALID_PARAMETER', message: (error as Error).message, retryable: false };
 }
+
+/**
+ * How a target's first delivery attempt ended. A failed one is held: the caller resumes it (the
+ * target's retry policy, then its DLQ, go on in the background) or abandons it (the entry failed).
+ */
+type FirstAttempt =
+  | { readonly delivered: true }
+  | {
+      readonly delivered: false;
+      /** The runtime could not write it down (a full disk): not an AWS failure mode. */
+      readonly storage: boolean;
+      readonly error: unknown;
+      readonly resume: () => void;
+      readonly abandon: () => void;
+    };
+
+const DELIVERED: FirstAttempt = { delivered: true };
 
 function defaultBackoff(retry: number): number {
   return Math.random() * Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** (retry - 1));
@@ -200,30 +218,54 @@ export class LocalEventBus {
 
   /** Accepts entries like PutEvents; deliveries continue after it returns. */
   putEvents(busName: string | undefined, entries: readonly PutEventsRequestEntry[]): PutEventsResult {
-    return this.accept(busName, entries, []);
+    const { result, attempts } = this.accept(busName, entries);
+    for (const entryAttempts of attempts.values()) {
+      for (const attempt of entryAttempts) void attempt.then(resumeIfHeld);
+    }
+    return result;
   }
 
   /**
    * PutEvents as the endpoint answers it: only once every matched target's first delivery attempt
    * has settled (an SQS target's message is in the durable log, or its retry is scheduled), so an
-   * acknowledged event survives the runtime being killed right after the answer.
+   * acknowledged event survives the runtime being killed right after the answer. An entry that no
+   * target could store because the runtime's own writes fail (a full disk), and that none has
+   * stored, fails with InternalFailure, as AWS answers an internal failure, and is not delivered
+   * later: nothing of it is applied, so a retry by the producer does not duplicate it.
    */
   async putEventsDurably(
     busName: string | undefined,
     entries: readonly PutEventsRequestEntry[],
   ): Promise<PutEventsResult> {
-    const firstAttempts: Promise<void>[] = [];
-    const result = this.accept(busName, entries, firstAttempts);
-    await Promise.all(firstAttempts);
-    return result;
+    const { result, attempts } = this.accept(busName, entries);
+    let failed = result.FailedEntryCount;
+    await Promise.all(
+      [...attempts].map(async ([index, entryAttempts]) => {
+        const settled = await Promise.all(entryAttempts);
+        const unstored = settled.find((a) => !a.delivered && a.storage);
+        if (unstored === undefined || settled.some((a) => a.delivered)) {
+          for (const attempt of settled) resumeIfHeld(attempt);
+          return;
+        }
+        for (const attempt of settled) if (!attempt.delivered) attempt.abandon();
+        failed++;
+        this.counters.eventsAccepted--;
+        this.counters.entriesFailed++;
+        result.Entries[index] = {
+          ErrorCode: 'InternalFailure',
+          ErrorMessage: `The local runtime could not store the event: ${(unstored as { error: Error }).error.message}`,
+        };
+      }),
+    );
+    return { FailedEntryCount: failed, Entries: result.Entries };
   }
 
-  /** Accepts the entries; adds a promise per matched target that settles with its first attempt. */
+  /** Accepts the entries; the first delivery attempts of each accepted entry, by entry index. */
   private accept(
     busName: string | undefined,
     entries: readonly PutEventsRequestEntry[],
-    firstAttempts: Promise<void>[],
-  ): PutEventsResult {
+  ): { result: PutEventsResult; attempts: Map<number, Promise<FirstAttempt>[]> } {
+    const attempts = new Map<number, Promise<FirstAttempt>[]>();
     if (this.closed) {
       throw new EventBridgeApiError(
         'ServiceUnavailable',
@@ -234,7 +276,7 @@ export class LocalEventBus {
     validateRequest(entries);
     const results: PutEventsResultEntry[] = [];
     let failed = 0;
-    entries.forEach((entry) => {
+    entries.forEach((entry, index) => {
       const check = checkEntry(entry);
       if (!check.ok) {
         failed++;
@@ -267,10 +309,10 @@ export class LocalEventBus {
         detailMembers: check.detailMembers,
         ingestion,
       };
-      this.route(bus, accepted, firstAttempts);
+      attempts.set(index, this.route(bus, accepted));
     });
     this.counters.entriesFailed += failed;
-    return { FailedEntryCount: failed, Entries: results };
+    return { result: { FailedEntryCount: failed, Entries: results }, attempts };
   }
 
   metrics(): BusMetrics {
@@ -315,13 +357,15 @@ export class LocalEventBus {
     return bus;
   }
 
-  /** Starts every matched target's delivery, adding a promise that settles with its first attempt. */
-  private route(bus: BusState, accepted: AcceptedEvent, firstAttempts: Promise<void>[]): void {
+  /** Starts every matched target's delivery; a promise per target that settles with its first attempt. */
+  private route(bus: BusState, accepted: AcceptedEvent): Promise<FirstAttempt>[] {
+    const firstAttempts: Promise<FirstAttempt>[] = [];
     for (const ruleName of bus.index.match(accepted.event)) {
       const rule = bus.rules.get(ruleName) as RuleModel;
       this.matched.set(rule.name, (this.matched.get(rule.name) ?? 0) + 1);
       for (const target of rule.targets) firstAttempts.push(this.deliver(rule, target, accepted));
     }
+    return firstAttempts;
   }
 
   private input(rule: RuleModel, target: TargetModel, accepted: AcceptedEvent): string {
@@ -371,31 +415,61 @@ export class LocalEventBus {
   }
 
   /**
-   * Delivers the event to one target. Returns once the first attempt has settled; retries and the
-   * DLQ go on in the background, in flight until done. A first attempt that succeeds (the common
-   * case) costs one send and one callback.
+   * Delivers the event to one target. Returns once the first attempt has settled; a failed one is
+   * held until the caller resumes it (retries and the DLQ then go on in the background, in flight
+   * until done) or abandons it. A first attempt that succeeds (the common case) costs one send and
+   * one callback.
    */
-  private deliver(rule: RuleModel, target: TargetModel, accepted: AcceptedEvent): Promise<void> {
+  private deliver(rule: RuleModel, target: TargetModel, accepted: AcceptedEvent): Promise<FirstAttempt> {
     this.inFlight++;
     let body: string;
     try {
       body = this.input(rule, target, accepted);
     } catch (error) {
-      // Nothing to send: the first attempt settles once the event is in the DLQ.
-      return this.finish(
+      // Nothing to send: the first attempt is the DLQ's.
+      const failure = invalidInput(error);
+      return this.firstAttempt(
         rule,
         target,
-        this.deadLetter(rule, target, accepted.eventJson, invalidInput(error), 0),
+        () => this.sendToDeadLetterQueue(rule, target, accepted.eventJson, failure, 0),
+        () => {
+          this.counters.deadLettered++;
+          this.log(
+            `rule ${rule.name} target ${target.id}: ${failure.code}: ${failure.message}; sent to ${target.deadLetterArn}`,
+          );
+        },
+        () => this.deadLetter(rule, target, accepted.eventJson, failure, 0),
       );
     }
-    return this.send(rule, target, body).then(
+    return this.firstAttempt(
+      rule,
+      target,
+      () => this.send(rule, target, body),
+      () => this.counters.deliveriesOk++,
+      (error) => this.retry(rule, target, accepted, body, error),
+    );
+  }
+
+  private firstAttempt(
+    rule: RuleModel,
+    target: TargetModel,
+    attempt: () => Promise<unknown>,
+    succeeded: () => void,
+    afterFailure: (error: unknown) => Promise<void>,
+  ): Promise<FirstAttempt> {
+    return attempt().then(
       () => {
-        this.counters.deliveriesOk++;
+        succeeded();
         this.done();
+        return DELIVERED;
       },
-      (error: unknown) => {
-        void this.finish(rule, target, this.retry(rule, target, accepted, body, error));
-      },
+      (error: unknown): FirstAttempt => ({
+        delivered: false,
+        storage: isStorageUnavailable(error),
+        error,
+        resume: () => void this.finish(rule, target, afterFailure(error)),
+        abandon: () => this.done(),
+      }),
     );
   }
 
@@ -428,7 +502,25 @@ export class LocalEventBus {
     let failure = classify(firstError);
     const maxRetries = target.retryPolicy?.maximumRetryAttempts ?? DEFAULT_MAX_RETRY_ATTEMPTS;
     const maxAgeMs = (target.retryPolicy?.maximumEventAgeInSeconds ?? DEFAULT_MAX_EVENT_AGE_SECONDS) * 1000;
+    let storageFailure = isStorageUnavailable(firstError);
+    let storageWaits = 0;
     for (let retries = 0; ; retries++) {
+      if (storageFailure && !this.closed) {
+        // The runtime's own disk, not the target, failed: wait for it without using up the
+        // target's retry policy (AWS has no such failure), so the delivery is not dropped.
+        retries--;
+        await this.sleep(this.backoff(Math.min(++storageWaits, 8)));
+        try {
+          await this.send(rule, target, body);
+          this.counters.deliveriesOk++;
+          return;
+        } catch (error) {
+          this.counters.deliveriesFailed++;
+          storageFailure = isStorageUnavailable(error);
+          if (!storageFailure) failure = classify(error);
+          continue;
+        }
+      }
       if (!failure.retryable || this.closed)
         return this.deadLetter(rule, target, eventJson, failure, retries);
       if (retries >= maxRetries)
@@ -445,6 +537,7 @@ export class LocalEventBus {
       } catch (error) {
         this.counters.deliveriesFailed++;
         failure = classify(error);
+        storageFailure = isStorageUnavailable(error);
       }
     }
   }
@@ -464,6 +557,37 @@ export class LocalEventBus {
       this.log(`${what}; no dead-letter queue configured, event dropped`);
       return;
     }
+    for (let waits = 1; ; waits++) {
+      try {
+        await this.sendToDeadLetterQueue(rule, target, eventJson, failure, retries, exhausted);
+        this.counters.deadLettered++;
+        this.log(`${what}; sent to ${target.deadLetterArn}`);
+        return;
+      } catch (error) {
+        // A full disk: the DLQ send waits for it rather than drop the event.
+        if (isStorageUnavailable(error) && !this.closed) {
+          await this.sleep(this.backoff(Math.min(waits, 8)));
+          continue;
+        }
+        this.counters.dropped++;
+        this.log(`${what}; the dead-letter queue failed too (${(error as Error).message}), event dropped`);
+        return;
+      }
+    }
+  }
+
+  /** One send of the original event to the target's DLQ, with the attributes EventBridge adds. */
+  private sendToDeadLetterQueue(
+    rule: RuleModel,
+    target: TargetModel,
+    eventJson: string,
+    failure: DeliveryFailure,
+    retries: number,
+    exhausted?: 'MaximumRetryAttempts' | 'MaximumEventAgeInSeconds',
+  ): Promise<unknown> {
+    if (!target.deadLetterArn) {
+      return Promise.reject(new Error(`rule ${rule.name} target ${target.id} has no dead-letter queue`));
+    }
     const attribute = (value: string): SqsMessageAttribute => ({ DataType: 'String', StringValue: value });
     const attributes: Record<string, SqsMessageAttribute> = {
       RULE_ARN: attribute(rule.arn),
@@ -476,12 +600,9 @@ export class LocalEventBus {
     try {
       const denied = this.options.authorizeDelivery?.({ rule, target, to: 'dead-letter' });
       if (denied) throw new Error(denied);
-      await this.options.queues.send(target.deadLetterArn, eventJson, attributes);
-      this.counters.deadLettered++;
-      this.log(`${what}; sent to ${target.deadLetterArn}`);
+      return this.options.queues.send(target.deadLetterArn, eventJson, attributes);
     } catch (error) {
-      this.counters.dropped++;
-      this.log(`${what}; the dead-letter queue failed too (${(error as Error).message}), event dropped`);
+      return Promise.reject(error);
     }
   }
 
@@ -497,4 +618,9 @@ export class LocalEventBus {
       this.sleepers.add(wake);
     });
   }
+}
+
+/** Lets a held failed first attempt go on with its retries. */
+function resumeIfHeld(attempt: FirstAttempt): void {
+  if (!attempt.delivered) attempt.resume();
 }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { DeliveryStreamModel, FirehoseSink, GlueTableModel } from '../model';
+import type { DurableWrites, StorageHealth } from '../storage-health';
 import { ConversionThread } from './conversion-thread';
 import { formatConversionFailure } from './delivery-error';
 import { type ColumnCodec, columnCodec } from './glue-types';
@@ -51,6 +52,10 @@ export interface LocalFirehoseOptions {
   readonly writeFailureRate?: number;
   /** Random source for `writeFailureRate` (tests inject one). @default Math.random */
   readonly random?: () => number;
+  /** The write-ahead log's durable writes (tests and fault runs inject failing ones). @default the disk */
+  readonly writes?: DurableWrites;
+  /** Told of failed write-ahead log writes and recoveries (the runtime's `/health`). */
+  readonly health?: StorageHealth;
 }
 
 export class FirehoseDeliveryError extends Error {
@@ -152,7 +157,10 @@ export class LocalFirehose implements FirehoseSink {
         columns = table.columns.map((c) => columnCodec(c.name, c.type));
         parquetCompression(model.parquet.compression);
       }
-      const { wal, replayed } = FirehoseWal.open(join(this.walDir, model.name), warn);
+      const { wal, replayed } = FirehoseWal.open(join(this.walDir, model.name), warn, {
+        writes: options.writes,
+        health: options.health,
+      });
       const state: StreamState = {
         model,
         ...(columns ? { columns, compression: model.parquet?.compression } : {}),

@@ -1,7 +1,14 @@
-import { closeSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Deferred, deferred } from '../deferred.js';
-import { readFully, writeFully } from '../fs-sync.js';
+import { readFully } from '../fs-sync.js';
+import {
+  type DurableWrites,
+  diskWrites,
+  type StorageHealth,
+  StorageUnavailableError,
+  writeErrorText,
+} from '../storage-health.js';
 import { decodeRecordLine, encodeLine, encodeSeal, type WalRecord } from './wal-format.js';
 import { readSegment } from './wal-read.js';
 
@@ -24,6 +31,10 @@ export { encodeLine, parseLine, type WalRecord } from './wal-format.js';
  *   rows (at-least-once, like Firehose itself; readers de-duplicate by source event id).
  * - A torn last line of the last segment (a kill mid-append; its PutRecord never returned) is cut
  *   off with a warning, and that segment sealed; any other damage stops the start (see wal-read.ts).
+ * - A failed write (ENOSPC, EIO) is cut back off the segment, so the file ends at its last whole
+ *   line, and its PutRecords fail having buffered nothing. For `WAL_RETRY_MS` appends then fail at
+ *   once; then writes are tried again, so the log recovers by itself once the disk has room. A seal
+ *   that fails is cut back too; the segment stays active and the next flush seals it.
  */
 export class FirehoseWal {
   private active: WalSegment | undefined;
@@ -32,23 +43,32 @@ export class FirehoseWal {
   private batch: Deferred<void> | undefined;
   private scheduled = false;
   private failure: Error | undefined;
+  /** Set by a failed write until a write succeeds: appends fail with it until `retryAt`. */
+  private unavailable: Error | undefined;
+  private retryAt = 0;
 
   private constructor(
     readonly dir: string,
     private nextNumber: number,
+    private readonly io: WalIo,
   ) {}
 
   /** Opens the log in `dir` (created if missing) and reads back the records of leftover segments. */
   static open(
     dir: string,
     warn: (message: string) => void,
+    io: Partial<WalIo> = {},
   ): { wal: FirehoseWal; replayed: ReplayedRecord[] } {
     mkdirSync(dir, { recursive: true });
     const names = readdirSync(dir)
       .filter((name) => SEGMENT_NAME.test(name))
       .sort();
     const last = names.at(-1);
-    const wal = new FirehoseWal(dir, last ? Number.parseInt(last, 10) + 1 : 1);
+    const wal = new FirehoseWal(dir, last ? Number.parseInt(last, 10) + 1 : 1, {
+      writes: io.writes ?? diskWrites,
+      health: io.health,
+      now: io.now ?? Date.now,
+    });
     const replayed: ReplayedRecord[] = [];
     for (const name of names) {
       const segment = new WalSegment(join(dir, name));
@@ -61,7 +81,7 @@ export class FirehoseWal {
       segment.size = contents.size;
       segment.records = contents.records.length;
       // The last segment of a killed runtime: sealed now, so that only the last is ever unsealed.
-      if (!contents.sealed && contents.checked) wal.seal(segment);
+      if (!contents.sealed && contents.checked && !wal.seal(segment)) throw wal.unavailable;
       segment.live = contents.records.length;
       wal.segments.add(segment);
       for (const r of contents.records) {
@@ -78,6 +98,7 @@ export class FirehoseWal {
   /** Buffers a record for this turn's write; durable once `commit()` resolves. */
   append(arrival: Date, data: string): WalLocation {
     if (this.failure) throw this.failure;
+    if (this.unavailable !== undefined && this.io.now() < this.retryAt) throw this.unavailable;
     const segment = this.active ?? this.openSegment();
     const line = encodeLine(arrival, data);
     const location = { segment, offset: segment.size, length: line.length };
@@ -105,7 +126,8 @@ export class FirehoseWal {
     this.writePending();
     const segment = this.active;
     if (!segment) return;
-    if (!this.failure) this.seal(segment);
+    // Unsealed, the segment stays active (only the last segment may lack its seal).
+    if (this.failure || !this.seal(segment)) return;
     this.active = undefined;
     segment.sealed = true;
     this.deleteIfDone(segment);
@@ -147,27 +169,77 @@ export class FirehoseWal {
     }
   }
 
-  /** Appends the seal of a segment: the active one at rotation, or one a killed runtime left. */
-  private seal(segment: WalSegment): void {
+  /**
+   * Appends the seal of a segment: the active one at rotation, or one a killed runtime left.
+   * False when the write failed (and was cut back off the file).
+   */
+  private seal(segment: WalSegment): boolean {
     const seal = encodeSeal(segment.records);
     const fd = segment.fd ?? openSync(segment.file, 'a');
     try {
-      writeFully(fd, seal);
-      segment.size += seal.length;
-    } catch (error) {
-      this.failure = new Error(
-        `Sealing the Firehose write-ahead log ${segment.file} failed (${(error as Error).message}). The local Firehose stops accepting records: free disk space or fix permissions, then restart (the log is replayed).`,
-        { cause: error },
-      );
+      return this.writeAt(segment, fd, seal, 'sealing');
     } finally {
       if (segment.fd === undefined) closeSync(fd);
     }
   }
 
+  /**
+   * Appends `buf` at `segment.size` (its size before `buf`); true once written. A failed write is
+   * cut back off the file, reported, and makes appends fail for `WAL_RETRY_MS`.
+   */
+  private writeAt(segment: WalSegment, fd: number, buf: Buffer, what: string): boolean {
+    try {
+      this.io.writes.write(fd, buf);
+    } catch (error) {
+      this.writeFailed(segment, fd, error, what);
+      return false;
+    }
+    segment.size += buf.length;
+    if (this.unavailable !== undefined) {
+      this.unavailable = undefined;
+      this.io.health?.succeeded(this.writerName);
+    }
+    return true;
+  }
+
+  private get writerName(): string {
+    return `the Firehose write-ahead log ${this.dir}`;
+  }
+
+  private writeFailed(segment: WalSegment, fd: number, error: unknown, what: string): void {
+    this.io.health?.failed(this.writerName, error);
+    this.retryAt = this.io.now() + WAL_RETRY_MS;
+    this.unavailable = new StorageUnavailableError(
+      `${what === 'sealing' ? 'Sealing' : 'Writing'} the Firehose write-ahead log ${segment.file} failed (${writeErrorText(error)}); the record was not accepted. Free disk space (or fix the device): the local Firehose retries its writes by itself.`,
+      { cause: error },
+    );
+    try {
+      ftruncateSync(fd, segment.size);
+    } catch (cut) {
+      // The file may end in part of a line: nothing more may be appended after it.
+      this.failure = new StorageUnavailableError(
+        `Writing the Firehose write-ahead log ${segment.file} failed (${writeErrorText(error)}) and cutting the partial write off failed too (${writeErrorText(cut)}). The local Firehose stops accepting records: free disk space or fix the device, then restart (the log is replayed).`,
+        { cause: error },
+      );
+      this.io.health?.failed(this.writerName, error);
+    }
+  }
+
   private openSegment(): WalSegment {
-    const segment = new WalSegment(join(this.dir, `${String(this.nextNumber++).padStart(10, '0')}.wal`));
+    const segment = new WalSegment(join(this.dir, `${String(this.nextNumber).padStart(10, '0')}.wal`));
     // Read-write: records beyond the memory budget are read back from here at their flush.
-    segment.fd = openSync(segment.file, 'a+');
+    try {
+      segment.fd = openSync(segment.file, 'a+');
+    } catch (error) {
+      this.io.health?.failed(this.writerName, error);
+      this.retryAt = this.io.now() + WAL_RETRY_MS;
+      this.unavailable = new StorageUnavailableError(
+        `Creating the Firehose write-ahead log segment ${segment.file} failed (${writeErrorText(error)}); the record was not accepted. Free disk space (or fix the device): the local Firehose retries by itself.`,
+        { cause: error },
+      );
+      throw this.unavailable;
+    }
+    this.nextNumber++;
     this.segments.add(segment);
     this.active = segment;
     return segment;
@@ -185,18 +257,23 @@ export class FirehoseWal {
     this.pending = [];
     // Pending records always belong to the active segment: rotate() writes them before sealing it.
     const segment = this.active as WalSegment;
-    try {
-      const buf = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending);
-      writeFully(segment.fd as number, buf);
-      batch?.resolve();
-    } catch (error) {
+    const buf = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending);
+    // `append` counted the pending lines in already; the write starts where they start.
+    segment.size -= buf.length;
+    if (this.failure) {
+      segment.records -= pending.length;
       segment.live -= pending.length;
-      this.failure = new Error(
-        `Writing the Firehose write-ahead log ${segment.file} failed (${(error as Error).message}). The local Firehose stops accepting records so that none is acknowledged and lost: free disk space or fix permissions, then restart (the log is replayed).`,
-        { cause: error },
-      );
       batch?.reject(this.failure);
+      return;
     }
+    if (this.writeAt(segment, segment.fd as number, buf, 'writing')) {
+      batch?.resolve();
+      return;
+    }
+    // Their PutRecords fail: the lines are not in the file and not in the seal's count.
+    segment.records -= pending.length;
+    segment.live -= pending.length;
+    batch?.reject(this.failure ?? (this.unavailable as Error));
   }
 
   private deleteIfDone(segment: WalSegment): void {
@@ -206,6 +283,16 @@ export class FirehoseWal {
     segment.fd = undefined;
     rmSync(segment.file, { force: true });
   }
+}
+
+/** After a failed write, appends fail at once for this long before a write is tried again. */
+export const WAL_RETRY_MS = 250;
+
+export interface WalIo {
+  readonly writes: DurableWrites;
+  /** Told of failed writes and of the first success after them (for `/health`). */
+  readonly health: StorageHealth | undefined;
+  readonly now: () => number;
 }
 
 /** One file of the log. */

@@ -1,5 +1,5 @@
-import { closeSync, fsyncSync, openSync, rmSync } from 'node:fs';
-import { writeFully } from '../fs-sync.js';
+import { closeSync, openSync, rmSync } from 'node:fs';
+import { type DurableWrites, diskWrites } from '../storage-health.js';
 import type { BodyLocation, StoredBody } from './queue.js';
 import { type LogRecord, RecordBuffer, type SendRecord } from './records.js';
 
@@ -45,6 +45,7 @@ export interface CompactionResult {
  */
 export class Compaction {
   private readonly fd: number;
+  private closed = false;
   private size = 0;
   private next = 0;
   /** Records encoded but not yet written. */
@@ -59,6 +60,7 @@ export class Compaction {
     header: Buffer,
     private readonly entries: readonly SnapshotEntry[],
     private readonly readBodies: BodyReader,
+    private readonly writes: DurableWrites = diskWrites,
   ) {
     this.fd = openSync(tmp, 'w');
     this.write(header);
@@ -91,17 +93,23 @@ export class Compaction {
         for (const w of batch.watchers)
           followed.push([w.placed, { offset: start + w.offset, length: w.length }]);
       }
-      fsyncSync(this.fd);
+      this.writes.sync(this.fd);
     } finally {
-      closeSync(this.fd);
+      this.closeFile();
     }
     return { size: this.size, placements: this.placements, followed };
   }
 
   /** Drops the new file: the old log is still whole. */
   abandon(): void {
-    closeSync(this.fd);
+    this.closeFile();
     rmSync(this.tmp, { force: true });
+  }
+
+  private closeFile(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
   }
 
   private encode(index: number): void {
@@ -146,7 +154,7 @@ export class Compaction {
   }
 
   private write(buf: Buffer): void {
-    writeFully(this.fd, buf);
+    this.writes.write(this.fd, buf);
     this.size += buf.length;
   }
 }

@@ -1,4 +1,5 @@
 import { dirname } from 'node:path';
+import { StorageUnavailableError } from '../storage-health.js';
 
 /**
  * Errors of the local SQS, each carrying what the AWS JSON 1.0 (query-compatible) protocol needs:
@@ -116,7 +117,10 @@ function stateDirOf(file: string): string {
   return dirname(dirname(file));
 }
 
-/** A write to the state folder failed; the store refuses further work rather than lose messages. */
-export class SqsStorageError extends Error {
+/**
+ * A write to the state folder failed (nothing of the request was applied), or the log cannot be
+ * read back. The SQS endpoint answers it with HTTP 500 InternalError.
+ */
+export class SqsStorageError extends StorageUnavailableError {
   override readonly name = 'SqsStorageError';
 }

@@ -1,8 +1,8 @@
 import {
   closeSync,
   existsSync,
-  fdatasyncSync,
   fsyncSync,
+  ftruncateSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -16,6 +16,7 @@ import {
 import { dirname, join } from 'node:path';
 import { type Deferred, deferred } from '../deferred.js';
 import { writeFully } from '../fs-sync.js';
+import { type DurableWrites, diskWrites, type StorageHealth, writeErrorText } from '../storage-health.js';
 import { Compaction, type PlacedCallback, type SnapshotEntry } from './compaction.js';
 import { SqsLogMissingError, SqsStateError, SqsStorageError } from './errors.js';
 import { isFramed, LogDamage, scanLog, type TornTail } from './log-scan.js';
@@ -44,11 +45,22 @@ export interface StateLogOptions {
    * created after the log): a missing log is then an error, not an empty start.
    */
   existingState?: () => string | undefined;
+  /** The durable writes (tests inject failing ones). Default: the disk. */
+  writes?: DurableWrites;
+  /** Told of failed writes and of the first success after them (for `/health`). */
+  health?: StorageHealth;
+  /** Wall clock in epoch ms, for the retry delay after a failed write (tests inject one). */
+  now?: () => number;
 }
 
 export interface StateLogHooks {
   /** Applies one replayed record; throws SqsStateError (or any error) for an impossible record. */
   apply(record: LogRecord): void;
+  /**
+   * A write failed and the file was cut back to its last written record: drop the whole in-memory
+   * state (answering what waits on it with `error`); the log then replays the file into it again.
+   */
+  reset(error: Error): void;
   /** Approximate bytes a snapshot of the current state takes. */
   liveBytes(): number;
   /** The current state as records (messages in enqueue order, then tasks), taken at once. */
@@ -63,6 +75,11 @@ export type { PlacedCallback } from './compaction.js';
 const DEAD_TO_LIVE_RATIO = 3;
 const MAX_DEAD_BYTES = 512 << 20;
 
+/** After a failed write, requests fail at once for this long before a write is tried again. */
+export const WRITE_RETRY_MS = 250;
+/** After a compaction failed, the next one starts no sooner than this. */
+const COMPACTION_RETRY_MS = 60_000;
+
 const HEADER: HeaderRecord = { t: 'h', format: 'inferbus-sqs-log', v: LOG_VERSION };
 
 interface Watcher {
@@ -76,6 +93,10 @@ interface Watcher {
  * Append-only log with group commit: `append` buffers a record; one `writeSync` per event-loop turn
  * writes the whole batch, and `commit()` resolves once the batch is in the OS (and on disk with
  * `fsync`). Callers are answered only after that, so a SIGKILL loses nothing that was acknowledged.
+ * A failed write (ENOSPC, EIO, a failed fsync) is rolled back: the file is cut back to its last
+ * written record and the state replayed from it, so the requests of that batch fail having changed
+ * nothing; for `WRITE_RETRY_MS` requests then fail at once (`checkWritable`), then writes are tried
+ * again: the log recovers by itself once the disk has room.
  * Every record carries a checksum (`encodeRecord`). At start, a torn last record from a kill
  * mid-write is cut off (its bytes kept beside the log, see `cutTornTail`); any other damage stops the
  * start and leaves the file as it is (the rule: `scanLog`). A log in the older versions 1 and 2 (no
@@ -91,6 +112,16 @@ export class StateLog {
   private batch: Deferred<void> | undefined;
   private scheduled = false;
   private failure: Error | undefined;
+  /** Set by a failed write until a write succeeds: requests fail with it until `retryAt`. */
+  private unavailable: Error | undefined;
+  private retryAt = 0;
+  /** The cut back after a failed write failed too: the file may end in part of a batch. */
+  private rollbackPending = false;
+  /** No compaction starts before this time (one failed for want of space). */
+  private compactAfter = 0;
+  private readonly writes: DurableWrites;
+  private readonly health: StorageHealth | undefined;
+  private readonly now: () => number;
   /** The compaction in progress, if any. */
   private compaction: Compaction | undefined;
   private readonly fsync: boolean;
@@ -109,6 +140,9 @@ export class StateLog {
     this.compactMinBytes = options.compactMinBytes ?? 16 << 20;
     this.compactSliceMs = options.compactSliceMs ?? 5;
     this.warn = options.warn ?? ((m) => console.warn(m));
+    this.writes = options.writes ?? diskWrites;
+    this.health = options.health;
+    this.now = options.now ?? Date.now;
     this.file = join(dir, 'queues.log');
     if (!existsSync(this.file)) createLog(dir, this.file, options.existingState?.());
     // A leftover temp file means a compaction died before its rename: the old log is still whole.
@@ -137,6 +171,24 @@ export class StateLog {
     const start = this.pending.pushSend(head, body, bodyBytes);
     this.buffered(start, placed);
     return this.pending.bytes(this.pending.length - bodyBytes - 1, this.pending.length - 1);
+  }
+
+  /**
+   * Throws the storage error while the last write failed and its retry delay runs: call it before a
+   * request changes anything, so a full disk fails requests at once instead of each one being
+   * applied, written, failed and rolled back.
+   */
+  checkWritable(): void {
+    if (this.failure) throw this.failure;
+    if (this.unavailable === undefined) return;
+    if (this.now() < this.retryAt) throw this.unavailable;
+    if (this.rollbackPending) this.rollBack(this.unavailable);
+    if (this.rollbackPending) throw this.unavailable;
+  }
+
+  /** Whether a request may change the state now (see `checkWritable`). */
+  get writable(): boolean {
+    return this.failure === undefined && (this.unavailable === undefined || this.now() >= this.retryAt);
   }
 
   /** Resolves when every record appended so far is written. */
@@ -199,18 +251,85 @@ export class StateLog {
     this.scheduled = false;
     const batch = this.batch;
     this.batch = undefined;
+    if (this.failure) {
+      batch?.reject(this.failure);
+      return;
+    }
+    const writing = this.pending.length > 0;
     try {
       this.flushSync();
-      this.maybeCompact();
-      batch?.resolve();
     } catch (e) {
-      batch?.reject(this.fail(e));
+      batch?.reject(this.writeFailed(e));
+      return;
     }
+    if (writing && this.unavailable !== undefined) {
+      this.unavailable = undefined;
+      this.health?.succeeded(this.writerName);
+    }
+    try {
+      this.maybeCompact();
+    } catch (e) {
+      this.abandonCompaction(e);
+    }
+    batch?.resolve();
+  }
+
+  private get writerName(): string {
+    return `the local SQS log ${this.file}`;
+  }
+
+  /** A group commit failed: roll it back, report it, and fail its requests. */
+  private writeFailed(e: unknown): Error {
+    const reason = writeErrorText(e);
+    const error = new SqsStorageError(
+      `Writing the local SQS state to ${this.file} failed (${reason}); nothing of this request was applied. Free disk space (or fix the device): the local SQS retries its writes by itself. Retry the request.`,
+      { cause: e },
+    );
+    this.unavailable = error;
+    this.retryAt = this.now() + WRITE_RETRY_MS;
+    this.health?.failed(this.writerName, e);
+    if (this.compaction !== undefined) this.abandonCompaction(e);
+    this.rollBack(error);
+    return error;
+  }
+
+  /**
+   * Cuts the file back to its last written record (the failed batch may be partly written) and
+   * rebuilds the state from the file. If the cut fails too, requests keep failing and it is
+   * tried again at the next `checkWritable` after the retry delay.
+   */
+  private rollBack(error: Error): void {
+    try {
+      ftruncateSync(this.fd, this.bytes);
+    } catch {
+      this.rollbackPending = true;
+      this.retryAt = this.now() + WRITE_RETRY_MS;
+      return;
+    }
+    this.rollbackPending = false;
+    this.hooks.reset(error);
+    this.replay();
+  }
+
+  /** Drops a running compaction (the old log is still whole) and waits before starting another. */
+  private abandonCompaction(e: unknown): void {
+    const compaction = this.compaction;
+    this.compaction = undefined;
+    this.compactAfter = this.now() + COMPACTION_RETRY_MS;
+    try {
+      compaction?.abandon();
+    } catch {
+      // Best effort: a leftover temp file is removed at the next start.
+    }
+    this.warn(
+      `Local SQS: compacting ${this.file} failed (${writeErrorText(e)}); the log stays as it is and compaction is tried again in a minute.`,
+    );
   }
 
   /** Stops the log after a failed write; returns the error every later call gets. */
   private fail(e: unknown): Error {
     const reason = e instanceof Error ? e.message : String(e);
+    this.health?.failed(this.writerName, e);
     this.failure ??= new SqsStorageError(
       `Writing the local SQS state to ${this.file} failed (${reason}). The local SQS stops accepting work so that no acknowledged message is lost: free disk space or fix permissions, then restart.`,
     );
@@ -224,8 +343,8 @@ export class StateLog {
   }
 
   private writeNow(buf: Buffer): void {
-    writeFully(this.fd, buf);
-    if (this.fsync) fdatasyncSync(this.fd);
+    this.writes.write(this.fd, buf);
+    if (this.fsync) this.writes.sync(this.fd);
     this.bytes += buf.length;
   }
 
@@ -247,6 +366,7 @@ export class StateLog {
    */
   private maybeCompact(): void {
     if (this.compaction !== undefined || this.bytes < this.compactMinBytes) return;
+    if (this.unavailable !== undefined || this.now() < this.compactAfter) return;
     const live = this.hooks.liveBytes();
     const dead = this.bytes - live;
     if (dead < DEAD_TO_LIVE_RATIO * live && dead < Math.max(live, MAX_DEAD_BYTES)) return;
@@ -256,8 +376,12 @@ export class StateLog {
 
   /** Takes the snapshot; only between group commits, when the state and the log agree. */
   private startCompaction(): Compaction {
-    return new Compaction(`${this.file}.tmp`, encodeRecord(HEADER), [...this.hooks.snapshot()], (bodies) =>
-      this.readBodies(bodies),
+    return new Compaction(
+      `${this.file}.tmp`,
+      encodeRecord(HEADER),
+      [...this.hooks.snapshot()],
+      (bodies) => this.readBodies(bodies),
+      this.writes,
     );
   }
 
@@ -265,9 +389,19 @@ export class StateLog {
   private continueCompaction(): void {
     const compaction = this.compaction;
     if (compaction === undefined || this.failure) return;
+    let done: boolean;
     try {
-      if (compaction.step(this.compactSliceMs)) this.swapIn(compaction);
-      else setImmediate(() => this.continueCompaction());
+      done = compaction.step(this.compactSliceMs);
+    } catch (e) {
+      this.abandonCompaction(e);
+      return;
+    }
+    if (!done) {
+      setImmediate(() => this.continueCompaction());
+      return;
+    }
+    try {
+      this.swapIn(compaction);
     } catch (e) {
       this.fail(e);
     }
@@ -278,11 +412,21 @@ export class StateLog {
     const compaction = this.startCompaction();
     this.compaction = compaction;
     while (!compaction.step(Number.POSITIVE_INFINITY));
-    this.swapIn(compaction);
+    // An older format must be rewritten before anything is appended: a failure stops the start.
+    this.swapIn(compaction, true);
   }
 
-  private swapIn(compaction: Compaction): void {
-    const { size, placements, followed } = compaction.finish();
+  private swapIn(compaction: Compaction, atStart = false): void {
+    let result: ReturnType<Compaction['finish']>;
+    try {
+      result = compaction.finish();
+    } catch (e) {
+      if (atStart) throw e;
+      // The new file is incomplete; the old log is still whole and stays the log.
+      this.abandonCompaction(e);
+      return;
+    }
+    const { size, placements, followed } = result;
     this.compaction = undefined;
     renameSync(compaction.tmp, this.file);
     closeSync(this.fd);

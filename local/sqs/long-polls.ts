@@ -86,6 +86,18 @@ export class LongPolls {
     );
   }
 
+  /** Fails every waiting poll with `error` and stops the timers (the store's state is being rebuilt). */
+  fail(error: Error): void {
+    this.closed = true;
+    for (const state of this.waiting.values()) {
+      if (state.wake) clearTimeout(state.wake);
+      for (const w of state.waiters.splice(0)) {
+        clearTimeout(w.timer);
+        w.reject(error);
+      }
+    }
+  }
+
   /** Answers every waiting poll with no messages and stops the timers. */
   close(): void {
     this.closed = true;

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { QueueModel, QueueService, SqsMessageAttribute } from '../model.js';
+import type { DurableWrites, StorageHealth } from '../storage-health.js';
 import { normalizeAttributes } from './attributes.js';
 import { BodyMemory } from './body-memory.js';
 import { invalidParameter, messageNotInflight } from './errors.js';
@@ -45,6 +46,10 @@ export interface QueueStoreOptions {
   /** Wall clock in epoch ms (tests inject one). */
   now?: () => number;
   warn?: (message: string) => void;
+  /** The log's durable writes (tests and fault runs inject failing ones). Default: the disk. */
+  writes?: DurableWrites;
+  /** Told of failed writes and recoveries (the runtime's `/health`). */
+  health?: StorageHealth;
 }
 
 export interface SendResult {
@@ -66,12 +71,16 @@ export interface ReceiveOptions {
  */
 export class QueueStore implements QueueService {
   readonly stateDir: string;
-  private readonly queues: QueueRegistry;
-  private readonly bodies: BodyMemory;
-  private readonly polls: LongPolls;
-  private readonly maintenance: QueueMaintenance;
+  // Rebuilt from the log after a failed write (see `resetState`).
+  private queues!: QueueRegistry;
+  private bodies!: BodyMemory;
+  private polls!: LongPolls;
+  private maintenance!: QueueMaintenance;
+  private tasks!: MoveTasks;
+  private replay!: LogReplay;
   private readonly log: StateLog;
-  private readonly tasks: MoveTasks;
+  private readonly models: readonly QueueModel[];
+  private readonly memoryBodyBytes: number;
   private readonly now: () => number;
   private readonly warn: (message: string) => void;
   private readonly tokenPrefix = randomBytes(6).toString('base64url');
@@ -82,8 +91,37 @@ export class QueueStore implements QueueService {
     this.stateDir = options.stateDir;
     this.now = options.now ?? Date.now;
     this.warn = options.warn ?? ((m) => console.warn(m));
-    this.queues = new QueueRegistry(queues);
-    this.bodies = new BodyMemory(this.queues, options.memoryBodyBytes ?? 32 * 1024 * 1024);
+    this.models = queues;
+    this.memoryBodyBytes = options.memoryBodyBytes ?? 32 * 1024 * 1024;
+    this.emptyState();
+    this.log = new StateLog(
+      join(options.stateDir, 'sqs'),
+      {
+        apply: (r) => this.replay.apply(r),
+        reset: (error) => this.resetState(error),
+        liveBytes: () => this.queues.liveBytes(),
+        snapshot: () => snapshotRecords(this.queues.all, this.tasks),
+        placed: (id, location) => this.bodies.placed(id, location),
+      },
+      {
+        fsync: options.fsync,
+        compactMinBytes: options.compactMinBytes,
+        compactSliceMs: options.compactSliceMs,
+        warn: this.warn,
+        existingState: () => laterState(options.stateDir),
+        writes: options.writes,
+        health: options.health,
+        now: this.now,
+      },
+    );
+    this.replay.reportSkipped(this.log.file);
+    this.startState();
+  }
+
+  /** Empty queues and tasks, for the log to replay into. */
+  private emptyState(): void {
+    this.queues = new QueueRegistry(this.models);
+    this.bodies = new BodyMemory(this.queues, this.memoryBodyBytes);
     this.polls = new LongPolls({
       now: this.now,
       take: (q, max, visibilityMs, now) => this.take(q, max, visibilityMs, now),
@@ -100,26 +138,27 @@ export class QueueStore implements QueueService {
       maintain: (q) => this.maintenance.run(q, this.now()),
       move: (from, m, to, taskHandle) => this.moveMessage(from, m, to, undefined, true, taskHandle),
     });
-    const replay = new LogReplay(this.queues, this.tasks, this.warn);
-    this.log = new StateLog(
-      join(options.stateDir, 'sqs'),
-      {
-        apply: (r) => replay.apply(r),
-        liveBytes: () => this.queues.liveBytes(),
-        snapshot: () => snapshotRecords(this.queues.all, this.tasks),
-        placed: (id, location) => this.bodies.placed(id, location),
-      },
-      {
-        fsync: options.fsync,
-        compactMinBytes: options.compactMinBytes,
-        compactSliceMs: options.compactSliceMs,
-        warn: this.warn,
-        existingState: () => laterState(options.stateDir),
-      },
-    );
-    replay.reportSkipped(this.log.file);
+    this.replay = new LogReplay(this.queues, this.tasks, this.warn);
+  }
+
+  /** After replay: due messages become visible, running move tasks resume. */
+  private startState(): void {
     this.maintenance.start(this.queues.all, this.now());
     this.tasks.resume();
+  }
+
+  /**
+   * A write failed and the log was cut back to its last written record: the state in memory holds
+   * changes that are not in the log. Drop it all (waiting receives fail with the storage error, so
+   * their callers retry) and replay the log into a fresh one.
+   */
+  private resetState(error: Error): void {
+    this.tasks.stop();
+    this.polls.fail(error);
+    this.emptyState();
+    queueMicrotask(() => {
+      if (!this.closed) this.startState();
+    });
   }
 
   /** Queue models, in template order (orphans from old templates excluded). */
@@ -140,6 +179,7 @@ export class QueueStore implements QueueService {
   ): Promise<SendResult> {
     const q = this.queue(queue);
     const size = validateMessage(body, messageAttributes);
+    this.log.checkWritable();
     const delay =
       options.delaySeconds === undefined
         ? 0
@@ -176,6 +216,7 @@ export class QueueStore implements QueueService {
       0,
       MAX_VISIBILITY_TIMEOUT_SECONDS,
     );
+    this.log.checkWritable();
     const now = this.now();
     this.maintenance.run(q, now);
     const out = this.take(q, max, visibility * 1000, now);
@@ -191,6 +232,7 @@ export class QueueStore implements QueueService {
   async delete(queue: string, receiptHandle: string): Promise<void> {
     const q = this.queue(queue);
     const { id, token } = decodeReceiptHandle(receiptHandle);
+    this.log.checkWritable();
     const m = q.messages.get(id);
     if (m !== undefined && m.receipt === token) {
       q.remove(m);
@@ -212,6 +254,7 @@ export class QueueStore implements QueueService {
       0,
       MAX_VISIBILITY_TIMEOUT_SECONDS,
     );
+    this.log.checkWritable();
     const now = this.now();
     this.maintenance.run(q, now);
     const m = q.messages.get(id);
@@ -236,6 +279,7 @@ export class QueueStore implements QueueService {
   /** Deletes every message in the queue, in flight or not; returns how many. */
   async purge(queue: string): Promise<number> {
     const q = this.queue(queue);
+    this.log.checkWritable();
     const n = q.purge();
     this.log.append({ t: 'p', q: q.model.name });
     await this.log.commit();
@@ -254,7 +298,8 @@ export class QueueStore implements QueueService {
     return this.queueModels().filter((m) => m.redrive?.deadLetterTargetArn === arn);
   }
 
-  startMessageMoveTask(input: StartMoveTaskInput): Promise<{ taskHandle: string }> {
+  async startMessageMoveTask(input: StartMoveTaskInput): Promise<{ taskHandle: string }> {
+    this.log.checkWritable();
     return this.tasks.start(input);
   }
 
@@ -265,6 +310,7 @@ export class QueueStore implements QueueService {
   cancelMessageMoveTask(input: {
     taskHandle: string;
   }): Promise<{ approximateNumberOfMessagesMoved: number }> {
+    this.log.checkWritable();
     return this.tasks.cancel(input.taskHandle);
   }
 
@@ -288,6 +334,8 @@ export class QueueStore implements QueueService {
   }
 
   private take(q: Queue, max: number, visibilityMs: number, now: number): StoredReceivedMessage[] {
+    // A long poll served by a timer while writes fail: it keeps waiting rather than fail.
+    if (!this.log.writable) return [];
     const taken: Message[] = [];
     const redrive = q.model.redrive;
     const dlq = redrive ? this.queues.byArn(redrive.deadLetterTargetArn) : undefined;

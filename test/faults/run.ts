@@ -12,6 +12,7 @@ import type { FaultConfig } from '../../functions/shared/faults';
 import { PROJECT_ROOT } from '../../lib/app';
 import type { TemplateModel } from '../../local/model';
 import { ensureSynthesized, loadTemplateModel } from '../../local/template';
+import { injectedDisk, runDiskFullScenario, tmpfsDisk } from './disk-full';
 import {
   type Collected,
   collect,
@@ -194,7 +195,7 @@ async function main(): Promise<void> {
     sigterm: { signal: 'SIGTERM' },
     'sigint-twice': { signal: 'SIGINT', twice: true },
   };
-  const names = [...SCENARIOS.map((s) => s.name), 'sigkill', ...Object.keys(signals)];
+  const names = [...SCENARIOS.map((s) => s.name), 'sigkill', 'diskFull', ...Object.keys(signals)];
   if (only === '--help' || only === '-h') {
     out(
       [
@@ -228,6 +229,13 @@ async function main(): Promise<void> {
   if (!only || only === 'sigkill') {
     out('running sigkill+restart ...');
     rows.push(await runKillScenario({ requests, out, verbose: true }));
+  }
+  if (!only || only === 'diskFull') {
+    const tmpfs = tmpfsDisk();
+    const disk = 'reason' in tmpfs ? injectedDisk() : tmpfs;
+    if ('reason' in tmpfs) out(`diskFull: ${tmpfs.reason}; injecting write failures instead`);
+    out(`running diskFull (${disk.how}) ...`);
+    rows.push(await runDiskFullScenario(disk, { requests, out }));
   }
   for (const [key, how] of Object.entries(signals)) {
     if (only && only !== key) continue;

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { QueueModel } from '../../local/model.js';
-import { SqsStorageError } from '../../local/sqs/errors.js';
 import { QueueStore, type QueueStoreOptions } from '../../local/sqs/store.js';
 
 const ARN = 'arn:aws:sqs:us-east-1:000000000000:';
@@ -160,14 +159,19 @@ describe('SQS log compaction while the store keeps working', () => {
     expect((await bodiesOf(b, 'other')).length).toBeGreaterThan(0);
   });
 
-  it('stops accepting work when the compaction cannot write, naming the state file', async () => {
+  it('keeps working when the compaction cannot write: the log stays as it is, with a warning', async () => {
     const dir = tempDir();
-    const a = open(dir, options);
+    const warnings: string[] = [];
+    const a = open(dir, { ...options, warn: (m) => warnings.push(m) });
     const file = join(dir, 'sqs', 'queues.log');
     mkdirSync(`${file}.tmp`); // the compaction's temp file cannot be opened
-    await expect(churn(a, 200)).rejects.toThrow(SqsStorageError);
-    await expect(a.send('other', 'after')).rejects.toThrow(
-      /Writing the local SQS state to .*queues\.log failed/,
-    );
+    await a.send('other', 'before');
+    await churn(a, 200);
+    await a.send('other', 'after');
+    expect(warnings.filter((w) => /compacting .*queues\.log failed/.test(w))).toHaveLength(1);
+    a.close();
+    rmSync(`${file}.tmp`, { recursive: true });
+    const b = open(dir, options);
+    expect((await bodiesOf(b, 'other')).sort()).toEqual(['after', 'before']);
   });
 });
