@@ -110,7 +110,7 @@ describe('unmodified templates', () => {
     const session = rt.iam?.principalOf(fnId(rt, 'Tier2'))?.sessionArn as string;
     const config = { endpoint: rt.endpoint, region: rt.model.region, credentials };
     const table = rt.model.tables[0]?.name as string;
-    const tier1Queue = rt.model.queues.find((q) => q.name.includes('Tier1TenantAcmeWorkQueue'));
+    const tier1Queue = rt.model.queues.find((q) => q.name.endsWith('-tier1-acme'));
 
     const dynamo = new DynamoDBClient({ ...config, endpoint: rt.dynamodb?.endpoint });
     const dynamoError = await dynamo
@@ -315,7 +315,7 @@ describe('a template with the old tier-1 action list, a queue policy without its
     expect(sent.FailedEntryCount).toBe(0);
     await rt.settle({ quietMs: 1500, timeoutMs: 120_000 });
 
-    const tier1Dlq = await drain('Tier1TenantGlobexWorkDlqQueue');
+    const tier1Dlq = await drain('-tier1-globex-dlq');
     expect(tier1Dlq.map((m) => JSON.parse(m.Body ?? '{}').detail.id).sort()).toEqual(['g-0', 'g-1', 'g-2']);
     for (const m of tier1Dlq) {
       expect(m.MessageAttributes?.ERROR_CODE?.StringValue).toBe('RetriesExhausted.TenantStateUnavailable');
