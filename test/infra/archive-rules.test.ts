@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ARCHIVE_COLUMNS } from '../../functions/core/archive/columns';
+import { ARCHIVE_SHAPES } from '../../functions/core/archive/rules';
 import type { Envelope } from '../../functions/core/envelope';
 import { DetailType, tenantSource } from '../../functions/core/events';
 import type { InferenceRequest } from '../../functions/core/inference';
@@ -197,6 +198,8 @@ function edited(
 function corpus(): { name: string; event: ReturnType<typeof eventOf> }[] {
   const events: { name: string; event: ReturnType<typeof eventOf> }[] = [];
   let n = 0;
+  const [first] = published();
+  if (!first) throw new Error('published() gave no event');
   for (const { name, entry } of published()) {
     const event = eventOf(entry, `e${n++}`);
     events.push({ name, event });
@@ -223,11 +226,11 @@ function corpus(): { name: string; event: ReturnType<typeof eventOf> }[] {
       event: { ...event, id: `e${n++}`, 'detail-type': 'Custom' },
     });
   }
-  events.push({ name: 'empty detail', event: { ...eventOf(published()[0]!.entry, `e${n++}`), detail: {} } });
+  events.push({ name: 'empty detail', event: { ...eventOf(first.entry, `e${n++}`), detail: {} } });
   events.push({
     name: 'foreign event',
     event: {
-      ...eventOf(published()[0]!.entry, `e${n++}`),
+      ...eventOf(first.entry, `e${n++}`),
       source: 'acme.billing',
       'detail-type': 'Invoice',
       detail: { total: 3 },
@@ -276,6 +279,10 @@ describe('archive rules against every shape of event', () => {
     expect(failures).toEqual([]);
     // Every rule is some event's only rule: none is dead, none shadows another.
     expect([...byRule.keys()].sort()).toEqual(rules.map((r) => r.id).sort());
+  });
+
+  it('know a shape for every detail-type inferbus publishes', () => {
+    expect(ARCHIVE_SHAPES.map((shape) => shape.detailType).sort()).toEqual(Object.values(DetailType).sort());
   });
 
   it('keep the columns of what inferbus publishes', () => {

@@ -102,7 +102,7 @@ const keysBelow = (path: string, base = '$'): string[] =>
     .split('.')
     .slice(base === '$' ? 0 : base.slice(2).split('.').length);
 
-/** Deep merge of patterns (their fields AND together); `b` wins where both hold a matcher. */
+/** Deep merge of patterns (their fields AND together); a later one wins where two set one field. */
 function merge(...patterns: readonly EventPatternJson[]): EventPatternJson {
   const out: EventPatternJson = {};
   for (const pattern of patterns) {
