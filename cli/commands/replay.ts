@@ -394,9 +394,14 @@ async function prepare(
       continue;
     }
     seen.add(id);
+    // The archive keeps a request's payload only when it has text or a claim (archive/rules.ts).
+    if (row.payload === null || row.payload === undefined) {
+      skip('row(s) whose payload is not an inference request');
+      continue;
+    }
     let payload: unknown;
     try {
-      payload = JSON.parse(row.payload ?? '');
+      payload = JSON.parse(row.payload);
     } catch {
       skip('row(s) whose payload is not JSON');
       continue;

@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy, type Size, Stack } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as glue from 'aws-cdk-lib/aws-glue';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -13,9 +14,9 @@ import {
   ARCHIVE_ERROR_PREFIX,
   ARCHIVE_PARTITIONS,
   ARCHIVE_TABLE_NAME,
-  archiveInputTransformer,
 } from '../../functions/core/archive/columns';
 import type { NamedQueryDefinition } from '../../functions/core/archive/named-queries';
+import { archiveRules } from '../../functions/core/archive/rules';
 import { DeadLetterQueue } from './dead-letter-queue';
 import { FirehoseRuleTarget, RawInputTransformer } from './firehose-rule-target';
 import { RULE_TARGET_RETRY } from './inference-tier';
@@ -43,7 +44,8 @@ export const PROJECTION_START_DATE = '2026-01-01';
 
 /**
  * Every event on the bus, flattened and stored as Parquet in S3, queryable with Athena:
- * rule (input transformer) → Firehose (JSON → Parquet against the Glue table, partitioned by
+ * rules whose patterns partition the bus, each with an input transformer that names only paths
+ * its pattern guarantees (functions/core/archive/rules.ts) → Firehose (JSON → Parquet against the Glue table, partitioned by
  * arrival `dt`/`hour`, failures under an error prefix) → S3, with a Glue table that uses
  * partition projection (no crawler, no MSCK REPAIR) and an Athena workgroup with enforced
  * settings and the operator's named queries.
@@ -54,7 +56,8 @@ export class EventArchive extends Construct {
   public readonly database: glue.CfnDatabase;
   public readonly table: glue.CfnTable;
   public readonly deliveryStream: firehose.DeliveryStream;
-  public readonly rule: events.Rule;
+  /** One per shape of event; their patterns partition the bus, so each event is archived once. */
+  public readonly rules: events.Rule[];
   public readonly ruleDeadLetterQueue: sqs.Queue;
   public readonly workGroup: athena.CfnWorkGroup;
 
@@ -128,21 +131,37 @@ export class EventArchive extends Construct {
     this.ruleDeadLetterQueue = new DeadLetterQueue(this, 'RuleDlq', {
       removalPolicy: props.removalPolicy,
     }).queue;
-    const transformer = archiveInputTransformer();
-    this.rule = new events.Rule(this, 'Rule', {
-      eventBus: props.bus,
-      description: 'Every event on the bus, flattened into an archive row',
-      // An empty prefix matches every source: the archive sees every event.
-      eventPattern: { source: events.Match.prefix('') },
-      targets: [
-        new FirehoseRuleTarget(this.deliveryStream, {
-          input: new RawInputTransformer(transformer.inputPathsMap, transformer.inputTemplate),
-          deadLetterQueue: this.ruleDeadLetterQueue,
-          retryAttempts: RULE_TARGET_RETRY.attempts,
-          maxEventAge: RULE_TARGET_RETRY.maxEventAge,
-        }),
-      ],
+    const role = new iam.Role(this, 'RulesRole', {
+      assumedBy: new iam.ServicePrincipal('events.amazonaws.com'),
+      description: 'Lets the archive rules put records into the archive delivery stream',
     });
+    this.deliveryStream.grantPutRecords(role);
+    this.rules = archiveRules().map(
+      (definition) =>
+        new events.Rule(this, `Rule${definition.id}`, {
+          eventBus: props.bus,
+          description: definition.description,
+          eventPattern: definition.eventPattern as events.EventPattern,
+          targets: [
+            new FirehoseRuleTarget(this.deliveryStream, {
+              role,
+              input: new RawInputTransformer(definition.inputPathsMap, definition.inputTemplate),
+              deadLetterQueue: this.ruleDeadLetterQueue,
+              retryAttempts: RULE_TARGET_RETRY.attempts,
+              maxEventAge: RULE_TARGET_RETRY.maxEventAge,
+            }),
+          ],
+        }),
+    );
+    this.ruleDeadLetterQueue.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowArchiveRuleDeadLetters',
+        principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+        actions: ['sqs:SendMessage'],
+        resources: [this.ruleDeadLetterQueue.queueArn],
+        conditions: { ArnEquals: { 'aws:SourceArn': this.rules.map((rule) => rule.ruleArn) } },
+      }),
+    );
 
     this.workGroup = new athena.CfnWorkGroup(this, 'WorkGroup', {
       name: props.workGroupName,

@@ -1,12 +1,17 @@
 import type { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 
 export interface FirehoseRuleTargetProps {
+  /** The role EventBridge assumes to put records; it needs firehose:PutRecord(Batch) on the stream. */
+  readonly role: iam.IRole;
   readonly input: events.RuleTargetInput;
-  /** Events that cannot be delivered after the retries land here. */
+  /**
+   * Events that cannot be delivered after the retries land here. Its resource policy must let
+   * EventBridge send from the rule (the caller adds that once for all the rules that share it).
+   */
   readonly deadLetterQueue: sqs.IQueue;
   readonly retryAttempts: number;
   readonly maxEventAge: Duration;
@@ -23,25 +28,10 @@ export class FirehoseRuleTarget implements events.IRuleTarget {
     private readonly props: FirehoseRuleTargetProps,
   ) {}
 
-  bind(rule: events.IRuleRef): events.RuleTargetConfig {
-    const ruleArn = rule.ruleRef.ruleArn;
-    const role = new iam.Role(this.stream, 'EventsRole', {
-      assumedBy: new iam.ServicePrincipal('events.amazonaws.com'),
-      description: 'Lets the archive rule put records into the archive delivery stream',
-    });
-    this.stream.grantPutRecords(role);
-    this.props.deadLetterQueue.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'AllowArchiveRuleDeadLetters',
-        principals: [new iam.ServicePrincipal('events.amazonaws.com')],
-        actions: ['sqs:SendMessage'],
-        resources: [this.props.deadLetterQueue.queueArn],
-        conditions: { ArnEquals: { 'aws:SourceArn': ruleArn } },
-      }),
-    );
+  bind(): events.RuleTargetConfig {
     return {
       arn: this.stream.deliveryStreamArn,
-      role,
+      role: this.props.role,
       input: this.props.input,
       deadLetterConfig: { arn: this.props.deadLetterQueue.queueArn },
       retryPolicy: {

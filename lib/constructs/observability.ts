@@ -127,6 +127,17 @@ export class Observability extends Construct {
       comparison: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
       description: 'Firehose failed to deliver archive data to S3: look under errors/ in the archive bucket.',
     });
+    // A record Firehose cannot convert to Parquet is written under the error prefix, and delivery
+    // carries on: without this alarm those rows would be missing from every query, silently.
+    const unconverted = props.deliveryStream.metric('FailedConversion.Records', {
+      period: Duration.minutes(5),
+      statistic: 'Sum',
+    });
+    this.alarm('archive format conversion', unconverted, {
+      threshold: 0,
+      description:
+        'Firehose could not convert archive records to Parquet (they are not in the table): read them under errors/format-conversion-failed/ in the archive bucket, fix the archive rule or table, then re-ingest them.',
+    });
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: `inferbus-${props.stage}`,

@@ -9,7 +9,11 @@ export { applyInputPath } from './input-path.js';
  * "Amazon EventBridge input transformation" page:
  * - a variable placed outside quotes in a JSON template renders as JSON (strings get quotes);
  *   inside a quoted string it is inserted as is, without escaping (EventBridge does not escape it);
- * - a path missing from the event renders as `null` outside quotes and as nothing inside quotes;
+ * - "If you specify a variable to match a JSON path that doesn't exist in the event, that variable
+ *   isn't created and won't appear in the output" (Common Issues): it renders as nothing, inside
+ *   quotes or out. Outside quotes in a JSON template that leaves invalid JSON (`{"a":}`); what
+ *   EventBridge sends then is not documented, so the delivery fails with InputTransformationError
+ *   (to the target's DLQ, INVALID_PARAMETER, not retried) rather than guess a `null`;
  * - predefined variables: aws.events.rule-arn, aws.events.rule-name, aws.events.event.ingestion-time,
  *   aws.events.event (the event without `detail`) and aws.events.event.json (the whole event).
  */
@@ -38,6 +42,11 @@ export interface TransformContext {
 export class InvalidInputTransformerError extends Error {
   override readonly name = 'InvalidInputTransformerError';
   readonly code = 'ValidationException';
+}
+
+/** A JSON template whose rendering is not JSON because variables had no value in this event. */
+export class InputTransformationError extends Error {
+  override readonly name = 'InputTransformationError';
 }
 
 export const MAX_INPUT_PATHS = 100;
@@ -123,7 +132,7 @@ function ingestionTimeText(time: Date | string): string {
 
 function renderOutsideString(resolved: Resolved): string {
   if (resolved.kind === 'raw-json') return resolved.text;
-  return resolved.value === undefined ? 'null' : JSON.stringify(resolved.value);
+  return resolved.value === undefined ? '' : JSON.stringify(resolved.value);
 }
 
 function renderInsideString(resolved: Resolved): string {
@@ -254,10 +263,16 @@ function outsideStringPiece(map: Readonly<Record<string, string>>, name: string)
   const path = map[name] as string;
   const read = inputPathReader(path);
   const detailPath = DETAIL_PATH.exec(path);
-  if (detailPath === null) return (event) => jsonOf(read(event));
+  // A missing path renders as nothing: the general renderer decides what that makes of the JSON.
+  if (detailPath === null)
+    return (event) => {
+      const value = read(event);
+      return value === undefined ? undefined : jsonOf(value);
+    };
   const member = detailPath[1];
   return (event, context) => {
     const value = read(event);
+    if (value === undefined) return undefined;
     if (typeof value !== 'object' || value === null) return jsonOf(value);
     return detailTextOf(member, value, context) ?? JSON.stringify(value);
   };
@@ -317,6 +332,7 @@ export function applyInputTransformer(
   const json = c.json;
   let out = '';
   let inString = false;
+  const missing: string[] = [];
   for (let i = 0; i < template.length; ) {
     const ch = template[i] as string;
     if (ch === '<') {
@@ -324,6 +340,9 @@ export function applyInputTransformer(
       const m = PLACEHOLDER.exec(template);
       const resolved = m === null ? null : resolve(map, m[1] as string, event, context);
       if (m !== null && resolved !== null) {
+        if (json && !inString && resolved.kind === 'value' && resolved.value === undefined) {
+          missing.push(m[1] as string);
+        }
         out += json && !inString ? renderOutsideString(resolved) : renderInsideString(resolved);
         i += m[0].length;
         continue;
@@ -342,6 +361,11 @@ export function applyInputTransformer(
   try {
     return JSON.stringify(JSON.parse(out));
   } catch {
-    return out;
+    if (missing.length === 0) return out;
+    throw new InputTransformationError(
+      `The InputTemplate rendered invalid JSON: ${missing.map((name) => `<${name}> (${map[name]})`).join(', ')} ` +
+        'had no value in this event, and EventBridge leaves out a variable whose path does not exist. ' +
+        'Use paths every matched event has (narrow the rule with "exists" filters) or quote the placeholder.',
+    );
   }
 }

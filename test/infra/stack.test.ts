@@ -185,7 +185,8 @@ describe('inference tiers', () => {
 
   it('gives every rule target a retry policy and a dead-letter queue', () => {
     const rules = resources('AWS::Events::Rule');
-    expect(rules).toHaveLength(tenants.length * 2 + 2); // tier rules, the archive rule, the unrouted rule
+    // tier rules, the archive rules, the unrouted rule
+    expect(rules).toHaveLength(tenants.length * 2 + s.stack.archive.rules.length + 1);
     for (const [, rule] of rules) {
       for (const target of rule.Properties.Targets) {
         expect(target.RetryPolicy).toEqual({ MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86_400 });
@@ -398,15 +399,24 @@ describe('archive', () => {
     expect(rules.find((r: any) => r.Id === 'retention')?.ExpirationInDays).toBe(dev.archive.retentionDays);
   });
 
-  it('archives every event through an input transformer that flattens the envelope', () => {
-    const rule = s.template.toJSON().Resources[logicalId(s.stack.archive.rule)];
-    expect(rule.Properties.EventPattern).toEqual({ source: [{ prefix: '' }] });
-    const transformer = rule.Properties.Targets[0].InputTransformer;
-    for (const column of ARCHIVE_COLUMNS.filter((c) => c.from.startsWith('$'))) {
-      expect(transformer.InputPathsMap[column.name]).toBe(column.from);
-    }
-    const template = transformer.InputTemplate.replace(/<[^>]+>/g, 'null');
-    expect(Object.keys(JSON.parse(template))).toEqual(ARCHIVE_COLUMNS.map((c) => c.name));
+  it('archives events through rules that share one role and one DLQ (test/infra/archive-rules.test.ts checks their patterns)', () => {
+    const archiveRules = s.stack.archive.rules.map((rule) => s.template.toJSON().Resources[logicalId(rule)]);
+    const roles = new Set(archiveRules.map((rule) => JSON.stringify(rule.Properties.Targets[0].RoleArn)));
+    const dlqs = new Set(
+      archiveRules.map((rule) => JSON.stringify(rule.Properties.Targets[0].DeadLetterConfig)),
+    );
+    expect(roles.size).toBe(1);
+    expect(dlqs.size).toBe(1);
+    // The archive DLQ accepts messages from each archive rule, and from no other.
+    const [, policy] = resources('AWS::SQS::QueuePolicy').find(([, p]) =>
+      JSON.stringify(p.Properties.Queues).includes(logicalId(s.stack.archive.ruleDeadLetterQueue)),
+    ) as [string, Resource];
+    const statement = policy.Properties.PolicyDocument.Statement.find(
+      (st: any) => st.Sid === 'AllowArchiveRuleDeadLetters',
+    );
+    expect(statement.Condition.ArnEquals['aws:SourceArn']).toEqual(
+      s.stack.archive.rules.map((rule) => ({ 'Fn::GetAtt': [logicalId(rule), 'Arn'] })),
+    );
   });
 
   it('converts to Parquet against the Glue table and partitions by dt and hour, errors apart', () => {
@@ -520,6 +530,19 @@ describe('observability', () => {
       MetricName: 'DeliveryToS3.Success',
       Namespace: 'AWS/Firehose',
       ComparisonOperator: 'LessThanThreshold',
+    });
+  });
+
+  it('alarms on the first archive record Firehose cannot convert to Parquet', () => {
+    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'FailedConversion.Records',
+      Namespace: 'AWS/Firehose',
+      Dimensions: [{ Name: 'DeliveryStreamName', Value: { Ref: logicalId(s.stack.archive.deliveryStream) } }],
+      Statistic: 'Sum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: logicalId(s.stack.observability.topic) }],
     });
   });
 

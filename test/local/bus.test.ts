@@ -201,6 +201,26 @@ describe('LocalEventBus', () => {
     expect(bus.metrics()).toMatchObject({ deliveriesFailed: 4, deadLettered: 1 });
   });
 
+  it('dead-letters an event whose transformed input a missing path leaves invalid JSON, never a silent null', async () => {
+    const { bus, queues, sleeps } = makeBus();
+    // tier1-acme's template places <id> ($.detail.id) outside quotes; this request has no id.
+    const [entry] = bus.putEvents(BUS, [request({ tenant: 'acme' })]).Entries;
+    await bus.drain();
+    expect(queues.to(arn.work)).toEqual([]);
+    const [dead] = queues.to(arn.ruleDlq);
+    expect(JSON.parse(dead?.body as string)).toMatchObject({
+      id: entry?.EventId,
+      detail: { tenant: 'acme' },
+    });
+    expect(dead?.attributes?.ERROR_CODE?.StringValue).toBe('INVALID_PARAMETER');
+    expect(dead?.attributes?.ERROR_MESSAGE?.StringValue).toMatch(
+      /<id> \(\$\.detail\.id\) had no value in this event/,
+    );
+    expect(dead?.attributes?.RETRY_ATTEMPTS?.StringValue).toBe('0');
+    expect(sleeps).toEqual([]);
+    expect(bus.metrics()).toMatchObject({ deadLettered: 1, deliveriesFailed: 0 });
+  });
+
   it('dead-letters at once when the target does not exist', async () => {
     const { bus, queues, sleeps } = makeBus();
     queues.failNext(arn.work, 1, () =>

@@ -9,7 +9,11 @@ import {
   validateRequest,
 } from '../../local/eventbridge/event';
 import { jsonOf } from '../../local/eventbridge/json-text';
-import { applyInputPath, applyInputTransformer } from '../../local/eventbridge/transform';
+import {
+  applyInputPath,
+  applyInputTransformer,
+  InputTransformationError,
+} from '../../local/eventbridge/transform';
 import { compositeMemberText, memberText } from '../../local/json-members';
 import { arn, BUS, FakeFirehose, FakeQueues, testModel } from './bus-fakes';
 
@@ -41,7 +45,7 @@ const TRICKY_VALUES: unknown[] = [
   [1, 'two', { three: 3 }],
 ];
 
-/** Like the archive rule: many paths, at the top, in the detail and deeper, and one inside a string. */
+/** Like an archive rule: many paths, at the top, in the detail and deeper, and one inside a string. */
 const archive = {
   inputPathsMap: {
     id: '$.id',
@@ -51,12 +55,11 @@ const archive = {
     value: '$.detail.value',
     payload: '$.detail.payload',
     label: '$.detail.payload.label',
-    missing: '$.detail.payload.missing',
     first: '$.resources[0]',
     deep: '$.detail.payload.nested.deep',
   },
   inputTemplate:
-    '{"id":<id>,"source":<source>,"type":<type>,"tenant":<tenant>,"value":<value>,"payload":<payload>,"label":<label>,"missing":<missing>,"first":<first>,"deep":<deep>,"at":"<aws.events.event.ingestion-time>"}',
+    '{"id":<id>,"source":<source>,"type":<type>,"tenant":<tenant>,"value":<value>,"payload":<payload>,"label":<label>,"first":<first>,"deep":<deep>,"at":"<aws.events.event.ingestion-time>"}',
 };
 const context = {
   ruleArn: 'arn:aws:events:eu-west-1:000000000000:rule/bus/archive',
@@ -78,11 +81,15 @@ function eventWith(detail: Record<string, unknown>, source = 'inferbus.acme'): E
   };
 }
 
-/** The archive record as JSON.stringify writes it, path by path. */
-function expectedRecord(event: EventBridgeEvent): string {
+/**
+ * The archive record as JSON.stringify writes it, path by path; undefined when a path is missing
+ * from the event, as the rendering then is not JSON (the transformer refuses it).
+ */
+function expectedRecord(event: EventBridgeEvent): string | undefined {
   const record: Record<string, unknown> = {};
   for (const [name, path] of Object.entries(archive.inputPathsMap)) {
-    record[name] = applyInputPath(path, event) ?? null;
+    record[name] = applyInputPath(path, event);
+    if (record[name] === undefined) return undefined;
   }
   record.at = context.ingestionTime.toISOString();
   return JSON.stringify(record);
@@ -100,35 +107,51 @@ function render(event: EventBridgeEvent, detailJson: string): string {
 }
 
 describe('input transformer fast path', () => {
-  it('writes every kind of value as JSON.stringify would, missing ones as null', () => {
+  it('writes every kind of value as JSON.stringify would, and refuses a missing one as the general renderer does', () => {
+    let missing = 0;
     for (const value of TRICKY_VALUES) {
       for (const payload of [{ label: value, nested: { deep: value } }, value, undefined]) {
         const detail = { tenant: value, value, ...(payload === undefined ? {} : { payload }) };
         const event = eventWith(detail);
-        expect(render(event, JSON.stringify(detail))).toBe(expectedRecord(event));
+        const expected = expectedRecord(event);
+        if (expected === undefined) {
+          missing++;
+          expect(() => render(event, JSON.stringify(detail))).toThrow(InputTransformationError);
+        } else expect(render(event, JSON.stringify(detail))).toBe(expected);
       }
     }
+    expect(missing).toBeGreaterThan(0);
   });
 
   it('writes what it would without the detail text, for a detail sent with whitespace', () => {
-    const detail = { tenant: 'acme', payload: { label: 'say "hi"', list: [1, 2] } };
+    const detail = {
+      tenant: 'acme',
+      value: 1,
+      payload: { label: 'say "hi"', list: [1, 2], nested: { deep: 0 } },
+    };
     const event = eventWith(detail);
     expect(render(event, JSON.stringify(detail, null, 2))).toBe(expectedRecord(event));
   });
 
   it('writes a number too large for a double as null, as JSON.stringify writes Infinity', () => {
-    expect(render(eventWith({}), '{"value":1e400,"payload":{"label":-1e400}}')).toContain(
-      '"value":null,"payload":{"label":-1e400},"label":null',
-    );
+    expect(
+      render(eventWith({}), '{"tenant":"t","value":1e400,"payload":{"label":-1e400,"nested":{"deep":1}}}'),
+    ).toContain('"value":null,"payload":{"label":-1e400,"nested":{"deep":1}},"label":null');
   });
 
   it('keeps the last of duplicate members, and ignores the text when a member name has an escape', () => {
-    expect(render(eventWith({}), '{"payload":{"label":"a"},"payload":{"label":"b"}}')).toContain(
-      '"payload":{"label":"b"},"label":"b"',
-    );
-    expect(render(eventWith({}), '{"payload":{"label":"a"},"pay\\u006coad":{"label":"\\u0062"}}')).toContain(
-      '"payload":{"label":"b"},"label":"b"',
-    );
+    expect(
+      render(
+        eventWith({}),
+        '{"tenant":"t","value":0,"payload":{"label":"a"},"payload":{"label":"b","nested":{"deep":1}}}',
+      ),
+    ).toContain('"payload":{"label":"b","nested":{"deep":1}},"label":"b"');
+    expect(
+      render(
+        eventWith({}),
+        '{"tenant":"t","value":0,"payload":{"label":"a"},"pay\\u006coad":{"label":"\\u0062","nested":{"deep":1}}}',
+      ),
+    ).toContain('"payload":{"label":"b","nested":{"deep":1}},"label":"b"');
   });
 });
 
@@ -260,7 +283,11 @@ describe('delivery bookkeeping', () => {
     });
     return { bus, queues, logs };
   }
-  const acme = { Source: 'inferbus.acme', DetailType: 'InferenceRequested', Detail: '{"tenant":"acme"}' };
+  const acme = {
+    Source: 'inferbus.acme',
+    DetailType: 'InferenceRequested',
+    Detail: '{"id":"e1","tenant":"acme"}',
+  };
 
   it('answers after a failed first attempt without waiting for the retry, which drain waits for', async () => {
     let wake = () => {};

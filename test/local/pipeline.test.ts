@@ -125,6 +125,32 @@ describe('local pipeline', () => {
       expect(message.MessageAttributes?.ERROR_MESSAGE?.StringValue).toMatch(/text.*claim/);
     }
     expect(await archived(runtime, 'InferenceFailed')).toEqual(new Set(['poison-0', 'poison-1']));
+
+    // Each event is in the archive exactly once, whichever archive rule its shape matched: the
+    // requests (the poison ones lack a payload field, so they have envelope columns only), and
+    // every result and failure.
+    const query = (sql: string) =>
+      runQuery(
+        clients(runtime).athena,
+        runtime.model.workGroups[0]?.name as string,
+        runtime.model.glueTables[0]?.databaseName as string,
+        sql,
+        [],
+      );
+    const twice = await query(
+      'SELECT event_id, count(*) AS n FROM events GROUP BY event_id HAVING count(*) > 1',
+    );
+    expect(twice.rows).toEqual([]);
+    const requests = await query(
+      "SELECT envelope_id, CASE WHEN payload IS NULL THEN ' (bare)' ELSE '' END AS note FROM events WHERE detail_type = 'InferenceRequested'",
+    );
+    expect(requests.rows.map((r) => `${r.envelope_id}${r.note}`).sort()).toEqual(
+      [...good.map((_, i) => `p-${i}`), 'poison-0 (bare)', 'poison-1 (bare)'].sort(),
+    );
+    const results = await query(
+      "SELECT count(*) AS n FROM events WHERE detail_type IN ('InferenceCompleted', 'EscalationRequested', 'InferenceFailed') AND tier IS NULL",
+    );
+    expect(Number(results.rows[0]?.n)).toBe(0);
   });
 
   it('redrives a DLQ back to its source queue with a message move task', async () => {

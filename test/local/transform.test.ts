@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   applyInputPath,
   applyInputTransformer,
+  InputTransformationError,
   InvalidInputTransformerError,
   validateInputTransformer,
 } from '../../local/eventbridge/transform.js';
@@ -103,9 +104,19 @@ describe('applyInputTransformer (user guide examples)', () => {
     expect(JSON.parse(out)).toEqual({ n: 3, tags: { a: 'b' }, inline: 'tags={a:b}' });
   });
 
-  it('missing paths render as null outside quotes and empty inside', () => {
-    const out = render('{"a": <missing>, "b": "x<missing>y"}', { missing: '$.detail.nope' });
-    expect(JSON.parse(out)).toEqual({ a: null, b: 'xy' });
+  it('a missing path renders as nothing, inside quotes or out (the user guide: it "won\'t appear in the output")', () => {
+    expect(JSON.parse(render('{"b": "x<missing>y"}', { missing: '$.detail.nope' }))).toEqual({ b: 'xy' });
+    expect(render('[<missing> 1]', { missing: '$.detail.nope' })).toBe('[1]');
+    expect(render('<missing>x', { missing: '$.detail.nope' })).toBe('x');
+  });
+
+  it('refuses a JSON rendering that a missing path left invalid, naming the variable, never a silent null', () => {
+    expect(() =>
+      render('{"a": <missing>, "n": <n>}', { missing: '$.detail.nope', n: '$.detail.count' }),
+    ).toThrow(InputTransformationError);
+    expect(() => render('{"a": <missing>}', { missing: '$.detail.nope' })).toThrow(
+      /<missing> \(\$\.detail\.nope\) had no value in this event.*exists/,
+    );
   });
 
   it('leaves unknown placeholders alone', () => {
@@ -140,8 +151,9 @@ describe('applyInputTransformer fast path', () => {
     expect(renderV(template, withV('tab\there'))).toBe(
       '{ "at": "2015-11-11T21:29:55.000Z", "label": "v=tab\there!", "raw": "tab\\there" }',
     );
-    expect(renderV(template, withV(undefined))).toBe(
-      '{"at":"2015-11-11T21:29:55.000Z","label":"v=!","raw":null}',
+    expect(() => renderV(template, withV(undefined))).toThrow(InputTransformationError);
+    expect(renderV(template, withV(null))).toBe(
+      '{"at":"2015-11-11T21:29:55.000Z","label":"v=null!","raw":null}',
     );
   });
 });
@@ -162,13 +174,15 @@ describe('applyInputTransformer with the detail text as sent', () => {
     // \u00e9 stays as sent: the splice is the sender's text, equivalent JSON to a new serialization.
     const detailJson = '{"n":1,"payload":{"t":"caf\\u00e9","a":[1,2]}}';
     expect(render(detailJson)).toBe(`{"p":{"t":"caf\\u00e9","a":[1,2]},"d":${detailJson},"n":1}`);
-    expect(render('{"payload":[{"x":"]"}]}')).toBe('{"p":[{"x":"]"}],"d":{"payload":[{"x":"]"}]},"n":null}');
+    expect(render('{"n":null,"payload":[{"x":"]"}]}')).toBe(
+      '{"p":[{"x":"]"}],"d":{"n":null,"payload":[{"x":"]"}]},"n":null}',
+    );
   });
 
   it('serializes the parsed value when the text cannot be trusted to be it', () => {
     // A member name with an escape could spell "payload"; JSON.parse keeps the last duplicate.
-    expect(render('{"payload":{"a":1},"pay\\u006coad":{"b":2}}')).toContain('"p":{"b":2}');
-    expect(render('{"payload":{"a":1},"payload":{"b":2}}')).toContain('"p":{"b":2}');
+    expect(render('{"n":1,"payload":{"a":1},"pay\\u006coad":{"b":2}}')).toContain('"p":{"b":2}');
+    expect(render('{"n":1,"payload":{"a":1},"payload":{"b":2}}')).toContain('"p":{"b":2}');
   });
 });
 

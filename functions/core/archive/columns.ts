@@ -1,7 +1,8 @@
 /**
  * The archive's columns: one row per event on the bus, the envelope flattened.
- * The CDK app derives the Glue table and the rule's input transformer from this list, and the
- * local runtime derives its Parquet schema from the synthesized Glue table, so the three agree.
+ * The CDK app derives the Glue table and the archive rules' input transformers from this list
+ * (rules.ts: each rule fills the columns its pattern guarantees, the others are absent, so NULL),
+ * and the local runtime derives its Parquet schema from the synthesized Glue table.
  */
 export type ArchiveColumnType = 'string' | 'bigint' | 'int' | 'double' | 'boolean';
 
@@ -85,19 +86,3 @@ export const ARCHIVE_TABLE_NAME = 'events';
 /** S3 key layout of the archive: Firehose writes it, partition projection reads it. */
 export const ARCHIVE_DATA_PREFIX = 'events/';
 export const ARCHIVE_ERROR_PREFIX = 'errors/';
-
-/**
- * The input transformer that flattens an event into one archive row. Values are placed
- * unquoted so that strings arrive as JSON strings, numbers as numbers and absent paths as null.
- */
-export function archiveInputTransformer(): { inputPathsMap: Record<string, string>; inputTemplate: string } {
-  const isPath = (column: ArchiveColumn) => column.from.startsWith('$');
-  const inputPathsMap = Object.fromEntries(
-    ARCHIVE_COLUMNS.filter(isPath).map((column) => [column.name, column.from]),
-  );
-  // Predefined variables are plain text, so they are quoted; path variables are placed bare.
-  const fields = ARCHIVE_COLUMNS.map((column) =>
-    isPath(column) ? `"${column.name}":<${column.name}>` : `"${column.name}":"<${column.from}>"`,
-  );
-  return { inputPathsMap, inputTemplate: `{${fields.join(',')}}` };
-}
