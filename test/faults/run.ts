@@ -181,6 +181,9 @@ export function printReconciliation(rows: readonly Reconciliation[], out: (line:
     for (const [reason, n] of r.reasons) out(`  ${String(n).padStart(4)}  ${reason}`);
     if (r.missing.length) out(`  MISSING (${r.missing.length}): ${r.missing.slice(0, 20).join(', ')}`);
     if (r.invented.length) out(`  INVENTED (${r.invented.length}): ${r.invented.slice(0, 20).join(', ')}`);
+    out(
+      `  invented per tenant: ${[...r.inventedByTenant].map(([tenant, n]) => `${tenant} ${n}`).join(', ') || '(no tenant)'}`,
+    );
     if (r.overlaps.length)
       out(`  both completed and dead-lettered (${r.overlaps.length}): ${r.overlaps.slice(0, 10).join(', ')}`);
     if (r.note) out(`  note: ${r.note}`);
