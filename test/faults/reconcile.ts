@@ -3,9 +3,9 @@
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DetailType } from '../../functions/core/events';
+import { DetailType, RESULT_SOURCE } from '../../functions/core/events';
 import { sampleEntries } from '../../functions/producer/samples';
-import { runQuery } from '../../functions/shared/athena-query';
+import { runQuery, sqlLiteral } from '../../functions/shared/athena-query';
 import { FAULTS_ENV, type FaultConfig } from '../../functions/shared/faults';
 import { PROJECT_ROOT } from '../../lib/app';
 import type { TemplateModel } from '../../local/model';
@@ -163,8 +163,9 @@ export async function collect(target: Target, model: TemplateModel): Promise<Col
     athena,
     model.workGroups[0]?.name ?? 'primary',
     table?.databaseName ?? 'default',
-    'SELECT tenant, source_event_id FROM events WHERE detail_type = ?',
-    [`'${DetailType.InferenceCompleted}'`],
+    // Only the handlers' results count (the named queries' rule): anyone else's is a forgery.
+    'SELECT tenant, source_event_id FROM events WHERE detail_type = ? AND source = ?',
+    [sqlLiteral(DetailType.InferenceCompleted), sqlLiteral(RESULT_SOURCE)],
   );
   athena.destroy();
   const completedRows = result.rows.map((r) => requestKey(String(r.tenant), String(r.source_event_id)));

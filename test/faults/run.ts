@@ -13,6 +13,7 @@ import { PROJECT_ROOT } from '../../lib/app';
 import type { TemplateModel } from '../../local/model';
 import { ensureSynthesized, loadTemplateModel } from '../../local/template';
 import { injectedDisk, runDiskFullScenario, tmpfsDisk } from './disk-full';
+import { runForgedResultScenario } from './forged-result';
 import {
   type Collected,
   collect,
@@ -198,7 +199,13 @@ async function main(): Promise<void> {
     sigterm: { signal: 'SIGTERM' },
     'sigint-twice': { signal: 'SIGINT', twice: true },
   };
-  const names = [...SCENARIOS.map((s) => s.name), 'sigkill', 'diskFull', ...Object.keys(signals)];
+  const names = [
+    ...SCENARIOS.map((s) => s.name),
+    'sigkill',
+    'diskFull',
+    'forgedResult',
+    ...Object.keys(signals),
+  ];
   if (only === '--help' || only === '-h') {
     out(
       [
@@ -239,6 +246,10 @@ async function main(): Promise<void> {
     if ('reason' in tmpfs) out(`diskFull: ${tmpfs.reason}; injecting write failures instead`);
     out(`running diskFull (${disk.how}) ...`);
     rows.push(await runDiskFullScenario(disk, { requests, out }));
+  }
+  if (!only || only === 'forgedResult') {
+    out('running forgedResult ...');
+    rows.push(await runForgedResultScenario({ requests, out }));
   }
   for (const [key, how] of Object.entries(signals)) {
     if (only && only !== key) continue;
