@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FaultConfig } from '../../functions/shared/faults';
 import { PROJECT_ROOT } from '../../lib/app';
@@ -29,6 +29,7 @@ import {
 } from './reconcile';
 import { everyIdOneOutcome, sendSampleTwice } from './sample-twice';
 import { lineFrom, runSignalScenario, type StopSignal } from './signal';
+import { checkTears, tearTails } from './torn-tail';
 
 export interface Scenario {
   readonly name: string;
@@ -138,9 +139,13 @@ function spawnChild(mode: 'serve' | 'drain', stateDir: string, log: string[]): C
  * state folder that drains the queues. Accepted ids missing afterwards were lost by the crash.
  */
 export async function runKillScenario(
-  options: RunOptions & { killAfterMs?: number },
+  options: RunOptions & {
+    killAfterMs?: number;
+    /** Tears the state files after the kill (tornTail); the restart must cut and report each tear. */
+    tear?: boolean;
+  },
 ): Promise<Reconciliation> {
-  const name = 'sigkill+restart';
+  const name = options.tear ? 'sigkill+tornTail+restart' : 'sigkill+restart';
   const stateDir = mkdtempSync(join(tmpdir(), 'inferbus-faults-kill-'));
   const log: string[] = [];
   const cdkOutDir = join(PROJECT_ROOT, 'cdk.out');
@@ -154,6 +159,7 @@ export async function runKillScenario(
     await new Promise((r) => setTimeout(r, options.killAfterMs ?? 1500));
     process.kill(-(serve.pid as number), 'SIGKILL');
     await new Promise((r) => setTimeout(r, 500));
+    const tears = options.tear ? tearTails(stateDir) : [];
     const drain = spawnChild('drain', stateDir, log);
     drain.stderr?.on('data', (c: Buffer) => log.push(c.toString('utf8')));
     const result = JSON.parse(await lineFrom(drain, 'RESULT', 300_000)) as Collected & {
@@ -162,8 +168,16 @@ export async function runKillScenario(
       replayed: number;
     };
     report(options, name, result);
-    const note = `${result.backlog} work-queue message(s) and ${result.replayed} Firehose record(s) left at restart${result.settled ? '' : '; did not settle in time'}`;
-    return reconcile(name, accepted, result, note);
+    const problems = checkTears(tears, log.join(''));
+    const torn = tears.map(
+      (t) => `${relative(stateDir, t.file)} at byte ${t.offset} (${t.bytes.length} bytes)`,
+    );
+    const note = [
+      `${result.backlog} work-queue message(s) and ${result.replayed} Firehose record(s) left at restart`,
+      ...(tears.length > 0 ? [`torn tails cut and reported: ${torn.join(', ')}`] : []),
+      ...(result.settled ? [] : ['did not settle in time']),
+    ].join('; ');
+    return reconcile(name, accepted, result, note, undefined, true, problems);
   } catch (error) {
     options.out(`[${name}] failed: ${(error as Error).message}\n${log.join('').slice(-2000)}`);
     throw error;
@@ -204,6 +218,7 @@ async function main(): Promise<void> {
     'sigkill',
     'diskFull',
     'forgedResult',
+    'tornTail',
     ...Object.keys(signals),
   ];
   if (only === '--help' || only === '-h') {
@@ -246,6 +261,10 @@ async function main(): Promise<void> {
     if ('reason' in tmpfs) out(`diskFull: ${tmpfs.reason}; injecting write failures instead`);
     out(`running diskFull (${disk.how}) ...`);
     rows.push(await runDiskFullScenario(disk, { requests, out }));
+  }
+  if (!only || only === 'tornTail') {
+    out('running sigkill+tornTail+restart ...');
+    rows.push(await runKillScenario({ requests, out, verbose: true, tear: true }));
   }
   if (!only || only === 'forgedResult') {
     out('running forgedResult ...');
