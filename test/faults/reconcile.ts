@@ -88,7 +88,13 @@ export const requestKey = (tenant: string, id: string): string => `${tenant}/${i
 export const tenantOfKey = (key: string): string => key.slice(0, Math.max(0, key.indexOf('/')));
 
 /** Sends `count` sample requests (about 3% poison); resolves to the keys PutEvents accepted. */
-export async function sendSamples(target: Target, model: TemplateModel, count: number): Promise<string[]> {
+export async function sendSamples(
+  target: Target,
+  model: TemplateModel,
+  count: number,
+  /** Waits `ms` once `at` entries have gone out (so the first ones are processed before the rest arrive). */
+  pause?: { readonly at: number; readonly ms: number },
+): Promise<string[]> {
   const events = new EventBridgeClient(clientConfig(target));
   const samples = sampleEntries({
     count,
@@ -99,6 +105,8 @@ export async function sendSamples(target: Target, model: TemplateModel, count: n
   });
   const accepted: string[] = [];
   for (let i = 0; i < samples.length; i += 10) {
+    if (pause && i > 0 && i >= pause.at && i - 10 < pause.at)
+      await new Promise((resolve) => setTimeout(resolve, pause.ms));
     const group = samples.slice(i, i + 10);
     const response = await events.send(
       new PutEventsCommand({ Entries: group.map((s) => ({ ...s.entry, Resources: undefined })) }),

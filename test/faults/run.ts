@@ -12,6 +12,7 @@ import type { FaultConfig } from '../../functions/shared/faults';
 import { PROJECT_ROOT } from '../../lib/app';
 import type { TemplateModel } from '../../local/model';
 import { ensureSynthesized, loadTemplateModel } from '../../local/template';
+import { runCorruptByteScenario } from './corrupt-byte';
 import { injectedDisk, runDiskFullScenario, tmpfsDisk } from './disk-full';
 import { runForgedResultScenario } from './forged-result';
 import {
@@ -219,6 +220,7 @@ async function main(): Promise<void> {
     'diskFull',
     'forgedResult',
     'tornTail',
+    'corruptByte',
     ...Object.keys(signals),
   ];
   if (only === '--help' || only === '-h') {
@@ -265,6 +267,10 @@ async function main(): Promise<void> {
   if (!only || only === 'tornTail') {
     out('running sigkill+tornTail+restart ...');
     rows.push(await runKillScenario({ requests, out, verbose: true, tear: true }));
+  }
+  if (!only || only === 'corruptByte') {
+    out('running corruptByte+salvage ...');
+    rows.push(await runCorruptByteScenario({ requests, out }));
   }
   if (!only || only === 'forgedResult') {
     out('running forgedResult ...');
