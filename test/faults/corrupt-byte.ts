@@ -173,7 +173,7 @@ export async function runCorruptByteScenario(options: {
         { endpoint: first.endpoint, region: first.model.region },
         first.model,
         options.requests,
-        { at: Math.floor(options.requests / 2), ms: 2000 },
+        { pause: { at: Math.floor(options.requests / 2), ms: 2000 } },
       );
     } finally {
       await first.stop();

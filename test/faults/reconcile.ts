@@ -92,14 +92,19 @@ export async function sendSamples(
   target: Target,
   model: TemplateModel,
   count: number,
-  /** Waits `ms` once `at` entries have gone out (so the first ones are processed before the rest arrive). */
-  pause?: { readonly at: number; readonly ms: number },
+  options: {
+    /** Waits `ms` once `at` entries have gone out (so the first ones are processed before the rest arrive). */
+    readonly pause?: { readonly at: number; readonly ms: number };
+    /** Tenants and weights (default: every tenant of the template, as the demo spreads them). */
+    readonly tenants?: readonly { readonly id: string; readonly weight: number }[];
+  } = {},
 ): Promise<string[]> {
+  const { pause } = options;
   const events = new EventBridgeClient(clientConfig(target));
   const samples = sampleEntries({
     count,
     busName: busNameOf(model),
-    tenants: tenantsOf(model),
+    tenants: options.tenants ?? tenantsOf(model),
     poisonShare: 0.03,
     rejected: 0,
   });

@@ -28,6 +28,7 @@ import {
   type Target,
   waitUntilIdle,
 } from './reconcile';
+import { runRedriveScenario } from './redrive';
 import { everyIdOneOutcome, sendSampleTwice } from './sample-twice';
 import { lineFrom, runSignalScenario, type StopSignal } from './signal';
 import { checkTears, tearTails } from './torn-tail';
@@ -221,6 +222,7 @@ async function main(): Promise<void> {
     'forgedResult',
     'tornTail',
     'corruptByte',
+    'redriveGivenUp',
     ...Object.keys(signals),
   ];
   if (only === '--help' || only === '-h') {
@@ -271,6 +273,10 @@ async function main(): Promise<void> {
   if (!only || only === 'corruptByte') {
     out('running corruptByte+salvage ...');
     rows.push(await runCorruptByteScenario({ requests, out }));
+  }
+  if (!only || only === 'redriveGivenUp') {
+    out(`running redriveGivenUp (${3 * requests} requests in one stream) ...`);
+    rows.push(await runRedriveScenario({ requests: 3 * requests, out }));
   }
   if (!only || only === 'forgedResult') {
     out('running forgedResult ...');
