@@ -21,6 +21,7 @@ import {
   FAULT_VISIBILITY_SECONDS,
   type Reconciliation,
   reconcile,
+  requestKey,
   tenantsOf,
   waitUntilIdle,
 } from './reconcile';
@@ -102,7 +103,8 @@ async function send(
       new PutEventsCommand({ Entries: group.map((s) => ({ ...s.entry, Resources: undefined })) }),
     );
     response.Entries?.forEach((result, j) => {
-      const id = group[j]?.id as string;
+      const sample = group[j];
+      const id = requestKey(sample?.tenant as string, sample?.id as string);
       if (result.EventId) accepted.push(id);
       else {
         failed.push(id);

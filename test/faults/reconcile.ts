@@ -3,9 +3,9 @@
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DetailType } from '../../functions/core/events';
+import { DetailType, RESULT_SOURCE } from '../../functions/core/events';
 import { sampleEntries } from '../../functions/producer/samples';
-import { runQuery } from '../../functions/shared/athena-query';
+import { runQuery, sqlLiteral } from '../../functions/shared/athena-query';
 import { FAULTS_ENV, type FaultConfig } from '../../functions/shared/faults';
 import { PROJECT_ROOT } from '../../lib/app';
 import type { TemplateModel } from '../../local/model';
@@ -78,25 +78,47 @@ export function tenantsOf(model: TemplateModel): { id: string; weight: number }[
   return tenants;
 }
 
-/** Sends `count` sample requests (about 3% poison); resolves to the ids PutEvents accepted. */
-export async function sendSamples(target: Target, model: TemplateModel, count: number): Promise<string[]> {
+/**
+ * A request's identity: envelope ids are unique only per tenant, so the reconciliation counts
+ * (tenant, id) pairs, printed as `tenant/id`.
+ */
+export const requestKey = (tenant: string, id: string): string => `${tenant}/${id}`;
+
+/** The tenant of a `tenant/id` key (tenant ids hold no slash). */
+export const tenantOfKey = (key: string): string => key.slice(0, Math.max(0, key.indexOf('/')));
+
+/** Sends `count` sample requests (about 3% poison); resolves to the keys PutEvents accepted. */
+export async function sendSamples(
+  target: Target,
+  model: TemplateModel,
+  count: number,
+  options: {
+    /** Waits `ms` once `at` entries have gone out (so the first ones are processed before the rest arrive). */
+    readonly pause?: { readonly at: number; readonly ms: number };
+    /** Tenants and weights (default: every tenant of the template, as the demo spreads them). */
+    readonly tenants?: readonly { readonly id: string; readonly weight: number }[];
+  } = {},
+): Promise<string[]> {
+  const { pause } = options;
   const events = new EventBridgeClient(clientConfig(target));
   const samples = sampleEntries({
     count,
     busName: busNameOf(model),
-    tenants: tenantsOf(model),
+    tenants: options.tenants ?? tenantsOf(model),
     poisonShare: 0.03,
     rejected: 0,
   });
   const accepted: string[] = [];
   for (let i = 0; i < samples.length; i += 10) {
+    if (pause && i > 0 && i >= pause.at && i - 10 < pause.at)
+      await new Promise((resolve) => setTimeout(resolve, pause.ms));
     const group = samples.slice(i, i + 10);
     const response = await events.send(
       new PutEventsCommand({ Entries: group.map((s) => ({ ...s.entry, Resources: undefined })) }),
     );
     response.Entries?.forEach((result, j) => {
-      const id = group[j]?.id;
-      if (result.EventId && id) accepted.push(id);
+      const sample = group[j];
+      if (result.EventId && sample?.id) accepted.push(requestKey(sample.tenant, sample.id));
     });
   }
   events.destroy();
@@ -132,6 +154,7 @@ export function firehoseTotals(runtime: LocalRuntime): { deliveryFailures: numbe
 }
 
 export interface DeadLetterRecord {
+  /** `tenant/id` of the request the message stands for (see {@link requestKey}). */
   readonly id: string;
   readonly queue: string;
   readonly reason: string;
@@ -140,7 +163,7 @@ export interface DeadLetterRecord {
 }
 
 export interface Collected {
-  /** source_event_id of every archived InferenceCompleted row (not de-duplicated). */
+  /** `tenant/source_event_id` of every archived InferenceCompleted row (not de-duplicated). */
   readonly completedRows: string[];
   readonly deadLetters: DeadLetterRecord[];
 }
@@ -153,11 +176,12 @@ export async function collect(target: Target, model: TemplateModel): Promise<Col
     athena,
     model.workGroups[0]?.name ?? 'primary',
     table?.databaseName ?? 'default',
-    'SELECT source_event_id FROM events WHERE detail_type = ?',
-    [`'${DetailType.InferenceCompleted}'`],
+    // Only the handlers' results count (the named queries' rule): anyone else's is a forgery.
+    'SELECT tenant, source_event_id FROM events WHERE detail_type = ? AND source = ?',
+    [sqlLiteral(DetailType.InferenceCompleted), sqlLiteral(RESULT_SOURCE)],
   );
   athena.destroy();
-  const completedRows = result.rows.map((r) => String(r.source_event_id));
+  const completedRows = result.rows.map((r) => requestKey(String(r.tenant), String(r.source_event_id)));
 
   const dlqArns = new Set(model.queues.flatMap((q) => (q.redrive ? [q.redrive.deadLetterTargetArn] : [])));
   for (const rule of model.rules)
@@ -202,11 +226,14 @@ export async function collect(target: Target, model: TemplateModel): Promise<Col
   return { completedRows, deadLetters };
 }
 
-/** The request id a DLQ body stands for: an escalation points at its source request. */
+/** The request a DLQ body stands for (`tenant/id`): an escalation points at its source request. */
 function envelopeIdOf(body: string | undefined): string {
   try {
     const detail = JSON.parse(body ?? '{}').detail ?? {};
-    return String(detail.payload?.sourceEventId ?? detail.id ?? '(no id)');
+    return requestKey(
+      String(detail.tenant ?? '(no tenant)'),
+      String(detail.payload?.sourceEventId ?? detail.id ?? '(no id)'),
+    );
   } catch {
     return '(unparseable body)';
   }
@@ -220,7 +247,10 @@ export interface Reconciliation {
   /** DLQ messages without a handler reason (no ERROR_CODE): redriven by SQS, or nothing attached. */
   readonly withoutHandlerReason: number;
   readonly missing: string[];
+  /** Outcomes for a (tenant, id) that tenant never sent, even where another tenant sent that id. */
   readonly invented: string[];
+  /** Invented outcomes per tenant, every tenant that sent or got an outcome listed (zeros too). */
+  readonly inventedByTenant: ReadonlyMap<string, number>;
   /** Archived result rows beyond the first per source id (at-least-once; de-duplicated by readers). */
   readonly duplicateResults: number;
   /** Ids both completed and dead-lettered, or dead-lettered twice. */
@@ -253,6 +283,10 @@ export function reconcile(
   const accounted = new Set([...completed, ...dlq]);
   const missing = accepted.filter((id) => !accounted.has(id));
   const invented = [...accounted].filter((id) => !acceptedSet.has(id));
+  const inventedByTenant = new Map<string, number>();
+  for (const key of [...acceptedSet, ...accounted]) inventedByTenant.set(tenantOfKey(key), 0);
+  for (const key of invented)
+    inventedByTenant.set(tenantOfKey(key), (inventedByTenant.get(tenantOfKey(key)) ?? 0) + 1);
   const overlaps = [
     ...[...dlq].filter((id) => completed.has(id)),
     ...dlqIds.filter((id, i) => dlqIds.indexOf(id) !== i),
@@ -271,6 +305,7 @@ export function reconcile(
     withoutHandlerReason,
     missing,
     invented,
+    inventedByTenant: new Map([...inventedByTenant].sort(([a], [b]) => (a < b ? -1 : 1))),
     duplicateResults: collected.completedRows.length - completed.size,
     overlaps,
     reasons,
@@ -296,6 +331,13 @@ function verdictOf(r: Reconciliation): string {
   return 'PASS';
 }
 
+/** The invented count, and the tenants it fell to when there are any. */
+function inventedCell(r: Reconciliation): string {
+  if (r.invented.length === 0) return '0';
+  const by = [...r.inventedByTenant].filter(([, n]) => n > 0).map(([t, n]) => `${t} ${n}`);
+  return `${r.invented.length} (${by.join(', ')})`;
+}
+
 export function formatTable(rows: readonly Reconciliation[]): string {
   const header = [
     'scenario',
@@ -317,7 +359,7 @@ export function formatTable(rows: readonly Reconciliation[]): string {
     String(r.deadLettered),
     String(r.withoutHandlerReason),
     String(r.missing.length),
-    String(r.invented.length),
+    inventedCell(r),
     String(r.duplicateResults),
     String(r.overlaps.length),
     r.handedBack === undefined ? '-' : String(r.handedBack),

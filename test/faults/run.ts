@@ -6,13 +6,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FaultConfig } from '../../functions/shared/faults';
 import { PROJECT_ROOT } from '../../lib/app';
 import type { TemplateModel } from '../../local/model';
 import { ensureSynthesized, loadTemplateModel } from '../../local/template';
+import { runCorruptByteScenario } from './corrupt-byte';
 import { injectedDisk, runDiskFullScenario, tmpfsDisk } from './disk-full';
+import { runForgedResultScenario } from './forged-result';
 import {
   type Collected,
   collect,
@@ -26,8 +28,10 @@ import {
   type Target,
   waitUntilIdle,
 } from './reconcile';
+import { runRedriveScenario } from './redrive';
 import { everyIdOneOutcome, sendSampleTwice } from './sample-twice';
 import { lineFrom, runSignalScenario, type StopSignal } from './signal';
+import { checkTears, tearTails } from './torn-tail';
 
 export interface Scenario {
   readonly name: string;
@@ -137,9 +141,13 @@ function spawnChild(mode: 'serve' | 'drain', stateDir: string, log: string[]): C
  * state folder that drains the queues. Accepted ids missing afterwards were lost by the crash.
  */
 export async function runKillScenario(
-  options: RunOptions & { killAfterMs?: number },
+  options: RunOptions & {
+    killAfterMs?: number;
+    /** Tears the state files after the kill (tornTail); the restart must cut and report each tear. */
+    tear?: boolean;
+  },
 ): Promise<Reconciliation> {
-  const name = 'sigkill+restart';
+  const name = options.tear ? 'sigkill+tornTail+restart' : 'sigkill+restart';
   const stateDir = mkdtempSync(join(tmpdir(), 'inferbus-faults-kill-'));
   const log: string[] = [];
   const cdkOutDir = join(PROJECT_ROOT, 'cdk.out');
@@ -153,6 +161,7 @@ export async function runKillScenario(
     await new Promise((r) => setTimeout(r, options.killAfterMs ?? 1500));
     process.kill(-(serve.pid as number), 'SIGKILL');
     await new Promise((r) => setTimeout(r, 500));
+    const tears = options.tear ? tearTails(stateDir) : [];
     const drain = spawnChild('drain', stateDir, log);
     drain.stderr?.on('data', (c: Buffer) => log.push(c.toString('utf8')));
     const result = JSON.parse(await lineFrom(drain, 'RESULT', 300_000)) as Collected & {
@@ -161,8 +170,16 @@ export async function runKillScenario(
       replayed: number;
     };
     report(options, name, result);
-    const note = `${result.backlog} work-queue message(s) and ${result.replayed} Firehose record(s) left at restart${result.settled ? '' : '; did not settle in time'}`;
-    return reconcile(name, accepted, result, note);
+    const problems = checkTears(tears, log.join(''));
+    const torn = tears.map(
+      (t) => `${relative(stateDir, t.file)} at byte ${t.offset} (${t.bytes.length} bytes)`,
+    );
+    const note = [
+      `${result.backlog} work-queue message(s) and ${result.replayed} Firehose record(s) left at restart`,
+      ...(tears.length > 0 ? [`torn tails cut and reported: ${torn.join(', ')}`] : []),
+      ...(result.settled ? [] : ['did not settle in time']),
+    ].join('; ');
+    return reconcile(name, accepted, result, note, undefined, true, problems);
   } catch (error) {
     options.out(`[${name}] failed: ${(error as Error).message}\n${log.join('').slice(-2000)}`);
     throw error;
@@ -181,6 +198,9 @@ export function printReconciliation(rows: readonly Reconciliation[], out: (line:
     for (const [reason, n] of r.reasons) out(`  ${String(n).padStart(4)}  ${reason}`);
     if (r.missing.length) out(`  MISSING (${r.missing.length}): ${r.missing.slice(0, 20).join(', ')}`);
     if (r.invented.length) out(`  INVENTED (${r.invented.length}): ${r.invented.slice(0, 20).join(', ')}`);
+    out(
+      `  invented per tenant: ${[...r.inventedByTenant].map(([tenant, n]) => `${tenant} ${n}`).join(', ') || '(no tenant)'}`,
+    );
     if (r.overlaps.length)
       out(`  both completed and dead-lettered (${r.overlaps.length}): ${r.overlaps.slice(0, 10).join(', ')}`);
     if (r.note) out(`  note: ${r.note}`);
@@ -195,7 +215,16 @@ async function main(): Promise<void> {
     sigterm: { signal: 'SIGTERM' },
     'sigint-twice': { signal: 'SIGINT', twice: true },
   };
-  const names = [...SCENARIOS.map((s) => s.name), 'sigkill', 'diskFull', ...Object.keys(signals)];
+  const names = [
+    ...SCENARIOS.map((s) => s.name),
+    'sigkill',
+    'diskFull',
+    'forgedResult',
+    'tornTail',
+    'corruptByte',
+    'redriveGivenUp',
+    ...Object.keys(signals),
+  ];
   if (only === '--help' || only === '-h') {
     out(
       [
@@ -236,6 +265,22 @@ async function main(): Promise<void> {
     if ('reason' in tmpfs) out(`diskFull: ${tmpfs.reason}; injecting write failures instead`);
     out(`running diskFull (${disk.how}) ...`);
     rows.push(await runDiskFullScenario(disk, { requests, out }));
+  }
+  if (!only || only === 'tornTail') {
+    out('running sigkill+tornTail+restart ...');
+    rows.push(await runKillScenario({ requests, out, verbose: true, tear: true }));
+  }
+  if (!only || only === 'corruptByte') {
+    out('running corruptByte+salvage ...');
+    rows.push(await runCorruptByteScenario({ requests, out }));
+  }
+  if (!only || only === 'redriveGivenUp') {
+    out(`running redriveGivenUp (${3 * requests} requests in one stream) ...`);
+    rows.push(await runRedriveScenario({ requests: 3 * requests, out }));
+  }
+  if (!only || only === 'forgedResult') {
+    out('running forgedResult ...');
+    rows.push(await runForgedResultScenario({ requests, out }));
   }
   for (const [key, how] of Object.entries(signals)) {
     if (only && only !== key) continue;

@@ -11,7 +11,7 @@ import { sampleEntries } from '../../functions/producer/samples';
 import { runQuery, sqlLiteral } from '../../functions/shared/athena-query';
 import type { TemplateModel } from '../../local/model';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3';
-import { busNameOf, type Collected, type Target, tenantsOf } from './reconcile';
+import { busNameOf, type Collected, requestKey, type Target, tenantsOf } from './reconcile';
 
 const AGAIN = 'again-';
 /** How many of the first run's events are sent a second time unchanged. */
@@ -23,7 +23,7 @@ const clientConfig = (t: Target) => ({
   credentials: LOCAL_S3_CREDENTIALS,
 });
 
-/** Sends the sample, then its numbers again under fresh ids, then some first-run events again; the distinct ids accepted. */
+/** Sends the sample, then its numbers again under fresh ids, then some first-run events again; the distinct requests accepted. */
 export async function sendSampleTwice(
   target: Target,
   model: TemplateModel,
@@ -47,7 +47,9 @@ export async function sendSampleTwice(
     const group = all.slice(i, i + 10);
     const response = await events.send(new PutEventsCommand({ Entries: group }));
     response.Entries?.forEach((result, j) => {
-      if (result.EventId) accepted.add(JSON.parse(group[j]?.Detail as string).id);
+      if (!result.EventId) return;
+      const detail = JSON.parse(group[j]?.Detail as string);
+      accepted.add(requestKey(detail.tenant, detail.id));
     });
   }
   events.destroy();
@@ -77,8 +79,10 @@ export async function everyIdOneOutcome(
   );
   athena.destroy();
   const outcomes = new Map<string, number>();
-  for (const row of rows)
-    outcomes.set(String(row.source_event_id), (outcomes.get(String(row.source_event_id)) ?? 0) + 1);
+  for (const row of rows) {
+    const key = requestKey(String(row.tenant), String(row.source_event_id));
+    outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+  }
   const completed = new Set(collected.completedRows);
   const problems: string[] = [];
   const without = accepted.filter((id) => !outcomes.has(id));

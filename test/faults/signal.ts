@@ -14,7 +14,14 @@ import { PROJECT_ROOT } from '../../lib/app';
 import type { TemplateModel } from '../../local/model';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3';
 import { ensureSynthesized, loadTemplateModel } from '../../local/template';
-import { busNameOf, type Collected, type Reconciliation, reconcile, tenantsOf } from './reconcile';
+import {
+  busNameOf,
+  type Collected,
+  type Reconciliation,
+  reconcile,
+  requestKey,
+  tenantsOf,
+} from './reconcile';
 
 export type StopSignal = 'SIGINT' | 'SIGTERM';
 
@@ -198,8 +205,8 @@ export function produce(
         .then(
           (response) => {
             response.Entries?.forEach((result, j) => {
-              const id = group[j]?.id;
-              if (result.EventId && id) accepted.push(id);
+              const sample = group[j];
+              if (result.EventId && sample?.id) accepted.push(requestKey(sample.tenant, sample.id));
             });
           },
           (error: Error & { code?: string }) => {
