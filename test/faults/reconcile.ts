@@ -70,9 +70,14 @@ export function tenantsOf(model: TemplateModel): { id: string; weight: number }[
   for (const rule of model.rules) {
     const pattern = rule.eventPattern as { 'detail-type'?: string[]; detail?: { tenant?: string[] } };
     const tenant = pattern.detail?.tenant?.[0];
-    if (!tenant || !pattern['detail-type']?.includes(DetailType.InferenceRequested)) continue;
+    // A tier-1 tenant rule names its tenant exactly and feeds a work queue; the archive and
+    // unrouted rules also match InferenceRequested, with operators (exists, anything-but) instead.
+    if (typeof tenant !== 'string' || !pattern['detail-type']?.includes(DetailType.InferenceRequested))
+      continue;
     const queueArn = rule.targets[0]?.arn;
-    const share = model.eventSourceMappings.find((m) => m.queueArn === queueArn)?.maxConcurrency ?? 1;
+    const mapping = model.eventSourceMappings.find((m) => m.queueArn === queueArn);
+    if (!mapping) continue;
+    const share = mapping.maxConcurrency ?? 1;
     tenants.push({ id: tenant, weight: share / 10 });
   }
   return tenants;

@@ -93,7 +93,12 @@ export async function runSignalScenario(options: SignalScenarioOptions): Promise
       );
     signal();
     if (options.twice) {
-      await until(() => stopLog.includes('stopping: intake closed'), 30_000);
+      // The second Ctrl-C once the producer has seen the intake refuse it: sent the moment the
+      // intake closes, it raced the refusals (calls cut off by the exit count as timeouts).
+      await until(
+        () => stopLog.includes('stopping: intake closed') && producer.refused('ServiceUnavailable') > 0,
+        30_000,
+      );
       signal();
     }
     const exitCode = await exited;
@@ -164,6 +169,8 @@ export async function runSignalScenario(options: SignalScenarioOptions): Promise
 interface Producer {
   /** Waits for the calls under way; the ids PutEvents accepted and the refusals by error name. */
   stop(): Promise<{ accepted: string[]; refusals: Record<string, number> }>;
+  /** Calls refused so far with this error name. */
+  refused(name: string): number;
 }
 
 /**
@@ -220,6 +227,7 @@ export function produce(
   };
   const timer = setInterval(tick, 20);
   return {
+    refused: (name) => refusals[name] ?? 0,
     async stop() {
       stopped = true;
       clearInterval(timer);
