@@ -93,6 +93,8 @@ export class SqsEventSourcePoller {
   };
   /** The batches being invoked now, for {@link handBackInFlight}. */
   private readonly invoking = new Set<readonly ReceivedMessage[]>();
+  /** Received and not yet invoked: a batch filling during its window, and messages carried to the next. */
+  private readonly held = new Set<readonly ReceivedMessage[]>();
 
   constructor(mapping: EventSourceMappingModel, options: SqsEventSourcePollerOptions) {
     if (!Number.isInteger(mapping.batchSize) || mapping.batchSize < 1 || mapping.batchSize > 10_000) {
@@ -130,7 +132,7 @@ export class SqsEventSourcePoller {
    * flight (visibility 0), so they are received again at once after a restart. Resolves to how many.
    */
   async handBackInFlight(): Promise<number> {
-    const messages = [...this.invoking].flat();
+    const messages = [...this.invoking, ...this.held].flat();
     await this.releaseUnprocessed(messages);
     return messages.length;
   }
@@ -169,6 +171,7 @@ export class SqsEventSourcePoller {
         const { batch, event, overflow } = await this.collect(carried);
         carried = overflow;
         if (batch.length === 0) {
+          this.held.delete(batch);
           // An empty queue needs only one poller: extra ones leave (scale down).
           if (this.active > 1) {
             this.active--;
@@ -180,6 +183,7 @@ export class SqsEventSourcePoller {
         }
         if (this.stopping) {
           await this.releaseUnprocessed(batch);
+          this.held.delete(batch);
           return;
         }
         this.maybeScaleUp();
@@ -187,6 +191,7 @@ export class SqsEventSourcePoller {
       }
     } finally {
       if (carried.length > 0) await this.releaseUnprocessed(carried);
+      this.held.delete(carried);
       if (counted) this.active--;
     }
   }
@@ -215,6 +220,8 @@ export class SqsEventSourcePoller {
     const batch: ReceivedMessage[] = [];
     const overflow: ReceivedMessage[] = [];
     const payload = new EventPayload(this.options.maxPayloadBytes);
+    this.held.add(batch);
+    this.held.add(overflow);
     const admit = (messages: readonly ReceivedMessage[]) => {
       for (const message of messages) {
         const fits =
@@ -226,6 +233,7 @@ export class SqsEventSourcePoller {
       }
     };
     admit(carried);
+    this.held.delete(carried);
     let deadline = batch.length > 0 ? Date.now() + windowMs : undefined;
     while (!this.stopping && batch.length < batchSize && overflow.length === 0) {
       const waitTimeSeconds =
@@ -270,6 +278,7 @@ export class SqsEventSourcePoller {
     stats.inFlight++;
     stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
     this.invoking.add(batch);
+    this.held.delete(batch);
     let result: InvocationResult | undefined;
     try {
       result = await this.options.invoker.invoke(this.mapping.functionLogicalId, event, {

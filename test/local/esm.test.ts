@@ -220,6 +220,20 @@ describe('SqsEventSourcePoller', () => {
     await stopped;
   });
 
+  it('handBackInFlight also hands back messages received into a batch still filling its window', async () => {
+    const queue = new MemoryQueue(QUEUE_ARN);
+    for (let i = 0; i < 2; i++) await queue.send(QUEUE_ARN, `m${i}`);
+    const fake = fakeInvoker();
+    const esm = poller(mapping({ batchSize: 10, maxBatchingWindowSeconds: 30 }), queue, fake.invoker);
+    esm.start();
+    await until(() => queue.counts().inFlight === 2);
+    await sleep(50); // the receive has returned into the batch
+    expect(fake.batches).toHaveLength(0);
+    expect(await esm.handBackInFlight()).toBe(2);
+    expect(queue.counts()).toMatchObject({ visible: 2 });
+    await esm.stop();
+  });
+
   it('waits up to the batching window to fill a batch, and not at all with window 0', async () => {
     for (const [windowSeconds, min, max] of [
       [0.4, 350, 1_500],
