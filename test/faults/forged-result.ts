@@ -130,8 +130,10 @@ async function forgedRowsArchived(runtime: LocalRuntime): Promise<number> {
       athena,
       runtime.model.workGroups[0]?.name ?? 'primary',
       runtime.model.glueTables[0]?.databaseName ?? 'default',
-      'SELECT count(*) AS n FROM events WHERE label = ?',
-      [sqlLiteral(FORGED_LABEL)],
+      // By id: a forgery that lacks a field the handlers' results carry is archived with its
+      // envelope columns only (the archive rules keep to guaranteed paths), so its label is empty.
+      "SELECT count(*) AS n FROM events WHERE envelope_id LIKE '%:forged-%'",
+      [],
     );
     return Number(rows[0]?.n ?? 0);
   } finally {
