@@ -67,6 +67,10 @@ export interface PipelineBenchRow {
    * main thread, its other threads, each function's workers, the load generator): where the work goes.
    */
   cpuMsPerEvent?: Record<string, number>;
+  /** Whether the local IAM authorized every call (off: only for its side-by-side cost). */
+  authorization?: boolean;
+  /** The local IAM's allowed and denied calls per principal and service over the run. */
+  iamCounts?: { principal: string; service: string; allowed: number; denied: number }[];
 }
 
 export interface PipelineBenchResult {
@@ -95,7 +99,11 @@ export async function runPipelineBench({ quick = false } = {}): Promise<Pipeline
   return { name: 'pipeline', rows };
 }
 
-async function runOnce(count: number): Promise<PipelineBenchRow> {
+/** One pipeline run of `count` requests; authorization as PIPELINE_AUTHORIZATION says unless given. */
+export async function runOnce(
+  count: number,
+  { authorization = process.env.PIPELINE_AUTHORIZATION !== 'off' }: { authorization?: boolean } = {},
+): Promise<PipelineBenchRow> {
   const stateDir = mkdtempSync(join(tmpdir(), 'inferbus-bench-'));
   const latencies: number[] = [];
   let escalated = 0;
@@ -106,7 +114,7 @@ async function runOnce(count: number): Promise<PipelineBenchRow> {
     stateDir,
     log: () => {},
     // Off only to measure what authorization costs, side by side (PIPELINE_AUTHORIZATION=off).
-    authorization: process.env.PIPELINE_AUTHORIZATION !== 'off',
+    authorization,
     onProcessed: (deleted) => {
       if (deleted.latencyMs === undefined) return;
       if (deleted.queueArn.includes('Tier1')) latencies.push(deleted.latencyMs);
@@ -182,6 +190,8 @@ async function runOnce(count: number): Promise<PipelineBenchRow> {
       workersRssMaxMiB: mib(Math.max(...workersRss)),
       workersRssEndMiB: mib(workersRss[workersRss.length - 1] ?? 0),
       rssSeries: series,
+      authorization,
+      iamCounts: runtime.iam?.counts() ?? [],
       cpuMsPerEvent: Object.fromEntries(
         Object.entries(cpu).map(([group, cpuSeconds]) => [group, round((cpuSeconds * 1000) / count, 3)]),
       ),
