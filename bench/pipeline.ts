@@ -26,6 +26,9 @@ import { cpuBetween, descendantsRssOf, scanTree, snapshotCpu, workersRssByGroup 
 import { postAwsJson } from './raw-aws-json';
 import { round, summarize } from './stats';
 
+/** Tier-1 work queues (`inferbus-<stage>-tier1-<tenant>`, functions/core/queue-names.ts). */
+const TIER1_QUEUE = /:inferbus-[a-z0-9-]+-tier1-[^:]+$/;
+
 export interface PipelineBenchRow {
   events: number;
   seconds: number;
@@ -117,7 +120,7 @@ export async function runOnce(
     authorization,
     onProcessed: (deleted) => {
       if (deleted.latencyMs === undefined) return;
-      if (deleted.queueArn.includes('Tier1')) latencies.push(deleted.latencyMs);
+      if (TIER1_QUEUE.test(deleted.queueArn)) latencies.push(deleted.latencyMs);
       else escalated++;
     },
   });
