@@ -26,6 +26,9 @@ import { cpuBetween, descendantsRssOf, scanTree, snapshotCpu, workersRssByGroup 
 import { postAwsJson } from './raw-aws-json';
 import { round, summarize } from './stats';
 
+/** Tier-1 work queues (`inferbus-<stage>-tier1-<tenant>`, functions/core/queue-names.ts). */
+const TIER1_QUEUE = /:inferbus-[a-z0-9-]+-tier1-[^:]+$/;
+
 export interface PipelineBenchRow {
   events: number;
   seconds: number;
@@ -67,6 +70,10 @@ export interface PipelineBenchRow {
    * main thread, its other threads, each function's workers, the load generator): where the work goes.
    */
   cpuMsPerEvent?: Record<string, number>;
+  /** Whether the local IAM authorized every call (off: only for its side-by-side cost). */
+  authorization?: boolean;
+  /** The local IAM's allowed and denied calls per principal and service over the run. */
+  iamCounts?: { principal: string; service: string; allowed: number; denied: number }[];
 }
 
 export interface PipelineBenchResult {
@@ -95,7 +102,11 @@ export async function runPipelineBench({ quick = false } = {}): Promise<Pipeline
   return { name: 'pipeline', rows };
 }
 
-async function runOnce(count: number): Promise<PipelineBenchRow> {
+/** One pipeline run of `count` requests; authorization as PIPELINE_AUTHORIZATION says unless given. */
+export async function runOnce(
+  count: number,
+  { authorization = process.env.PIPELINE_AUTHORIZATION !== 'off' }: { authorization?: boolean } = {},
+): Promise<PipelineBenchRow> {
   const stateDir = mkdtempSync(join(tmpdir(), 'inferbus-bench-'));
   const latencies: number[] = [];
   let escalated = 0;
@@ -106,10 +117,10 @@ async function runOnce(count: number): Promise<PipelineBenchRow> {
     stateDir,
     log: () => {},
     // Off only to measure what authorization costs, side by side (PIPELINE_AUTHORIZATION=off).
-    authorization: process.env.PIPELINE_AUTHORIZATION !== 'off',
+    authorization,
     onProcessed: (deleted) => {
       if (deleted.latencyMs === undefined) return;
-      if (deleted.queueArn.includes('Tier1')) latencies.push(deleted.latencyMs);
+      if (TIER1_QUEUE.test(deleted.queueArn)) latencies.push(deleted.latencyMs);
       else escalated++;
     },
   });
@@ -182,6 +193,8 @@ async function runOnce(count: number): Promise<PipelineBenchRow> {
       workersRssMaxMiB: mib(Math.max(...workersRss)),
       workersRssEndMiB: mib(workersRss[workersRss.length - 1] ?? 0),
       rssSeries: series,
+      authorization,
+      iamCounts: runtime.iam?.counts() ?? [],
       cpuMsPerEvent: Object.fromEntries(
         Object.entries(cpu).map(([group, cpuSeconds]) => [group, round((cpuSeconds * 1000) / count, 3)]),
       ),

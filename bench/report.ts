@@ -4,6 +4,7 @@ import type { CascadeBenchResult, CascadeCurve } from './cascade';
 import type { ColdStartBenchResult } from './coldstart';
 import type { CostBenchResult } from './cost';
 import type { FloorBenchResult } from './floor';
+import type { IamBenchResult } from './iam';
 import type { InferenceBenchResult } from './inference';
 import type { LambdaBenchResult } from './lambda';
 import type { PatternBenchResult } from './patterns';
@@ -52,6 +53,7 @@ export function renderBenchmarks(run: BenchRun, resultsFile: string): string {
     ['coldstart', coldStartSection as never],
     ['pipeline', pipelineSection as never],
     ['floor', floorSection as never],
+    ['iam', iamSection as never],
     ['soak', soakSection as never],
     ['patterns', patternsSection as never],
     ['archive', archiveSection as never],
@@ -460,6 +462,75 @@ function pipelineSection(r: PipelineBenchResult, run: BenchRun): string[] {
           '',
         ]
       : []),
+  ];
+}
+
+/** Counts per principal (function logical ids shortened to their construct name) as table rows. */
+function iamCountRows(counts: IamBenchResult['demo']['counts']): string[] {
+  const byPrincipal = new Map<string, { allowed: number; denied: number; services: Set<string> }>();
+  for (const row of counts) {
+    const name = row.principal.replace(/[0-9A-F]{8}$/, '');
+    const entry = byPrincipal.get(name) ?? { allowed: 0, denied: 0, services: new Set<string>() };
+    entry.allowed += row.allowed;
+    entry.denied += row.denied;
+    entry.services.add(row.service);
+    byPrincipal.set(name, entry);
+  }
+  return [...byPrincipal]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, e]) => `| ${name} | ${[...e.services].sort().join(', ')} | ${e.allowed} | ${e.denied} |`);
+}
+
+export function iamSection(r: IamBenchResult, run: BenchRun): string[] {
+  const on = r.pipeline.filter((p) => p.authorization);
+  const off = r.pipeline.filter((p) => !p.authorization);
+  const mean = (rows: typeof on, pick: (p: (typeof on)[number]) => number | undefined) => {
+    const values = rows.map(pick).filter((v): v is number => v !== undefined);
+    return values.length ? values.reduce((a, b) => a + b, 0) / values.length : undefined;
+  };
+  const rate = (rows: typeof on) => Math.round(mean(rows, (p) => p.eventsPerSecond) ?? 0);
+  const main = (rows: typeof on) => mean(rows, (p) => p.mainMsPerEvent);
+  const lastOn = on.at(-1);
+  return [
+    '## Local IAM (authorization of every call)',
+    '',
+    `${machine(run, 'iam')} Every call a function makes to the local endpoints, every EventBridge delivery`,
+    "and every Firehose write is authorized against the template's policies (`local/iam`); `inferbus preflight`",
+    'replays the same decisions before a deploy. Counts are calls (a PutEvents request counts once).',
+    '',
+    `Demo (\`npm start\`, ${r.demo.events} requests):`,
+    '',
+    '| principal | services | allowed | denied |',
+    '| --- | --- | ---: | ---: |',
+    ...iamCountRows(r.demo.counts),
+    '',
+    ...(lastOn
+      ? [
+          `Pipeline benchmark (${lastOn.events} requests, the last run with authorization on):`,
+          '',
+          '| principal | services | allowed | denied |',
+          '| --- | --- | ---: | ---: |',
+          ...iamCountRows(lastOn.counts),
+          '',
+        ]
+      : []),
+    `Pipeline side by side in one process, alternating (${r.pipeline.map((p) => (p.authorization ? 'on' : 'off')).join(', ')}; ${lastOn?.events ?? 0} requests each):`,
+    '',
+    '| authorization | events/s (each run) | mean events/s | runtime main thread, CPU ms/event |',
+    '| --- | --- | ---: | ---: |',
+    `| on | ${on.map((p) => p.eventsPerSecond).join(', ')} | ${rate(on)} | ${main(on)?.toFixed(3) ?? 'n/a'} |`,
+    `| off | ${off.map((p) => p.eventsPerSecond).join(', ')} | ${rate(off)} | ${main(off)?.toFixed(3) ?? 'n/a'} |`,
+    '',
+    'CPU per decision (`process.cpuUsage`, microseconds; "evaluated" runs the policies, "cached" is the',
+    "decision cache the endpoints use after a principal's first call of that kind):",
+    '',
+    '| call | µs per call |',
+    '| --- | ---: |',
+    ...r.rows.map((row) => `| ${row.call} | ${row.microsecondsPerCall} |`),
+    '',
+    'Small sizes on a shared 2-core machine: the events/s of one run move by more than authorization',
+    'costs, so read the per-call CPU and the main-thread ms/event, not one pair of rates.',
+    '',
   ];
 }
 

@@ -36,6 +36,8 @@ export const BENCHES: readonly BenchDefinition[] = [
     cheap: false,
     run: (o) => runIsolated('./pipeline.ts', 'runPipelineBench', { quick: o.quick }),
   },
+  // The demo and two pipeline runs each way: a fresh process too.
+  { name: 'iam', cheap: false, run: (o) => runIsolated('./iam.ts', 'runIamMeasures', { quick: o.quick }) },
   { name: 'floor', cheap: true, run: async (o) => (await import('./floor')).runFloorBench(o) },
   { name: 'soak', cheap: false, run: (o) => runIsolated('./soak.ts', 'runSoakBench', { quick: o.quick }) },
   { name: 'sqs', cheap: true, run: async (o) => (await import('./sqs')).runSqsBench(o) },

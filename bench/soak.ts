@@ -17,6 +17,9 @@ import { LOCAL_S3_CREDENTIALS } from '../local/s3';
 import { descendantsRss } from './pipeline';
 import { round, summarize } from './stats';
 
+/** Tier-1 work queues (`inferbus-<stage>-tier1-<tenant>`, functions/core/queue-names.ts). */
+const TIER1_QUEUE = /:inferbus-[a-z0-9-]+-tier1-[^:]+$/;
+
 export interface SoakWindow {
   /** Seconds since the first send, at the end of the window. */
   readonly t: number;
@@ -63,7 +66,7 @@ export async function runSoakBench({ quick = false } = {}): Promise<SoakBenchRes
     stateDir,
     log: () => {},
     onProcessed: (deleted) => {
-      if (!deleted.queueArn.includes('Tier1')) return;
+      if (!TIER1_QUEUE.test(deleted.queueArn)) return;
       processed.add(deleted.messageId);
       if (deleted.latencyMs !== undefined) windowLatencies.push(deleted.latencyMs);
     },

@@ -21,6 +21,15 @@ const program = buildProgram(
     runLocal: async (options, io) => (await import('../local/command')).runLocalCommand(options, io),
     salvageLocal: async (options, io) =>
       (await import('../local/salvage/command')).runSalvageCommand(options, io),
+    preflightOffline: async (options) => {
+      const { runPreflightOffline, PreflightCommandError } = await import('../local/preflight/command');
+      try {
+        return await runPreflightOffline(options);
+      } catch (error) {
+        if (error instanceof PreflightCommandError) throw new CliError(error.message, error.exitCode);
+        throw error;
+      }
+    },
     testEventPattern: (pattern, event) => {
       validatePattern(pattern);
       return matchesPattern(pattern, event);

@@ -3,6 +3,7 @@ import { type CostOptions, costCommand } from './commands/cost';
 import { dlqList, dlqRedrive, dlqShow } from './commands/dlq';
 import { eventsSampleCommand } from './commands/events-sample';
 import { addSalvageCommand, type SalvageOptions } from './commands/local-salvage';
+import { type OfflinePreflight, type PreflightOptions, preflightCommand } from './commands/preflight';
 import { DEFAULT_DETAIL_TYPE, type PutEventsOptions, putEventsCommand } from './commands/put-events';
 import { type QueryOptions, queryCommand } from './commands/query';
 import { type ReplayOptions, replayCommand } from './commands/replay';
@@ -33,6 +34,8 @@ export interface ProgramDeps {
   /** `inferbus local salvage`. */
   readonly salvageLocal?: (options: SalvageOptions, io: CliIO) => Promise<ExitCode>;
   readonly testEventPattern: (pattern: unknown, event: unknown) => boolean;
+  /** The offline part of `inferbus preflight` (synth, limits, IAM simulation), from local/. */
+  readonly preflightOffline?: OfflinePreflight;
 }
 
 export function buildProgram(deps: ProgramDeps, setExitCode: (code: ExitCode) => void): Command {
@@ -110,6 +113,59 @@ Examples:
       );
       deps.io.out(JSON.stringify({ Result: matched }));
     });
+
+  const preflightOffline = deps.preflightOffline;
+  if (preflightOffline) {
+    program
+      .command('preflight')
+      .description(
+        'What to run before `cdk deploy`: synthesize the stage, check AWS limits, simulate every call each function makes against its role, and check the account',
+      )
+      .option(
+        '--stage <name>',
+        'stage to check (stack inferbus-<stage>); synthesized when cdk.out is stale',
+        'dev',
+      )
+      .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+      .option(
+        '--cdk-out <dir>',
+        "synthesized app to check and synthesize into (default: the inferbus package's cdk.out)",
+      )
+      .option('--offline', 'skip the account checks (no AWS calls at all)', false)
+      .option(
+        '--observed <file>',
+        'calls recorded by inferbus local (default: <state-dir>/iam/observed.json or <state-dir>/demo/iam/observed.json)',
+      )
+      .option(
+        '--state-dir <dir>',
+        'state folder of inferbus local, relative to the current folder',
+        '.inferbus',
+      )
+      .option('--region <region>', "region of the account checks (default: the stack's region)")
+      .option('--profile <name>', 'named profile from ~/.aws/config for the account checks')
+      .addHelpText(
+        'after',
+        `
+Offline (always): the stage synthesizes; the template is within AWS limits (Lambda environment 4 KB,
+500 resources, 1 MB template, input transformers, rules per bus, SQS and event source settings);
+every AWS call each function makes (declared beside its handler in functions/<tier>/calls.ts, plus
+the calls inferbus local recorded) is allowed by the function's role and the resource's policy.
+With credentials (not --offline): Lambda unreserved concurrency − 100 covers the stage's provisioned
+concurrency; the CDKToolkit bootstrap stack exists and is recent enough; the EventBridge rules-per-bus
+quota (Service Quotas events L-244521F2) covers the stage's rules. Without credentials the account
+checks are skipped and say so.
+Exit codes: 0 all passed (skipped checks say why), 1 something would fail, 2 bad options or
+--observed file, 3 the stage could not be synthesized.
+
+Examples:
+  inferbus preflight --stage dev
+  inferbus preflight --stage prod --profile prod --format json
+  inferbus preflight --stage dev --offline --observed .inferbus/demo/iam/observed.json`,
+      )
+      .action(async (options: PreflightOptions) =>
+        setExitCode(await preflightCommand(options, preflightOffline, deps.io)),
+      );
+  }
 
   const io = deps.io;
   /** Runs a command that talks to AWS: builds the context, maps SDK errors to clear ones, sets the exit code. */

@@ -9,6 +9,7 @@ import { LocalEventBus } from './eventbridge/bus';
 import { LocalFirehose } from './firehose';
 import { LocalAuthorizer } from './iam/authorizer';
 import { EndpointGuard } from './iam/endpoint-guard';
+import { recordObservedCalls } from './iam/observed-log';
 import { guardedEventBridge, guardedSqs } from './iam/routes';
 import { callerFrom, Intake } from './intake';
 import { type DeletedMessage, SqsEventSourcePoller } from './lambda/event-source-mapping';
@@ -119,6 +120,9 @@ export interface RunningTemplate {
  * source mappings, and Firehose writing Parquet. Everything comes from the template model.
  */
 export class LocalRuntime {
+  /** Keeps `<stateDir>/iam/observed.json` (what preflight replays) current; written last at stop. */
+  private observedCalls?: { stop(): void };
+
   private constructor(
     readonly model: TemplateModel,
     readonly endpoint: string,
@@ -344,6 +348,7 @@ export class LocalRuntime {
         storage,
       );
       guard = endpointGuard;
+      dispatch.observedCalls = recordObservedCalls(stateDir, model.stackName, iam);
       // Provisioned concurrency: those execution environments are initialised before the first poll.
       await lambda.provision();
       for (const poller of pollers) poller.start();
@@ -594,6 +599,11 @@ export class LocalRuntime {
       () => this.archivePending(),
     );
     await this.athena.close();
+    try {
+      this.observedCalls?.stop();
+    } catch (error) {
+      progress(`stopping: could not write the observed AWS calls (${(error as Error).message})`);
+    }
     const queued = this.workQueueCounts().reduce((n, q) => n + q.visible + q.inFlight + q.delayed, 0);
     await step('flushing the SQS log', () => this.queues.flush());
     this.queues.close();

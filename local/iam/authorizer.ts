@@ -59,6 +59,13 @@ export interface LocalAuthorizerOptions {
    * side-by-side cost measurement only. @default true
    */
   readonly enabled?: boolean;
+  /**
+   * What a start-up refusal (a function without a role, a managed policy, an unsupported condition
+   * key, an event source mapping its role cannot poll) does: `throw` the first, as the runtime
+   * must; `collect` them in {@link LocalAuthorizer.startupProblems} (preflight lists them all).
+   * @default 'throw'
+   */
+  readonly startupChecks?: 'throw' | 'collect';
 }
 
 /** One distinct call a principal was allowed (what a test replays against a narrower policy). */
@@ -66,6 +73,8 @@ export interface ObservedAccess {
   readonly principal: string;
   readonly roleArn: string;
   readonly request: AccessRequest;
+  /** False when the call was denied (only {@link LocalAuthorizer.observedCalls} lists those). */
+  readonly allowed: boolean;
 }
 
 /**
@@ -75,6 +84,9 @@ export interface ObservedAccess {
  */
 export class LocalAuthorizer {
   readonly enabled: boolean;
+  /** The start-up refusals, in `collect` mode (empty otherwise: the first one threw). */
+  readonly startupProblems: string[] = [];
+  private readonly collect: boolean;
   private readonly byKey = new Map<string, LocalPrincipal>();
   private readonly byLabel = new Map<string, LocalPrincipal>();
   private readonly cache = new Map<string, Denial | null>();
@@ -90,12 +102,14 @@ export class LocalAuthorizer {
     options: LocalAuthorizerOptions = {},
   ) {
     this.enabled = options.enabled ?? true;
+    this.collect = options.startupChecks === 'collect';
     this.userArn = `arn:aws:iam::${model.account}${LOCAL_USER_ARN_SUFFIX}`;
     for (const fn of model.functions) {
       if (!fn.roleArn) {
-        throw new Error(
+        this.refuse(
           `function ${fn.logicalId} has no execution role of this template, so the local IAM cannot authorize its calls: give it a role in the CDK app`,
         );
+        continue;
       }
       this.add(localPrincipal(fn.logicalId, fn.roleArn, fn.name));
     }
@@ -153,11 +167,12 @@ export class LocalAuthorizer {
     const denial = this.evaluate(caller, request);
     if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
     this.cache.set(key, denial ?? null);
-    if (!denial && caller.kind === 'principal' && this.observedAccess.size < OBSERVED_LIMIT) {
+    if (caller.kind === 'principal' && this.observedAccess.size < OBSERVED_LIMIT) {
       this.observedAccess.set(key, {
         principal: caller.principal.label,
         roleArn: caller.principal.roleArn,
         request,
+        allowed: denial === undefined,
       });
     }
     return denial;
@@ -165,6 +180,11 @@ export class LocalAuthorizer {
 
   /** Every distinct call a principal was allowed so far. */
   observed(): ObservedAccess[] {
+    return this.observedCalls().filter((call) => call.allowed);
+  }
+
+  /** Every distinct call a principal made so far, allowed or denied (what preflight replays). */
+  observedCalls(): ObservedAccess[] {
     return [...this.observedAccess.values()];
   }
 
@@ -231,6 +251,11 @@ export class LocalAuthorizer {
       this.targetRoles.set(label, principal);
     }
     return principal;
+  }
+
+  private refuse(message: string): void {
+    if (!this.collect) throw new Error(message);
+    this.startupProblems.push(message);
   }
 
   private add(principal: LocalPrincipal): void {
@@ -316,20 +341,22 @@ export class LocalAuthorizer {
       const users = [...this.byLabel.values()].filter((p) => p.roleArn === roleArn).map((p) => p.label);
       const whose = users.length ? ` (the role of ${users.join(', ')})` : '';
       if (!role) {
-        throw new Error(
+        this.refuse(
           `role ${roleArn}${whose} is not a role of this template, so the local IAM cannot read its policies`,
         );
+        continue;
       }
       if (role.managedPolicyArns.length > 0) {
-        throw new Error(
+        this.refuse(
           `role ${roleArn}${whose} has managed policies the local IAM cannot read (${role.managedPolicyArns.join(', ')}): ` +
             'grant what the function needs with inline statements (grant* methods, addToRolePolicy) instead',
         );
       }
-      checkConditionKeys(role.statements, `role ${roleArn}`);
+      for (const problem of conditionKeyProblems(role.statements, `role ${roleArn}`)) this.refuse(problem);
     }
     for (const [arn, statements] of this.model.iam.resourcePolicies)
-      checkConditionKeys(statements, `the resource policy of ${arn}`);
+      for (const problem of conditionKeyProblems(statements, `the resource policy of ${arn}`))
+        this.refuse(problem);
   }
 
   /**
@@ -347,7 +374,7 @@ export class LocalAuthorizer {
           { action: `sqs:${call}`, resource: mapping.queueArn },
         );
         if (denial) {
-          throw new Error(
+          this.refuse(
             `event source mapping ${mapping.logicalId}: The provided execution role does not have permissions to call ${call} on SQS (${denial.message}); grant the function's role sqs:${call} on the queue (queue.grantConsumeMessages)`,
           );
         }
@@ -375,16 +402,18 @@ function contextKeyOf(request: AccessRequest): string {
 
 const SUPPORTED = new Set(SUPPORTED_CONDITION_KEYS.map((k) => k.toLowerCase()));
 
-function checkConditionKeys(statements: readonly PolicyStatement[], where: string): void {
+function conditionKeyProblems(statements: readonly PolicyStatement[], where: string): string[] {
+  const problems: string[] = [];
   for (const statement of statements) {
     for (const [operator, keys] of Object.entries(statement.Condition ?? {})) {
       for (const key of Object.keys(keys)) {
         if (!SUPPORTED.has(key.toLowerCase())) {
-          throw new Error(
+          problems.push(
             `${where}: statement ${statement.Sid ?? '(no Sid)'} tests condition key ${key} (${operator}), which the local runtime does not supply (it supplies ${SUPPORTED_CONDITION_KEYS.join(', ')}): it cannot decide that statement as AWS would`,
           );
         }
       }
     }
   }
+  return problems;
 }

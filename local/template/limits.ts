@@ -43,6 +43,16 @@ export function lambdaEnvironmentBytes(environment: Record<string, string>): num
 
 /** Throws one TemplateError listing every limit the template crosses, each with its resource. */
 export function checkServiceLimits(template: CfnTemplate, model: TemplateModel): void {
+  const problems = serviceLimitProblems(template, model);
+  if (problems.length > 0) {
+    throw new TemplateError(
+      `Stack ${model.stackName} would be refused by AWS:\n  - ${problems.join('\n  - ')}\nFix the CDK app and synthesize again.`,
+    );
+  }
+}
+
+/** Every limit the template crosses, one sentence each naming the resource (empty when none). */
+export function serviceLimitProblems(template: CfnTemplate, model: TemplateModel): string[] {
   const problems: string[] = [];
   const range = (where: string, what: string, value: number | undefined, [min, max]: readonly number[]) => {
     if (
@@ -172,11 +182,7 @@ export function checkServiceLimits(template: CfnTemplate, model: TemplateModel):
     }
   }
 
-  if (problems.length > 0) {
-    throw new TemplateError(
-      `Stack ${model.stackName} would be refused by AWS:\n  - ${problems.join('\n  - ')}\nFix the CDK app and synthesize again.`,
-    );
-  }
+  return problems;
 }
 
 /** A property's number when the template states it literally (numbers may be strings in CFN). */

@@ -22,6 +22,11 @@ import { type CfnTemplate, isRecord } from './template.js';
 export interface LoadOptions {
   /** Base URL of the local endpoints; queue URLs are `<endpoint>/000000000000/<name>`. */
   readonly endpoint: string;
+  /**
+   * `false` builds the model of a template that crosses AWS limits (preflight lists them with
+   * serviceLimitProblems instead). @default true
+   */
+  readonly checkLimits?: boolean;
 }
 
 export function readTemplate(path: string): CfnTemplate {
@@ -38,6 +43,7 @@ export function buildTemplateModel(
   template: CfnTemplate,
   env: LocalEnvironment,
   cdkOutDir: string,
+  options: { readonly checkLimits?: boolean } = {},
 ): TemplateModel {
   const ctx = new ExtractContext(template, new IntrinsicResolver(template, env), env, cdkOutDir);
   const functions = extractFunctions(ctx);
@@ -58,7 +64,7 @@ export function buildTemplateModel(
     tables: extractTables(ctx),
     iam: extractIam(ctx),
   };
-  checkServiceLimits(template, model);
+  if (options.checkLimits ?? true) checkServiceLimits(template, model);
   return model;
 }
 
@@ -76,5 +82,5 @@ export function loadTemplateModel(
     account: LOCAL_ACCOUNT,
     endpoint: options.endpoint,
   };
-  return buildTemplateModel(readTemplate(stack.templatePath), env, assembly.dir);
+  return buildTemplateModel(readTemplate(stack.templatePath), env, assembly.dir, options);
 }
