@@ -75,9 +75,7 @@ describe('inferbus trace', () => {
     const run = await cli(['trace', 'poison-trace-1']);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/tier 1 failed\s+InvalidPayload: /);
-    expect(run.stdout).toMatch(
-      /dead-lettered\s+in DLQ tier1-acme-dlq \(handler DLQ\): InvalidPayload/,
-    );
+    expect(run.stdout).toMatch(/dead-lettered\s+in DLQ tier1-acme-dlq \(handler DLQ\): InvalidPayload/);
     expect(run.stdout).toMatch(/outcome: dead-lettered in tier1-acme-dlq: InvalidPayload/);
     const json = jsonLines((await cli(['trace', 'poison-trace-1', '--format', 'json'])).stdout)[0];
     expect(json.dlqMessages).toHaveLength(1);
