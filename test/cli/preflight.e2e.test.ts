@@ -45,10 +45,10 @@ function preflight(args: string[], env: Record<string, string | undefined> = {})
 const failures = (run: Run) => jsonLines(run.stdout).filter((row) => row.verdict === 'fail');
 
 let asIs: string;
-beforeAll(() => {
+beforeAll(async () => {
   // A copy of cdk.out, fresher than the sources: preflight checks it without synthesizing.
-  asIs = templateVariant(() => {});
-});
+  asIs = await templateVariant(() => {});
+}, 300_000);
 
 describe('offline', () => {
   it('passes the dev stage as synthesized: every declared call allowed, every limit kept (exit 0)', async () => {
@@ -73,7 +73,7 @@ describe('offline', () => {
   });
 
   it('names the call a removed grant would deny, with the fix (exit 1)', async () => {
-    const withoutPutItem = templateVariant((template: TemplateJson) => {
+    const withoutPutItem = await templateVariant((template: TemplateJson) => {
       for (const [, policy] of resourcesOf(template, 'AWS::IAM::Policy', 'Tier1')) {
         for (const statement of policy.Properties.PolicyDocument.Statement) {
           const actions = [statement.Action].flat();
@@ -91,7 +91,7 @@ describe('offline', () => {
   });
 
   it('lists an environment over 4 KB and a bad variable name together, not only the first (exit 1)', async () => {
-    const oversized = templateVariant((template: TemplateJson) => {
+    const oversized = await templateVariant((template: TemplateJson) => {
       const [[, fn]] = resourcesOf(template, 'AWS::Lambda::Function', 'Tier1') as [[string, any]];
       fn.Properties.Environment.Variables.LARGE_SETTING = 'x'.repeat(4200);
       const [[, tier2]] = resourcesOf(template, 'AWS::Lambda::Function', 'Tier2') as [[string, any]];

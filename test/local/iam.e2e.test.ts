@@ -21,7 +21,12 @@ import { LocalRuntime, type LocalRuntimeOptions } from '../../local/runtime';
 import { LOCAL_S3_CREDENTIALS, localS3ClientConfig } from '../../local/s3';
 import { loadTemplateModel } from '../../local/template';
 import { requestEvent } from '../support/sqs-records';
-import { resourcesOf, type TemplateJson, templateVariant } from '../support/template-variant';
+import {
+  resourcesOf,
+  synthesizedCdkOut,
+  type TemplateJson,
+  templateVariant,
+} from '../support/template-variant';
 
 /**
  * The local IAM wired into the runtime: functions sign with their own credentials, every call and
@@ -196,10 +201,12 @@ function withoutAction(model: TemplateModel, roleArn: string, action: string): A
 }
 
 describe('start-up refusals', () => {
-  const model = loadTemplateModel(join(PROJECT_ROOT, 'cdk.out'), 'inferbus-dev', {
-    endpoint: 'http://127.0.0.1:1',
-  });
-  const tier1Role = model.functions.find((f) => f.logicalId.startsWith('Tier1'))?.roleArn as string;
+  let model: TemplateModel;
+  let tier1Role: string;
+  beforeAll(async () => {
+    model = loadTemplateModel(await synthesizedCdkOut(), 'inferbus-dev', { endpoint: 'http://127.0.0.1:1' });
+    tier1Role = model.functions.find((f) => f.logicalId.startsWith('Tier1'))?.roleArn as string;
+  }, 300_000);
   type Role = NonNullable<ReturnType<TemplateModel['iam']['roles']['get']>>;
   const withRole = (change: (role: Role) => Partial<Role>) => {
     const roles = new Map(model.iam.roles);
@@ -229,7 +236,7 @@ describe('start-up refusals', () => {
   });
 
   it('refuses to start when a function role cannot consume its queue (sqs:ReceiveMessage removed)', async () => {
-    const cdkOutDir = templateVariant((t) => {
+    const cdkOutDir = await templateVariant((t) => {
       for (const [, policy] of resourcesOf(t, 'AWS::IAM::Policy', 'Tier1Role')) {
         for (const s of policy.Properties.PolicyDocument.Statement) {
           if (Array.isArray(s.Action)) s.Action = s.Action.filter((a: string) => a !== 'sqs:ReceiveMessage');
@@ -276,7 +283,7 @@ describe('a template with the old tier-1 action list, a queue policy without its
   };
   beforeAll(async () => {
     rt = await start({
-      cdkOutDir: templateVariant(variant),
+      cdkOutDir: await templateVariant(variant),
       visibilityTimeoutSeconds: 6,
       functionTimeoutSeconds: 5,
       functionLog: (line) => logs.push(line),

@@ -3,15 +3,35 @@ import { copyFileSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../lib/app';
+import { ensureSynthesized } from '../../local/template';
 
 export type TemplateJson = { Resources: Record<string, { Type: string; Properties?: any }> };
+
+/**
+ * The project's `cdk.out` with the dev stage synthesized and current (a clean clone has none yet):
+ * what tests that read the synthesized templates directly must wait for first.
+ */
+export async function synthesizedCdkOut(): Promise<string> {
+  const cdkOutDir = join(PROJECT_ROOT, 'cdk.out');
+  await ensureSynthesized({
+    projectRoot: PROJECT_ROOT,
+    cdkOutDir,
+    stage: 'dev',
+    stackName: 'inferbus-dev',
+    log: () => {},
+  });
+  return cdkOutDir;
+}
 
 /**
  * A copy of the project's `cdk.out` (assets hard-linked, not copied) whose stack template `edit` has
  * changed: what a grant removed in the CDK app would synthesize, without running `cdk synth`.
  */
-export function templateVariant(edit: (template: TemplateJson) => void, stack = 'inferbus-dev'): string {
-  const source = join(PROJECT_ROOT, 'cdk.out');
+export async function templateVariant(
+  edit: (template: TemplateJson) => void,
+  stack = 'inferbus-dev',
+): Promise<string> {
+  const source = await synthesizedCdkOut();
   const dir = mkdtempSync(join(tmpdir(), 'inferbus-variant-'));
   for (const name of readdirSync(source)) {
     const from = join(source, name);
