@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../lib/app';
-import { LocalRuntime } from '../../local/runtime';
+import type { LocalRuntime } from '../../local/runtime';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3';
-import { jsonLines, runCli, settle as settleRuntime } from '../support/local-cli';
+import { jsonLines, runCli, settle as settleRuntime, startTestRuntime } from '../support/local-cli';
 
 /**
  * The inferbus CLI end to end: the real `bin/inferbus.mjs` spawned as a child process against
@@ -23,14 +23,7 @@ const cli = (args: string[], env: Record<string, string | undefined> = {}, input
 const settle = () => settleRuntime(rt, 60_000);
 
 beforeAll(async () => {
-  rt = await LocalRuntime.start({
-    projectRoot: PROJECT_ROOT,
-    stage: 'dev',
-    port: 0,
-    stateDir,
-    log: () => {},
-    firehoseIntervalSeconds: 1,
-  });
+  rt = await startTestRuntime(stateDir);
 }, 180_000);
 
 afterAll(async () => {

@@ -6,10 +6,9 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../lib/app';
 import { stages } from '../../lib/config/stages';
-import { LocalRuntime } from '../../local/runtime';
 import { ensureSynthesized } from '../../local/template';
 import { loadSplits } from '../../models/train/data';
-import { jsonLines, runCli, settle } from '../support/local-cli';
+import { jsonLines, runCli, settle, startTestRuntime } from '../support/local-cli';
 
 const run = (...args: string[]) =>
   promisify(execFile)(process.execPath, [join(PROJECT_ROOT, 'bin', 'inferbus.mjs'), ...args], {
@@ -69,14 +68,7 @@ describe('inferbus cost measures the escalation rate replay measures', () => {
     expect(cost.measured.threshold).toBe(0.9);
     expect(cost.measured.tier1).toMatchObject({ runs: 15 });
 
-    const rt = await LocalRuntime.start({
-      projectRoot: PROJECT_ROOT,
-      stage: 'dev',
-      port: 0,
-      stateDir: mkdtempSync(join(tmpdir(), 'inferbus-cost-')),
-      log: () => {},
-      firehoseIntervalSeconds: 1,
-    });
+    const rt = await startTestRuntime(mkdtempSync(join(tmpdir(), 'inferbus-cost-')));
     try {
       const work = mkdtempSync(join(tmpdir(), 'inferbus-cost-work-'));
       const samples = await runCli(rt, work, ['events', 'sample', '--count', String(heldOut.length)]);

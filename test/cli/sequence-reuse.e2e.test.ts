@@ -3,10 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../lib/app';
-import { LocalRuntime } from '../../local/runtime';
+import type { LocalRuntime } from '../../local/runtime';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3';
-import { jsonLines, runCli, settle as settleRuntime } from '../support/local-cli';
+import { jsonLines, runCli, settle as settleRuntime, startTestRuntime } from '../support/local-cli';
 
 /**
  * Sequence numbers used twice, end to end: the real SDK and CLI against a local runtime. Another
@@ -59,14 +58,7 @@ async function sql(statement: string, ...params: string[]): Promise<Record<strin
 }
 
 beforeAll(async () => {
-  rt = await LocalRuntime.start({
-    projectRoot: PROJECT_ROOT,
-    stage: 'dev',
-    port: 0,
-    stateDir,
-    log: () => {},
-    firehoseIntervalSeconds: 1,
-  });
+  rt = await startTestRuntime(stateDir);
 }, 180_000);
 
 afterAll(async () => {

@@ -3,10 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../lib/app';
-import { LocalRuntime } from '../../local/runtime';
+import type { LocalRuntime } from '../../local/runtime';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3';
-import { jsonLines, runCli, settle as settleRuntime } from '../support/local-cli';
+import { jsonLines, runCli, settle as settleRuntime, startTestRuntime } from '../support/local-cli';
 
 /**
  * Envelope ids are the producers' own, unique only per tenant (issue 15, item 6), and results are
@@ -96,14 +95,7 @@ async function outcomes(): Promise<Record<string, string>[]> {
 }
 
 beforeAll(async () => {
-  rt = await LocalRuntime.start({
-    projectRoot: PROJECT_ROOT,
-    stage: 'dev',
-    port: 0,
-    stateDir,
-    log: () => {},
-    firehoseIntervalSeconds: 1,
-  });
+  rt = await startTestRuntime(stateDir);
   const requests = await putEvents([
     entry('acme', 'coll-1', 1, { text: SPAM, expectedLabel: 'spam' }),
     entry('globex', 'coll-1', 1, { text: HAM, expectedLabel: 'ham' }),

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../lib/app';
-import { LocalRuntime } from '../../local/runtime';
-import { jsonLines, runCli, settle as settleRuntime } from '../support/local-cli';
+import type { LocalRuntime } from '../../local/runtime';
+import { jsonLines, runCli, settle as settleRuntime, startTestRuntime } from '../support/local-cli';
 
 /**
  * `inferbus trace` and `inferbus replay` end to end: the real CLI spawned against its own local
@@ -22,14 +22,7 @@ const cli = (args: string[], input?: string) => runCli(rt, work, args, {}, input
 const settle = () => settleRuntime(rt, 30_000);
 
 beforeAll(async () => {
-  rt = await LocalRuntime.start({
-    projectRoot: PROJECT_ROOT,
-    stage: 'dev',
-    port: 0,
-    stateDir,
-    log: () => {},
-    firehoseIntervalSeconds: 1,
-  });
+  rt = await startTestRuntime(stateDir);
   const samples = (await cli(['events', 'sample', '--count', '30'])).stdout;
   const envelopes = jsonLines(samples);
   sampleIds = envelopes.map((e) => e.id);

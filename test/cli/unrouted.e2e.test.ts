@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../lib/app';
-import { LocalRuntime } from '../../local/runtime';
+import type { LocalRuntime } from '../../local/runtime';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3';
-import { jsonLines, runCli, settle as settleRuntime } from '../support/local-cli';
+import { jsonLines, runCli, settle as settleRuntime, startTestRuntime } from '../support/local-cli';
 
 /**
  * Requests no tenant rule takes, and Ctrl-C on put-events, end to end: the real SDK and the real
@@ -36,14 +36,7 @@ const unroutedQueue = async () =>
   jsonLines((await cli(['dlq', 'list', '--format', 'json'])).stdout).find((d) => d.kind === 'unrouted');
 
 beforeAll(async () => {
-  rt = await LocalRuntime.start({
-    projectRoot: PROJECT_ROOT,
-    stage: 'dev',
-    port: 0,
-    stateDir,
-    log: () => {},
-    firehoseIntervalSeconds: 1,
-  });
+  rt = await startTestRuntime(stateDir);
   events = new EventBridgeClient({
     endpoint: rt.endpoint,
     region: rt.model.region,

@@ -7,8 +7,8 @@ import { runDemo } from '../../local/demo/run-demo';
 import { LocalAuthorizer } from '../../local/iam/authorizer';
 import { OBSERVED_CALLS_FILE, readObservedCalls, writeObservedCalls } from '../../local/iam/observed-log';
 import { runOfflinePreflight } from '../../local/preflight/offline';
-import { LocalRuntime } from '../../local/runtime';
 import { loadTemplateModel } from '../../local/template';
+import { startTestRuntime } from '../support/local-cli';
 
 /**
  * What the local runtime records for `inferbus preflight`: the distinct calls each function made,
@@ -17,14 +17,7 @@ import { loadTemplateModel } from '../../local/template';
 describe('observed calls', () => {
   it('are written at stop and checked by preflight against the same template (all allowed)', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'inferbus-observed-'));
-    const rt = await LocalRuntime.start({
-      projectRoot: PROJECT_ROOT,
-      stage: 'dev',
-      port: 0,
-      stateDir,
-      log: () => {},
-      firehoseIntervalSeconds: 1,
-    });
+    const rt = await startTestRuntime(stateDir);
     try {
       await runDemo(rt, { events: 20, out: () => {}, progress: () => {} });
     } finally {

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../lib/app';
-import type { LocalRuntime } from '../../local/runtime';
+import { LocalRuntime } from '../../local/runtime';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3';
 
 export interface CliRun {
@@ -57,3 +57,18 @@ export const jsonLines = (text: string) =>
     .split('\n')
     .filter((l) => l.trim().startsWith('{'))
     .map((l) => JSON.parse(l));
+
+/**
+ * The dev stage's local runtime as the CLI end-to-end tests use it: a free port, the given state
+ * folder, quiet, and Firehose flushing every second so the archive can be queried soon after.
+ */
+export function startTestRuntime(stateDir: string): Promise<LocalRuntime> {
+  return LocalRuntime.start({
+    projectRoot: PROJECT_ROOT,
+    stage: 'dev',
+    port: 0,
+    stateDir,
+    log: () => {},
+    firehoseIntervalSeconds: 1,
+  });
+}
