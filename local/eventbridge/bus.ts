@@ -504,30 +504,23 @@ export class LocalEventBus {
     const maxAgeMs = (target.retryPolicy?.maximumEventAgeInSeconds ?? DEFAULT_MAX_EVENT_AGE_SECONDS) * 1000;
     let storageFailure = isStorageUnavailable(firstError);
     let storageWaits = 0;
-    for (let retries = 0; ; retries++) {
+    let retries = 0;
+    for (;;) {
+      let wait: number;
       if (storageFailure && !this.closed) {
         // The runtime's own disk, not the target, failed: wait for it without using up the
         // target's retry policy (AWS has no such failure), so the delivery is not dropped.
-        retries--;
-        await this.sleep(this.backoff(Math.min(++storageWaits, 8)));
-        try {
-          await this.send(rule, target, body);
-          this.counters.deliveriesOk++;
-          return;
-        } catch (error) {
-          this.counters.deliveriesFailed++;
-          storageFailure = isStorageUnavailable(error);
-          if (!storageFailure) failure = classify(error);
-          continue;
+        wait = this.backoff(Math.min(++storageWaits, 8));
+      } else {
+        if (!failure.retryable || this.closed)
+          return this.deadLetter(rule, target, eventJson, failure, retries);
+        if (retries >= maxRetries)
+          return this.deadLetter(rule, target, eventJson, failure, retries, 'MaximumRetryAttempts');
+        wait = this.backoff(retries + 1);
+        if (this.now().getTime() + wait - ingestion.getTime() > maxAgeMs) {
+          return this.deadLetter(rule, target, eventJson, failure, retries, 'MaximumEventAgeInSeconds');
         }
-      }
-      if (!failure.retryable || this.closed)
-        return this.deadLetter(rule, target, eventJson, failure, retries);
-      if (retries >= maxRetries)
-        return this.deadLetter(rule, target, eventJson, failure, retries, 'MaximumRetryAttempts');
-      const wait = this.backoff(retries + 1);
-      if (this.now().getTime() + wait - ingestion.getTime() > maxAgeMs) {
-        return this.deadLetter(rule, target, eventJson, failure, retries, 'MaximumEventAgeInSeconds');
+        retries++;
       }
       await this.sleep(wait);
       try {
