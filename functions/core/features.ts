@@ -457,6 +457,11 @@ function weightOf(count: number): number {
 
 const extractors = new WeakMap<FeatureSpec, Extractor>();
 
+/** The (cached) extractor of a spec: `extractInto` writes one row and returns its feature count. */
+export function makeExtractor(spec: FeatureSpec): Pick<Extractor, 'extractInto'> {
+  return extractorFor(spec);
+}
+
 function extractorFor(spec: FeatureSpec): Extractor {
   let extractor = extractors.get(spec);
   if (!extractor) {
