@@ -25,7 +25,7 @@ import {
 import { SPLIT_BOUNDS, SPLIT_SALT } from '../../functions/core/split';
 import { MANIFEST_FILE, ModelScorer, sha256Hex } from '../../functions/inference/model';
 import { DATASET_NAME, loadSplits, type Message } from './data';
-import { stableJson } from './json';
+import { stableJson } from '../../functions/core/stable-json';
 import { binaryMetrics, calibrateThreshold, decide, runCascade } from './metrics';
 import {
   initBackend,
