@@ -270,7 +270,8 @@ export function sampleCurve(curve: readonly CurvePoint[], chosen: CurvePoint, co
   const picked = new Set<CurvePoint>([curve[0] as CurvePoint, chosen, curve.at(-1) as CurvePoint]);
   curve.forEach((point, i) => {
     const previous = curve[i - 1];
-    const changes = previous !== undefined && (point.correct !== previous.correct || point.f1 !== previous.f1);
+    const changes =
+      previous !== undefined && (point.correct !== previous.correct || point.f1 !== previous.f1);
     if (changes && picked.size < count) picked.add(point);
   });
   for (let i = 1; picked.size < count && i < count; i++) {
