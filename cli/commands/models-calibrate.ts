@@ -8,6 +8,7 @@ import {
   type CascadeScores,
   type CurvePoint,
   calibrateCascade,
+  calibratedCascadeEntry,
   describeObjective,
   parseObjective,
   runCascade,
@@ -136,7 +137,9 @@ export async function calibrateCommand(
         );
       }
     }
-    raw = withCalibratedCascade(raw, tiers, calibration, objective, data, onValidation, onTest);
+    // Measurements are stored for the task's own splits only, where "validation" and "test" mean what they say.
+    const measured = onTest ? { validation: onValidation, test: onTest } : { source: data.source };
+    raw = withCascade(raw, calibratedCascadeEntry(tiers, calibration, measured));
   }
   if (options.write) {
     parseManifest(raw, loaded.path); // refuses to write what serving would refuse to read
@@ -281,38 +284,12 @@ export function sampleCurve(curve: readonly CurvePoint[], chosen: CurvePoint, co
 }
 
 /** The raw manifest with this cascade's entry replaced (or added), its other fields untouched. */
-function withCalibratedCascade(
-  raw: Record<string, unknown>,
-  tiers: readonly string[],
-  calibration: Calibration,
-  objective: CalibrationObjective,
-  data: LabelledData,
-  onValidation: ReturnType<typeof runCascade>,
-  onTest: ReturnType<typeof runCascade> | undefined,
-): Record<string, unknown> {
-  const words = describeObjective(objective, calibration.f1Of);
-  const entry: CascadeEntry = {
-    tiers: [...tiers],
-    thresholds: calibration.thresholds,
-    objective: data.test ? `${words}, on the validation split` : `${words}, on ${data.source}`,
-    // Measurements are only stored for the task's own splits, where "validation" and "test" mean what they say.
-    ...(onTest
-      ? {
-          escalationRate: {
-            validation: round6(onValidation.escalationRate),
-            test: round6(onTest.escalationRate),
-          },
-          metrics: { validation: { ...onValidation.metrics }, test: { ...onTest.metrics } },
-        }
-      : {}),
-  };
+function withCascade(raw: Record<string, unknown>, entry: CascadeEntry): Record<string, unknown> {
   const cascades = [...((raw.cascades as CascadeEntry[] | undefined) ?? [])];
   const at = cascades.findIndex(
-    (c) => c.tiers.length === tiers.length && c.tiers.every((t, i) => t === tiers[i]),
+    (c) => c.tiers.length === entry.tiers.length && c.tiers.every((t, i) => t === entry.tiers[i]),
   );
   if (at >= 0) cascades[at] = entry;
   else cascades.push(entry);
   return { ...raw, cascades };
 }
-
-const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
