@@ -220,9 +220,18 @@ async function listCommand(
     throw new CliError(`cannot list ${dir}: ${(error as Error).message}`, ExitCode.Usage);
   }
   let problems = 0;
+  let found = 0;
+  const stray = join(dir, MANIFEST_FILE);
+  if (existsSync(stray)) {
+    // A manifest at the top is the single-task layout before tasks (schema v1).
+    io.err(
+      `${stray}: not in a task folder; a v1 manifest migrates with inferbus models migrate ${stray} --task <id>`,
+    );
+  }
   for (const name of names) {
     const path = join(dir, name, MANIFEST_FILE);
     if (!existsSync(path)) continue;
+    found++;
     let manifest: Manifest;
     try {
       manifest = parseManifest(JSON.parse(await readFile(path, 'utf8')), path);
@@ -257,12 +266,7 @@ async function listCommand(
       );
     }
   }
-  if (
-    names.length === 0 ||
-    (problems === 0 &&
-      options.format === 'table' &&
-      !names.some((n) => existsSync(join(dir, n, MANIFEST_FILE))))
-  ) {
+  if (found === 0) {
     io.err(`no task manifests under ${dir} (models/<task>/manifest.json)`);
   }
   return problems === 0 ? ExitCode.Ok : ExitCode.Failed;

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -51,9 +51,7 @@ function spamCopy(root: string, edit: (m: Manifest) => void = () => {}): string 
   return dir;
 }
 
-afterAll(() => {
-  // mkdtemp folders are left for the OS; nothing here is large.
-});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('inferbus models validate', () => {
   it('passes the shipped spam models, with graph facts and a latency', async () => {
