@@ -11,6 +11,7 @@ import {
   type Mismatch,
   modelMismatches,
   nonDistributionRows,
+  onnxOpset,
 } from '../../functions/core/task/model-check';
 import { ModelScorer, sha256Hex } from '../../functions/inference/model';
 import { loadTaskDefinition, TASKS_DIR } from '../../functions/tasks/definition';
@@ -31,6 +32,7 @@ export interface ModelReport {
   readonly mismatches: Mismatch[];
   readonly sha256?: string;
   readonly bytes?: number;
+  readonly opset?: number;
   readonly inputs?: GraphValue[];
   readonly outputs?: GraphValue[];
   /** The batch scored: where its inputs came from and how many. */
@@ -111,6 +113,7 @@ async function validateModel(
   const facts: FileFacts = {
     sha256: sha256Hex(bytes),
     bytes: bytes.length,
+    ...withOpset(onnxOpset(bytes)),
     inputs: session.inputMetadata.map(graphValue),
     outputs: session.outputMetadata.map(graphValue),
   };
@@ -120,11 +123,12 @@ async function validateModel(
     ...base,
     sha256: facts.sha256,
     bytes: facts.bytes,
+    ...withOpset(facts.opset),
     inputs: [...facts.inputs],
     outputs: [...facts.outputs],
   };
   // Scoring a file that differs in structure only repeats the mismatch as an onnxruntime error.
-  if (mismatches.some((m) => m.field !== 'sha256' && m.field !== 'bytes'))
+  if (mismatches.some((m) => !['sha256', 'bytes', 'opset'].includes(m.field)))
     return { ...report, ok: false, mismatches };
   try {
     const scorer = await ModelScorer.create(bytes, entry, manifest.task);
@@ -262,7 +266,11 @@ function print(report: ModelReport, format: 'table' | 'json', io: CliIO): void {
   io.out(
     `${report.model} (${report.file}): ${report.ok ? 'ok' : `${report.mismatches.length} mismatch(es)`}`,
   );
-  if (report.sha256 !== undefined) io.out(`  sha256 ${report.sha256}, ${report.bytes} bytes`);
+  if (report.sha256 !== undefined) {
+    io.out(
+      `  sha256 ${report.sha256}, ${report.bytes} bytes${report.opset === undefined ? '' : `, opset ${report.opset}`}`,
+    );
+  }
   const tensors = (values: GraphValue[] | undefined) =>
     (values ?? []).map((v) => `${v.name} ${v.dtype ?? '?'} [${v.shape.join(', ')}]`).join('; ');
   if (report.inputs) io.out(`  graph inputs: ${tensors(report.inputs)}; outputs: ${tensors(report.outputs)}`);
@@ -274,6 +282,8 @@ function print(report: ModelReport, format: 'table' | 'json', io: CliIO): void {
   }
   for (const m of report.mismatches) io.out(`  MISMATCH ${m.field}: manifest ${m.manifest}, file ${m.file}`);
 }
+
+const withOpset = (opset: number | undefined) => (opset === undefined ? {} : { opset });
 
 const firstLine = (error: unknown): string => String((error as Error).message ?? error).split('\n')[0] ?? '';
 

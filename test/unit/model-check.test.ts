@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelEntry } from '../../functions/core/manifest';
-import { type FileFacts, modelMismatches, nonDistributionRows } from '../../functions/core/task/model-check';
+import {
+  type FileFacts,
+  modelMismatches,
+  nonDistributionRows,
+  onnxOpset,
+} from '../../functions/core/task/model-check';
+import { linearSoftmaxOnnx } from '../../models/train/onnx';
 
 const entry = {
   name: 'tier1',
@@ -53,5 +59,23 @@ describe('nonDistributionRows', () => {
   it('finds rows that are not finite, leave [0, 1] or do not sum to 1, skipping refused rows', () => {
     const rows = Float32Array.from([0.3, 0.7, 0.6, 0.6, Number.NaN, 1, -0.1, 1.1, 0, 0]);
     expect(nonDistributionRows(rows, 2, new Set([4]))).toEqual([1, 2, 3]);
+  });
+});
+
+describe('onnxOpset', () => {
+  it('reads the ai.onnx opset an ONNX file imports, and undefined from bytes that are not a model', () => {
+    const bytes = linearSoftmaxOnnx({ weights: new Float32Array(6), bias: new Float32Array(2), features: 3 });
+    expect(onnxOpset(bytes)).toBe(17);
+    expect(onnxOpset(Uint8Array.of(1, 2, 3, 255, 255))).toBeUndefined();
+    expect(onnxOpset(new Uint8Array(0))).toBeUndefined();
+  });
+
+  it('a manifest opset the file does not import is a mismatch', () => {
+    expect(modelMismatches({ ...entry, opset: 13 }, facts({ opset: 17 }))).toEqual([
+      { field: 'opset', manifest: '13', file: '17' },
+    ]);
+    expect(modelMismatches({ ...entry, opset: 17 }, facts())).toEqual([
+      { field: 'opset', manifest: '17', file: 'none declared' },
+    ]);
   });
 });

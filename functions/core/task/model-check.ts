@@ -15,6 +15,8 @@ export interface GraphValue {
 export interface FileFacts {
   readonly sha256: string;
   readonly bytes: number;
+  /** The ai.onnx opset the file imports (`onnxOpset`), if it declares one. */
+  readonly opset?: number;
   readonly inputs: readonly GraphValue[];
   readonly outputs: readonly GraphValue[];
 }
@@ -60,6 +62,10 @@ export function modelMismatches(entry: ModelEntry, file: FileFacts): Mismatch[] 
   if (file.sha256 !== entry.sha256) out.push({ field: 'sha256', manifest: entry.sha256, file: file.sha256 });
   if (file.bytes !== entry.bytes)
     out.push({ field: 'bytes', manifest: String(entry.bytes), file: String(file.bytes) });
+  if (entry.opset !== undefined && file.opset !== entry.opset) {
+    const found = file.opset === undefined ? 'none declared' : String(file.opset);
+    out.push({ field: 'opset', manifest: String(entry.opset), file: found });
+  }
   const graphInputs = new Map(file.inputs.map((v) => [v.name, v]));
   const names = (values: readonly { name: string }[]) => values.map((v) => v.name).join(', ') || '(none)';
   for (const declared of entry.inputs) {
@@ -113,4 +119,61 @@ export function nonDistributionRows(
     if (!valid || Math.abs(sum - 1) > 1e-3) bad.push(row);
   }
   return bad;
+}
+
+/**
+ * The default-domain (ai.onnx) opset an ONNX file imports, read from the ModelProto's
+ * `opset_import` (field 8) without a protobuf library; undefined when it declares none or the bytes
+ * are not a ModelProto.
+ */
+export function onnxOpset(bytes: Uint8Array): number | undefined {
+  let at = 0;
+  const varint = (): number => {
+    let value = 0;
+    let scale = 1;
+    for (;;) {
+      if (at >= bytes.length) throw new RangeError('truncated varint');
+      const byte = bytes[at++] as number;
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) return value;
+      scale *= 128;
+    }
+  };
+  const fields = (
+    end: number,
+    visit: (field: number, wire: number, start: number, length: number) => void,
+  ) => {
+    while (at < end) {
+      const key = varint();
+      const wire = key & 7;
+      const field = Math.floor(key / 8);
+      if (wire === 0) visit(field, wire, at, varint());
+      else if (wire === 1) at += 8;
+      else if (wire === 5) at += 4;
+      else if (wire === 2) {
+        const length = varint();
+        const start = at;
+        visit(field, wire, start, length);
+        at = start + length;
+      } else throw new RangeError(`wire type ${wire}`);
+    }
+  };
+  let opset: number | undefined;
+  try {
+    fields(bytes.length, (field, wire, start, length) => {
+      if (field !== 8 || wire !== 2) return;
+      let domain = '';
+      let version: number | undefined;
+      fields(start + length, (inner, innerWire, innerStart, value) => {
+        if (inner === 1 && innerWire === 2) {
+          domain = new TextDecoder().decode(bytes.subarray(innerStart, innerStart + value));
+        }
+        if (inner === 2 && innerWire === 0) version = value;
+      });
+      if ((domain === '' || domain === 'ai.onnx') && version !== undefined) opset = version;
+    });
+  } catch {
+    return undefined;
+  }
+  return opset;
 }
