@@ -45,7 +45,7 @@ Adding a model: copy its .onnx into models/<task>/, add an entry to the manifest
     models
       .command('validate')
       .description(
-        'Check model files against their manifest entries: sha256, size, graph inputs/outputs, encoder, one real batch, latency',
+        'Check model files against their manifest entries: sha256, size, opset, graph inputs/outputs, encoder, one real batch, latency',
       )
       .argument('<task>', 'task id (models/<task>/manifest.json) or a manifest file')
       .argument('[model]', 'one model name (default: every model of the task)'),
@@ -56,7 +56,7 @@ Adding a model: copy its .onnx into models/<task>/, add an entry to the manifest
     .addHelpText(
       'after',
       `
-For each model: the file's sha256 and size; the ONNX graph's input and output names, dtypes and
+For each model: the file's sha256, size and opset; the ONNX graph's input and output names, dtypes and
 shapes (a named dimension like "N" must be dynamic in the graph); the encoder's fingerprint and
 parameters; one batch from the task's validation split (synthetic inputs of the task's kind when it
 has no dataset) scored and decoded, every row checked to be a probability distribution; the median
