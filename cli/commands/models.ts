@@ -10,6 +10,7 @@ import { OBJECTIVE_SYNTAX } from '../../functions/core/task/calibrate';
 import { MANIFEST_FILE, parseManifest, sha256Hex } from '../../functions/inference/model';
 import { CliError, ExitCode } from '../errors';
 import type { CliIO } from '../io';
+import { type AddOptions, addCommand } from './models-add';
 import { type CalibrateOptions, calibrateCommand } from './models-calibrate';
 import { defaultModelsDir, type ModelsLocation } from './models-common';
 import { type ValidateOptions, validateCommand } from './models-validate';
@@ -28,7 +29,8 @@ labelled data (for calibrate and validate) is functions/tasks/<task>/: task.ts, 
 validation.ndjson and test.ndjson with one {"id", "label", "text"} or {"id", "label", "features": [...]}
 object per line.
 
-Adding a model: copy its .onnx into models/<task>/, add an entry to the manifest, then
+Adding a model:
+  inferbus models add <task> model.onnx --name <model> --output-kind probabilities
   inferbus models validate <task> <model>   # names every field where the entry and the file disagree
   inferbus models calibrate <task> --write  # picks and stores the cascade threshold(s)
   inferbus models list                      # what the stage can route to`,
@@ -110,6 +112,48 @@ Examples:
     )
     .action(async (target: string, options: CalibrateOptions) =>
       setExitCode(await calibrateCommand(target, options, io)),
+    );
+
+  location(
+    models
+      .command('add')
+      .description(
+        "Add a model file to a task's manifest: tensors, sha256, size and opset read from the file",
+      )
+      .argument('<task>', 'task id (models/<task>/manifest.json) or a manifest file')
+      .argument('<file.onnx>', 'the model; copied beside the manifest'),
+  )
+    .requiredOption(
+      '--name <name>',
+      'the model name in the manifest (lowercase letters, digits, "-"), e.g. tier3',
+    )
+    .addOption(
+      new Option(
+        '--output-kind <kind>',
+        'what the output holds (default: sigmoid-binary for an [N] output over 2 labels)',
+      ).choices(['sigmoid-binary', 'probabilities', 'logits']),
+    )
+    .option('--encoder-from <model>', "reuse another model's encoder (required for text tasks)")
+    .addOption(
+      new Option('--precision <precision>', "the weights' precision")
+        .choices(['float32', 'float16', 'int8'])
+        .default('float32'),
+    )
+    .option('--force', 'replace an entry or file of the same name', false)
+    .addHelpText(
+      'after',
+      `
+The entry's inputs and output (names, dtypes, shapes) come from the graph, sha256, size and opset
+from the file. The encoder is --encoder-from's, or for a features task the identity over the task's
+vector (edit center/scale/select in the manifest if the model was trained on standardised inputs).
+Metrics are left out: calibrate measures the cascade, and validate checks the entry.
+
+Examples:
+  inferbus models add sensor ./tier3.onnx --name tier3 --output-kind probabilities
+  inferbus models add spam ./distilled.onnx --name tier2-small --encoder-from tier2`,
+    )
+    .action(async (target: string, file: string, options: AddOptions) =>
+      setExitCode(await addCommand(target, file, options, io)),
     );
 
   models

@@ -297,6 +297,70 @@ describe('a 3-class task over feature vectors: validate, calibrate, list', () =>
     );
   }, 60_000);
 
+  it('adds a model from its file alone (tensors, sha256, size, opset read from it), which then validates', async () => {
+    const file = join(work, 'three', 'tier3.onnx');
+    const weights = Float32Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1], (v) => v * 10);
+    writeFileSync(
+      file,
+      linearSoftmaxOnnx({ weights, bias: new Float32Array(3), features: 3, inputName: 'readings' }),
+    );
+
+    const unsaid = await cli(['add', 'colors', file, '--name', 'tier3', ...where]);
+    expect(unsaid.code).toBe(2);
+    expect(unsaid.stderr).toMatch(
+      /output probabilities \["N",3\]: say what it holds with --output-kind probabilities/,
+    );
+
+    const run = await cli([
+      'add',
+      'colors',
+      file,
+      '--name',
+      'tier3',
+      '--output-kind',
+      'probabilities',
+      ...where,
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/added model tier3 \(tier3\.onnx, \d+ bytes\)/);
+    expect(run.stdout).toMatch(/then: inferbus models calibrate colors --cascade tier1,tier3 --write/);
+    const entry = (await loadManifest(models, 'colors')).models.find((m) => m.name === 'tier3');
+    expect(entry).toMatchObject({
+      file: 'tier3.onnx',
+      sha256: sha256Hex(readFileSync(file)),
+      opset: 17,
+      inputs: [{ name: 'readings', dtype: 'float32', shape: ['N', 3] }],
+      encoder: { kind: 'numeric-vector', length: 3, center: [0, 0, 0], scale: [1, 1, 1] },
+      output: { name: 'probabilities', dtype: 'float32', shape: ['N', 3], kind: 'probabilities' },
+    });
+    const validate = await cli(['validate', 'colors', 'tier3', ...where]);
+    expect(validate.code, validate.stdout).toBe(0);
+
+    const again = await cli([
+      'add',
+      'colors',
+      file,
+      '--name',
+      'tier3',
+      '--output-kind',
+      'probabilities',
+      ...where,
+    ]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/already has a model named tier3; pass --force/);
+    const text = await cli([
+      'add',
+      join(spamCopy(join(work, 'add-text')), 'manifest.json'),
+      file,
+      '--name',
+      'tier9',
+      '--output-kind',
+      'logits',
+    ]);
+    expect(text.code).toBe(2);
+    expect(text.stderr).toMatch(/a text model needs its tokenizer's parameters: pass --encoder-from <model>/);
+  }, 60_000);
+
   it('lists the task with its labels, input, models and calibrated cascade', async () => {
     const run = await cli(['list', '--models-dir', models]);
     expect(run.code, run.stderr).toBe(0);
