@@ -311,8 +311,8 @@ export class LocalRuntime {
         maxWorkersPerFunction: workersPerFunction,
         logSink: options.functionLog ? (line) => options.functionLog?.(line) : () => {},
         reportLines: false,
-        onInvocation: ({ fn, billedMs, onProvisioned }) =>
-          meter.lambdaInvocation(fn.name, fn.memoryMiB, billedMs, onProvisioned),
+        onInvocation: ({ fn, billedMs, onProvisioned, initMs }) =>
+          meter.lambdaInvocation(fn.name, fn.memoryMiB, billedMs, onProvisioned, initMs),
         extraEnvironment: {
           AWS_ENDPOINT_URL: endpoint,
           AWS_ENDPOINT_URL_S3: s3.endpoint,

@@ -47,6 +47,8 @@ export interface BilledInvocation {
   readonly billedMs: number;
   /** Ran while fewer invocations than the provisioned concurrency were in flight: on a provisioned instance. */
   readonly onProvisioned: boolean;
+  /** The part of `billedMs` that is an on-demand cold start's init phase. */
+  readonly initMs: number;
 }
 
 export interface InvokeOptions {
@@ -144,7 +146,7 @@ export class LambdaRunner implements LambdaInvoker {
         durationMs: start.coldStartMs,
       };
       metrics.record(result);
-      this.options.onInvocation?.({ fn, billedMs: result.durationMs, onProvisioned });
+      this.options.onInvocation?.({ fn, billedMs: result.durationMs, onProvisioned, initMs: 0 });
       return result;
     }
     let outcome: Awaited<ReturnType<LambdaWorker['invoke']>>;
@@ -170,7 +172,7 @@ export class LambdaRunner implements LambdaInvoker {
     const { result } = outcome;
     metrics.record(result);
     const initMs = start?.ok && !onProvisioned ? start.initMs : 0;
-    this.options.onInvocation?.({ fn, billedMs: result.durationMs + initMs, onProvisioned });
+    this.options.onInvocation?.({ fn, billedMs: result.durationMs + initMs, onProvisioned, initMs });
     if (!result.ok) {
       this.logError(
         fn,

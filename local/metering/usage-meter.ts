@@ -14,6 +14,8 @@ interface FunctionUsage {
   requests: number;
   onDemandGbSeconds: number;
   provisionedDurationGbSeconds: number;
+  /** Of the on-demand GB-seconds: cold starts' init phases. */
+  initGbSeconds: number;
 }
 
 interface ProvisionedFunction {
@@ -34,6 +36,8 @@ export class UsageMeter {
   private eventBridgeUnits = 0;
   /** `<queue>\0<action>` → requests. */
   private readonly sqs = new Map<string, number>();
+  /** Queue → ReceiveMessage calls that returned messages, and that returned none. */
+  private readonly receives = new Map<string, { withMessages: number; empty: number }>();
   private readonly lambda = new Map<string, FunctionUsage>();
   private readonly provisioned = new Map<string, ProvisionedFunction>();
   private readonly firehose = new Map<string, { records: number; billedBytes: number }>();
@@ -55,6 +59,12 @@ export class UsageMeter {
   sqsCall(queue: string, action: string, payloadBytes = 0): void {
     const key = `${queue}\0${action}`;
     this.sqs.set(key, (this.sqs.get(key) ?? 0) + sqsRequests(payloadBytes));
+    if (action === 'ReceiveMessage') {
+      const calls = this.receives.get(queue) ?? { withMessages: 0, empty: 0 };
+      if (payloadBytes === 0) calls.empty++;
+      else calls.withMessages++;
+      this.receives.set(queue, calls);
+    }
   }
 
   /** One invocation; `onProvisioned`: it ran on a provisioned instance (billed at that duration price). */
@@ -63,16 +73,20 @@ export class UsageMeter {
     memoryMiB: number,
     durationMs: number,
     onProvisioned: boolean,
+    /** Of `durationMs`: an on-demand cold start's init phase. */
+    initMs = 0,
   ): void {
     const usage = this.lambda.get(functionName) ?? {
       requests: 0,
       onDemandGbSeconds: 0,
       provisionedDurationGbSeconds: 0,
+      initGbSeconds: 0,
     };
     usage.requests++;
     const gbSeconds = lambdaGbSeconds(durationMs, memoryMiB);
     if (onProvisioned) usage.provisionedDurationGbSeconds += gbSeconds;
     else usage.onDemandGbSeconds += gbSeconds;
+    if (initMs > 0) usage.initGbSeconds += (initMs / 1000) * (memoryMiB / 1024);
     this.lambda.set(functionName, usage);
   }
 
@@ -176,10 +190,26 @@ export class UsageMeter {
         { queue, action },
       );
     }
+    for (const [queue, calls] of this.receives) {
+      for (const outcome of ['withMessages', 'empty'] as const) {
+        counter(
+          'inferbus_sqs_receive_calls_total',
+          'ReceiveMessage calls, those that returned messages and empty ones (billed too)',
+          calls[outcome],
+          { queue, outcome: outcome === 'empty' ? 'empty' : 'messages' },
+        );
+      }
+    }
     for (const [fn, usage] of this.lambda) {
       counter('inferbus_billed_lambda_requests_total', 'Lambda invocations billed', usage.requests, {
         function: fn,
       });
+      counter(
+        'inferbus_billed_lambda_init_gb_seconds_total',
+        'Of the on-demand GB-seconds: init phases of on-demand cold starts (billed since August 2025)',
+        usage.initGbSeconds,
+        { function: fn },
+      );
       counter(
         'inferbus_billed_lambda_gb_seconds_total',
         'Lambda duration GB-seconds (1 ms granularity, configured memory)',
