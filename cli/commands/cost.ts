@@ -46,6 +46,7 @@ export async function costCommand(options: CostOptions, io: CliIO): Promise<Exit
   const measured = await measure(tier1.threshold);
   const escalationRate = options.escalationRate ?? measured.escalationRate;
   const archive = latestArchiveBench();
+  const { queueMessageBytes, ...sizes } = sizeInputs(measured.textBytes);
   const input: CostModelInput = {
     tier1: {
       memoryMiB: tier1.memoryMiB,
@@ -62,7 +63,9 @@ export async function costCommand(options: CostOptions, io: CliIO): Promise<Exit
     escalationRate,
     requestsPerSecond: options.requestsPerSecond,
     archiveBufferingIntervalSeconds: deployment.archiveBufferingIntervalSeconds ?? 300,
-    ...sizeInputs(measured.textBytes),
+    ...sizes,
+    // Full batches and receives (a steady backlog); `inferbus cost` has no run to measure idle polls from.
+    workload: { queueMessageBytes },
     parquetBytesPerRow: archive?.parquetBytesPerRow ?? DEFAULT_PARQUET_BYTES_PER_ROW,
     scanBytesPerRowPerQuery: archive?.scanBytesPerRowPerQuery ?? [],
   };

@@ -5,6 +5,7 @@ import { DetailType } from '../../functions/core/events';
 import type { LocalRuntime } from '../runtime';
 import { LOCAL_S3_CREDENTIALS } from '../s3';
 import { namedQueries, type QueryRows, runQuery } from './athena-client';
+import { meteredCostLines } from './metered-cost';
 import { type SampleEntry, sampleEntries } from './sample-events';
 
 export interface DemoOptions {
@@ -86,6 +87,9 @@ export async function runDemo(runtime: LocalRuntime, options: DemoOptions): Prom
     expected: expected.length,
     parquetDir: `${runtime.s3.directory}/${model.deliveryStreams[0]?.bucketName ?? ''}/events/`,
   });
+  options.out('');
+  // Metered after the queries, so their Athena scans are in it too.
+  for (const line of meteredCostLines(runtime.meter.usage(), expected.length)) options.out(line);
   return {
     accepted: accepted.length,
     rejected: rejected.size,
@@ -98,9 +102,11 @@ export async function runDemo(runtime: LocalRuntime, options: DemoOptions): Prom
 function tenantsOf(runtime: LocalRuntime): { id: string; weight: number }[] {
   const tenants: { id: string; weight: number }[] = [];
   for (const rule of runtime.model.rules) {
-    const pattern = rule.eventPattern as { 'detail-type'?: string[]; detail?: { tenant?: string[] } };
+    const pattern = rule.eventPattern as { 'detail-type'?: string[]; detail?: { tenant?: unknown[] } };
     const tenant = pattern.detail?.tenant?.[0];
-    if (!tenant || !pattern['detail-type']?.includes(DetailType.InferenceRequested)) continue;
+    // Archive rules match InferenceRequested too, with `{"exists": true}` for the tenant: not a tenant rule.
+    if (typeof tenant !== 'string' || !pattern['detail-type']?.includes(DetailType.InferenceRequested))
+      continue;
     const queueArn = rule.targets[0]?.arn;
     const share = runtime.model.eventSourceMappings.find((m) => m.queueArn === queueArn)?.maxConcurrency ?? 1;
     tenants.push({ id: tenant, weight: share / 10 });
