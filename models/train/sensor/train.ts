@@ -5,6 +5,7 @@
  * models/sensor/{tier1,tier2}.onnx and manifest.json. Same inputs, same bytes: training is plain
  * TypeScript in float64 on one thread, seeded.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,13 +34,13 @@ import {
   SPLIT_METHOD,
   sensorSplits,
 } from '../../../functions/tasks/sensor/task';
-import { stableJson } from '../json';
 import { OPSET } from '../onnx';
 import { cascadeProbabilities, cheapestMatchingF1, F1_OBJECTIVE, sensorMetrics } from './measure';
 import { initMlp, type Mlp, type MlpOptions, predictMlp, trainMlp } from './mlp';
 import { dequantized, INPUT_X, mlpOnnx, OUTPUT_SCORE } from './onnx';
 
-export const SENSOR_MODELS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'sensor');
+const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const SENSOR_MODELS_DIR = join(REPO_ROOT, 'models', 'sensor');
 
 const SEED = 20100509;
 /** Tier 1 sees the latest two readings and the indoor flag: a linear model over them can weigh the step between them. */
@@ -320,7 +321,13 @@ async function main(): Promise<void> {
   await mkdir(SENSOR_MODELS_DIR, { recursive: true });
   await writeFile(join(SENSOR_MODELS_DIR, 'tier1.onnx'), tier1.bytes);
   await writeFile(join(SENSOR_MODELS_DIR, 'tier2.onnx'), tier2.bytes);
-  await writeFile(join(SENSOR_MODELS_DIR, MANIFEST_FILE), stableJson(manifest));
+  const manifestPath = join(SENSOR_MODELS_DIR, MANIFEST_FILE);
+  await writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+  // Laid out by the repository's formatter, so the generated file passes `biome check` unchanged.
+  execFileSync(join(REPO_ROOT, 'node_modules', '.bin', 'biome'), ['format', '--write', manifestPath], {
+    cwd: REPO_ROOT,
+    stdio: 'ignore',
+  });
   log(`wrote tier1.onnx, tier2.onnx and ${MANIFEST_FILE} to ${SENSOR_MODELS_DIR}`);
 }
 
