@@ -15,10 +15,14 @@
  * Words are runs of ASCII letters/digits or code units >= U+00C0; ASCII is lower-cased; "$" and "!"
  * are one-character words. Words longer than maxTokenLength (base64, hashes) collapse into one
  * "long word" feature per power-of-two length class. Only the first maxBodyChars of the body and
- * maxHeaderChars of the header block are read, which bounds the cost of huge messages.
+ * maxHeaderChars of the header block are read, which bounds the cost of huge messages. A text has
+ * a header block only when it starts like a mail message (see headerBounds); other text is all body.
  *
  * The algorithm is versioned by FEATURE_ALGORITHM; any change to what this file computes must bump
- * it (the manifest's fingerprint check catches a forgotten bump).
+ * it (the manifest's fingerprint check catches a forgotten bump). One exception was made, on
+ * purpose: plain text that merely started like a header ("Refund: ...") used to yield no features;
+ * reading it as body changed no row of the SpamAssassin corpus the models were trained on (a test
+ * pins the corpus digest) nor the fingerprint probe, so the trained models stay valid under v1.
  */
 
 export const FEATURE_ALGORITHM = 'inferbus-hashed-bag-v1';
