@@ -43,8 +43,10 @@ export interface CascadeCurve {
   points: CascadePoint[];
   /** The thresholds the manifest calibrated on the validation split, evaluated on test. */
   calibrated: CascadePoint;
-  /** The dev stage's threshold for this task (lib/config/stages.ts), else the manifest's. */
-  dev: CascadePoint;
+  /** At the dev stage's threshold for this task (lib/config/stages.ts), when it sets a number. */
+  dev?: CascadePoint;
+  /** At each stage's threshold for this task, for the stages that set a number (the cost model's escalation). */
+  stages: Record<string, CascadePoint>;
 }
 
 export interface CascadeTaskResult {
@@ -55,7 +57,8 @@ export interface CascadeTaskResult {
   /** Per-event ms, end to end at batch 32, over passes of the whole test split. */
   perEventMs: Record<string, Summary>;
   calibratedThreshold: number;
-  devThreshold: number;
+  /** The dev stage's threshold for the task; absent when it serves the manifest's. */
+  devThreshold?: number;
   curves: CascadeCurve[];
 }
 
@@ -144,7 +147,11 @@ async function benchTask(task: BenchTask, batch: number, quick: boolean): Promis
     );
   };
 
-  const curve = (cascade: CascadeEntry, devThreshold: number): CascadeCurve => {
+  const stageThresholds = Object.entries(stages).flatMap(([name, config]) => {
+    const threshold = stageTier(config, task.id, 0).threshold;
+    return threshold === undefined ? [] : [[name, threshold] as const];
+  });
+  const curve = (cascade: CascadeEntry, devThreshold: number | undefined): CascadeCurve => {
     const costs = cascade.tiers.map((t) => perEventMs[t]?.median ?? Number.NaN);
     const last = costs.at(-1) as number;
     const at = (thresholds: readonly number[]): CascadePoint => {
@@ -181,11 +188,12 @@ async function benchTask(task: BenchTask, batch: number, quick: boolean): Promis
       ...(tier2.f1 !== undefined ? { tier2F1: tier2.f1, tier1F1: tier1.f1 } : {}),
       points: thresholdGrid(k).map(uniform),
       calibrated: at(cascade.thresholds),
-      dev: uniform(devThreshold),
+      ...(devThreshold !== undefined ? { dev: uniform(devThreshold) } : {}),
+      stages: Object.fromEntries(stageThresholds.map(([name, threshold]) => [name, uniform(threshold)])),
     };
   };
   const calibratedThreshold = manifest.cascades[0]?.thresholds[0] ?? Number.NaN;
-  const devThreshold = stageTier(stages.dev, task.id, 0).threshold ?? calibratedThreshold;
+  const devThreshold = stageTier(stages.dev, task.id, 0).threshold;
   return {
     task: task.id,
     labels,
@@ -193,7 +201,7 @@ async function benchTask(task: BenchTask, batch: number, quick: boolean): Promis
     testExamples: test.length,
     perEventMs,
     calibratedThreshold,
-    devThreshold,
+    ...(devThreshold !== undefined ? { devThreshold } : {}),
     curves: manifest.cascades.map((c) => curve(c, devThreshold)),
   };
 }

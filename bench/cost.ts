@@ -104,10 +104,8 @@ export async function runCostBench(inputs: {
       const curve = cascade?.tasks
         .find((t) => t.task === task.id)
         ?.curves.find((c) => c.tiers.join() === names.join());
-      const point =
-        typeof c1.threshold === 'number'
-          ? (curve?.points.find((p) => Math.abs(p.threshold - (c1.threshold as number)) < 1e-9) ?? curve?.dev)
-          : curve?.calibrated;
+      // The stage's own threshold for the task when it sets a number, else the manifest's calibration.
+      const point = typeof c1.threshold === 'number' ? curve?.stages[stageName] : curve?.calibrated;
       const sizes = sizeInputs(
         task.test.map((e) =>
           Buffer.byteLength('text' in e.input ? e.input.text : JSON.stringify(e.input.features)),

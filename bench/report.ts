@@ -32,6 +32,13 @@ function machine(run: BenchRun, bench?: string): string {
 
 const img = (file: string, alt: string) => `![${alt}](bench/plots/${file})`;
 
+/** Benchmarks whose results are per task (runs saved before that have another shape). */
+const PER_TASK = new Set(['inference', 'cascade', 'floor', 'cost']);
+const perTask = (result: unknown): boolean => {
+  const r = result as { tasks?: unknown; perEventMs?: unknown };
+  return Array.isArray(r.tasks) || Array.isArray(r.perEventMs);
+};
+
 /** Renders BENCHMARKS.md from one run: every number quoted there comes from that run's JSON. */
 export function renderBenchmarks(run: BenchRun, resultsFile: string): string {
   const r = run.results;
@@ -63,7 +70,15 @@ export function renderBenchmarks(run: BenchRun, resultsFile: string): string {
   const body: string[] = [];
   for (const [name, render] of sections) {
     if (r[name]) {
-      const out = render(r[name] as never, run);
+      const out =
+        PER_TASK.has(name) && !perTask(r[name])
+          ? [
+              `## ${name}: saved before per-task results`,
+              '',
+              `This run's ${name} result predates per-task results; re-run it (\`npm run bench -- --only ${name}\`).`,
+              '',
+            ]
+          : render(r[name] as never, run);
       body.push(...out);
       summary.push(
         ...out.filter((l) => l.startsWith('- Target')).map((l) => l.replace('- Target', `- ${name}:`)),
@@ -215,6 +230,7 @@ function cascadeTask(t: CascadeTaskResult): string[] {
         ['dev', c.dev],
       ] as const
     ).flatMap(([label, p]) => {
+      if (!p) return [];
       const gap = (c.tier2Accuracy - p.accuracy) * 100;
       const how = gap > 0 ? `${gap.toFixed(2)} points below` : `${(-gap).toFixed(2)} points above`;
       return [
@@ -233,7 +249,9 @@ function cascadeTask(t: CascadeTaskResult): string[] {
     `Test split: ${t.testExamples} examples; labels ${t.labels.join(', ')}${rare ? `; precision, recall and F1 of ${t.positiveLabel}` : ''}.`,
     `Per event, end to end: ${Object.entries(t.perEventMs)
       .map(([k, s]) => `${k} ${spread(s, ' ms')}`)
-      .join('; ')}. Calibrated threshold (manifest): ${t.calibratedThreshold}; dev stage: ${t.devThreshold}.`,
+      .join(
+        '; ',
+      )}. Calibrated threshold (manifest): ${t.calibratedThreshold}; dev stage: ${t.devThreshold ?? "the manifest's"}.`,
     '',
     `| tiers | threshold | escalated | accuracy |${rare ? ' precision | recall | F1 |' : ''} ms/event | share of last-tier compute |`,
     `| --- | --- | --- | --- |${rare ? ' --- | --- | --- |' : ''} --- | --- |`,
@@ -727,7 +745,7 @@ export function chartsFor(run: BenchRun): Record<string, LineChart> {
   const m = run.machine;
   const where = `${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}`;
   const inference = run.results.inference as InferenceBenchResult | undefined;
-  if (inference) {
+  if (inference && perTask(inference)) {
     charts['inference-latency'] = {
       title: 'Per-event latency against batch size (median of passes)',
       subtitle: `${where}; solid: encoding + model, dashed: model alone`,
@@ -748,10 +766,10 @@ export function chartsFor(run: BenchRun): Record<string, LineChart> {
     };
   }
   const cascade = run.results.cascade as CascadeBenchResult | undefined;
-  if (cascade) {
+  if (cascade && perTask(cascade)) {
     const marks = cascade.tasks.flatMap((t) => [
       { x: t.calibratedThreshold, label: `${t.task} calibrated ${t.calibratedThreshold}` },
-      ...(t.devThreshold !== t.calibratedThreshold
+      ...(t.devThreshold !== undefined && t.devThreshold !== t.calibratedThreshold
         ? [{ x: t.devThreshold, label: `${t.task} dev ${t.devThreshold}` }]
         : []),
     ]);
