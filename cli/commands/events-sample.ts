@@ -60,10 +60,11 @@ export async function eventsSampleCommand(
   const run = `${now.toString(36)}${randomBytes(3).toString('hex')}`;
   samples.forEach((sample, i) => {
     const detail = JSON.parse(sample.entry.Detail as string);
-    // Fresh ids, times and a stream of their own (numbered from 1), so samples sent twice are two
-    // sets of events that never take each other's sequence numbers.
+    // Fresh ids, times and a stream of their own per task (numbered from 1 per tenant, as the
+    // samples are), so samples sent twice are two sets of events that never take each other's
+    // sequence numbers, and two tasks' requests never share one.
     detail.id = `sample-${run}-${String(i + 1).padStart(5, '0')}`;
-    detail.stream = `sample-${run}`;
+    detail.stream = `sample-${run}${sample.task ? `-${sample.task}` : ''}`;
     detail.hlc = `${now + i}-0-sample`;
     detail.time = new Date(now + i).toISOString();
     if (options.entries) {
