@@ -83,11 +83,14 @@ function resultEntries(busName: string): PutEventsRequestEntry[] {
       hlc: `${Date.now()}-0-n1`,
       type: 'inference.completed',
       payload: {
+        // A result of the task contract (functions/core/inference.ts), sized like a two-label one.
         sourceEventId: `evt-${i}`,
+        task: 'spam',
         tier: 1,
+        model: 'tier1',
         label: 'ham',
         score: 0.987654,
-        spamProbability: 0.012346,
+        probabilities: { ham: 0.987654, spam: 0.012346 },
         modelVersion: 'tier1@0123456789ab',
         latencyMs: 1.234567,
         duplicate: false,
