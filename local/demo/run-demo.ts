@@ -290,14 +290,16 @@ function printSummary(out: (line: string) => void, s: Summary): void {
       `  accuracy, cascade       ${((sum(s.accuracy, 'correct') / labelled) * 100).toFixed(2)}% of ${labelled} labelled results`,
     );
   }
+  // The named queries give a row per task and tier (the task column where the archive has one).
+  const of = (row: Record<string, string | null>) => (row.task ? `${row.task}, ` : '');
   for (const row of s.accuracy.rows) {
     out(
-      `  accuracy, tier ${row.tier}        ${(Number(row.accuracy) * 100).toFixed(2)}% of ${row.labelled_results} labelled results`,
+      `  accuracy, ${of(row)}tier ${row.tier}  ${(Number(row.accuracy) * 100).toFixed(2)}% of ${row.labelled_results} labelled results`,
     );
   }
   for (const row of s.latency.rows) {
     out(
-      `  inference latency, tier ${row.tier}: p50 ${Number(row.p50_ms).toFixed(2)} ms, p99 ${Number(row.p99_ms).toFixed(2)} ms (${row.results} results; per batch run)`,
+      `  inference latency, ${of(row)}tier ${row.tier}: p50 ${Number(row.p50_ms).toFixed(2)} ms, p99 ${Number(row.p99_ms).toFixed(2)} ms (${row.results} results; per batch run)`,
     );
   }
   out('');
