@@ -128,7 +128,7 @@ async function main(): Promise<void> {
     if (args.includes('--recompute-cost') && !saved.quick) {
       // Cost is a model over the run's own measurements (no timing of its own): recompute it in place.
       const { runCostBench } = await import('./cost');
-      saved.results.cost = runCostBench(saved.results as Parameters<typeof runCostBench>[0]);
+      saved.results.cost = await runCostBench(saved.results as Parameters<typeof runCostBench>[0]);
       writeFileSync(file, `${JSON.stringify(saved, null, 2)}\n`);
     }
     await writePlots(join(import.meta.dirname, 'plots'), chartsFor(saved));

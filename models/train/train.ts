@@ -22,7 +22,7 @@ import {
   type ModelEntry,
   manifestSchema,
 } from '../../functions/core/manifest';
-import { SPLIT_BOUNDS, SPLIT_SALT } from '../../functions/core/split';
+import { SPLIT_BOUNDS, SPLIT_SALT } from '../../functions/tasks/spam/split';
 import { MANIFEST_FILE, ModelScorer, sha256Hex } from '../../functions/inference/model';
 import { DATASET_NAME, loadSplits, type Message } from './data';
 import { stableJson } from './json';
