@@ -10,7 +10,8 @@ import * as zstd from '@bokuweb/zstd-wasm';
  *
  * zstd runs as WebAssembly (@bokuweb/zstd-wasm): node:zlib has no zstd on Node 20. The wasm module
  * compiles once per process, asynchronously, hence {@link createPackCodec}; after that encode and
- * decode are synchronous.
+ * decode are synchronous. The module reads `zstd.wasm` from the directory of the code that loads it:
+ * a bundled handler needs that file copied next to its bundle.
  */
 
 /**
@@ -59,11 +60,19 @@ export interface PackCodec {
 
 let zstdReady: Promise<void> | undefined;
 
+/** Where the wasm file lives in the installed package (to copy it beside a bundle). */
+export const ZSTD_WASM = 'node_modules/@bokuweb/zstd-wasm/dist/common/zstd.wasm';
+
 /** Compiles the zstd wasm module (once per process) and returns the codec. */
 export async function createPackCodec(
   options: { level?: number; maxDecodedBytes?: number } = {},
 ): Promise<PackCodec> {
-  zstdReady ??= zstd.init();
+  zstdReady ??= zstd.init().catch((error: Error) => {
+    zstdReady = undefined;
+    throw new Error(
+      `cannot load the zstd WebAssembly module the pack codec needs (${error.message}); a bundled handler must ship ${ZSTD_WASM} next to its bundle`,
+    );
+  });
   await zstdReady;
   const level = options.level ?? PACK_ZSTD_LEVEL;
   const maxDecodedBytes = options.maxDecodedBytes ?? MAX_DECODED_PACK_BYTES;
