@@ -44,6 +44,8 @@ export const BENCHES: readonly BenchDefinition[] = [
   { name: 'lambda', cheap: true, run: async (o) => (await import('./lambda')).runLambdaBench(o) },
   { name: 'patterns', cheap: true, run: async (o) => (await import('./patterns')).runPatternBench(o) },
   { name: 'archive', cheap: true, run: async (o) => (await import('./archive')).runArchiveBench(o) },
+  // About 4 minutes in full (zstd-19 and brotli-11 fill their packs by trial); quick leaves those out.
+  { name: 'encoding', cheap: false, run: async (o) => (await import('./encoding')).runEncodingBench(o) },
   {
     name: 'cost',
     cheap: true,
