@@ -30,8 +30,8 @@ import { DetailType, tenantSource } from '../functions/core/events';
 import { createPackCodec, PACK_CODEC_VERSION, PACK_ZSTD_LEVEL } from '../functions/core/packing/codec';
 import { mulberry32 } from '../functions/core/prng';
 import { entrySize } from '../functions/core/put-events';
-import { corpusKey, splitOf } from '../functions/core/split';
 import { stratifiedOrder } from '../functions/producer/stratified';
+import { corpusKey, splitOf } from '../functions/tasks/spam/split';
 import { breathe, round, roundSummary, type Summary, summarize } from './stats';
 
 /** One request as it sits in a pack: the envelope without the fields the pack shares (tenant, type). */
