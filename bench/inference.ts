@@ -1,20 +1,21 @@
 /**
- * Inference cost per event for tier 1, tier 2 and INT8 tier 2 at batch 1, 8, 32 and 128, measured
- * side by side in one process on real held-out messages, three ways:
- * - `end-to-end`: feature extraction + one `session.run` per batch (what a handler pays);
- * - `model`: the `session.run` alone on pre-extracted feature batches;
- * - `features`: feature extraction (`encodeBatch`) alone.
+ * Inference cost per event of every model of every task (its manifest's models: tier 1, tier 2,
+ * INT8 variants) at batch 1, 8, 32 and 128, measured side by side in one process on the task's
+ * held-out examples, three ways:
+ * - `end-to-end`: encoding + one `session.run` per batch (`ModelScorer.score`, what a handler pays);
+ * - `model`: the `session.run` and output decoding alone on pre-encoded batches (`scoreEncoded`);
+ * - `features`: the encoder alone (`ModelScorer.encode`).
  * Plus cold model init (manifest, sha256, session, warm-up) and test-split accuracy of every model
  * measured in this run (the INT8 accuracy-loss target compares these).
  *
  * Run: npx tsx bench/inference.ts [--quick]
  */
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { encodeBatch, type FeatureBatch } from '../functions/core/features';
-import { loadManifest, loadModel, type ModelScorer } from '../functions/inference/model';
-import { loadSplits } from '../models/train/data';
+import { decide } from '../functions/core/task/decide';
+import type { EncodedBatch } from '../functions/core/task/encoders';
+import type { ModelScorer } from '../functions/inference/model';
 import { breathe, round, roundSummary, type Summary, summarize } from './stats';
+import { type BenchTask, int8Pairs, loadBenchModel, loadBenchTasks } from './tasks';
 
 /** Deterministic Fisher-Yates shuffle (mulberry32). */
 export function shuffled<T>(items: readonly T[], seed: number): T[] {
@@ -34,14 +35,13 @@ export function shuffled<T>(items: readonly T[], seed: number): T[] {
   return out;
 }
 
-export const MODELS = ['tier1', 'tier2', 'tier2-int8'] as const;
 export type InferenceMode = 'end-to-end' | 'model' | 'features';
 
 export interface InferenceBenchRow {
   model: string;
   batch: number;
   mode: InferenceMode;
-  /** Per-event milliseconds of one pass over the same messages: median, p10/p90, p99 over `runs` passes. */
+  /** Per-event milliseconds of one pass over the same inputs: median, p10/p90, p99 over `runs` passes. */
   perEventMs: Summary;
   perEventMedianMs: number;
   perEventP99Ms: number;
@@ -49,45 +49,59 @@ export interface InferenceBenchRow {
   runs: number;
 }
 
-export interface InferenceBenchResult {
-  name: 'inference';
-  batches: number[];
+/** One task's inference figures: every model of its manifest. */
+export interface InferenceTaskResult {
+  task: string;
+  /** The task's input kind (text, features): what `features` (the encoding) measures. */
+  input: string;
+  models: string[];
   rows: InferenceBenchRow[];
   initMs: Record<string, number>;
   /** batch-32 per-event cost / batch-1 per-event cost, end to end (target <= 1/8). */
   batchRatio: Record<string, number>;
   /** The same ratio for the model alone. */
   batchRatioModel: Record<string, number>;
-  /** float tier-2 per-event time / INT8 tier-2 per-event time at batch 32, end to end (target >= 2). */
-  int8Speedup: number;
-  /** The same ratio for the model alone (`session.run` on pre-extracted features). */
-  int8SpeedupModel: number;
-  /** Share of end-to-end time spent in feature extraction at batch 32, per model. */
+  /** Per INT8 model: its float model's per-event time / its own at batch 32, end to end (target >= 2). */
+  int8Speedup: Record<string, number>;
+  /** The same ratio for the model alone (`session.run` on pre-encoded batches). */
+  int8SpeedupModel: Record<string, number>;
+  /** Per INT8 model: float file bytes / INT8 file bytes (memory-bound alternative target >= 3.5). */
+  int8SizeRatio: Record<string, number>;
+  /** Share of end-to-end time spent encoding at batch 32, per model. */
   featureShare: Record<string, number>;
-  /** float file bytes / INT8 file bytes (memory-bound alternative target >= 3.5). */
-  int8SizeRatio: number;
   bytes: Record<string, number>;
-  /** Test-split accuracy at the 0.5 cut, measured in this run. */
+  /** Test-split accuracy (most probable label), measured in this run. */
   accuracy: Record<string, number>;
-  /** Test-split accuracy the manifest records. */
+  /** Test-split accuracy the manifest records, where it records one. */
   manifestAccuracy: Record<string, number>;
-  testMessages: number;
-  /** Messages per timed pass. */
-  passMessages: number;
+  testExamples: number;
+  /** Inputs per timed pass. */
+  passExamples: number;
+}
+
+export interface InferenceBenchResult {
+  name: 'inference';
+  batches: number[];
+  tasks: InferenceTaskResult[];
 }
 
 export async function runInferenceBench({ quick = false } = {}): Promise<InferenceBenchResult> {
-  const modelsDir = join(import.meta.dirname, '..', 'models');
-  const manifest = await loadManifest(modelsDir);
-  const test = loadSplits().test;
-  const texts = test.map((m) => m.text);
   const batches = quick ? [1, 32] : [1, 8, 32, 128];
+  const tasks: InferenceTaskResult[] = [];
+  for (const task of await loadBenchTasks()) tasks.push(await benchTask(task, batches, quick));
+  return { name: 'inference', batches, tasks };
+}
+
+async function benchTask(task: BenchTask, batches: number[], quick: boolean): Promise<InferenceTaskResult> {
+  const { manifest, test } = task;
+  const names = manifest.models.map((m) => m.name);
+  const labels = manifest.task.labels;
   const rows: InferenceBenchRow[] = [];
   const initMs: Record<string, number> = {};
   const scorers = new Map<string, ModelScorer>();
-  for (const name of MODELS) {
+  for (const name of names) {
     const started = performance.now();
-    scorers.set(name, await loadModel({ modelsDir, name, manifest, intraOpNumThreads: 1 }));
+    scorers.set(name, await loadBenchModel(task, name));
     initMs[name] = round(performance.now() - started, 1);
   }
 
@@ -97,20 +111,23 @@ export async function runInferenceBench({ quick = false } = {}): Promise<Inferen
     let correct = 0;
     for (let i = 0; i < test.length; i += 128) {
       const slice = test.slice(i, i + 128);
-      const scores = await scorer.scoreBatch(slice.map((m) => m.text));
-      slice.forEach((m, j) => {
-        if (((scores[j] ?? 0) >= 0.5 ? 1 : 0) === m.label) correct++;
+      const { probabilities, rejected } = await scorer.score(slice.map((e) => e.input));
+      slice.forEach((e, j) => {
+        if (!rejected.has(j) && decide(probabilities, j, labels, 1, true).label === e.label) correct++;
       });
     }
     accuracy[name] = round(correct / test.length, 6);
   }
 
-  // Every configuration processes the same pass of PASS messages (a fixed, shuffled sample of the
-  // test split: ham, hard ham and spam mixed), in batches of `batch`; per-event cost = pass time /
-  // PASS. Comparing means over the same messages keeps long and short messages out of the ratios.
-  // The machine is shared: configurations are measured round-robin (one pass of each per round, in
-  // a rotating order) so a burst of background load lands on all of them alike, not on one.
-  const pass = shuffled(texts, 20260101).slice(0, quick ? 128 : 256);
+  // Every configuration processes the same pass of PASS inputs (a fixed, shuffled sample of the
+  // test split), in batches of `batch`; per-event cost = pass time / PASS. Comparing means over
+  // the same inputs keeps long and short ones out of the ratios. The machine is shared:
+  // configurations are measured round-robin (one pass of each per round, in a rotating order) so
+  // a burst of background load lands on all of them alike, not on one.
+  const pass = shuffled(
+    test.map((e) => e.input),
+    20260101,
+  ).slice(0, quick ? 128 : 256);
   interface Config {
     model: string;
     batch: number;
@@ -120,24 +137,22 @@ export async function runInferenceBench({ quick = false } = {}): Promise<Inferen
   }
   const configs: Config[] = [];
   for (const batch of batches) {
-    for (const name of MODELS) {
-      const scorer = scorers.get(name);
-      if (!scorer) continue;
-      const spec = scorer.entry.features;
+    for (const name of names) {
+      const scorer = scorers.get(name) as ModelScorer;
       const slice = (offset: number) => pass.slice(offset, offset + batch);
-      // The same pass, features extracted beforehand: the `session.run` calls alone.
-      const encoded = new Map<number, FeatureBatch>();
-      for (let o = 0; o < pass.length; o += batch) encoded.set(o, encodeBatch(slice(o), spec));
+      // The same pass, encoded beforehand: the `session.run` calls (and decoding) alone.
+      const encoded = new Map<number, EncodedBatch>();
+      for (let o = 0; o < pass.length; o += batch) encoded.set(o, scorer.encode(slice(o)));
       configs.push(
-        { model: name, batch, mode: 'end-to-end', work: (o) => scorer.scoreBatch(slice(o)), samples: [] },
+        { model: name, batch, mode: 'end-to-end', work: (o) => scorer.score(slice(o)), samples: [] },
         {
           model: name,
           batch,
           mode: 'model',
-          work: (o) => scorer.scoreFeatures(encoded.get(o) as FeatureBatch),
+          work: (o) => scorer.scoreEncoded(encoded.get(o) as EncodedBatch),
           samples: [],
         },
-        { model: name, batch, mode: 'features', work: (o) => encodeBatch(slice(o), spec), samples: [] },
+        { model: name, batch, mode: 'features', work: (o) => scorer.encode(slice(o)), samples: [] },
       );
     }
   }
@@ -172,43 +187,54 @@ export async function runInferenceBench({ quick = false } = {}): Promise<Inferen
     rows.find((r) => r.model === model && r.batch === batch && r.mode === mode)?.perEventMedianMs ??
     Number.NaN;
   const ratio = (mode: InferenceMode) =>
-    Object.fromEntries(MODELS.map((m) => [m, round(perEvent(m, 32, mode) / perEvent(m, 1, mode), 3)]));
+    Object.fromEntries(names.map((m) => [m, round(perEvent(m, 32, mode) / perEvent(m, 1, mode), 3)]));
   const bytes = Object.fromEntries(manifest.models.map((m) => [m.name, m.bytes]));
-  const manifestAccuracy = Object.fromEntries(manifest.models.map((m) => [m.name, m.metrics.test.accuracy]));
+  const manifestAccuracy = Object.fromEntries(
+    manifest.models.flatMap((m) => {
+      const value = m.metrics?.test.accuracy;
+      return value === undefined ? [] : [[m.name, value]];
+    }),
+  );
+  const pairs = int8Pairs(manifest);
+  const perPair = (f: (p: { float: string; int8: string }) => number) =>
+    Object.fromEntries(pairs.map((p) => [p.int8, round(f(p), 3)]));
   for (const scorer of scorers.values()) await scorer.release();
   return {
-    name: 'inference',
-    batches,
+    task: task.id,
+    input: manifest.task.input.kind,
+    models: names,
     rows,
     initMs,
     batchRatio: ratio('end-to-end'),
     batchRatioModel: ratio('model'),
-    int8Speedup: round(perEvent('tier2', 32) / perEvent('tier2-int8', 32), 3),
-    int8SpeedupModel: round(perEvent('tier2', 32, 'model') / perEvent('tier2-int8', 32, 'model'), 3),
+    int8Speedup: perPair((p) => perEvent(p.float, 32) / perEvent(p.int8, 32)),
+    int8SpeedupModel: perPair((p) => perEvent(p.float, 32, 'model') / perEvent(p.int8, 32, 'model')),
+    int8SizeRatio: perPair((p) => (bytes[p.float] ?? Number.NaN) / (bytes[p.int8] ?? Number.NaN)),
     featureShare: Object.fromEntries(
-      MODELS.map((m) => [m, round(perEvent(m, 32, 'features') / perEvent(m, 32), 3)]),
+      names.map((m) => [m, round(perEvent(m, 32, 'features') / perEvent(m, 32), 3)]),
     ),
-    int8SizeRatio: round((bytes.tier2 ?? Number.NaN) / (bytes['tier2-int8'] ?? Number.NaN), 3),
     bytes,
     accuracy,
     manifestAccuracy,
-    testMessages: test.length,
-    passMessages: quick ? 128 : 256,
+    testExamples: test.length,
+    passExamples: pass.length,
   };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const result = await runInferenceBench({ quick: process.argv.includes('--quick') });
-  console.table(result.rows.map(({ perEventMs: _, ...row }) => row));
-  const { initMs, batchRatio, batchRatioModel, int8Speedup, int8SpeedupModel, int8SizeRatio, accuracy } =
-    result;
-  console.log({
-    initMs,
-    batchRatio,
-    batchRatioModel,
-    int8Speedup,
-    int8SpeedupModel,
-    int8SizeRatio,
-    accuracy,
-  });
+  for (const t of result.tasks) {
+    console.log(`task ${t.task}`);
+    console.table(t.rows.map(({ perEventMs: _, ...row }) => row));
+    const { initMs, batchRatio, batchRatioModel, int8Speedup, int8SpeedupModel, int8SizeRatio, accuracy } = t;
+    console.log({
+      initMs,
+      batchRatio,
+      batchRatioModel,
+      int8Speedup,
+      int8SpeedupModel,
+      int8SizeRatio,
+      accuracy,
+    });
+  }
 }

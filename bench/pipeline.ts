@@ -20,14 +20,14 @@ import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { sampleEntries } from '../local/demo/sample-events';
+import { loadTaskSamples, sampleEntries, servedTasks } from '../local/demo/sample-events';
 import { LocalRuntime } from '../local/runtime';
 import { cpuBetween, descendantsRssOf, scanTree, snapshotCpu, workersRssByGroup } from './proc-cpu';
 import { postAwsJson } from './raw-aws-json';
 import { round, summarize } from './stats';
 
 /** Tier-1 work queues (`inferbus-<stage>-tier1-<tenant>`, functions/core/queue-names.ts). */
-const TIER1_QUEUE = /:inferbus-[a-z0-9-]+-tier1-[^:]+$/;
+const TIER1_QUEUE = /:inferbus-[a-z0-9-]+-(?:tier1|t1)-[^:]+$/;
 
 export interface PipelineBenchRow {
   events: number;
@@ -162,7 +162,13 @@ export async function runOnce(
   const sampler = setInterval(sample, 500);
   try {
     const busName = runtime.model.buses.find((b) => b.name !== 'default')?.name ?? 'default';
-    const job: LoadJob = { endpoint: runtime.endpoint, region: runtime.model.region, busName, count };
+    const job: LoadJob = {
+      endpoint: runtime.endpoint,
+      region: runtime.model.region,
+      busName,
+      count,
+      tasks: servedTasks(runtime.model.functions),
+    };
     await loadgen.request({ type: 'prepare', job }, 'prepared');
     const started = performance.now();
     sendStarted = started;
@@ -211,6 +217,8 @@ interface LoadJob {
   endpoint: string;
   region: string;
   busName: string;
+  /** The tasks the stage serves: requests take turns between them. */
+  tasks: string[];
   count: number;
 }
 
@@ -264,6 +272,7 @@ async function runLoadGenerator(): Promise<void> {
           count: job.count,
           busName: job.busName,
           tenants,
+          tasks: await loadTaskSamples(job.tasks),
           poisonShare: 0.001,
           rejected: 0,
         }).map((s) => s.entry);

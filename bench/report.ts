@@ -1,11 +1,13 @@
 import { relative } from 'node:path';
+import { AWS_PRICES } from '../functions/core/pricing';
 import type { ArchiveBenchResult } from './archive';
-import type { CascadeBenchResult, CascadeCurve } from './cascade';
+import type { CascadeBenchResult, CascadeCurve, CascadeTaskResult } from './cascade';
 import type { ColdStartBenchResult } from './coldstart';
 import type { CostBenchResult } from './cost';
-import type { FloorBenchResult } from './floor';
+import type { EncodingBenchResult, EncodingRow } from './encoding';
+import type { FloorBenchResult, FloorTask } from './floor';
 import type { IamBenchResult } from './iam';
-import type { InferenceBenchResult } from './inference';
+import type { InferenceBenchResult, InferenceTaskResult } from './inference';
 import type { LambdaBenchResult } from './lambda';
 import type { PatternBenchResult } from './patterns';
 import type { PipelineBenchResult } from './pipeline';
@@ -32,6 +34,13 @@ function machine(run: BenchRun, bench?: string): string {
 
 const img = (file: string, alt: string) => `![${alt}](bench/plots/${file})`;
 
+/** Benchmarks whose results are per task (runs saved before that have another shape). */
+const PER_TASK = new Set(['inference', 'cascade', 'floor', 'cost']);
+const perTask = (result: unknown): boolean => {
+  const r = result as { tasks?: unknown; perEventMs?: unknown };
+  return Array.isArray(r.tasks) || Array.isArray(r.perEventMs);
+};
+
 /** Renders BENCHMARKS.md from one run: every number quoted there comes from that run's JSON. */
 export function renderBenchmarks(run: BenchRun, resultsFile: string): string {
   const r = run.results;
@@ -57,13 +66,22 @@ export function renderBenchmarks(run: BenchRun, resultsFile: string): string {
     ['soak', soakSection as never],
     ['patterns', patternsSection as never],
     ['archive', archiveSection as never],
+    ['encoding', encodingSection as never],
     ['cost', costSection as never],
   ];
   const summary: string[] = [];
   const body: string[] = [];
   for (const [name, render] of sections) {
     if (r[name]) {
-      const out = render(r[name] as never, run);
+      const out =
+        PER_TASK.has(name) && !perTask(r[name])
+          ? [
+              `## ${name}: saved before per-task results`,
+              '',
+              `This run's ${name} result predates per-task results; re-run it (\`npm run bench -- --only ${name}\`).`,
+              '',
+            ]
+          : render(r[name] as never, run);
       body.push(...out);
       summary.push(
         ...out.filter((l) => l.startsWith('- Target')).map((l) => l.replace('- Target', `- ${name}:`)),
@@ -95,10 +113,28 @@ export function renderBenchmarks(run: BenchRun, resultsFile: string): string {
 }
 
 function inferenceSection(r: InferenceBenchResult, run: BenchRun): string[] {
+  return [
+    '## Inference',
+    '',
+    machine(run, 'inference'),
+    'Per task, every model of its manifest. One thread (`intraOpNumThreads: 1`, as the handlers run). Every cell',
+    "times the same pass of the task's held-out test examples (shuffled), cut into batches of the given size;",
+    'per-event cost = pass time / examples. "end to end" = encoding + one `session.run` per batch',
+    '(`ModelScorer.score`, what a handler pays); "model" = `session.run` and output decoding alone on batches',
+    'encoded beforehand (`ModelScorer.scoreEncoded`); "encoding" = the encoder alone (`ModelScorer.encode`).',
+    'Median and p10–p90 over n passes.',
+    '',
+    img('inference-latency.svg', 'per-event latency against batch size'),
+    '',
+    ...r.tasks.flatMap((t) => inferenceTask(t, r.batches)),
+  ];
+}
+
+function inferenceTask(t: InferenceTaskResult, batches: readonly number[]): string[] {
   const get = (model: string, batch: number, mode: string) =>
-    r.rows.find((row) => row.model === model && row.batch === batch && row.mode === mode);
-  const rows = r.batches.flatMap((batch) =>
-    ['tier1', 'tier2', 'tier2-int8'].map((model) => {
+    t.rows.find((row) => row.model === model && row.batch === batch && row.mode === mode);
+  const rows = batches.flatMap((batch) =>
+    t.models.map((model) => {
       const e = get(model, batch, 'end-to-end');
       const m = get(model, batch, 'model');
       const f = get(model, batch, 'features');
@@ -106,46 +142,53 @@ function inferenceSection(r: InferenceBenchResult, run: BenchRun): string[] {
       return `| ${model} | ${batch} | ${e.perEventMs.median} | ${e.perEventMs.p10}–${e.perEventMs.p90} | ${n(e.eventsPerSecond)} | ${m.perEventMs.median} | ${n(m.eventsPerSecond)} | ${f.perEventMs.median} | ${e.runs} |`;
     }),
   );
-  const lossPts = ((r.accuracy.tier2 ?? 0) - (r.accuracy['tier2-int8'] ?? 0)) * 100;
+  const int8 = Object.keys(t.int8Speedup).flatMap((model) => {
+    const float = model.slice(0, -'-int8'.length);
+    const lossPts = ((t.accuracy[float] ?? 0) - (t.accuracy[model] ?? 0)) * 100;
+    return [
+      `- Target (${t.task}) INT8 ${float} >= 2x faster than float at batch 32: end to end ${t.int8Speedup[model]}x (${verdict((t.int8Speedup[model] ?? 0) >= 2)}); model alone ${t.int8SpeedupModel[model]}x (${verdict((t.int8SpeedupModel[model] ?? 0) >= 2)}).`,
+      `- Target (${t.task}, memory-bound alternative) INT8 ${float} >= 3.5x smaller: ${t.int8SizeRatio[model]}x (${n(t.bytes[float] ?? 0)} B vs ${n(t.bytes[model] ?? 0)} B) (${verdict((t.int8SizeRatio[model] ?? 0) >= 3.5)}).`,
+      `- Target (${t.task}) INT8 ${float} accuracy loss <= 0.5 points: ${lossPts.toFixed(2)} points on ${t.testExamples} test examples, measured in this run (${verdict(lossPts <= 0.5)}).`,
+    ];
+  });
   return [
-    '## Inference',
+    `### Inference: task ${t.task} (${t.input} input)`,
     '',
-    machine(run, 'inference'),
-    `One thread (\`intraOpNumThreads: 1\`, as the handlers run). Every cell times the same pass of ${r.passMessages} held-out`,
-    'test messages (shuffled: ham, hard ham and spam), cut into batches of the given size; per-event cost = pass',
-    'time / messages. "end to end" = feature extraction + one `session.run` per batch (what a handler pays);',
-    '"model" = `session.run` alone on features extracted beforehand (`ModelScorer.scoreFeatures`); "features" =',
-    '`encodeBatch` alone. Median and p10–p90 over n passes.',
+    `${t.passExamples} held-out examples per pass, of ${t.testExamples} in the test split.`,
     '',
-    '| model | batch | end to end, ms/event | spread | events/s | model only, ms/event | model events/s | features only, ms/event | n |',
+    '| model | batch | end to end, ms/event | spread | events/s | model only, ms/event | model events/s | encoding only, ms/event | n |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
-    img('inference-latency.svg', 'per-event latency against batch size'),
-    '',
-    `Feature extraction is ${Object.entries(r.featureShare)
+    `Encoding is ${Object.entries(t.featureShare)
       .map(([m, s]) => `${pct(s, 0)} of ${m}'s end-to-end time`)
       .join(', ')} at batch 32: batching can only amortise the \`session.run\` part.`,
-    'The models are embedding bags (a gather of up to 256 or 1,024 hashed ids per event, then a small dense',
-    'head), so most of their work grows with the events in the batch and the fixed per-call cost that batching',
-    'amortises is small: the 1/8 target assumes a per-call overhead these models do not have. INT8 tier 2',
-    'stores the embedding table as int8 with per-row scales and converts every gathered row back to float',
-    '(Gather, Cast, Mul) before the float dense layers (models/MODEL_CARD.md); that conversion costs more than',
-    'the smaller table saves at this size, so INT8 wins on size (and memory), not on speed.',
+    ...(t.input === 'text'
+      ? [
+          'The text models are embedding bags (a gather of up to 256 or 1,024 hashed ids per event, then a small dense',
+          'head), so most of their work grows with the events in the batch and the fixed per-call cost that batching',
+          'amortises is small: the 1/8 target assumes a per-call overhead these models do not have. An INT8 embedding',
+          'bag stores its table as int8 with per-row scales and converts every gathered row back to float (Gather,',
+          'Cast, Mul) before the float dense layers (the model card); that conversion costs more than the smaller',
+          'table saves at this size, so INT8 wins on size (and memory), not on speed.',
+        ]
+      : []),
     '',
-    ...Object.entries(r.batchRatio).map(
+    ...Object.entries(t.batchRatio).map(
       ([model, ratio]) =>
-        `- Target batch-32 per-event cost <= 1/8 of batch-1, ${model}: end to end ${ratio}x (${verdict(ratio <= 0.125)}); model alone ${r.batchRatioModel[model]}x (${verdict((r.batchRatioModel[model] ?? 1) <= 0.125)}).`,
+        `- Target (${t.task}) batch-32 per-event cost <= 1/8 of batch-1, ${model}: end to end ${ratio}x (${verdict(ratio <= 0.125)}); model alone ${t.batchRatioModel[model]}x (${verdict((t.batchRatioModel[model] ?? 1) <= 0.125)}).`,
     ),
-    `- Target INT8 tier 2 >= 2x faster than float at batch 32: end to end ${r.int8Speedup}x (${verdict(r.int8Speedup >= 2)}); model alone ${r.int8SpeedupModel}x (${verdict(r.int8SpeedupModel >= 2)}).`,
-    `- Target (memory-bound alternative) INT8 >= 3.5x smaller: ${r.int8SizeRatio}x (${n(r.bytes.tier2 ?? 0)} B vs ${n(r.bytes['tier2-int8'] ?? 0)} B) (${verdict(r.int8SizeRatio >= 3.5)}).`,
-    `- Target INT8 accuracy loss <= 0.5 points: ${lossPts.toFixed(2)} points on ${r.testMessages} test messages, measured in this run (${verdict(lossPts <= 0.5)}).`,
+    ...int8,
     '',
-    `Test accuracy measured here: ${Object.entries(r.accuracy)
+    `Test accuracy measured here: ${Object.entries(t.accuracy)
       .map(([k, v]) => `${k} ${pct(v)}`)
-      .join(', ')} (manifest: ${Object.entries(r.manifestAccuracy)
-      .map(([k, v]) => `${k} ${pct(v)}`)
-      .join(', ')}). Model init in this process (read, sha256, session, warm-up): ${Object.entries(r.initMs)
+      .join(', ')}${
+      Object.keys(t.manifestAccuracy).length > 0
+        ? ` (manifest: ${Object.entries(t.manifestAccuracy)
+            .map(([k, v]) => `${k} ${pct(v)}`)
+            .join(', ')})`
+        : ''
+    }. Model init in this process (read, sha256, session, warm-up): ${Object.entries(t.initMs)
       .map(([k, v]) => `${k} ${v} ms`)
       .join(', ')}.`,
     '',
@@ -153,55 +196,73 @@ function inferenceSection(r: InferenceBenchResult, run: BenchRun): string[] {
 }
 
 function cascadeSection(r: CascadeBenchResult, run: BenchRun): string[] {
+  return [
+    '## Cascade',
+    '',
+    machine(run, 'cascade'),
+    "Per task, on its test split, by the one cascade rule: a tier answers when its most probable label's",
+    'probability reaches the threshold, otherwise the next tier does (thresholds live in [1/K, 1] for K labels).',
+    `Compute per event = the sum over tiers of (share of events reaching it) x (its cost), each measured here end to`,
+    `end at batch ${r.batch} over the whole test split. Marked: the thresholds calibrated on the validation split`,
+    "(the task's manifest) and the dev stage's configured threshold for the task (`lib/config/stages.ts`).",
+    '',
+    img('cascade-accuracy.svg', 'cascade accuracy against threshold'),
+    '',
+    img('cascade-compute.svg', 'cascade compute against threshold'),
+    '',
+    ...r.tasks.flatMap(cascadeTask),
+  ];
+}
+
+/** The grid points nearest to these thresholds (the grid starts at 1/K). */
+const CASCADE_ROWS = [0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999, 1];
+
+function cascadeTask(t: CascadeTaskResult): string[] {
+  const rare = t.positiveLabel !== undefined;
   const rowsFor = (c: CascadeCurve) =>
-    [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999, 1].map((t) => {
-      const p = c.points.find((x) => x.threshold === t);
+    [c.points[0]?.threshold ?? 0.5, ...CASCADE_ROWS].map((threshold) => {
+      const p = c.points.find((x) => Math.abs(x.threshold - threshold) < 1e-9);
       return p
-        ? `| ${c.tier2} | ${t} | ${pct(p.escalationRate)} | ${pct(p.accuracy)} | ${p.computeMs} | ${pct(p.computeShare, 1)} |`
+        ? `| ${c.tiers.join(' -> ')} | ${threshold} | ${pct(p.escalationRate)} | ${pct(p.accuracy)} |${rare ? ` ${pct(p.precision ?? 0)} | ${pct(p.recall ?? 0)} | ${pct(p.f1 ?? 0)} |` : ''} ${p.computeMs} | ${pct(p.computeShare, 1)} |`
         : '';
     });
-  const targets = r.curves.flatMap((c) =>
+  const targets = t.curves.flatMap((c) =>
     (
       [
         ['calibrated', c.calibrated],
         ['dev', c.dev],
       ] as const
     ).flatMap(([label, p]) => {
+      if (!p) return [];
       const gap = (c.tier2Accuracy - p.accuracy) * 100;
       const how = gap > 0 ? `${gap.toFixed(2)} points below` : `${(-gap).toFixed(2)} points above`;
       return [
-        `- Target cascade (${c.tier2}, ${label} threshold ${p.threshold}) accuracy within 0.5 points of ${c.tier2} alone at <= 30% of its compute: ${pct(p.accuracy)} vs ${pct(c.tier2Accuracy)} (${how}) at ${pct(p.computeShare, 1)} of the compute (${verdict(gap <= 0.5 && p.computeShare <= 0.3)}).`,
-        `- Target escalation <= 25% (${c.tier2}, ${label} threshold ${p.threshold}): ${pct(p.escalationRate)} (${verdict(p.escalationRate <= 0.25)}).`,
+        `- Target (${t.task}) cascade (${c.tiers.join(' -> ')}, ${label} threshold ${p.threshold}) accuracy within 0.5 points of ${c.tier2} alone at <= 30% of its compute: ${pct(p.accuracy)} vs ${pct(c.tier2Accuracy)} (${how}) at ${pct(p.computeShare, 1)} of the compute (${verdict(gap <= 0.5 && p.computeShare <= 0.3)}).`,
+        `- Target (${t.task}) escalation <= 25% (${c.tiers.join(' -> ')}, ${label} threshold ${p.threshold}): ${pct(p.escalationRate)} (${verdict(p.escalationRate <= 0.25)}).`,
       ];
     }),
   );
+  const alone = t.curves.flatMap((c) => [
+    `${c.tiers[0]} ${pct(c.tier1Accuracy)}${c.tier1F1 !== undefined ? ` (F1 ${pct(c.tier1F1)})` : ''}`,
+    `${c.tier2} ${pct(c.tier2Accuracy)}${c.tier2F1 !== undefined ? ` (F1 ${pct(c.tier2F1)})` : ''}`,
+  ]);
   return [
-    '## Cascade',
+    `### Cascade: task ${t.task}`,
     '',
-    machine(run, 'cascade'),
-    `Test split (${r.testMessages} messages). Tier 1 answers when max(p, 1 - p) >= threshold, otherwise tier 2 does.`,
-    `Compute per event = tier-1 cost + escalation rate x tier-2 cost, both measured here end to end at batch ${r.batch}`,
-    `over the whole test split: ${Object.entries(r.perEventMs)
+    `Test split: ${t.testExamples} examples; labels ${t.labels.join(', ')}${rare ? `; precision, recall and F1 of ${t.positiveLabel}` : ''}.`,
+    `Per event, end to end: ${Object.entries(t.perEventMs)
       .map(([k, s]) => `${k} ${spread(s, ' ms')}`)
-      .join('; ')}.`,
-    `Marked: the threshold calibrated on the validation split (manifest: ${r.calibratedThreshold}) and the dev stage's`,
-    `configured threshold (${r.devThreshold}, \`lib/config/stages.ts\`; prod uses the manifest's).`,
+      .join(
+        '; ',
+      )}. Calibrated threshold (manifest): ${t.calibratedThreshold}; dev stage: ${t.devThreshold ?? "the manifest's"}.`,
     '',
-    '| tier 2 | threshold | escalated | accuracy | ms/event | share of tier-2 compute |',
-    '| --- | --- | --- | --- | --- | --- |',
-    ...r.curves.flatMap(rowsFor),
+    `| tiers | threshold | escalated | accuracy |${rare ? ' precision | recall | F1 |' : ''} ms/event | share of last-tier compute |`,
+    `| --- | --- | --- | --- |${rare ? ' --- | --- | --- |' : ''} --- | --- |`,
+    ...t.curves.flatMap(rowsFor),
     '',
-    `Alone: tier 1 ${pct(r.curves[0]?.tier1Accuracy ?? Number.NaN)}, ${r.curves.map((c) => `${c.tier2} ${pct(c.tier2Accuracy)}`).join(', ')}.`,
-    '',
-    img('cascade-accuracy.svg', 'cascade accuracy against threshold'),
-    '',
-    img('cascade-compute.svg', 'cascade compute against threshold'),
+    `Alone: ${[...new Set(alone)].join(', ')}.`,
     '',
     ...targets,
-    '',
-    'On this corpus tier 1 is already within 0.5 points of tier 2, so the calibration picks the lowest',
-    'threshold (nothing escalates); the dev threshold escalates a few percent and the cascade then matches or',
-    'beats tier 2 alone (the models err on different messages) at a fraction of its compute.',
     '',
   ];
 }
@@ -299,36 +360,40 @@ function floorSection(r: FloorBenchResult, run: BenchRun): string[] {
     sender: r.rawPutEventsMsPerCall / 10,
     results: r.sdkPutEventsMsPerCall / 10,
     // Older results counted one DynamoDB call per batch.
-    tenantState: (r.sdkDynamoWriteMsPerCall * (r.tenantStateCallsPerBatch ?? 1)) / r.tier1BatchSize,
+    tenantState: (t: FloorTask) =>
+      (r.sdkDynamoWriteMsPerCall * (r.tenantStateCallsPerBatch ?? 1)) / t.tier1BatchSize,
   };
+  const worst = r.tasks.reduce<FloorTask | undefined>(
+    (a, t) => (a === undefined || t.floorMsPerEvent > a.floorMsPerEvent ? t : a),
+    undefined,
+  );
   const pipeline = pipelineCpuRows(run.results.pipeline as PipelineBenchResult | undefined);
   const runtimeMs = pipeline.rows
     .filter(([group]) => group.startsWith('runtime'))
     .reduce((sum, [, v]) => sum + v, 0);
   const measuredTotal = pipeline.rows.reduce((sum, [, v]) => sum + v, 0);
-  const ceiling = runtimeMs > 0 ? (r.cores * 1000) / (r.floorMsPerEvent + runtimeMs) : undefined;
+  const ceiling = runtimeMs > 0 && worst ? (r.cores * 1000) / (worst.floorMsPerEvent + runtimeMs) : undefined;
+  const perTask = (f: (t: FloorTask) => string) => r.tasks.map(f).join(' | ');
   return [
     '## CPU floor of the throughput target',
     '',
     machine(run, 'floor'),
     `${n(r.targetEventsPerSecond)} events/s on ${r.cores} cores leaves ${ms(r.budgetMsPerEvent)} ms of CPU per event for everything: the sender,`,
     'the runtime and every worker. This benchmark (`bench/floor.ts`) measures what the design makes the sender and the',
-    'tier-1 handler pay per event, whatever the runtime does: the sender puts 10 events per PutEvents request; the',
-    'handler runs the tier-1 model, publishes its results with the AWS SDK (PutEvents takes at most 10 entries per call)',
-    r.tenantStateCallsPerBatch === undefined
-      ? `and takes the tenant's quota with one DynamoDB write per batch of ${r.tier1BatchSize}. The SDK calls go to a trivial loopback server`
-      : `and keeps quota and ordering state in DynamoDB: ${r.tenantStateCallsPerBatch} calls per batch of ${r.tier1BatchSize} (one read for all tenants, then a quota write and a stream write for each of the pipeline's three). The SDK calls go to a trivial loopback server`,
+    'tier-1 handler of each task pay per event, whatever the runtime does: the sender puts 10 events per PutEvents request;',
+    "the handler runs the task's tier-1 model, publishes its results with the AWS SDK (PutEvents takes at most 10 entries per call)",
+    `and keeps quota and ordering state in DynamoDB: ${r.tenantStateCallsPerBatch ?? 1} calls per batch of the dev stage's tier-1 batch size (one read for all tenants, then a quota write and a stream write for each of the pipeline's three). The SDK calls go to a trivial loopback server`,
     `in another process, so only the client's CPU is counted (median of ${r.rounds} interleaved rounds of ${r.callsPerRound} calls).`,
     '',
-    '| per event | CPU ms |',
-    '| --- | --- |',
-    `| budget at ${n(r.targetEventsPerSecond)} events/s on ${r.cores} cores | ${ms(r.budgetMsPerEvent)} |`,
-    `| sender: 1/10 of a raw-HTTP PutEvents (${ms(r.rawPutEventsMsPerCall)} ms per call) | ${ms(perEvent.sender)} |`,
-    `| tier-1 features + model, batch 32 | ${ms(r.tier1InferenceMsPerEvent)} |`,
-    `| results: 1/10 of an SDK PutEvents (${ms(r.sdkPutEventsMsPerCall)} ms per call; the same request as raw HTTP ${ms(r.rawPutEventsMsPerCall)} ms) | ${ms(perEvent.results)} |`,
-    `| tenant state: ${r.tenantStateCallsPerBatch ?? 1}/${r.tier1BatchSize} of an SDK DynamoDB call (${ms(r.sdkDynamoWriteMsPerCall)} ms per call; raw HTTP ${ms(r.rawDynamoWriteMsPerCall)} ms) | ${ms(perEvent.tenantState)} |`,
-    `| **floor** | **${ms(r.floorMsPerEvent)}** |`,
-    `| left for the whole runtime (ingest, routing, durable queue, delivery, result ingest, Parquet archive of both) | ${ms(r.leftForRuntimeMsPerEvent)} |`,
+    `| per event, CPU ms | ${perTask((t) => `task ${t.task}`)} |`,
+    `| --- | ${perTask(() => '---')} |`,
+    `| budget at ${n(r.targetEventsPerSecond)} events/s on ${r.cores} cores | ${perTask(() => ms(r.budgetMsPerEvent))} |`,
+    `| sender: 1/10 of a raw-HTTP PutEvents (${ms(r.rawPutEventsMsPerCall)} ms per call) | ${perTask(() => ms(perEvent.sender))} |`,
+    `| tier-1 encoding + model, batch 32 | ${perTask((t) => `${ms(t.tier1InferenceMsPerEvent)} (${t.tier1Model})`)} |`,
+    `| results: 1/10 of an SDK PutEvents (${ms(r.sdkPutEventsMsPerCall)} ms per call; the same request as raw HTTP ${ms(r.rawPutEventsMsPerCall)} ms) | ${perTask(() => ms(perEvent.results))} |`,
+    `| tenant state: ${r.tenantStateCallsPerBatch ?? 1} SDK DynamoDB calls per tier-1 batch (${ms(r.sdkDynamoWriteMsPerCall)} ms per call; raw HTTP ${ms(r.rawDynamoWriteMsPerCall)} ms) | ${perTask((t) => `${ms(perEvent.tenantState(t))} (batch ${t.tier1BatchSize})`)} |`,
+    `| **floor** | ${perTask((t) => `**${ms(t.floorMsPerEvent)}**`)} |`,
+    `| left for the whole runtime (ingest, routing, durable queue, delivery, result ingest, Parquet archive of both) | ${perTask((t) => ms(t.leftForRuntimeMsPerEvent))} |`,
     '',
     ...(pipeline.rows.length > 0
       ? [
@@ -342,7 +407,7 @@ function floorSection(r: FloorBenchResult, run: BenchRun): string[] {
           ...(ceiling === undefined
             ? []
             : [
-                `With the runtime as measured (${ms(runtimeMs)} ms per event over its threads) and handlers that paid only the floor, ${r.cores} fully busy cores would carry at most ${n(Math.round(ceiling))} events/s.`,
+                `With the runtime as measured (${ms(runtimeMs)} ms per event over its threads) and handlers that paid only the highest floor (task ${worst?.task}), ${r.cores} fully busy cores would carry at most ${n(Math.round(ceiling))} events/s.`,
                 '',
               ]),
         ]
@@ -616,9 +681,104 @@ function archiveSection(r: ArchiveBenchResult, run: BenchRun): string[] {
   ];
 }
 
+function encodingSection(r: EncodingBenchResult, run: BenchRun): string[] {
+  const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+  const row = (corpus: string, encoding: string, pack: EncodingRow['pack']) =>
+    r.rows.find((x) => x.corpus === corpus && x.encoding === encoding && x.pack === pack);
+  const tables = r.corpora.flatMap((corpus) => {
+    const names = [...new Set(r.rows.filter((x) => x.corpus === corpus.name).map((x) => x.encoding))];
+    const lines = names.map((name) => {
+      const fill = row(corpus.name, name, 'fill');
+      const ten = row(corpus.name, name, 10);
+      const hundred = row(corpus.name, name, 100);
+      if (!fill || !ten || !hundred) return '';
+      const us = (x: EncodingRow) => `${x.encodeUsPerRequest.median} / ${x.decodeUsPerRequest.median}`;
+      return `| ${name === r.shipped.row ? `**${name}** (shipped)` : name} | ${n(fill.bytesPerRequest)} | ${fill.requestsPerUnit} | ${n(fill.unitsPerMillion)} | ${n(ten.bytesPerRequest)} | ${n(ten.unitsPerMillion)} | ${n(hundred.unitsPerMillion)} | ${us(fill)} | ${us(ten)} | ${us(hundred)} | ${fill.dictionaryBytes ? kb(fill.dictionaryBytes) : ''} |`;
+    });
+    return [
+      `### ${corpus.name}: ${corpus.description}`,
+      '',
+      `${n(corpus.requests)} requests, ${n(corpus.meanJsonBytes)} B of JSON each on average; sent alone today each is a ${n(corpus.singleEntryBytes)} B entry, ${n(corpus.singleUnitsPerMillion)} units per million requests.`,
+      '',
+      '| encoding | B/request, full packs | requests/unit | units per M, full packs | B/request, packs of 10 | units per M, 10 | units per M, 100 | encode / decode µs per request, full | same, 10 | same, 100 | dictionary |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      ...lines,
+      '',
+    ];
+  });
+  const targets = r.corpora.map((corpus) => {
+    const json = row(corpus.name, 'json', 'fill');
+    const chosen = row(corpus.name, r.shipped.row, 'fill');
+    if (!json || !chosen) return '';
+    return `- Target (report) bytes on the bus per request, ${corpus.name}: ${n(corpus.singleEntryBytes)} B sent alone, ${n(json.bytesPerRequest)} B packed as JSON, ${n(chosen.bytesPerRequest)} B packed with \`${r.shipped.codec}\`; billed units per million requests ${n(corpus.singleUnitsPerMillion)}, ${n(json.unitsPerMillion)} and ${n(chosen.unitsPerMillion)}.`;
+  });
+  const choice = r.corpora.flatMap((corpus) => {
+    const at = (name: string) => row(corpus.name, name, 'fill');
+    const json = at('json');
+    const chosen = at(r.shipped.row);
+    const zstd3 = at('json + zstd-3');
+    const dictionary = r.rows
+      .filter(
+        (x) => x.corpus === corpus.name && x.pack === 'fill' && x.encoding.startsWith('json + zstd-3 +'),
+      )
+      .sort((a, b) => b.requestsPerUnit - a.requestsPerUnit)[0];
+    const densest = r.rows
+      .filter((x) => x.corpus === corpus.name && x.pack === 'fill')
+      .sort((a, b) => b.requestsPerUnit - a.requestsPerUnit)[0];
+    const proto = at('protobuf + zstd-3');
+    if (!json || !chosen || !zstd3 || !densest || !proto) return [];
+    const cpu = (x: EncodingRow) => x.encodeUsPerRequest.median + x.decodeUsPerRequest.median;
+    const gain = (a: EncodingRow, b: EncodingRow) => {
+      const share = a.requestsPerUnit / b.requestsPerUnit - 1;
+      return `${pct(Math.abs(share), 0)} ${share >= 0 ? 'more' : 'fewer'}`;
+    };
+    // EventBridge list price per million 64 KB units; decode CPU priced as Lambda arm64 at 1 GB.
+    const dollars = (units: number) =>
+      `$${((units / 1e6) * AWS_PRICES.eventBridgeCustomEventsPerMillion).toFixed(4)}`;
+    // us per request x a million requests = us seconds.
+    const decodeDollars = (us: number) => `$${(us * AWS_PRICES.lambdaArmGbSecond).toFixed(5)}`;
+    return [
+      `- ${corpus.name}: \`${r.shipped.row}\` packs ${(chosen.requestsPerUnit / json.requestsPerUnit).toFixed(2)}x the requests of plain JSON into a unit (${n(json.unitsPerMillion)} -> ${n(chosen.unitsPerMillion)} units per million, EventBridge ${dollars(json.unitsPerMillion)} -> ${dollars(chosen.unitsPerMillion)} per million requests at $${AWS_PRICES.eventBridgeCustomEventsPerMillion.toFixed(2)} per million units, and as many fewer SQS messages and Lambda deliveries) for ${chosen.encodeUsPerRequest.median - json.encodeUsPerRequest.median > 0 ? '+' : ''}${(chosen.encodeUsPerRequest.median - json.encodeUsPerRequest.median).toFixed(1)} µs encode and ${chosen.decodeUsPerRequest.median - json.decodeUsPerRequest.median > 0 ? '+' : ''}${(chosen.decodeUsPerRequest.median - json.decodeUsPerRequest.median).toFixed(1)} µs decode per request (the extra decode is ${decodeDollars(Math.max(0, chosen.decodeUsPerRequest.median - json.decodeUsPerRequest.median))} per million requests of Lambda arm64 time at 1 GB). zstd-3 fits ${gain(zstd3, chosen)} requests per unit than ${r.shipped.row}${dictionary ? `; zstd-3 with the ${kb(dictionary.dictionaryBytes ?? 0)} dictionary ${gain(dictionary, chosen)}` : ''}; the densest, ${densest.encoding}, ${gain(densest, chosen)} for ${(cpu(densest) / cpu(chosen)).toFixed(1)}x the CPU; protobuf + zstd-3 ${gain(proto, chosen)}.`,
+    ];
+  });
+  const checks = r.shipped.bytesPerRequest.map(
+    (x) => `${x.corpus} packs of ${x.pack}: ${n(x.codec)} B/request from the codec, ${n(x.row)} B in the row`,
+  );
+  return [
+    '## Encoding',
+    '',
+    machine(run, 'encoding'),
+    `The packed part of a packed envelope (issue 18) in each encoding, from \`bench/encoding.ts\`. Bytes are those of the`,
+    'packed part in the JSON `detail` (binary encodings as a base64 JSON string, quotes included; decoding starts from',
+    `that JSON text). "Full packs" take requests in order while the packed part fits one ${kb(r.billingUnitBytes)} billing unit less`,
+    `${n(r.reserveBytes)} B kept for Source, DetailType, the routing fields and the event wrapper SQS receives (so the SQS`,
+    'message stays one 64 KB chunk too); the tail that ran out of requests is left out. Packs of 10 and 100 are cut in',
+    'order and billed by the unit, ceil((bytes + reserve) / 64 KB). CPU is `process.cpuUsage` per request, every encoding',
+    `interleaved in one process, median of ${r.rounds} rounds; each round times the first packs holding 400 requests (100 for`,
+    'zstd-19 and brotli-11). Dictionaries are raw-content zstd dictionaries built in JS from the training split (repeated',
+    "fragments of the training requests' JSON, best last); the protobuf schema names both payload shapes (text, features)",
+    `as fields, its best case. zstd is @bokuweb/zstd-wasm: its \`await init()\` took ${r.zstdInitMs} ms here.`,
+    '',
+    ...tables,
+    ...targets,
+    '',
+    'Against the shipped encoding, on full packs:',
+    '',
+    ...choice,
+    '',
+    `Shipped: \`functions/core/packing/codec.ts\`, format \`${r.shipped.codec}\` (JSON array, UTF-8, one zstd frame, base64,`,
+    `behind the tag), level ${r.shipped.level}, no dictionary; it writes what its row measured plus the tag (${checks.join('; ')}).`,
+    "Not shipped: a dictionary or a schema. Either ties the codec to one task's payloads (a dictionary per task to",
+    'ship in the bundle and to version with the tag; a schema per task, where the packing is meant to carry any',
+    'payload), for the gains above. Packs of 10 show why packs must be cut by size, not by count: compressed,',
+    '10 e-mails take well under half a unit, and an entry is billed by the whole 64 KB unit.',
+    '',
+  ];
+}
+
 function costSection(r: CostBenchResult, run: BenchRun): string[] {
   const tables = r.scenarios.flatMap((s) => [
-    `**${s.stage}, ${s.scenario}** (escalation ${pct(s.escalationRate)}): **$${s.totalPerMillion.toFixed(2)} per million requests**`,
+    `**${s.stage}, task ${s.task}, ${s.scenario}** (escalation ${pct(s.escalationRate)}): **$${s.totalPerMillion.toFixed(2)} per million requests**`,
     '',
     '| item | $ per million | how |',
     '| --- | --- | --- |',
@@ -627,19 +787,22 @@ function costSection(r: CostBenchResult, run: BenchRun): string[] {
   ]);
   const summary = r.scenarios.map(
     (s) =>
-      `| ${s.stage} | ${s.scenario} | ${pct(s.escalationRate)} | ${s.totalPerMillion.toFixed(2)} | ${s.lambdaPerMillion.toFixed(4)} | ${s.lambdaDurationPerMillion.toFixed(4)} |`,
+      `| ${s.stage} | ${s.task} | ${s.scenario} | ${pct(s.escalationRate)} | ${s.totalPerMillion.toFixed(2)} | ${s.lambdaPerMillion.toFixed(4)} | ${s.lambdaDurationPerMillion.toFixed(4)} |`,
   );
   return [
     '## Cost',
     '',
     machine(run, 'cost'),
-    `Dollars per million inference requests, modelled from ${r.prices.source}. Per-event compute from the`,
-    `Inference section of this run (end to end at batch ${r.perEventMs.measuredAtBatch}: tier 1 ${r.perEventMs.tier1} ms, tier 2 ${r.perEventMs.tier2} ms);`,
-    'escalation rates from the Cascade section (dev: its configured threshold; prod: the calibrated one); Parquet',
-    'bytes per row and bytes scanned per row from the Archive section.',
+    `Dollars per million inference requests of each task a stage serves, modelled from ${r.prices.source}. Per-event`,
+    `compute from the Inference section of this run (end to end at batch 32: ${r.perEventMs
+      .map((p) => `${p.task} tier 1 ${p.tier1} ms, tier 2 ${p.tier2} ms`)
+      .join('; ')});`,
+    "escalation rates from the Cascade section at each stage's threshold for the task (a number, or the manifest's",
+    "calibrated one); a stage's request rate is spread evenly over its tasks; Parquet bytes per row and bytes",
+    'scanned per row from the Archive section.',
     '',
-    '| stage | scenario | escalated | $ per million requests | of which Lambda | of which Lambda duration + requests |',
-    '| --- | --- | --- | --- | --- | --- |',
+    '| stage | task | scenario | escalated | $ per million requests | of which Lambda | of which Lambda duration + requests |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
     ...summary,
     '',
     `Lambda duration + requests, all-tier-2 against the cascade: ${Object.entries(r.durationSavings ?? {})
@@ -680,63 +843,67 @@ export function chartsFor(run: BenchRun): Record<string, LineChart> {
   const m = run.machine;
   const where = `${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}`;
   const inference = run.results.inference as InferenceBenchResult | undefined;
-  if (inference) {
+  if (inference && perTask(inference)) {
     charts['inference-latency'] = {
       title: 'Per-event latency against batch size (median of passes)',
-      subtitle: `${where}; solid: features + model, dashed: model alone`,
+      subtitle: `${where}; solid: encoding + model, dashed: model alone`,
       xTitle: 'batch size',
       yTitle: 'ms per event',
       xScale: 'log',
       yScale: 'log',
       dashedWhen: 'model only',
-      points: inference.rows
-        .filter((r) => r.mode !== 'features')
-        .map((r) => ({
-          series: `${r.model}${r.mode === 'model' ? ' model only' : ''}`,
-          x: r.batch,
-          y: r.perEventMs.median,
-        })),
+      points: inference.tasks.flatMap((t) =>
+        t.rows
+          .filter((r) => r.mode !== 'features')
+          .map((r) => ({
+            series: `${t.task} ${r.model}${r.mode === 'model' ? ' model only' : ''}`,
+            x: r.batch,
+            y: r.perEventMs.median,
+          })),
+      ),
     };
   }
   const cascade = run.results.cascade as CascadeBenchResult | undefined;
-  if (cascade) {
-    const marks = [
-      { x: cascade.calibratedThreshold, label: `calibrated ${cascade.calibratedThreshold}` },
-      { x: cascade.devThreshold, label: `dev ${cascade.devThreshold}` },
-    ];
+  if (cascade && perTask(cascade)) {
+    const marks = cascade.tasks.flatMap((t) => [
+      { x: t.calibratedThreshold, label: `${t.task} calibrated ${t.calibratedThreshold}` },
+      ...(t.devThreshold !== undefined && t.devThreshold !== t.calibratedThreshold
+        ? [{ x: t.devThreshold, label: `${t.task} dev ${t.devThreshold}` }]
+        : []),
+    ]);
     const points = (f: (p: CascadeCurve['points'][number]) => number) =>
-      cascade.curves.flatMap((c) =>
-        c.points
-          .filter((p) => p.threshold <= 0.999)
-          .map((p) => ({ series: `tier1 -> ${c.tier2}`, x: p.threshold, y: f(p) })),
+      cascade.tasks.flatMap((t) =>
+        t.curves.flatMap((c) =>
+          c.points
+            .filter((p) => p.threshold <= 0.999)
+            .map((p) => ({ series: `${t.task} ${c.tiers.join(' -> ')}`, x: p.threshold, y: f(p) })),
+        ),
       );
-    const t2 = cascade.curves[0];
     charts['cascade-accuracy'] = {
       title: 'Cascade accuracy against escalation threshold (test split)',
-      subtitle: `${cascade.testMessages} test messages; ${where}`,
-      xTitle: 'threshold on max(p, 1-p)',
+      subtitle: `${cascade.tasks.map((t) => `${t.task}: ${t.testExamples} test examples`).join('; ')}; ${where}`,
+      xTitle: "threshold on the top label's probability",
       yTitle: 'accuracy %',
       points: points((p) => p.accuracy * 100),
       xMarks: marks,
-      yMarks: t2
-        ? [
-            { y: t2.tier2Accuracy * 100, label: 'tier 2 alone' },
-            { y: (t2.tier2Accuracy - 0.005) * 100, label: 'tier 2 - 0.5 pt' },
-          ]
-        : [],
+      yMarks: cascade.tasks.flatMap((t) =>
+        t.curves[0] ? [{ y: t.curves[0].tier2Accuracy * 100, label: `${t.task} last tier alone` }] : [],
+      ),
     };
     charts['cascade-compute'] = {
       title: 'Cascade compute and escalation against threshold',
-      subtitle: `compute as a share of tier 2 alone (batch 32, features + model); ${where}`,
-      xTitle: 'threshold on max(p, 1-p)',
+      subtitle: `compute as a share of the last tier alone (batch 32, encoding + model); ${where}`,
+      xTitle: "threshold on the top label's probability",
       yTitle: '% (compute share / escalated)',
       yZero: true,
       dashedWhen: 'escalated',
       points: [
         ...points((p) => p.computeShare * 100).map((p) => ({ ...p, series: `${p.series} compute` })),
-        ...(cascade.curves[0]?.points ?? [])
-          .filter((p) => p.threshold <= 0.999)
-          .map((p) => ({ series: 'escalated', x: p.threshold, y: p.escalationRate * 100 })),
+        ...cascade.tasks.flatMap((t) =>
+          (t.curves[0]?.points ?? [])
+            .filter((p) => p.threshold <= 0.999)
+            .map((p) => ({ series: `${t.task} escalated`, x: p.threshold, y: p.escalationRate * 100 })),
+        ),
       ],
       xMarks: marks,
       yMarks: [

@@ -44,6 +44,8 @@ export const BENCHES: readonly BenchDefinition[] = [
   { name: 'lambda', cheap: true, run: async (o) => (await import('./lambda')).runLambdaBench(o) },
   { name: 'patterns', cheap: true, run: async (o) => (await import('./patterns')).runPatternBench(o) },
   { name: 'archive', cheap: true, run: async (o) => (await import('./archive')).runArchiveBench(o) },
+  // About 4 minutes in full (zstd-19 and brotli-11 fill their packs by trial); quick leaves those out.
+  { name: 'encoding', cheap: false, run: async (o) => (await import('./encoding')).runEncodingBench(o) },
   {
     name: 'cost',
     cheap: true,
@@ -128,7 +130,7 @@ async function main(): Promise<void> {
     if (args.includes('--recompute-cost') && !saved.quick) {
       // Cost is a model over the run's own measurements (no timing of its own): recompute it in place.
       const { runCostBench } = await import('./cost');
-      saved.results.cost = runCostBench(saved.results as Parameters<typeof runCostBench>[0]);
+      saved.results.cost = await runCostBench(saved.results as Parameters<typeof runCostBench>[0]);
       writeFileSync(file, `${JSON.stringify(saved, null, 2)}\n`);
     }
     await writePlots(join(import.meta.dirname, 'plots'), chartsFor(saved));

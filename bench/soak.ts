@@ -11,14 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { sampleEntries } from '../local/demo/sample-events';
+import { loadTaskSamples, sampleEntries, servedTasks } from '../local/demo/sample-events';
 import { LocalRuntime } from '../local/runtime';
 import { LOCAL_S3_CREDENTIALS } from '../local/s3';
 import { descendantsRss } from './pipeline';
 import { round, summarize } from './stats';
 
 /** Tier-1 work queues (`inferbus-<stage>-tier1-<tenant>`, functions/core/queue-names.ts). */
-const TIER1_QUEUE = /:inferbus-[a-z0-9-]+-tier1-[^:]+$/;
+const TIER1_QUEUE = /:inferbus-[a-z0-9-]+-(?:tier1|t1)-[^:]+$/;
 
 export interface SoakWindow {
   /** Seconds since the first send, at the end of the window. */
@@ -83,6 +83,7 @@ export async function runSoakBench({ quick = false } = {}): Promise<SoakBenchRes
       count: total,
       busName,
       tenants: ['acme', 'globex', 'initech'].map((id) => ({ id, weight: 1 / 3 })),
+      tasks: await loadTaskSamples(servedTasks(runtime.model.functions)),
       poisonShare: 0,
       rejected: 0,
     }).map((s) => ({ ...s.entry, Resources: undefined }) as PutEventsRequestEntry);

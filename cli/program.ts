@@ -352,17 +352,18 @@ Examples:
     .option('--query <sql>', 'SQL selecting requests: must return payload and envelope_id (see below)')
     .option('--named <name>', 'a named query (inferbus query --list) instead of --query')
     .option('--param <k=v>', 'execution parameter (repeatable), as for inferbus query', collect, [])
+    .option('--task <id>', 'a task to replay (repeatable; default: every task of the stage)', collect, [])
     .option(
       '--manifest <file>',
-      'candidate manifest.json (model files relative to it), compared with models/manifest.json',
+      'candidate manifest.json of one task (model files beside it), compared with models/<task>/manifest.json',
     )
     .option(
       '--threshold <x>',
-      'cascade threshold (0.5-1) of the candidate, or of the current manifest without --manifest',
+      "cascade threshold of every tier but the last, in [1/K, 1] for the task's K labels: the candidate's, or the current manifest's without --manifest",
       threshold,
     )
     .option('--limit <n>', 'replay at most N requests', positive)
-    .option('--batch-size <n>', 'texts per scoreBatch call', positive, 64)
+    .option('--batch-size <n>', 'inputs per model call', positive, 64)
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
     .option('--tier1-memory <mib>', 'tier-1 Lambda memory for the cost (default: from cdk.out)', positive)
     .option('--tier2-memory <mib>', 'tier-2 Lambda memory for the cost (default: from cdk.out)', positive)
@@ -371,15 +372,18 @@ Examples:
     .option('--workgroup <name>', 'Athena workgroup (default: inferbus-<stage>)')
     .addHelpText(
       'after',
-      `\nThe query must return the columns payload (the request's JSON: text, or a claim check read from the
-claims bucket when S3 can be reached, else skipped) and envelope_id; optionally served_label (or label),
-served_tier (or tier) and expected_label. Without --query/--named: the day's InferenceRequested rows
-joined with their final InferenceCompleted result (--param day=yyyy-MM-dd, default today UTC).
-The current manifest runs at the stage's served threshold; a candidate at its own (or --threshold).
+      `\nThe query must return the columns payload (the request's JSON: text, features, or a claim check read
+from the claims bucket when S3 can be reached, else skipped) and envelope_id; optionally task (a row
+without one is the stage's first task's), served_label (or label), served_tier (or tier) and
+expected_label. Without --query/--named: the day's InferenceRequested rows joined with their final
+InferenceCompleted result (--param day=yyyy-MM-dd, default today UTC). Each task replays through its
+tiers: the current manifest (models/<task>/manifest.json) at the stage's served thresholds; a candidate
+at its own (or --threshold). Figures are per task.
 Cost: per-event compute measured here x Lambda arm64 GB-second list price (functions/core/pricing.ts).
 
 Examples:
   inferbus replay --local
+  inferbus replay --local --task sensor
   inferbus replay --param day=2026-11-28 --manifest ../candidate/manifest.json --threshold 0.95
   inferbus replay --query "SELECT envelope_id, payload, expected_label FROM events WHERE dt = ? AND detail_type = 'InferenceRequested'" --param 2026-11-28`,
     )
@@ -387,34 +391,43 @@ Examples:
 
   program
     .command('cost')
-    .description('Dollars per million requests for a stage: the cascade against sending everything to tier 2')
+    .description(
+      'Dollars per million requests for a stage, per task and in all: the cascade against sending everything to the last tier',
+    )
     .option('--stage <name>', 'stage whose synthesized template to price', 'dev')
+    .option('--task <id>', 'a task to price (repeatable; default: every task of the stage)', collect, [])
     .option(
       '--requests-per-second <n>',
-      'steady request rate provisioned concurrency is spread over',
+      "the stage's steady request rate, spread evenly over its tasks (provisioned concurrency is priced over it)",
       positive,
       20,
     )
     .option(
       '--escalation-rate <x>',
-      'share escalated to tier 2, 0..1 (default: measured at the stage threshold)',
+      "share escalated to tier 2, 0..1, for every task priced (default: each task's, measured at the stage threshold)",
       rate,
     )
     .option('--format <format>', 'table or json', 'table')
-    .addHelpText('after', '\nExample:\n  inferbus cost --stage prod --requests-per-second 500')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  inferbus cost --stage prod --requests-per-second 500\n  inferbus cost --task sensor --format json',
+    )
     .action(async (options: CostOptions) => setExitCode(await costCommand(options, io)));
 
   const events = program.command('events').description('Sample events');
   events
     .command('sample')
-    .description('NDJSON envelopes from the held-out test split (like sam local generate-event)')
+    .description(
+      "NDJSON envelopes from each task's held-out test split, tasks in turn (like sam local generate-event)",
+    )
     .option('--tenant <id>', 'one tenant (default: acme, globex and initech in turn)')
+    .option('--task <id>', 'a task to sample (repeatable; default: every task of the dev stage)', collect, [])
     .option('--count <n>', 'how many', positive, 10)
     .option('--entries', 'print raw PutEvents entries instead of envelopes')
     .option('--bus <name>', 'EventBusName of --entries', 'inferbus-dev')
     .option(
       '--seed <n>',
-      'another draw with the same ham/spam mix (messages are stratified by label)',
+      "another draw with the same label mix (each task's examples are stratified by label)",
       seed,
       1,
     )
@@ -423,8 +436,14 @@ Examples:
       '\nExample:\n  inferbus events sample --tenant acme --count 100 | inferbus put-events --local -',
     )
     .action(
-      async (options: { tenant?: string; count: number; entries?: boolean; bus: string; seed: number }) =>
-        setExitCode(await eventsSampleCommand(options, io)),
+      async (options: {
+        tenant?: string;
+        task: string[];
+        count: number;
+        entries?: boolean;
+        bus: string;
+        seed: number;
+      }) => setExitCode(await eventsSampleCommand(options, io)),
     );
 
   addModelsCommand(program, io, setExitCode);
@@ -455,8 +474,9 @@ function positive(value: string): number {
 
 function threshold(value: string): number {
   const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed < 0.5 || parsed > 1)
-    throw new InvalidArgumentError('expected a number from 0.5 to 1');
+  // The lower bound is 1/K for a task of K labels: checked once the task is known.
+  if (!Number.isFinite(parsed) || parsed <= 0 || parsed > 1)
+    throw new InvalidArgumentError('expected a number in (0, 1]: at least 1/K for a task of K labels');
   return parsed;
 }
 

@@ -9,13 +9,17 @@ export const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** How one inference tier of a stage is deployed, as its synthesized template says. */
 export interface DeployedTier {
+  /** INFERBUS_TASK: the task this tier serves. */
+  readonly task: string;
   readonly tier: number;
   readonly memoryMiB: number;
   readonly architecture: LambdaArchitecture;
-  /** A number when the stage overrides the manifest's threshold (CASCADE_THRESHOLD). */
+  /** A number when the stage overrides the manifest's threshold (CASCADE_THRESHOLD); absent for `manifest`. */
   readonly threshold?: number;
-  /** MODEL_NAME when the stage serves another manifest entry than tier<N>. */
+  /** MODEL_NAME: the manifest entry this tier runs. */
   readonly modelName?: string;
+  /** INFERBUS_LAST_TIER: whether this tier always answers. */
+  readonly lastTier: boolean;
   /** Largest SQS event source batch size feeding this tier's function. */
   readonly batchSize: number;
   /** Provisioned concurrency of the `live` alias (0 when off). */
@@ -24,7 +28,11 @@ export interface DeployedTier {
 
 export interface StageDeployment {
   readonly templatePath: string;
-  readonly tiers: ReadonlyMap<number, DeployedTier>;
+  /**
+   * Per task (INFERBUS_TASK), in template order (the stage config's order, so the first is the task
+   * of requests that name none), its tiers by 1-based position.
+   */
+  readonly tasks: ReadonlyMap<string, ReadonlyMap<number, DeployedTier>>;
   /** Firehose buffering interval of the archive, seconds. */
   readonly archiveBufferingIntervalSeconds?: number;
   /** Tenants whose InferenceRequested events a rule routes (`tenantRequestPattern`), sorted. */
@@ -32,7 +40,7 @@ export interface StageDeployment {
 }
 
 /**
- * Reads the tiers' memory, architecture, threshold and model from the synthesized CloudFormation
+ * Reads each task's tiers' memory, architecture, threshold and model from the synthesized CloudFormation
  * template of the stage (`cdk.out/inferbus-<stage>.template.json`, in the current folder or the
  * project's), the same file `cdk deploy` deploys. Undefined when there is none.
  */
@@ -51,7 +59,7 @@ export function readStageDeployment(stackName: string, cdkOut?: string): StageDe
   const resources = Object.entries(template.Resources ?? {});
   const refersTo = (value: unknown, logicalId: string) =>
     JSON.stringify(value ?? null).includes(`"${logicalId}"`);
-  const tiers = new Map<number, DeployedTier>();
+  const tasks = new Map<string, Map<number, DeployedTier>>();
   for (const [logicalId, resource] of resources) {
     if (resource.Type !== 'AWS::Lambda::Function') continue;
     const p = resource.Properties ?? {};
@@ -60,7 +68,9 @@ export function readStageDeployment(stackName: string, cdkOut?: string): StageDe
       unknown
     >;
     const tier = Number(vars.INFERBUS_TIER);
-    if (!Number.isInteger(tier) || tier < 1) continue;
+    const task = vars.INFERBUS_TASK;
+    // A function without INFERBUS_TASK is no inference tier of this build (or a template from before tasks).
+    if (!Number.isInteger(tier) || tier < 1 || typeof task !== 'string') continue;
     const threshold = Number(vars.CASCADE_THRESHOLD);
     // Aliases point at a version of this function; mappings point at the alias.
     const aliases = resources.filter(
@@ -83,8 +93,12 @@ export function readStageDeployment(stackName: string, cdkOut?: string): StageDe
         )?.ProvisionedConcurrentExecutions ?? 0,
       ),
     );
+    const tiers = tasks.get(task) ?? new Map<number, DeployedTier>();
+    tasks.set(task, tiers);
     tiers.set(tier, {
+      task,
       tier,
+      lastTier: vars.INFERBUS_LAST_TIER === 'true',
       memoryMiB: typeof p.MemorySize === 'number' ? p.MemorySize : 128,
       architecture: (p.Architectures as string[] | undefined)?.[0] === 'arm64' ? 'arm64' : 'x86_64',
       ...(Number.isFinite(threshold) ? { threshold } : {}),
@@ -101,7 +115,7 @@ export function readStageDeployment(stackName: string, cdkOut?: string): StageDe
   )?.BufferingHints?.IntervalInSeconds;
   return {
     templatePath,
-    tiers,
+    tasks,
     routedTenants: routedTenants(resources.map(([, r]) => r)),
     ...(buffering !== undefined ? { archiveBufferingIntervalSeconds: buffering } : {}),
   };

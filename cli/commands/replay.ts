@@ -1,17 +1,17 @@
-import { readFile } from 'node:fs/promises';
 import { arch } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
+import * as z from 'zod/mini';
 import { ARCHIVE_TABLE_NAME } from '../../functions/core/archive/columns';
 import type { NamedQueryDefinition } from '../../functions/core/archive/named-queries';
-import { decide, inferenceRequestSchema, type Label } from '../../functions/core/inference';
-import { type CascadeEntry, type Manifest, manifestSchema } from '../../functions/core/manifest';
+import { claimCheckSchema } from '../../functions/core/inference';
 import {
-  type CascadeComputeCost,
-  cascadeComputePerMillion,
+  cpuShare,
   describeLambdaPrice,
   type LambdaArchitecture,
+  lambdaDurationUsd,
 } from '../../functions/core/pricing';
-import { loadModel, type ModelScorer } from '../../functions/inference/model';
+import type { TaskInput } from '../../functions/core/task/inputs';
+import type { ModelScorer } from '../../functions/inference/model';
 import { classifyError } from '../../functions/producer/errors';
 import { QueryFailedError, runQuery, sqlLiteral } from '../../functions/shared/athena-query';
 import { S3ClaimResolver } from '../../functions/shared/claims';
@@ -19,7 +19,18 @@ import type { AwsContext } from '../context';
 import { parseDay } from '../dates';
 import { CliError, ExitCode } from '../errors';
 import type { CliIO } from '../io';
-import { PACKAGE_ROOT, readStageDeployment, type StageDeployment } from '../stage-template';
+import { readStageDeployment, type StageDeployment } from '../stage-template';
+import { runTaskCascade } from '../task-cascade';
+import {
+  availableTasks,
+  type CascadePlan,
+  chooseTasks,
+  deployedTiers,
+  loadPlanScorers,
+  manifestPathOf,
+  planCascade,
+  readManifestFile,
+} from '../task-plan';
 import {
   describeSpread,
   TIMED_RUNS,
@@ -34,6 +45,8 @@ export interface ReplayOptions {
   readonly query?: string;
   readonly named?: string;
   readonly param: string[];
+  /** Tasks to replay (repeatable); default: every task of the stage. */
+  readonly task: string[];
   readonly manifest?: string;
   readonly threshold?: number;
   readonly limit?: number;
@@ -46,13 +59,10 @@ export interface ReplayOptions {
   readonly workgroup?: string;
 }
 
-/** The manifest the stage serves: the project's `models/manifest.json`. */
-export const CURRENT_MANIFEST = join(PACKAGE_ROOT, 'models', 'manifest.json');
-
 /**
- * The default selection: one day's requests (`--param day=yyyy-MM-dd`, default today, UTC) with the
- * final result that was served for each (the highest tier's InferenceCompleted), de-duplicated by
- * envelope id. Both `?` are the day: results are searched from that day on.
+ * The default selection: one day's requests (`--param day=yyyy-MM-dd`, default today, UTC) with their
+ * task and the final result that was served for each (the highest tier's InferenceCompleted),
+ * de-duplicated by envelope id. Both `?` are the day: results are searched from that day on.
  */
 export const DEFAULT_REPLAY_QUERY: NamedQueryDefinition = {
   name: 'replay-default',
@@ -62,7 +72,7 @@ export const DEFAULT_REPLAY_QUERY: NamedQueryDefinition = {
     { name: 'day', description: 'the same day: results are read from that day on' },
   ],
   sql: `WITH requests AS (
-  SELECT envelope_id, max(payload) AS payload, max(expected_label) AS expected_label
+  SELECT envelope_id, max(task) AS task, max(payload) AS payload, max(expected_label) AS expected_label
   FROM ${ARCHIVE_TABLE_NAME}
   WHERE dt = ? AND detail_type = 'InferenceRequested'
   GROUP BY envelope_id
@@ -72,7 +82,7 @@ export const DEFAULT_REPLAY_QUERY: NamedQueryDefinition = {
   WHERE dt >= ? AND detail_type = 'InferenceCompleted'
   GROUP BY source_event_id
 )
-SELECT q.envelope_id, q.payload, q.expected_label, r.served_label, r.served_tier
+SELECT q.envelope_id, q.task, q.payload, q.expected_label, r.served_label, r.served_tier
 FROM requests q LEFT JOIN results r ON r.source_event_id = q.envelope_id
 ORDER BY q.envelope_id`,
 };
@@ -80,39 +90,81 @@ ORDER BY q.envelope_id`,
 /** A request ready to replay. */
 interface Item {
   readonly id: string;
-  readonly text: string;
+  readonly task: string;
+  readonly input: TaskInput;
   readonly servedLabel?: string;
   readonly servedTier?: number;
   readonly expectedLabel?: string;
 }
 
-interface Outcome {
-  readonly label: Label;
-  readonly tier: number;
-}
+/** What replay reads of an archived request's payload: the input, and the label the producer knew. */
+const replayPayloadSchema = z
+  .object({
+    text: z.optional(z.string()),
+    claim: z.optional(claimCheckSchema),
+    features: z.optional(z.array(z.number())),
+    expectedLabel: z.optional(z.string()),
+  })
+  .check(
+    z.refine((p) => [p.text, p.claim, p.features].filter((v) => v !== undefined).length === 1, {
+      message: 'payload needs exactly one of "text", "claim" or "features"',
+    }),
+  );
 
 export interface ReplayRun {
   readonly role: 'current' | 'candidate';
+  readonly task: string;
   readonly manifest: string;
-  readonly models: { readonly tier1: string; readonly tier2: string };
-  readonly threshold: number;
+  /** Model names, tier 1 first. */
+  readonly models: readonly string[];
+  /** One per tier but the last. */
+  readonly thresholds: readonly number[];
   readonly thresholdFrom: string;
   readonly events: number;
+  /** Events an encoder refused (the service dead-letters them): no answer. */
+  readonly rejected: number;
+  /** Events tier 1 escalated (reached tier 2). */
   readonly escalations: number;
   readonly escalationRate: number;
+  /** Events that reached each tier (tier 1: all). */
+  readonly reachedByTier: readonly number[];
   readonly agreement: { readonly same: number; readonly compared: number; readonly rate: number | null };
   readonly tierAgreement: { readonly same: number; readonly compared: number; readonly rate: number | null };
   readonly accuracy: { readonly correct: number; readonly labelled: number; readonly rate: number | null };
-  readonly tier1MsPerEvent: number;
-  readonly tier2MsPerEvent: number;
-  /** What tier 2 was timed on: the escalated events, topped up with other replayed events to 256. */
-  readonly tier2Timing: 'escalated events' | 'escalated events and a sample' | 'sample';
-  /** ms per event of each model over the timed runs; the medians are tier1MsPerEvent/tier2MsPerEvent. */
-  readonly timing: { readonly tier1: TimingSpread; readonly tier2: TimingSpread };
-  readonly costPerMillionUsd: CascadeComputeCost;
+  /** Median ms per event of each tier's model, tier 1 first. */
+  readonly msPerEvent: readonly number[];
+  /**
+   * What each tier was timed on: the events that reached it, topped up with other replayed events
+   * (its time is needed for the cost even when few or none escalated).
+   */
+  readonly tierTiming: readonly (
+    | 'all replayed events'
+    | 'escalated events'
+    | 'escalated events and a sample'
+    | 'sample'
+  )[];
+  /** ms per event of each tier's model over the timed runs. */
+  readonly timing: readonly TimingSpread[];
+  readonly costPerMillionUsd: {
+    readonly totalUsd: number;
+    /** Per tier: its duration cost times the share of events that reach it. */
+    readonly byTierUsd: readonly number[];
+    /** Every event answered by the last tier alone. */
+    readonly allLastTierUsd: number;
+  };
 }
 
-type Scorers = { tier1: ModelScorer; tier2: ModelScorer };
+export interface ReplayTaskReport {
+  readonly task: string;
+  readonly replayed: number;
+  readonly runs: readonly ReplayRun[];
+  /** Labels that differ between current and candidate (with --manifest). */
+  readonly changedLabels?: number;
+}
+
+interface Plan extends CascadePlan {
+  readonly role: 'current' | 'candidate';
+}
 
 export async function replayCommand(options: ReplayOptions, ctx: AwsContext, io: CliIO): Promise<ExitCode> {
   // 1. Everything that can be checked on this machine, before any AWS call.
@@ -133,23 +185,54 @@ export async function replayCommand(options: ReplayOptions, ctx: AwsContext, io:
     );
   }
   const deployment = readStageDeployment(ctx.names.stackName, options.cdkOut);
-  const current = await readManifest(CURRENT_MANIFEST);
-  const candidate = options.manifest ? await readManifest(resolve(options.manifest)) : undefined;
-  const plans = [
-    plan('current', CURRENT_MANIFEST, current, deployment, candidate ? undefined : options.threshold),
-    ...(candidate
-      ? [plan('candidate', resolve(options.manifest as string), candidate, deployment, options.threshold)]
-      : []),
-  ];
-  // Load (and sha256-verify) every model before querying: a bad candidate fails in a second.
-  const scorers = await Promise.all(
-    plans.map(async (p) => ({
-      tier1: await load(p.path, p.manifest, p.cascade.tier1),
-      tier2: await load(p.path, p.manifest, p.cascade.tier2),
-    })),
+  const candidatePath = options.manifest ? resolve(options.manifest) : undefined;
+  const candidate = candidatePath ? await readManifestFile(candidatePath) : undefined;
+  const available = availableTasks(deployment);
+  // A candidate replays its own task unless --task says otherwise.
+  const tasks = chooseTasks(
+    options.task.length > 0 ? options.task : candidate ? [candidate.task.id] : [],
+    available.tasks,
+    available.from,
   );
-
+  if (candidate && !tasks.includes(candidate.task.id)) {
+    throw new CliError(
+      `--manifest ${candidatePath} is a manifest of task ${candidate.task.id}; --task ${tasks.join(', ')} does not include it`,
+      ExitCode.Usage,
+    );
+  }
+  /** The task of archived requests that name none: the stage's first. */
+  const firstTask = deployment ? [...deployment.tasks.keys()][0] : undefined;
+  const plans = new Map<string, Plan[]>();
+  for (const task of tasks) {
+    const currentPath = manifestPathOf(task);
+    const current = await readManifestFile(currentPath);
+    const candidateHere = candidate?.task.id === task ? candidate : undefined;
+    plans.set(task, [
+      {
+        role: 'current',
+        ...planCascade(currentPath, current, deployment, {
+          override: candidateHere ? undefined : options.threshold,
+          useStageThresholds: true,
+        }),
+      },
+      ...(candidateHere && candidatePath
+        ? [
+            {
+              role: 'candidate' as const,
+              ...planCascade(candidatePath, candidateHere, deployment, {
+                override: options.threshold,
+                useStageThresholds: false,
+              }),
+            },
+          ]
+        : []),
+    ]);
+  }
+  // Load (and sha256-verify) every model before querying: a bad candidate fails in a second.
+  const scorers = new Map<Plan, ModelScorer[]>();
   try {
+    for (const plan of [...plans.values()].flat()) scorers.set(plan, await loadPlanScorers(plan));
+
     // 2. The archived requests.
     await ctx.preflight();
     const workGroup = options.workgroup ?? ctx.names.workGroupName;
@@ -169,7 +252,7 @@ export async function replayCommand(options: ReplayOptions, ctx: AwsContext, io:
       throw new CliError(
         `the query must return the columns payload and envelope_id (of InferenceRequested rows); it returned ` +
           `${result.columns.join(', ') || 'no columns'}, missing ${missing.join(' and ')}. ` +
-          'Optional columns: served_label (or label), served_tier (or tier), expected_label. Run without --query for the default',
+          'Optional columns: task, served_label (or label), served_tier (or tier), expected_label. Run without --query for the default',
         ExitCode.Usage,
       );
     }
@@ -182,48 +265,67 @@ export async function replayCommand(options: ReplayOptions, ctx: AwsContext, io:
       );
     }
 
-    // 3. Texts: inline, or from the claims bucket when it can be reached.
-    const { items, skipped } = await prepare(rows, ctx);
+    // 3. Inputs: inline, or from the claims bucket when it can be reached.
+    const { items, skipped } = await prepare(rows, ctx, new Set(tasks), firstTask);
     if (items.length === 0) {
       throw new CliError(
-        `none of the ${rows.length} row(s) could be replayed: ${describeSkipped(skipped)}`,
+        `none of the ${rows.length} row(s) could be replayed for task(s) ${tasks.join(', ')}: ${describeSkipped(skipped)}`,
         ExitCode.Failed,
       );
     }
 
-    // 4. Replay on this machine, one scoreBatch per batch, through each manifest; then time every
-    // model in alternating rounds, so current and candidate see the same machine.
-    const decisions: Decided[] = [];
-    for (const [i, p] of plans.entries())
-      decisions.push(await decideAll(p, scorers[i] as Scorers, items, options.batchSize));
-    const subjects = decisions.map((d, i) =>
-      timingSubjects(scorers[i] as Scorers, items, d.escalated, options.batchSize),
-    );
-    const spreads = await timeRounds(subjects.flatMap((s) => [s.tier1, s.tier2]));
-    const runs = plans.map((p, i) =>
-      summarizeRun(
-        p,
-        items,
-        decisions[i] as Decided,
-        { tier1: spreads[2 * i] as TimingSpread, tier2: spreads[2 * i + 1] as TimingSpread },
-        (subjects[i] as { tier2Timing: ReplayRun['tier2Timing'] }).tier2Timing,
-        deployment,
-        options,
-      ),
-    );
-    const outcomes = decisions.map((d) => d.decided);
-    const changed =
-      outcomes.length === 2
-        ? (outcomes[0] as Outcome[]).filter((o, i) => o.label !== (outcomes[1] as Outcome[])[i]?.label).length
-        : undefined;
-    const t1 = tierMemory(1, deployment, options.tier1Memory);
-    const t2 = tierMemory(2, deployment, options.tier2Memory);
-    const architecture: LambdaArchitecture = deployment?.tiers.get(1)?.architecture ?? 'arm64';
+    // 4. Replay on this machine through each plan's tiers, untimed; then time every model in
+    // alternating rounds, so current and candidate (and the tasks) see the same machine.
+    const work: { plan: Plan; items: Item[]; decided: Decided; subjects: TierSubject[] }[] = [];
+    for (const [task, taskPlans] of plans) {
+      const taskItems = items.filter((i) => i.task === task);
+      if (taskItems.length === 0) continue;
+      for (const plan of taskPlans) {
+        const tierScorers = scorers.get(plan) as ModelScorer[];
+        const outcome = await runTaskCascade(
+          tierScorers,
+          plan.thresholds,
+          taskItems.map((i) => i.input),
+          options.batchSize,
+        );
+        work.push({
+          plan,
+          items: taskItems,
+          decided: outcome,
+          subjects: timingSubjects(tierScorers, taskItems, outcome.reached, options.batchSize),
+        });
+      }
+    }
+    const spreads = await timeRounds(work.flatMap((w) => w.subjects.map((s) => s.timed)));
+    let at = 0;
+    const reports: ReplayTaskReport[] = [];
+    for (const task of tasks) {
+      const runs = work
+        .filter((w) => w.plan.task === task)
+        .map((w) => {
+          const timing = w.subjects.map(() => spreads[at++] as TimingSpread);
+          return summarizeRun(w.plan, w.items, w.decided, timing, w.subjects, deployment, options);
+        });
+      if (runs.length === 0) continue;
+      const answers = work.filter((w) => w.plan.task === task).map((w) => w.decided.answers);
+      const changedLabels =
+        answers.length === 2
+          ? (answers[0] ?? []).filter((a, i) => a?.label !== answers[1]?.[i]?.label).length
+          : undefined;
+      reports.push({
+        task,
+        replayed: runs[0]?.events ?? 0,
+        runs,
+        ...(changedLabels !== undefined ? { changedLabels } : {}),
+      });
+    }
+    const architecture: LambdaArchitecture =
+      [...(deployment?.tasks.values() ?? [])][0]?.get(1)?.architecture ?? 'arm64';
     const pricing = {
       price: describeLambdaPrice(architecture),
-      tier1MemoryMiB: t1.memoryMiB,
-      tier2MemoryMiB: t2.memoryMiB,
-      memoryFrom: t1.from === t2.from ? t1.from : `${t1.from} / ${t2.from}`,
+      memoryMiB: Object.fromEntries(
+        reports.map((r) => [r.task, memoryOf(r.task, r.runs[0]?.models.length ?? 2, deployment, options)]),
+      ),
       measuredOn: `this machine (${arch()}, 1 intra-op thread; median of ${TIMED_RUNS} timed runs after ${WARMUP_RUNS} warm-up), scaled by the CPU share of each memory size; duration only, no request charges`,
     };
 
@@ -234,8 +336,7 @@ export async function replayCommand(options: ReplayOptions, ctx: AwsContext, io:
           rows: rows.length,
           replayed: items.length,
           skipped,
-          runs,
-          ...(changed !== undefined ? { changedLabels: changed } : {}),
+          tasks: reports,
           pricing,
           wroteToAws: false,
         }),
@@ -245,20 +346,25 @@ export async function replayCommand(options: ReplayOptions, ctx: AwsContext, io:
         `replay: ${items.length} of ${rows.length} archived request(s) replayed on this machine` +
           `${skippedTotal(skipped) > 0 ? `; skipped ${describeSkipped(skipped)}` : ''} (query ${result.queryExecutionId})`,
       );
+      for (const report of reports) {
+        io.out('');
+        io.out(`task ${report.task}: ${report.replayed} request(s)`);
+        for (const line of sideBySide(report.runs)) io.out(`  ${line}`);
+        if (report.changedLabels !== undefined)
+          io.out(
+            `  labels that change from current to candidate: ${report.changedLabels} of ${report.replayed}`,
+          );
+        const memory = pricing.memoryMiB[report.task];
+        if (memory)
+          io.out(`  memory per tier: ${memory.memoryMiB.map((m) => `${m} MB`).join(', ')} (${memory.from})`);
+      }
       io.out('');
-      for (const line of sideBySide(runs)) io.out(line);
-      if (changed !== undefined)
-        io.out(`\nlabels that change from current to candidate: ${changed} of ${items.length}`);
-      io.out('');
-      io.out(
-        `cost: ${pricing.price}; memory tier 1 ${t1.memoryMiB} MB, tier 2 ${t2.memoryMiB} MB (${pricing.memoryFrom}); ` +
-          `per-event compute measured on ${pricing.measuredOn}.`,
-      );
+      io.out(`cost: ${pricing.price}; per-event compute measured on ${pricing.measuredOn}.`);
       io.out('Nothing was written to AWS.');
     }
     return ExitCode.Ok;
   } finally {
-    for (const s of scorers) await Promise.all([s.tier1.release(), s.tier2.release()]);
+    for (const s of scorers.values()) await Promise.all(s.map((scorer) => scorer.release()));
   }
 }
 
@@ -276,96 +382,6 @@ function defaultQueryParameters(params: readonly string[]): string[] {
   return [sqlLiteral(day), sqlLiteral(day)];
 }
 
-async function readManifest(path: string): Promise<Manifest> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(path, 'utf8'));
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    throw new CliError(
-      code === 'ENOENT'
-        ? `manifest ${path} does not exist (--manifest takes a manifest.json; model files are read relative to it)`
-        : `cannot read manifest ${path}: ${(error as Error).message}`,
-      ExitCode.Usage,
-    );
-  }
-  const parsed = manifestSchema.safeParse(raw);
-  if (!parsed.success) {
-    const first = parsed.error.issues[0];
-    throw new CliError(
-      `manifest ${path} is invalid: ${first ? `${first.path.join('.') || '(root)'}: ${first.message}` : parsed.error.message}`,
-      ExitCode.Usage,
-    );
-  }
-  return parsed.data;
-}
-
-interface Plan {
-  readonly role: 'current' | 'candidate';
-  readonly path: string;
-  readonly manifest: Manifest;
-  readonly cascade: { readonly tier1: string; readonly tier2: string };
-  readonly threshold: number;
-  readonly thresholdFrom: string;
-}
-
-/**
- * Which models and threshold a manifest replays with: the cascade of the models the stage serves
- * (MODEL_NAME in the template, else tier1/tier2) or the manifest's first cascade. The current
- * manifest runs at the threshold the stage serves (its CASCADE_THRESHOLD override, else the
- * manifest's); a candidate at its own manifest's; `--threshold` overrides the one it applies to.
- */
-function plan(
-  role: Plan['role'],
-  path: string,
-  manifest: Manifest,
-  deployment: StageDeployment | undefined,
-  threshold: number | undefined,
-): Plan {
-  const served1 = deployment?.tiers.get(1)?.modelName ?? 'tier1';
-  const served2 = deployment?.tiers.get(2)?.modelName ?? 'tier2';
-  const cascade: CascadeEntry | undefined =
-    manifest.cascades.find((c) => c.tier1 === served1 && c.tier2 === served2) ??
-    manifest.cascades.find((c) => c.tier1 === served1) ??
-    manifest.cascades[0];
-  const names = cascade ? { tier1: cascade.tier1, tier2: cascade.tier2 } : { tier1: served1, tier2: served2 };
-  for (const name of [names.tier1, names.tier2]) {
-    if (!manifest.models.some((m) => m.name === name)) {
-      throw new CliError(
-        `manifest ${path} has no model ${name} (it has ${manifest.models.map((m) => m.name).join(', ')})`,
-        ExitCode.Usage,
-      );
-    }
-  }
-  const stageThreshold = role === 'current' ? deployment?.tiers.get(1)?.threshold : undefined;
-  const chosen =
-    threshold !== undefined
-      ? { value: threshold, from: '--threshold' }
-      : stageThreshold !== undefined
-        ? {
-            value: stageThreshold,
-            from: `stage CASCADE_THRESHOLD, ${shown(deployment?.templatePath ?? 'template')}`,
-          }
-        : cascade
-          ? { value: cascade.threshold, from: 'manifest cascade' }
-          : undefined;
-  if (!chosen) {
-    throw new CliError(`manifest ${path} has no cascade and no --threshold was given`, ExitCode.Usage);
-  }
-  return { role, path, manifest, cascade: names, threshold: chosen.value, thresholdFrom: chosen.from };
-}
-
-async function load(manifestPath: string, manifest: Manifest, name: string): Promise<ModelScorer> {
-  try {
-    return await loadModel({ modelsDir: dirname(manifestPath), name, manifest, intraOpNumThreads: 1 });
-  } catch (error) {
-    throw new CliError(
-      `cannot load model ${name} of ${manifestPath}: ${(error as Error).message}`,
-      ExitCode.Usage,
-    );
-  }
-}
-
 type Skipped = Record<string, number>;
 const skippedTotal = (s: Skipped) => Object.values(s).reduce((a, b) => a + b, 0);
 const describeSkipped = (s: Skipped) =>
@@ -376,6 +392,8 @@ const describeSkipped = (s: Skipped) =>
 async function prepare(
   rows: readonly Record<string, string | null>[],
   ctx: AwsContext,
+  tasks: ReadonlySet<string>,
+  firstTask: string | undefined,
 ): Promise<{ items: Item[]; skipped: Skipped }> {
   const skipped: Skipped = {};
   const skip = (why: string) => {
@@ -394,7 +412,17 @@ async function prepare(
       continue;
     }
     seen.add(id);
-    // The archive keeps a request's payload only when it has text or a claim (archive/rules.ts).
+    // A request that names no task belongs to the stage's first task.
+    const task = row.task ?? firstTask;
+    if (task === undefined) {
+      skip('row(s) without a task (no synthesized stage template says which task is first)');
+      continue;
+    }
+    if (!tasks.has(task)) {
+      skip('row(s) of other tasks');
+      continue;
+    }
+    // The archive keeps a request's payload only when it has text, a claim or features (archive/rules.ts).
     if (row.payload === null || row.payload === undefined) {
       skip('row(s) whose payload is not an inference request');
       continue;
@@ -406,27 +434,29 @@ async function prepare(
       skip('row(s) whose payload is not JSON');
       continue;
     }
-    const request = inferenceRequestSchema.safeParse(payload);
+    const request = replayPayloadSchema.safeParse(payload);
     if (!request.success) {
       skip('row(s) whose payload is not an inference request');
       continue;
     }
     const served = {
+      id,
+      task,
       servedLabel: row.served_label ?? row.label ?? undefined,
       servedTier: (row.served_tier ?? row.tier) ? Number(row.served_tier ?? row.tier) : undefined,
       expectedLabel: row.expected_label ?? request.data.expectedLabel ?? undefined,
     };
-    if (request.data.text !== undefined) {
-      items.push({ id, text: request.data.text, ...served });
+    const { text, features, claim } = request.data;
+    if (text !== undefined || features !== undefined) {
+      items.push({ ...served, input: text !== undefined ? { text } : { features: features as number[] } });
       continue;
     }
-    const claim = request.data.claim;
     const index = items.push(undefined) - 1;
     pending.push(
       (async () => {
         if (s3Unreachable || !claim) return skip('claim check(s) whose text could not be read from S3');
         try {
-          items[index] = { id, text: await claims.resolve(claim), ...served };
+          items[index] = { ...served, input: { text: await claims.resolve(claim) } };
         } catch (error) {
           if (classifyError(error) === 'unreachable') s3Unreachable = true;
           skip('claim check(s) whose text could not be read from S3');
@@ -442,80 +472,59 @@ async function prepare(
 /** At most this many events per timing run of each model: enough for a stable per-event median. */
 const TIMING_EVENTS = 256;
 
-interface Decided {
-  readonly decided: Outcome[];
-  readonly escalated: number[];
-}
+type Decided = Awaited<ReturnType<typeof runTaskCascade>>;
 
-/** Every item through tier 1, the unsure ones through tier 2: one scoreBatch per batch, untimed. */
-async function decideAll(
-  p: Plan,
-  scorers: { tier1: ModelScorer; tier2: ModelScorer },
-  items: readonly Item[],
-  batchSize: number,
-): Promise<Decided> {
-  const decided: Outcome[] = new Array(items.length);
-  const escalated: number[] = [];
-  for (let start = 0; start < items.length; start += batchSize) {
-    const batch = items.slice(start, start + batchSize);
-    const scores = await scorers.tier1.scoreBatch(batch.map((i) => i.text));
-    batch.forEach((_, j) => {
-      const d = decide(scores[j] as number, p.threshold, false);
-      if (d.escalate) escalated.push(start + j);
-      else decided[start + j] = { label: d.label, tier: 1 };
-    });
-  }
-  for (let start = 0; start < escalated.length; start += batchSize) {
-    const indexes = escalated.slice(start, start + batchSize);
-    const scores = await scorers.tier2.scoreBatch(indexes.map((i) => (items[i] as Item).text));
-    indexes.forEach((index, j) => {
-      decided[index] = { label: decide(scores[j] as number, p.threshold, true).label, tier: 2 };
-    });
-  }
-  return { decided, escalated };
+interface TierSubject {
+  readonly timed: Timed;
+  readonly on: ReplayRun['tierTiming'][number];
 }
 
 /**
- * What each model is timed on: tier 1 on the replayed events; tier 2 on the ones it escalated,
- * topped up with other replayed events to as many as tier 1 runs (its time is needed for the
- * cost even when few or none escalated, and a run of 5 events times batch overhead, not tier 2).
+ * What each tier is timed on: tier 1 on the replayed events; a later tier on the ones that reached
+ * it, topped up with other replayed events to as many as tier 1 runs (its time is needed for the
+ * cost even when few or none escalated, and a run of 5 events times batch overhead, not the model).
  */
 function timingSubjects(
-  scorers: { tier1: ModelScorer; tier2: ModelScorer },
+  scorers: readonly ModelScorer[],
   items: readonly Item[],
-  escalated: readonly number[],
+  reached: readonly (readonly number[])[],
   batchSize: number,
-): { tier1: Timed; tier2: Timed; tier2Timing: ReplayRun['tier2Timing'] } {
+): TierSubject[] {
   const size = Math.min(TIMING_EVENTS, items.length);
-  const texts = items.slice(0, size).map((i) => i.text);
-  const escalatedSet = new Set(escalated.slice(0, size));
-  const topUp = items.flatMap((item, i) => (escalatedSet.has(i) ? [] : [item.text]));
-  const tier2Texts = [
-    ...[...escalatedSet].map((i) => (items[i] as Item).text),
-    ...topUp.slice(0, size - escalatedSet.size),
-  ];
-  const runOf = (scorer: ModelScorer, run: readonly string[]) => async () => {
-    for (let start = 0; start < run.length; start += batchSize)
-      await scorer.scoreBatch(run.slice(start, start + batchSize));
-  };
-  return {
-    tier1: { run: runOf(scorers.tier1, texts), events: texts.length },
-    tier2: { run: runOf(scorers.tier2, tier2Texts), events: tier2Texts.length },
-    tier2Timing:
-      escalatedSet.size === 0
-        ? 'sample'
-        : escalatedSet.size < size
-          ? 'escalated events and a sample'
-          : 'escalated events',
-  };
+  return scorers.map((scorer, t) => {
+    const reachedHere = new Set((reached[t] ?? []).slice(0, size));
+    const inputs =
+      t === 0
+        ? items.slice(0, size).map((i) => i.input)
+        : [
+            ...[...reachedHere].map((i) => (items[i] as Item).input),
+            ...items
+              .filter((_, i) => !reachedHere.has(i))
+              .slice(0, size - reachedHere.size)
+              .map((i) => i.input),
+          ];
+    const run = async () => {
+      for (let start = 0; start < inputs.length; start += batchSize)
+        await scorer.score(inputs.slice(start, start + batchSize));
+    };
+    const on: TierSubject['on'] =
+      t === 0
+        ? 'all replayed events'
+        : reachedHere.size === 0
+          ? 'sample'
+          : reachedHere.size < size
+            ? 'escalated events and a sample'
+            : 'escalated events';
+    return { timed: { run, events: inputs.length }, on };
+  });
 }
 
 function summarizeRun(
-  p: Plan,
+  plan: Plan,
   items: readonly Item[],
-  { decided, escalated }: Decided,
-  timing: { tier1: TimingSpread; tier2: TimingSpread },
-  tier2Timing: ReplayRun['tier2Timing'],
+  { answers, rejected, reached }: Decided,
+  timing: readonly TimingSpread[],
+  subjects: readonly TierSubject[],
   deployment: StageDeployment | undefined,
   options: ReplayOptions,
 ): ReplayRun {
@@ -523,74 +532,99 @@ function summarizeRun(
   const tierAgreement = { same: 0, compared: 0 };
   const accuracy = { correct: 0, labelled: 0 };
   items.forEach((item, i) => {
-    const o = decided[i] as Outcome;
+    const answer = answers[i];
     if (item.servedLabel) {
       agreement.compared++;
-      if (item.servedLabel === o.label) agreement.same++;
+      if (item.servedLabel === answer?.label) agreement.same++;
     }
     if (item.servedTier !== undefined && Number.isFinite(item.servedTier)) {
       tierAgreement.compared++;
-      if (item.servedTier === o.tier) tierAgreement.same++;
+      if (item.servedTier === answer?.tier) tierAgreement.same++;
     }
     if (item.expectedLabel) {
       accuracy.labelled++;
-      if (item.expectedLabel === o.label) accuracy.correct++;
+      if (item.expectedLabel === answer?.label) accuracy.correct++;
     }
   });
   const rate = (a: number, b: number) => (b > 0 ? a / b : null);
-  const escalationRate = escalated.length / items.length;
-  // The cost is priced at the median run: one slow run (GC, a neighbour's burst) must not move it.
-  const costPerMillionUsd = cascadeComputePerMillion({
-    tier1MsPerEvent: timing.tier1.median,
-    tier2MsPerEvent: timing.tier2.median,
-    escalationRate,
-    tier1MemoryMiB: tierMemory(1, deployment, options.tier1Memory).memoryMiB,
-    tier2MemoryMiB: tierMemory(2, deployment, options.tier2Memory).memoryMiB,
-    architecture: deployment?.tiers.get(1)?.architecture ?? 'arm64',
+  const reachedByTier = reached.map((r) => r.length);
+  const escalations = reachedByTier[1] ?? 0;
+  const memory = memoryOf(plan.task, plan.models.length, deployment, options).memoryMiB;
+  const architecture = deployedTiers(deployment, plan.task)?.[0]?.architecture ?? 'arm64';
+  // Priced at the median run: one slow run (GC, a neighbour's burst) must not move it.
+  const usdPerEvent = timing.map((t, i) => {
+    const mem = memory[i] ?? 2048;
+    return lambdaDurationUsd(t.median / cpuShare(mem), mem, architecture);
   });
+  const million = 1_000_000;
+  const byTierUsd = usdPerEvent.map((usd, i) => usd * ((reachedByTier[i] ?? 0) / items.length) * million);
   return {
-    role: p.role,
-    manifest: p.path,
-    models: p.cascade,
-    threshold: p.threshold,
-    thresholdFrom: p.thresholdFrom,
+    role: plan.role,
+    task: plan.task,
+    manifest: plan.manifestPath,
+    models: plan.models,
+    thresholds: plan.thresholds,
+    thresholdFrom: plan.thresholdFrom,
     events: items.length,
-    escalations: escalated.length,
-    escalationRate,
+    rejected: rejected.size,
+    escalations,
+    escalationRate: escalations / items.length,
+    reachedByTier,
     agreement: { ...agreement, rate: rate(agreement.same, agreement.compared) },
     tierAgreement: { ...tierAgreement, rate: rate(tierAgreement.same, tierAgreement.compared) },
     accuracy: { ...accuracy, rate: rate(accuracy.correct, accuracy.labelled) },
-    tier1MsPerEvent: timing.tier1.median,
-    tier2MsPerEvent: timing.tier2.median,
-    tier2Timing,
+    msPerEvent: timing.map((t) => t.median),
+    tierTiming: subjects.map((s) => s.on),
     timing,
-    costPerMillionUsd,
+    costPerMillionUsd: {
+      totalUsd: byTierUsd.reduce((a, b) => a + b, 0),
+      byTierUsd,
+      allLastTierUsd: (usdPerEvent.at(-1) ?? 0) * million,
+    },
   };
 }
 
-/** Memory of a tier: the flag, the stage template, or the dev stage's defaults. */
-function tierMemory(
-  tier: 1 | 2,
+/** Memory of each tier of a task: the flags (tiers 1 and 2), the stage template, or assumed defaults. */
+function memoryOf(
+  task: string,
+  tiers: number,
   deployment: StageDeployment | undefined,
-  flag: number | undefined,
-): { memoryMiB: number; from: string } {
-  if (flag !== undefined) return { memoryMiB: flag, from: `--tier${tier}-memory` };
-  const deployed = deployment?.tiers.get(tier)?.memoryMiB;
-  if (deployed !== undefined) {
-    return { memoryMiB: deployed, from: shown(deployment?.templatePath ?? 'template') };
-  }
-  return { memoryMiB: tier === 1 ? 1024 : 2048, from: 'assumed; no synthesized template found (cdk synth)' };
+  options: ReplayOptions,
+): { memoryMiB: number[]; from: string } {
+  const deployed = deployedTiers(deployment, task);
+  const from = new Set<string>();
+  const memoryMiB = Array.from({ length: tiers }, (_, i) => {
+    const flag = i === 0 ? options.tier1Memory : i === 1 ? options.tier2Memory : undefined;
+    if (flag !== undefined) {
+      from.add(`--tier${i + 1}-memory`);
+      return flag;
+    }
+    const mem = deployed?.[i]?.memoryMiB;
+    if (mem !== undefined) {
+      from.add(shown(deployment?.templatePath ?? 'template'));
+      return mem;
+    }
+    from.add('assumed; no synthesized template found (cdk synth)');
+    return i === 0 ? 1024 : 2048;
+  });
+  return { memoryMiB, from: [...from].join(' / ') };
 }
 
 function sideBySide(runs: readonly ReplayRun[]): string[] {
   const pct = (r: number | null) => (r === null ? 'n/a' : `${(r * 100).toFixed(2)}%`);
   const usd = (v: number) => `$${v < 1 ? v.toFixed(4) : v.toFixed(2)}`;
+  const tiers = Math.max(...runs.map((r) => r.models.length));
   const rows: [string, (r: ReplayRun) => string][] = [
     ['manifest', (r) => shown(r.manifest)],
-    ['models', (r) => `${r.models.tier1} -> ${r.models.tier2}`],
-    ['threshold', (r) => `${r.threshold} (${r.thresholdFrom})`],
+    ['models', (r) => r.models.join(' -> ')],
+    ['thresholds', (r) => `${r.thresholds.join(', ') || 'none (one tier)'} (${r.thresholdFrom})`],
     ['events replayed', (r) => String(r.events)],
     ['escalation rate', (r) => `${pct(r.escalationRate)} (${r.escalations}/${r.events})`],
+    ...Array.from({ length: Math.max(0, tiers - 2) }, (_, i): [string, (r: ReplayRun) => string] => [
+      `reached tier ${i + 3}`,
+      (r) => `${r.reachedByTier[i + 2] ?? 0}/${r.events}`,
+    ]),
+    ['rejected by an encoder', (r) => `${r.rejected}/${r.events}`],
     [
       'agreement with served',
       (r) => `${pct(r.agreement.rate)} (${r.agreement.same}/${r.agreement.compared} labels)`,
@@ -603,18 +637,25 @@ function sideBySide(runs: readonly ReplayRun[]): string[] {
       'accuracy (expected_label)',
       (r) => `${pct(r.accuracy.rate)} (${r.accuracy.correct}/${r.accuracy.labelled} labelled)`,
     ],
-    ['tier-1 ms/event here', (r) => describeSpread(r.timing.tier1)],
-    [
-      'tier-2 ms/event here',
-      (r) =>
-        `${describeSpread(r.timing.tier2)}${r.tier2Timing === 'escalated events' ? '' : ` (${r.escalations === 0 ? 'none' : `${r.escalations}`} escalated: timed with other replayed events)`}`,
-    ],
+    ...Array.from({ length: tiers }, (_, t): [string, (r: ReplayRun) => string] => [
+      `tier-${t + 1} ms/event here`,
+      (r) => {
+        const spread = r.timing[t];
+        if (!spread) return '-';
+        const on = r.tierTiming[t];
+        const note =
+          t === 0 || on === 'escalated events'
+            ? ''
+            : ` (${(r.reachedByTier[t] ?? 0) === 0 ? 'none' : `${r.reachedByTier[t]}`} reached it: timed with other replayed events)`;
+        return `${describeSpread(spread)}${note}`;
+      },
+    ]),
     [
       'compute $/1M events (median)',
       (r) =>
-        `${usd(r.costPerMillionUsd.totalUsd)} (tier 1 ${usd(r.costPerMillionUsd.tier1Usd)} + tier 2 ${usd(r.costPerMillionUsd.tier2Usd)})`,
+        `${usd(r.costPerMillionUsd.totalUsd)} (${r.costPerMillionUsd.byTierUsd.map((v, i) => `tier ${i + 1} ${usd(v)}`).join(' + ')})`,
     ],
-    ['all-tier-2 $/1M events', (r) => usd(r.costPerMillionUsd.allTier2Usd)],
+    ['all-last-tier $/1M events', (r) => usd(r.costPerMillionUsd.allLastTierUsd)],
   ];
   const labelWidth = Math.max(...rows.map(([l]) => l.length));
   const cells = rows.map(([, f]) => runs.map(f));

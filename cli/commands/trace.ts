@@ -33,6 +33,7 @@ const TRACE_COLUMNS = [
   'envelope_id',
   'source_event_id',
   'tenant',
+  'task',
   'stream',
   'seq',
   'tier',
@@ -357,7 +358,7 @@ export function buildTimeline(rows: readonly Row[], dlq: readonly DlqMatch[]): T
 function describeRow(row: Row): Omit<TraceStep, 'copies' | 'origin'> {
   const tier = row.tier === null || row.tier === undefined ? null : Number(row.tier);
   const time = row.event_time ?? row.ingestion_time ?? null;
-  const score = row.score === null ? '' : ` (score ${Number(row.score).toFixed(4)})`;
+  const score = scoreNote(row);
   const model = row.model_version ? `, ${row.model_version}` : '';
   const latency = row.latency_ms === null ? '' : `, ${Number(row.latency_ms).toFixed(2)} ms`;
   const duplicate = row.duplicate === 'true' ? ', served from cache' : '';
@@ -368,7 +369,8 @@ function describeRow(row: Row): Omit<TraceStep, 'copies' | 'origin'> {
         step: 'accepted',
         tier: null,
         summary:
-          `InferenceRequested from ${row.source ?? '?'}: tenant ${row.tenant}, stream ${row.stream}, seq ${row.seq}, ` +
+          `InferenceRequested from ${row.source ?? '?'}: ${row.task ? `task ${row.task}` : "no task (the stage's first)"}, ` +
+          `tenant ${row.tenant}, stream ${row.stream}, seq ${row.seq}, ` +
           `${summarizePayload(row.payload)}${row.expected_label ? `, expected ${row.expected_label}` : ''}`,
       };
     case 'EscalationRequested':
@@ -403,7 +405,7 @@ export function describeOutcome(rows: readonly Row[], dlq: readonly DlqMatch[]):
     .sort((a, b) => Number(b.tier ?? 0) - Number(a.tier ?? 0))[0];
   if (completed) {
     return (
-      `completed by tier ${completed.tier}: ${completed.label}${completed.score === null ? '' : ` (score ${Number(completed.score).toFixed(4)})`}` +
+      `completed by tier ${completed.tier}${completed.task ? ` of task ${completed.task}` : ''}: ${completed.label}${scoreNote(completed)}` +
       orderingNote(completed.payload) +
       sentAgainNote(rows)
     );
@@ -417,11 +419,41 @@ export function describeOutcome(rows: readonly Row[], dlq: readonly DlqMatch[]):
   const failed = rows.find((r) => r.detail_type === 'InferenceFailed');
   if (failed)
     return `failed at tier ${failed.tier}: ${failed.error_code} (no longer in a DLQ: redriven or expired?)`;
-  if (rows.some((r) => r.detail_type === 'EscalationRequested'))
-    return 'escalated; no tier-2 result archived yet';
+  const escalatedAt = Math.max(
+    0,
+    ...rows.filter((r) => r.detail_type === 'EscalationRequested').map((r) => Number(r.tier ?? 1)),
+  );
+  if (escalatedAt > 0)
+    return `escalated by tier ${escalatedAt}; no tier-${escalatedAt + 1} result archived yet`;
   if (rows.some((r) => r.detail_type === 'InferenceRequested'))
     return 'accepted; no result archived yet (in flight, or the archive has not been flushed)';
   return 'no request row archived';
+}
+
+/**
+ * ` (score 0.9876; ham 0.0124, spam 0.9876)`: the answer's score and every label's probability
+ * (the result payload's `probabilities`), '' when the row has neither.
+ */
+export function scoreNote(row: Row): string {
+  const parts: string[] = [];
+  if (row.score !== null && row.score !== undefined) parts.push(`score ${Number(row.score).toFixed(4)}`);
+  const probabilities = probabilitiesOf(row.payload);
+  if (probabilities.length > 0) parts.push(probabilities.map(([l, p]) => `${l} ${p.toFixed(4)}`).join(', '));
+  return parts.length > 0 ? ` (${parts.join('; ')})` : '';
+}
+
+/** `payload.probabilities` of a result row as [label, p] pairs in the payload's (label) order. */
+export function probabilitiesOf(payload: string | null | undefined): [string, number][] {
+  let probabilities: unknown;
+  try {
+    probabilities = JSON.parse(payload ?? '{}')?.probabilities;
+  } catch {
+    return [];
+  }
+  if (!probabilities || typeof probabilities !== 'object') return [];
+  return Object.entries(probabilities as Record<string, unknown>).flatMap(([label, p]) =>
+    typeof p === 'number' && Number.isFinite(p) ? [[label, p] as [string, number]] : [],
+  );
 }
 
 /** How a result stood in its stream's order (`payload.ordering`), as a clause; '' when in order. */
@@ -455,15 +487,17 @@ function sentAgainNote(rows: readonly Row[]): string {
   return `; the same event (same id) was accepted ${accepted.size} times: one event, this one outcome`;
 }
 
-/** `text, 1234 chars` or `claim s3://bucket/key`, never the text itself. */
+/** `text 1234 chars`, `features 7 numbers` or `claim s3://bucket/key`, never the input itself. */
 export function summarizePayload(payload: string | null | undefined): string {
   if (!payload) return 'no payload';
   try {
     const p = JSON.parse(payload) as {
       text?: unknown;
+      features?: unknown;
       claim?: { bucket?: string; key?: string; bytes?: number };
     };
     if (typeof p.text === 'string') return `text ${p.text.length} chars`;
+    if (Array.isArray(p.features)) return `features ${p.features.length} numbers`;
     if (p.claim) {
       return `claim s3://${p.claim.bucket}/${p.claim.key}${p.claim.bytes ? ` (${p.claim.bytes} bytes)` : ''}`;
     }
@@ -485,7 +519,7 @@ function printTimeline(
   const io = { ...terminal, out: (line: string) => terminal.out(escapeControls(line)) };
   const request = rows.find((r) => r.detail_type === 'InferenceRequested');
   io.out(
-    `event ${eventId}${request ? ` (tenant ${request.tenant}, stream ${request.stream}, seq ${request.seq})` : ''}`,
+    `event ${eventId}${request ? ` (${request.task ? `task ${request.task}, ` : ''}tenant ${request.tenant}, stream ${request.stream}, seq ${request.seq})` : ''}`,
   );
   const stepWidth = Math.max(...timeline.map((s) => s.step.length));
   for (const s of timeline) {
@@ -519,6 +553,7 @@ function printTimeline(
       'event_time',
       'detail_type',
       'envelope_id',
+      'task',
       'tier',
       'label',
       'score',

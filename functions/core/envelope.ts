@@ -1,5 +1,6 @@
 // zod/mini: the same validation in a twentieth of the bundle (handlers ship this file).
 import * as z from 'zod/mini';
+import { taskIdSchema } from './task/id';
 
 /**
  * The inferbus envelope: what every event carries in its EventBridge `detail`.
@@ -30,6 +31,11 @@ export const envelopeSchema = z.object({
   /** Hybrid logical clock stamp, `<wall-ms>-<counter>-<node>`, set by the producer. */
   hlc: z.string().check(z.minLength(1), z.maxLength(64)),
   type: z.string().check(z.minLength(1), z.maxLength(128)),
+  /**
+   * The task a request is for (routing reads `detail.task`); a request without it belongs to the
+   * stage's first task. Results, escalations and failures always name the task that handled them.
+   */
+  task: z.optional(taskIdSchema),
   payload: z.record(z.string(), z.unknown()),
   metadata: z._default(z.record(z.string(), z.string()), {}),
   time: z.iso.datetime({ offset: true }),

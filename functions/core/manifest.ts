@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { isValidThreshold, minThreshold } from './task/decide';
 import { encoderSchema } from './task/encoders';
+import { taskIdSchema } from './task/id';
 import { taskInputSpecSchema } from './task/inputs';
 import { outputKindSchema } from './task/outputs';
 
@@ -18,11 +19,7 @@ const positiveInt = () => z.int().check(z.positive());
 const nonNegativeInt = () => z.int().check(z.nonnegative());
 const unit = () => z.number().check(z.minimum(0), z.maximum(1));
 
-/** Task ids name queues and functions (`inferbus-<stage>-<task>-tier1-<tenant>`): short, no dashes. */
-export const TASK_ID_PATTERN = /^[a-z][a-z0-9]{0,11}$/;
-export const taskIdSchema = z
-  .string()
-  .check(z.regex(TASK_ID_PATTERN, 'task ids are 1-12 lowercase letters and digits, starting with a letter'));
+export { TASK_ID_PATTERN, taskIdSchema } from './task/id';
 
 /** Model names are file-name-like and unique inside their task. */
 export const MODEL_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;

@@ -1,3 +1,5 @@
+import type { BillableUsage } from './billing-units';
+
 /**
  * AWS list prices the CLI (`inferbus replay`, `inferbus cost`) and the benchmarks compute with, in one
  * place. USD, US East (N. Virginia), on demand, first pricing tier; from aws.amazon.com/lambda/pricing,
@@ -116,7 +118,82 @@ export const AWS_PRICES = {
   firehoseIngestPerGb: 0.029,
   firehoseFormatConversionPerGb: 0.018,
   s3StandardGbMonth: 0.023,
+  /** Class A (PUT, COPY, POST, LIST). */
   s3PutPerThousand: 0.005,
+  /** Class B (GET and all other requests). */
+  s3GetPerThousand: 0.0004,
+  /** On demand, since the November 2024 price change. */
+  dynamoDbReadRequestUnitsPerMillion: 0.125,
+  dynamoDbWriteRequestUnitsPerMillion: 0.625,
   athenaPerTb: 5,
   athenaMinBytesPerQuery: 10 * 1024 ** 2,
 } as const;
+
+/** What one service's share of some billable usage costs at list prices. */
+export interface ServiceCost {
+  readonly service: 'EventBridge' | 'SQS' | 'Lambda' | 'Firehose' | 'S3' | 'DynamoDB' | 'Athena';
+  readonly dollars: number;
+  /** The units priced, in words. */
+  readonly detail: string;
+}
+
+/**
+ * Billable units priced at the list prices above, per service: the one pricing of usage that the
+ * cost model's predictions and the local runtime's metered units share. S3 storage is not usage of
+ * a run and is not here.
+ */
+export function priceUsage(usage: BillableUsage): ServiceCost[] {
+  const P = AWS_PRICES;
+  const million = 1e6;
+  const gb = 1024 ** 3;
+  const n = (value: number, digits = 0) =>
+    value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+  const lambdaDuration = usage.lambdaOnDemandGbSeconds + usage.lambdaProvisionedDurationGbSeconds;
+  return [
+    {
+      service: 'EventBridge',
+      dollars: (usage.eventBridgeEvents / million) * P.eventBridgeCustomEventsPerMillion,
+      detail: `${n(usage.eventBridgeEvents)} custom events (64 KB units)`,
+    },
+    {
+      service: 'SQS',
+      dollars: (usage.sqsRequests / million) * P.sqsStandardPerMillionRequests,
+      detail: `${n(usage.sqsRequests)} requests (64 KB chunks)`,
+    },
+    {
+      service: 'Lambda',
+      dollars:
+        (usage.lambdaRequests / million) * P.lambdaRequestPerMillion +
+        usage.lambdaOnDemandGbSeconds * P.lambdaArmGbSecond +
+        usage.lambdaProvisionedDurationGbSeconds * P.lambdaArmProvisionedDurationGbSecond +
+        usage.lambdaProvisionedConcurrencyGbSeconds * P.lambdaArmProvisionedGbSecond,
+      detail: `${n(usage.lambdaRequests)} requests, ${n(lambdaDuration, 1)} GB-s duration (${n(usage.lambdaProvisionedDurationGbSeconds, 1)} on provisioned instances), ${n(usage.lambdaProvisionedConcurrencyGbSeconds, 1)} GB-s provisioned concurrency`,
+    },
+    {
+      service: 'Firehose',
+      dollars:
+        (usage.firehoseBilledBytes / gb) * P.firehoseIngestPerGb +
+        (usage.firehoseFormatConversionBytes / gb) * P.firehoseFormatConversionPerGb,
+      detail: `${n(usage.firehoseRecords)} records, ${n(usage.firehoseBilledBytes / gb, 4)} GB billed (5 KB per record at least), ${n(usage.firehoseFormatConversionBytes / gb, 4)} GB converted`,
+    },
+    {
+      service: 'S3',
+      dollars:
+        (usage.s3ClassARequests / 1000) * P.s3PutPerThousand +
+        (usage.s3ClassBRequests / 1000) * P.s3GetPerThousand,
+      detail: `${n(usage.s3ClassARequests)} class A, ${n(usage.s3ClassBRequests)} class B requests`,
+    },
+    {
+      service: 'DynamoDB',
+      dollars:
+        (usage.dynamoDbReadUnits / million) * P.dynamoDbReadRequestUnitsPerMillion +
+        (usage.dynamoDbWriteUnits / million) * P.dynamoDbWriteRequestUnitsPerMillion,
+      detail: `${n(usage.dynamoDbReadUnits, 1)} read, ${n(usage.dynamoDbWriteUnits)} write request units`,
+    },
+    {
+      service: 'Athena',
+      dollars: (usage.athenaBilledBytes / 1024 ** 4) * P.athenaPerTb,
+      detail: `${n(usage.athenaQueries)} queries, ${n(usage.athenaBilledBytes / 1024 ** 2)} MB billed (10 MB per query at least)`,
+    },
+  ];
+}

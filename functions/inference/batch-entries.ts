@@ -1,7 +1,6 @@
 import { type Envelope, tenantIdSchema } from '../core/envelope';
 import { DetailType, RESULT_SOURCE } from '../core/events';
 import {
-  type CascadeDecision,
   type InferenceFailurePayload,
   type InferenceRequest,
   type InferenceResultPayload,
@@ -9,14 +8,18 @@ import {
   resultEventId,
 } from '../core/inference';
 import type { PutEventsEntry } from '../core/put-events';
+import { type Decision, probabilitiesByLabel } from '../core/task/decide';
+import type { TaskInput } from '../core/task/inputs';
 import type { PendingLetter } from './batch-failures';
+import type { ServedTask } from './request-checks';
 import type { ProcessDecision } from './tenant-gate';
 
 /** A validated record, as far as the events published for it need it. */
 export interface ResultSource {
   readonly request: InferenceRequest;
   readonly envelope: Envelope;
-  readonly text?: string;
+  /** The request's input, its claim resolved. */
+  readonly input?: TaskInput;
   readonly ordering?: ProcessDecision;
 }
 
@@ -33,31 +36,44 @@ export function sourceIdOf(item: Pick<ResultSource, 'request' | 'envelope'>): st
 
 export const round = (value: number) => Math.round(value * 1e6) / 1e6;
 
-/** The tier's answer for one record; `model` is `name@version`, `inferenceMs` the batch's model run. */
-export function resultPayload(
-  item: ResultSource,
-  decision: CascadeDecision,
-  probability: number,
-  duplicate: boolean,
-  tier: number,
-  model: string,
-  inferenceMs: number,
-): InferenceResultPayload {
+/** What a tier found for one record. */
+export interface TierAnswer {
+  readonly task: ServedTask;
+  readonly tier: number;
+  /** The manifest's model name, and `<name>@<sha256 prefix>`. */
+  readonly model: string;
+  readonly modelVersion: string;
+  readonly decision: Decision;
+  /** The record's row of K label probabilities, in the task's label order. */
+  readonly probabilities: ArrayLike<number>;
+  readonly duplicate: boolean;
+  /** The batch's model run. */
+  readonly inferenceMs: number;
+}
+
+/** The tier's answer for one record, as results carry it. */
+export function resultPayload(item: ResultSource, answer: TierAnswer): InferenceResultPayload {
+  const { decision, duplicate } = answer;
   return {
     sourceEventId: sourceIdOf(item),
-    tier,
+    task: answer.task.id,
+    tier: answer.tier,
+    model: answer.model,
     label: decision.label,
-    score: round(decision.confidence),
-    spamProbability: round(probability),
-    modelVersion: model,
-    latencyMs: duplicate ? 0 : round(inferenceMs),
+    score: round(decision.score),
+    probabilities: probabilitiesByLabel(answer.probabilities, 0, answer.task.labels),
+    modelVersion: answer.modelVersion,
+    latencyMs: duplicate ? 0 : round(answer.inferenceMs),
     duplicate,
     ...(item.request.expectedLabel ? { expectedLabel: item.request.expectedLabel } : {}),
     ...orderingOf(item),
   };
 }
 
-/** InferenceCompleted, or EscalationRequested carrying the text (or its claim) on to the next tier. */
+/**
+ * InferenceCompleted, or EscalationRequested carrying the input (the claim, the text or the
+ * features) on to the next tier. Both name their task in the envelope, where routing reads it.
+ */
 export function resultEntry(
   item: ResultSource,
   result: InferenceResultPayload,
@@ -65,13 +81,12 @@ export function resultEntry(
   time: Date,
 ): PutEventsEntry {
   const escalate = kind === 'escalated';
-  const payload = escalate
-    ? { ...result, ...(item.request.claim ? { claim: item.request.claim } : { text: item.text }) }
-    : result;
+  const payload = escalate ? { ...result, ...carriedInput(item) } : result;
   return entry(
     escalate ? DetailType.EscalationRequested : DetailType.InferenceCompleted,
     {
       ...item.envelope,
+      task: result.task,
       id: resultEventId(item.envelope.tenant, result.sourceEventId, result.tier, kind),
       type: `inference.${kind}`,
       payload,
@@ -80,9 +95,18 @@ export function resultEntry(
   );
 }
 
+/** The input an escalation hands on: the claim check itself when there was one, never its text. */
+function carriedInput(item: ResultSource): { claim: object } | TaskInput {
+  if (item.request.claim) return { claim: item.request.claim };
+  const input = item.input;
+  if (!input) throw new Error(`escalation of ${sourceIdOf(item)}: its input was never resolved`);
+  return 'text' in input ? { text: input.text } : { features: input.features };
+}
+
 /** A gap given up after the hold: published once, with an id derived from the gap for de-duplication. */
 export function sequenceGapEntry(
   item: ResultSource,
+  task: string,
   release: NonNullable<ProcessDecision['release']>,
   time: Date,
 ): PutEventsEntry {
@@ -96,6 +120,7 @@ export function sequenceGapEntry(
       seq: item.envelope.seq,
       hlc: item.envelope.hlc,
       type: 'sequence.gap',
+      task,
       payload: {
         tenant,
         stream,
@@ -114,11 +139,13 @@ export function sequenceGapEntry(
 /** InferenceFailed for a dead-lettered record, so the archive shows it beside the results. */
 export function failureEntry(
   { letter, record, tenant, sourceId }: PendingLetter,
+  task: string,
   tier: number,
   time: Date,
 ): PutEventsEntry {
   const payload: InferenceFailurePayload = {
     sourceEventId: sourceId ?? `sqs:${record.messageId}`,
+    task,
     tier,
     errorCode: letter.errorCode,
     errorMessage: letter.errorMessage.slice(0, 1000),
@@ -135,6 +162,7 @@ export function failureEntry(
       seq: 0,
       hlc: `${time.getTime()}-0-t${tier}`,
       type: 'inference.failed',
+      task,
       payload,
       metadata: {},
     },

@@ -1,9 +1,11 @@
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import type { Envelope } from '../core/envelope';
-import { claimKeyPrefix, decide, type InferenceRequest } from '../core/inference';
+import { claimKeyPrefix, type InferenceRequest } from '../core/inference';
 import { entrySize, MAX_ENTRY_BYTES, type PutEventsEntry } from '../core/put-events';
 import { parseTierRecord } from '../core/records';
 import { ResultCache } from '../core/result-cache';
+import { type Decision, DecisionError, decide } from '../core/task/decide';
+import type { TaskInput } from '../core/task/inputs';
 import { ClaimMissingError, type ClaimResolver } from '../shared/claims';
 import type { DeadLetterSink } from '../shared/dead-letters';
 import type { EventPublisher } from '../shared/publisher';
@@ -17,17 +19,27 @@ import {
   sourceIdOf,
 } from './batch-entries';
 import { BatchFailures, type FailureHint, type PendingLetter, type Unpublished } from './batch-failures';
+import { requestProblem, type ServedTask } from './request-checks';
 import { type GateOutcome, gate, type ProcessDecision, recordProcessed, type Tenancy } from './tenant-gate';
 
-/** A model as the handler sees it: whole batches in, P(spam) per text out. */
+/**
+ * A model as the handler sees it: whole batches of task inputs in, [N, K] label probabilities out
+ * (`ModelScorer.score`), with the inputs its encoder refused and why.
+ */
 export interface Scorer {
+  /** The manifest's model name. */
   readonly modelName: string;
   /** Short sha256 of the model file: results say exactly which bytes produced them. */
   readonly modelVersion: string;
-  scoreBatch(texts: readonly string[]): Promise<Float32Array>;
+  score(inputs: readonly TaskInput[]): Promise<{
+    readonly probabilities: Float32Array;
+    readonly rejected: ReadonlyMap<number, string>;
+  }>;
 }
 
 export interface BatchDeps {
+  /** The task this function serves: requests for another task, or of another shape, are refused. */
+  readonly task: ServedTask;
   readonly tier: number;
   readonly lastTier: boolean;
   readonly threshold: number;
@@ -65,13 +77,19 @@ export interface BatchReport {
   readonly sequenceGaps: number;
 }
 
-/** A record that passed validation; `text` is set once a claim is resolved, `ordering` once gated. */
+/**
+ * A record that passed validation, and what became of it so far: `input` is set once a claim is
+ * resolved, `ordering` once gated, `probabilities` (its row of K) once scored or found in the cache.
+ */
 type BatchItem = {
   readonly record: SQSRecord;
   readonly request: InferenceRequest;
   readonly envelope: Envelope;
-  text?: string;
+  input?: TaskInput;
   ordering?: ProcessDecision;
+  cacheKey?: string;
+  probabilities?: Float32Array;
+  duplicate?: boolean;
 };
 
 /**
@@ -86,18 +104,18 @@ export async function processBatch(
   const now = deps.now ?? (() => new Date());
   const failures = new BatchFailures(deps.maxReceiveCount);
 
-  const valid = validate(records, deps.tier, failures);
+  const valid = validate(records, deps, failures);
   const admitted = deps.tenancy
     ? await admitByTenant(valid.work, deps.tenancy, now().getTime(), failures)
     : undefined;
   const resolved = await resolveClaims(admitted?.work ?? valid.work, deps.claims, failures);
-  const scoring = await scoreTexts(resolved.work, deps, failures);
+  const scoring = await scoreInputs(resolved.work, deps, failures);
   const results = buildResults(scoring, deps, now, failures);
 
   // 5. Dead letters first (the DLQ copy is what guarantees nothing is lost), then their
   // InferenceFailed events ride along with the results so the archive shows them.
   const { stored, unsaved } = await failures.storeLetters(deps.deadLetters);
-  const notices = stored.map((pending) => failureEntry(pending, deps.tier, now()));
+  const notices = stored.map((pending) => failureEntry(pending, deps.task.id, deps.tier, now()));
   const unpublished = await publishAll(results, notices, deps.publisher);
   const lateLettered = await failures.retryOrDeadLetter(unpublished, deps.deadLetters);
 
@@ -116,7 +134,7 @@ export async function processBatch(
       completed: results.completed,
       escalated: results.escalated,
       duplicates: results.duplicates,
-      poison: valid.poison + resolved.missing,
+      poison: valid.poison + resolved.missing + scoring.refused,
       retried: failures.retry.size,
       deadLettered: failures.letters.length - unsaved.size + lateLettered.size,
       inferenceMs: round(scoring.inferenceMs),
@@ -130,16 +148,20 @@ export async function processBatch(
   };
 }
 
-/** 1. Validate: malformed input, or input this tier does not take, is poison and goes to the DLQ at once. */
+/**
+ * 1. Validate: malformed input, or input this tier does not take (another task's request, an
+ * input of the wrong shape, an expected label the task does not have), is poison and goes to the
+ * DLQ at once with its reason.
+ */
 function validate(
   records: readonly SQSRecord[],
-  tier: number,
+  deps: Pick<BatchDeps, 'tier' | 'task'>,
   failures: BatchFailures,
 ): { work: BatchItem[]; poison: number } {
   const work: BatchItem[] = [];
   let poison = 0;
   for (const record of records) {
-    const parsed = parseTierRecord(record.body, tier);
+    const parsed = parseTierRecord(record.body, deps.tier);
     if (!parsed.ok) {
       poison++;
       failures.fail(record, parsed.errorCode, parsed.errorMessage, false, {
@@ -149,12 +171,17 @@ function validate(
       });
       continue;
     }
-    work.push({
-      record,
-      request: parsed.request,
-      envelope: parsed.envelope,
-      text: parsed.request.text,
-    });
+    const item: BatchItem = { record, request: parsed.request, envelope: parsed.envelope };
+    const problem = requestProblem(parsed.envelope, parsed.request, deps.task);
+    if (problem) {
+      poison++;
+      failures.fail(record, problem.errorCode, problem.errorMessage, false, hintOf(item));
+      continue;
+    }
+    const { text, features } = parsed.request;
+    if (text !== undefined) item.input = { text };
+    else if (features !== undefined) item.input = { features };
+    work.push(item);
   }
   return { work, poison };
 }
@@ -214,7 +241,7 @@ async function resolveClaims(
   let missing = 0;
   await Promise.all(
     work.map(async (item) => {
-      if (item.text !== undefined || !item.request.claim) return;
+      if (item.input !== undefined || !item.request.claim) return;
       // The role may read every claim; the envelope's tenant may read only its own.
       const prefix = claimKeyPrefix(item.envelope.tenant);
       if (!item.request.claim.key.startsWith(prefix)) {
@@ -229,7 +256,7 @@ async function resolveClaims(
         return;
       }
       try {
-        item.text = await claims.resolve(item.request.claim);
+        item.input = { text: await claims.resolve(item.request.claim) };
       } catch (error) {
         const isMissing = error instanceof ClaimMissingError;
         if (isMissing) missing++;
@@ -243,53 +270,80 @@ async function resolveClaims(
       }
     }),
   );
-  return { work: work.filter((item) => item.text !== undefined), missing };
+  return { work: work.filter((item) => item.input !== undefined), missing };
 }
 
 interface Scoring {
+  /** The records with their probabilities, from the model or the cache, in the batch's order. */
   readonly work: BatchItem[];
-  /** Per record of the work as it came in: its result-cache key, and its cached probability if any. */
-  readonly keys: string[];
-  readonly cached: (number | undefined)[];
-  /** The model's output for the cache misses, in their order. */
-  readonly scores: Float32Array;
   readonly inferenceMs: number;
+  /** Records the encoder or the model could not score (dead-lettered with the reason). */
+  readonly refused: number;
 }
 
-/** 3. One model run for every text not already scored by this container. */
-async function scoreTexts(work: BatchItem[], deps: BatchDeps, failures: BatchFailures): Promise<Scoring> {
-  const keys = work.map((item) =>
-    ResultCache.key(
+/**
+ * 3. One model run for every input not already scored by this container. An input the encoder
+ * refuses (it encodes to nothing) or whose output is not a distribution is dead-lettered with the
+ * reason, never scored as an empty vector; a failed run hands its records back to SQS.
+ */
+async function scoreInputs(work: BatchItem[], deps: BatchDeps, failures: BatchFailures): Promise<Scoring> {
+  for (const item of work) {
+    item.cacheKey = ResultCache.key(
       deps.scorer.modelVersion,
       { tenant: item.envelope.tenant, id: sourceIdOf(item) },
-      item.text as string,
-    ),
-  );
-  const cached = keys.map((key) => deps.cache.get(key));
-  const misses = work.filter((_, i) => cached[i] === undefined);
-  let scores: Float32Array = new Float32Array(0);
-  let inferenceMs = 0;
-  if (misses.length > 0) {
-    const started = performance.now();
-    try {
-      scores = await deps.scorer.scoreBatch(misses.map((item) => item.text as string));
-    } catch (error) {
-      for (const item of misses)
-        failures.fail(item.record, 'InferenceFailed', (error as Error).message, true, hintOf(item));
-      // The cache hits still get their answers: keep their keys and cached values beside them.
-      const hit = (_: unknown, i: number) => cached[i] !== undefined;
-      inferenceMs = performance.now() - started;
-      return {
-        work: work.filter(hit),
-        keys: keys.filter(hit),
-        cached: cached.filter(hit),
-        scores,
-        inferenceMs,
-      };
-    }
-    inferenceMs = performance.now() - started;
+      item.input as TaskInput,
+    );
+    item.probabilities = deps.cache.get(item.cacheKey);
+    item.duplicate = item.probabilities !== undefined;
   }
-  return { work, keys, cached, scores, inferenceMs };
+  const misses = work.filter((item) => item.probabilities === undefined);
+  if (misses.length === 0) return { work, inferenceMs: 0, refused: 0 };
+  const started = performance.now();
+  let scored: Awaited<ReturnType<Scorer['score']>>;
+  try {
+    scored = await deps.scorer.score(misses.map((item) => item.input as TaskInput));
+  } catch (error) {
+    for (const item of misses)
+      failures.fail(item.record, 'InferenceFailed', (error as Error).message, true, hintOf(item));
+    // The cache hits still get their answers.
+    return {
+      work: work.filter((item) => item.duplicate),
+      inferenceMs: performance.now() - started,
+      refused: 0,
+    };
+  }
+  const inferenceMs = performance.now() - started;
+  const k = deps.task.labels.length;
+  let refused = 0;
+  misses.forEach((item, index) => {
+    const reason = scored.rejected.get(index);
+    const row = scored.probabilities.subarray(index * k, (index + 1) * k);
+    if (reason !== undefined) {
+      refused++;
+      failures.fail(
+        item.record,
+        'Unencodable',
+        `${reason}; model ${deps.scorer.modelName} cannot score it, so it is not scored as an empty input`,
+        false,
+        hintOf(item),
+      );
+      return;
+    }
+    if (!row.every(Number.isFinite)) {
+      refused++;
+      failures.fail(
+        item.record,
+        'InvalidModelOutput',
+        `model ${deps.scorer.modelName} returned no probability distribution for this input (${Array.from(row).join(', ')}); check the model's output kind in its manifest`,
+        false,
+        hintOf(item),
+      );
+      return;
+    }
+    item.probabilities = row;
+    deps.cache.set(item.cacheKey as string, row);
+  });
+  return { work: work.filter((item) => item.probabilities !== undefined), inferenceMs, refused };
 }
 
 interface Results {
@@ -304,42 +358,44 @@ interface Results {
   readonly sequenceGaps: number;
 }
 
-/** 4. Results: final answers, or escalations to the next tier. */
+/** 4. Results: final answers, or escalations to the next tier, by the one cascade rule. */
 function buildResults(
-  { work, keys, cached, scores, inferenceMs }: Scoring,
+  { work, inferenceMs }: Scoring,
   deps: BatchDeps,
   now: () => Date,
   failures: BatchFailures,
 ): Results {
-  const model = `${deps.scorer.modelName}@${deps.scorer.modelVersion}`;
   const entries: PutEventsEntry[] = [];
   const owners: SQSRecord[] = [];
-  let missIndex = 0;
   let completed = 0;
   let escalated = 0;
   let duplicates = 0;
   let outOfOrder = 0;
   let sequenceReused = 0;
   let sequenceGaps = 0;
-  work.forEach((item, i) => {
-    const hit = cached[i];
-    const probability = hit ?? (scores[missIndex++] as number);
-    if (hit === undefined) deps.cache.set(keys[i] as string, probability);
-    else duplicates++;
-    const decision = decide(probability, deps.threshold, deps.lastTier);
-    const result = resultPayload(
-      item,
+  for (const item of work) {
+    const probabilities = item.probabilities as Float32Array;
+    let decision: Decision;
+    try {
+      decision = decide(probabilities, 0, deps.task.labels, deps.threshold, deps.lastTier);
+    } catch (error) {
+      // Rows are checked when scored; a cached row that is not a distribution would land here.
+      if (!(error instanceof DecisionError)) throw error;
+      failures.fail(item.record, 'InvalidModelOutput', error.message, false, hintOf(item));
+      continue;
+    }
+    if (item.duplicate) duplicates++;
+    const result = resultPayload(item, {
+      task: deps.task,
+      tier: deps.tier,
+      model: deps.scorer.modelName,
+      modelVersion: `${deps.scorer.modelName}@${deps.scorer.modelVersion}`,
       decision,
-      probability,
-      hit !== undefined,
-      deps.tier,
-      model,
+      probabilities,
+      duplicate: item.duplicate === true,
       inferenceMs,
-    );
-    if (result.ordering?.reused) sequenceReused++;
-    else if (result.ordering) outOfOrder++;
+    });
     const kind: ResultKind = decision.escalate ? 'escalated' : 'completed';
-    decision.escalate ? escalated++ : completed++;
     const entry = resultEntry(item, result, kind, now());
     if (entrySize(entry) > MAX_ENTRY_BYTES) {
       failures.fail(
@@ -349,18 +405,21 @@ function buildResults(
         false,
         hintOf(item),
       );
-      return;
+      continue;
     }
+    if (result.ordering?.reused) sequenceReused++;
+    else if (result.ordering) outOfOrder++;
+    decision.escalate ? escalated++ : completed++;
     entries.push(entry);
     owners.push(item.record);
     const release = item.ordering?.release;
     if (release) {
       // Owned by the record whose hold ran out: if it cannot be published, the record is retried.
-      entries.push(sequenceGapEntry(item, release, now()));
+      entries.push(sequenceGapEntry(item, deps.task.id, release, now()));
       owners.push(item.record);
       sequenceGaps++;
     }
-  });
+  }
   return { entries, owners, completed, escalated, duplicates, outOfOrder, sequenceReused, sequenceGaps };
 }
 

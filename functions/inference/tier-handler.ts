@@ -8,11 +8,18 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { modelNamed } from '../core/manifest';
 import { QueueUrls } from '../core/queue-names';
 import { ResultCache } from '../core/result-cache';
 import { S3ClaimResolver } from '../shared/claims';
 import { SqsDeadLetterSink } from '../shared/dead-letters';
-import { type HandlerEnv, readHandlerEnv, readTenantPolicies } from '../shared/env';
+import {
+  ConfigurationError,
+  cascadeThreshold,
+  type HandlerEnv,
+  readHandlerEnv,
+  readTenantPolicies,
+} from '../shared/env';
 import {
   injectHandlerError,
   injectHandlerTimeout,
@@ -25,15 +32,20 @@ import { DynamoTenantState } from '../shared/tenant-state';
 import { guardInvocation } from './invocation-guard';
 import { loadManifest, loadModel } from './model';
 import { type BatchReport, processBatch, type Scorer } from './process-batch';
+import type { ServedTask } from './request-checks';
 import type { Tenancy } from './tenant-gate';
 
 export interface TierHandlerOptions {
-  readonly tier: number;
-  /** The last tier always answers; earlier tiers escalate when unsure. */
-  readonly lastTier: boolean;
+  /**
+   * `entry`: a task's first tier, which takes producers' requests (functions/tier1/handler.ts);
+   * `escalation`: every later tier, which takes escalations (functions/tier2/handler.ts). Which tier
+   * it is, whether it is the last, its task and model come from the environment.
+   */
+  readonly role: 'entry' | 'escalation';
 }
 
 interface TierRuntime {
+  readonly task: ServedTask;
   readonly scorer: Scorer;
   readonly threshold: number;
 }
@@ -46,14 +58,16 @@ interface TierRuntime {
  */
 export function createTierHandler(options: TierHandlerOptions) {
   const env = readHandlerEnv();
-  const serviceName = `inferbus-tier${options.tier}`;
+  checkRole(env, options);
+  const tier = env.INFERBUS_TIER;
+  const serviceName = `inferbus-${env.INFERBUS_TASK}-tier${tier}`;
   const logger = new Logger({ serviceName });
   const metrics = new Metrics({ namespace: 'inferbus', serviceName });
   const publisher = withPublishFaults(new PutEventsPublisher(new EventBridgeClient({}), env.EVENT_BUS_NAME));
   const sqs = new SQSClient({});
   // Every queue URL is derived from the record's queue ARN by the naming rule the CDK app uses.
   const queueUrls = new QueueUrls(env.AWS_ENDPOINT_URL_SQS ?? env.AWS_ENDPOINT_URL);
-  const deadLetters = new SqsDeadLetterSink(sqs, (arn) => queueUrls.deadLetterQueue(arn), options.tier);
+  const deadLetters = new SqsDeadLetterSink(sqs, (arn) => queueUrls.deadLetterQueue(arn), tier);
   // Quota and ordering run where the CDK app gave the function the tenant-state table (tier 1).
   const tenancy: Tenancy | undefined = env.TENANT_STATE_TABLE
     ? {
@@ -64,7 +78,7 @@ export function createTierHandler(options: TierHandlerOptions) {
     : undefined;
   const claims = new S3ClaimResolver(new S3Client({}));
   const cache = new ResultCache();
-  const ready = loadRuntime(env, options);
+  const ready = loadRuntime(env);
   // Surface init failures (bad model file, bad manifest) in the logs at once, not only on invoke.
   ready.catch((error) => logger.error('tier initialisation failed', error as Error));
 
@@ -79,8 +93,9 @@ export function createTierHandler(options: TierHandlerOptions) {
     await injectHandlerTimeout(context.getRemainingTimeInMillis());
     signal.throwIfAborted();
     const { response, report } = await processBatch(event.Records, {
-      tier: options.tier,
-      lastTier: options.lastTier,
+      task: runtime.task,
+      tier,
+      lastTier: env.INFERBUS_LAST_TIER,
       threshold: runtime.threshold,
       maxReceiveCount: env.MAX_RECEIVE_COUNT,
       scorer: runtime.scorer,
@@ -116,26 +131,38 @@ export function createTierHandler(options: TierHandlerOptions) {
   return middy(handle).use(injectLambdaContext(logger)).use(logMetrics(metrics));
 }
 
-async function loadRuntime(env: HandlerEnv, options: TierHandlerOptions): Promise<TierRuntime> {
+/** The entry handler runs tier 1 only, the escalation handler tiers 2 and up. */
+function checkRole(env: HandlerEnv, options: TierHandlerOptions): void {
+  const entry = env.INFERBUS_TIER === 1;
+  if (entry !== (options.role === 'entry')) {
+    throw new ConfigurationError(
+      `INFERBUS_TIER=${env.INFERBUS_TIER}: functions/${entry ? 'tier2' : 'tier1'}/handler.ts serves ${
+        options.role === 'entry' ? 'tier 1 (the entry tier)' : 'tiers 2 and up (escalations)'
+      }; deploy functions/${entry ? 'tier1' : 'tier2'}/handler.ts for tier ${env.INFERBUS_TIER}`,
+    );
+  }
+}
+
+async function loadRuntime(env: HandlerEnv): Promise<TierRuntime> {
   injectInitFailure();
-  const manifest = await loadManifest(env.MODELS_DIR);
-  const name = env.MODEL_NAME ?? `tier${options.tier}`;
+  const manifest = await loadManifest(env.MODELS_DIR, env.INFERBUS_TASK);
+  // Checked before the model loads: a bad threshold fails at once, naming the task's range.
+  const threshold = cascadeThreshold(env, manifest);
   const model = await loadModel({
     modelsDir: env.MODELS_DIR,
-    name,
+    task: env.INFERBUS_TASK,
+    name: env.MODEL_NAME,
     manifest,
     intraOpNumThreads: env.ORT_INTRA_OP_THREADS,
   });
-  const entry = manifest.models.find((m) => m.name === name);
-  const cascade = manifest.cascades.find((c) => c.tier1 === name) ?? manifest.cascades[0];
-  const threshold =
-    env.CASCADE_THRESHOLD === 'manifest' ? (cascade?.threshold ?? 0.5) : env.CASCADE_THRESHOLD;
+  const { id, labels, input } = manifest.task;
   return {
     threshold,
+    task: { id, labels, input },
     scorer: {
-      modelName: name,
-      modelVersion: (entry?.sha256 ?? 'unknown').slice(0, 12),
-      scoreBatch: (texts) => model.scoreBatch(texts),
+      modelName: env.MODEL_NAME,
+      modelVersion: modelNamed(manifest, env.MODEL_NAME).sha256.slice(0, 12),
+      score: (inputs) => model.score(inputs),
     },
   };
 }

@@ -14,6 +14,7 @@ import {
   type PutEventsEntry,
 } from '../core/put-events';
 import { SequenceCounter } from '../core/sequence';
+import { TASK_ID_PATTERN } from '../core/task/id';
 import { type ClaimStore, claimCheckIfNeeded, S3ClaimStore } from './claims';
 import { Outbox, type OutboxOptions } from './outbox';
 import { sleep as defaultSleep, type EntryFailure, putOnce } from './sender';
@@ -28,6 +29,11 @@ export interface ProducerOptions {
   readonly detailType?: string;
   /** @default `default` */
   readonly stream?: string;
+  /**
+   * The task every request is for (`detail.task`), unless `emit` names another. @default none: the
+   * requests go to the stage's first task, as a single-task producer's always have
+   */
+  readonly task?: string;
   /** HLC node id. @default `<hostname>.<pid>`, cleaned */
   readonly node?: string;
   /** @default a new EventBridgeClient with the default credential chain */
@@ -50,6 +56,8 @@ export interface ProducerOptions {
 
 export interface EmitOptions {
   readonly stream?: string;
+  /** The task this request is for. @default the producer's `task` */
+  readonly task?: string;
   /** @default a random UUID */
   readonly id?: string;
   readonly metadata?: Record<string, string>;
@@ -62,7 +70,10 @@ export interface FlushReport {
 }
 
 export interface Producer {
-  /** Stamps and queues one event; with an outbox it is on disk when this resolves. */
+  /**
+   * Stamps and queues one event; with an outbox it is on disk when this resolves. The payload holds
+   * the request's input: `{text}` for a text task, `{features: number[]}` for a features task.
+   */
   emit(type: string, payload: Record<string, unknown>, options?: EmitOptions): Promise<Envelope>;
   /** Resolves when everything emitted so far is accepted or failed for good. */
   flush(): Promise<FlushReport>;
@@ -105,6 +116,7 @@ class BatchingProducer implements Producer {
   private emitChain: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: ProducerOptions) {
+    if (options.task !== undefined) checkTaskId(options.task, 'ProducerOptions.task');
     this.client = options.client ?? new EventBridgeClient({});
     this.clock = new HybridLogicalClock(options.node ?? defaultNode(), options.now);
     this.sleep = options.sleep ?? defaultSleep;
@@ -155,6 +167,8 @@ class BatchingProducer implements Producer {
   ): Promise<Envelope> {
     const stream = emit.stream ?? this.options.stream ?? 'default';
     const now = (this.options.now ?? Date.now)();
+    if (emit.task !== undefined) checkTaskId(emit.task, 'emit options.task');
+    const task = emit.task ?? this.options.task;
     const input: EnvelopeInput = {
       id: emit.id ?? randomUUID(),
       tenant: this.options.tenant,
@@ -162,6 +176,7 @@ class BatchingProducer implements Producer {
       seq: this.sequences.current(this.options.tenant, stream) + 1,
       hlc: this.clock.next(),
       type,
+      ...(task === undefined ? {} : { task }),
       payload,
       metadata: emit.metadata ?? {},
       time: new Date(now).toISOString(),
@@ -310,4 +325,13 @@ class BatchingProducer implements Producer {
 
 function defaultNode(): string {
   return `${hostname()}.${process.pid}`.replace(/[^A-Za-z0-9_.:]/g, '_').slice(0, 40);
+}
+
+/** A task id the stage could route: refused at once, before anything is stamped or queued. */
+function checkTaskId(task: string, where: string): void {
+  if (!TASK_ID_PATTERN.test(task)) {
+    throw new Error(
+      `${where} ${JSON.stringify(task)} is not a task id: 1-12 lowercase letters and digits, starting with a letter (the id in the task's manifest)`,
+    );
+  }
 }

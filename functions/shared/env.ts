@@ -1,5 +1,8 @@
 import { readFileSync } from 'node:fs';
 import * as z from 'zod/mini';
+import type { Manifest } from '../core/manifest';
+import { isValidThreshold, minThreshold } from '../core/task/decide';
+import { taskIdSchema } from '../core/task/id';
 import { type TenantPolicies, tenantPoliciesSchema } from '../core/tenant-policy';
 
 /** Where the tenant-config layer puts the policies (Lambda extracts layers into /opt). */
@@ -14,12 +17,24 @@ const count = (min: number, max: number) => z.coerce.number().check(z.int(), z.m
 
 export const handlerEnvSchema = z.object({
   EVENT_BUS_NAME: z.string().check(z.minLength(1)),
+  /** The task this function serves; its files are in `<MODELS_DIR>/<INFERBUS_TASK>/`. */
+  INFERBUS_TASK: taskIdSchema,
+  /** 1-based position in the task's tiers (1: the entry tier). */
   INFERBUS_TIER: count(1, 9),
+  /** Whether this is the task's last tier, which answers every request and never escalates. */
+  INFERBUS_LAST_TIER: z.pipe(
+    z.enum(['true', 'false']),
+    z.transform((v) => v === 'true'),
+  ),
   MODELS_DIR: z._default(z.string().check(z.minLength(1)), '/opt/models'),
-  /** Which manifest model this function serves. @default tier<INFERBUS_TIER> */
-  MODEL_NAME: z.optional(z.string().check(z.minLength(1))),
+  /** Which manifest model this function serves (the manifest entry's `name`). */
+  MODEL_NAME: z.string().check(z.minLength(1)),
+  /**
+   * `manifest`: the threshold the task's manifest calibrated for this model at this tier; or a
+   * number, which must lie in [1/K, 1] for the task's K labels (checked when the manifest loads).
+   */
   CASCADE_THRESHOLD: z._default(
-    z.union([z.literal('manifest'), z.coerce.number().check(z.minimum(0.5), z.maximum(1))]),
+    z.union([z.literal('manifest'), z.coerce.number().check(z.gt(0), z.maximum(1))]),
     'manifest',
   ),
   /** The SDK's endpoint variables: queue URLs are built on them when set (the local runtime). */
@@ -47,6 +62,43 @@ export function readHandlerEnv(env: NodeJS.ProcessEnv = process.env): HandlerEnv
       : `${name}=${JSON.stringify(env[name])}: ${issue.message}`;
   });
   throw new ConfigurationError(`The handler's environment is invalid: ${problems.join('; ')}`);
+}
+
+/**
+ * The threshold this tier escalates below, for the task of `manifest`. A number is checked against
+ * the task's K labels; `manifest` takes the threshold of the calibrated cascade that runs
+ * MODEL_NAME at position INFERBUS_TIER (the last tier needs none). The error says what to set.
+ */
+export function cascadeThreshold(env: HandlerEnv, manifest: Manifest): number {
+  const { labels, id: task } = manifest.task;
+  const k = labels.length;
+  const range = `[1/${k}, 1] = [${minThreshold(k).toFixed(4)}, 1]`;
+  if (env.CASCADE_THRESHOLD !== 'manifest') {
+    if (!isValidThreshold(env.CASCADE_THRESHOLD, k)) {
+      throw new ConfigurationError(
+        `CASCADE_THRESHOLD=${env.CASCADE_THRESHOLD} is outside ${range} for task ${task}'s ${k} labels: a confidence is never below 1/${k}; set a number in that range or "manifest"`,
+      );
+    }
+    return env.CASCADE_THRESHOLD;
+  }
+  // The last tier never escalates: its threshold is never read.
+  if (env.INFERBUS_LAST_TIER) return 1;
+  const position = env.INFERBUS_TIER - 1;
+  const found = new Set(
+    manifest.cascades
+      .filter((c) => c.tiers[position] === env.MODEL_NAME && position < c.tiers.length - 1)
+      .map((c) => c.thresholds[position] as number),
+  );
+  if (found.size !== 1) {
+    const why =
+      found.size === 0
+        ? `no cascade in its manifest runs model ${env.MODEL_NAME} at tier ${env.INFERBUS_TIER} before another tier`
+        : `its manifest's cascades give model ${env.MODEL_NAME} at tier ${env.INFERBUS_TIER} different thresholds (${[...found].join(', ')})`;
+    throw new ConfigurationError(
+      `CASCADE_THRESHOLD=manifest, but for task ${task} ${why}; set CASCADE_THRESHOLD to a number in ${range} or calibrate the cascade (inferbus models calibrate)`,
+    );
+  }
+  return [...found][0] as number;
 }
 
 /** Reads and validates the tenant policies file; the error names the file and what it should hold. */

@@ -1,4 +1,4 @@
 import { createTierHandler } from '../inference/tier-handler';
 
-/** Tier-1 inference: the small fast model; unsure events are escalated to tier 2. */
-export const handler = createTierHandler({ tier: 1, lastTier: false });
+/** A task's entry tier (INFERBUS_TIER=1): its cheapest model; unsure requests escalate to tier 2. */
+export const handler = createTierHandler({ role: 'entry' });

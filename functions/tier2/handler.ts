@@ -1,4 +1,7 @@
 import { createTierHandler } from '../inference/tier-handler';
 
-/** Tier-2 inference: the larger model; it answers every event it receives. */
-export const handler = createTierHandler({ tier: 2, lastTier: true });
+/**
+ * Every escalation tier of a task (INFERBUS_TIER >= 2): a larger model; it escalates again when
+ * unsure unless it is the task's last tier (INFERBUS_LAST_TIER=true), which answers every event.
+ */
+export const handler = createTierHandler({ role: 'escalation' });

@@ -59,6 +59,8 @@ export interface LocalAthenaOptions {
   readonly defaultDatabase?: string;
   /** Told once about each object a query skips because it cannot be read as Parquet. */
   readonly warn?: (message: string) => void;
+  /** Told the bytes each billed query scanned: successful SELECTs (DDL and failed queries are free). */
+  readonly onQueryBilled?: (scannedBytes: number) => void;
 }
 
 const BYTES_LIMIT_MESSAGE = 'Query cancelled! : Bytes scanned limit was exceeded';
@@ -231,6 +233,8 @@ export class LocalAthena {
     execution.state = state;
     if (reason) execution.stateChangeReason = reason;
     execution.completedAt = new Date();
+    if (state === 'SUCCEEDED' && execution.statement.kind === 'query')
+      this.options.onQueryBilled?.(execution.dataScannedBytes);
   }
 
   private async run(execution: QueryExecution, workGroup: WorkGroupModel): Promise<void> {

@@ -5,7 +5,9 @@ import { DetailType } from '../../functions/core/events';
 import type { LocalRuntime } from '../runtime';
 import { LOCAL_S3_CREDENTIALS } from '../s3';
 import { namedQueries, type QueryRows, runQuery } from './athena-client';
-import { type SampleEntry, sampleEntries } from './sample-events';
+import { meteredCostLines } from './metered-cost';
+import { loadTaskSamples, type SampleEntry, sampleEntries, servedTasks } from './sample-events';
+import { formatTaskFigures, type TaskFigures, taskFigures } from './task-summary';
 
 export interface DemoOptions {
   readonly events: number;
@@ -33,10 +35,16 @@ export async function runDemo(runtime: LocalRuntime, options: DemoOptions): Prom
   const clientConfig = { endpoint, region: model.region, credentials: LOCAL_S3_CREDENTIALS };
   const events = new EventBridgeClient(clientConfig);
   const busName = model.buses.find((b) => b.name !== 'default')?.name ?? 'default';
-  const samples = sampleEntries({ count: options.events, busName, tenants: tenantsOf(runtime) });
+  const tasks = servedTasks(model.functions);
+  const samples = sampleEntries({
+    count: options.events,
+    busName,
+    tenants: tenantsOf(runtime),
+    tasks: await loadTaskSamples(tasks),
+  });
 
   options.progress(
-    `sending ${samples.length} entries to ${busName} (${options.events} requests + rejected probes)`,
+    `sending ${samples.length} entries to ${busName} (${options.events} requests for ${tasks.join(', ')} + rejected probes)`,
   );
   const { accepted, rejected } = await send(events, samples, options.progress);
 
@@ -66,6 +74,31 @@ export async function runDemo(runtime: LocalRuntime, options: DemoOptions): Prom
   const expected = accepted.filter((s) => s.id !== undefined);
   const missing = expected.filter((s) => !seen.has(s.id as string)).map((s) => s.id as string);
 
+  const archived = await runQuery(
+    athena,
+    workGroup,
+    database,
+    `SELECT source_event_id, tier, label, detail_type FROM events WHERE dt = ? AND detail_type IN ('${DetailType.InferenceCompleted}', '${DetailType.EscalationRequested}')`,
+    [`'${today}'`],
+  );
+  const tasksSummary = taskFigures(
+    accepted.flatMap((s) =>
+      s.kind === 'valid' && s.id && s.task
+        ? [{ id: s.id, task: s.task, ...(s.expectedLabel ? { expectedLabel: s.expectedLabel } : {}) }]
+        : [],
+    ),
+    archived.rows.flatMap((r) =>
+      r.detail_type === DetailType.InferenceCompleted && r.source_event_id && r.label
+        ? [{ sourceEventId: r.source_event_id, tier: Number(r.tier), label: r.label }]
+        : [],
+    ),
+    new Set(
+      archived.rows.flatMap((r) =>
+        r.detail_type === DetailType.EscalationRequested && r.source_event_id ? [r.source_event_id] : [],
+      ),
+    ),
+  );
+
   const tiers = await run('hourly-tier-volume');
   const latency = await run('latency-percentiles');
   const accuracy = await run('accuracy-per-tier');
@@ -77,6 +110,7 @@ export async function runDemo(runtime: LocalRuntime, options: DemoOptions): Prom
     requested: options.events,
     accepted: accepted.length,
     rejected,
+    tasks: tasksSummary,
     tiers,
     latency,
     accuracy,
@@ -86,6 +120,9 @@ export async function runDemo(runtime: LocalRuntime, options: DemoOptions): Prom
     expected: expected.length,
     parquetDir: `${runtime.s3.directory}/${model.deliveryStreams[0]?.bucketName ?? ''}/events/`,
   });
+  options.out('');
+  // Metered after the queries, so their Athena scans are in it too.
+  for (const line of meteredCostLines(runtime.meter.usage(), expected.length)) options.out(line);
   return {
     accepted: accepted.length,
     rejected: rejected.size,
@@ -98,9 +135,11 @@ export async function runDemo(runtime: LocalRuntime, options: DemoOptions): Prom
 function tenantsOf(runtime: LocalRuntime): { id: string; weight: number }[] {
   const tenants: { id: string; weight: number }[] = [];
   for (const rule of runtime.model.rules) {
-    const pattern = rule.eventPattern as { 'detail-type'?: string[]; detail?: { tenant?: string[] } };
+    const pattern = rule.eventPattern as { 'detail-type'?: string[]; detail?: { tenant?: unknown[] } };
     const tenant = pattern.detail?.tenant?.[0];
-    if (!tenant || !pattern['detail-type']?.includes(DetailType.InferenceRequested)) continue;
+    // Archive rules match InferenceRequested too, with `{"exists": true}` for the tenant: not a tenant rule.
+    if (typeof tenant !== 'string' || !pattern['detail-type']?.includes(DetailType.InferenceRequested))
+      continue;
     const queueArn = rule.targets[0]?.arn;
     const share = runtime.model.eventSourceMappings.find((m) => m.queueArn === queueArn)?.maxConcurrency ?? 1;
     tenants.push({ id: tenant, weight: share / 10 });
@@ -217,6 +256,7 @@ interface Summary {
   requested: number;
   accepted: number;
   rejected: Map<string, number>;
+  tasks: readonly TaskFigures[];
   tiers: QueryRows;
   latency: QueryRows;
   accuracy: QueryRows;
@@ -241,6 +281,9 @@ function printSummary(out: (line: string) => void, s: Summary): void {
     `  accounted for           ${s.accountedFor}/${s.expected} (a result in the archive, or a DLQ message with its reason)`,
   );
   out('');
+  out('  per task (final answers from the archive; accuracy against the expected labels sent):');
+  for (const line of formatTaskFigures(s.tasks)) out(`    ${line}`);
+  out('');
   out(`  requests archived       ${requests}`);
   out(`  tier-1 answers          ${tier1}`);
   out(
@@ -253,14 +296,16 @@ function printSummary(out: (line: string) => void, s: Summary): void {
       `  accuracy, cascade       ${((sum(s.accuracy, 'correct') / labelled) * 100).toFixed(2)}% of ${labelled} labelled results`,
     );
   }
+  // The named queries give a row per task and tier (the task column where the archive has one).
+  const of = (row: Record<string, string | null>) => (row.task ? `${row.task}, ` : '');
   for (const row of s.accuracy.rows) {
     out(
-      `  accuracy, tier ${row.tier}        ${(Number(row.accuracy) * 100).toFixed(2)}% of ${row.labelled_results} labelled results`,
+      `  accuracy, ${of(row)}tier ${row.tier}  ${(Number(row.accuracy) * 100).toFixed(2)}% of ${row.labelled_results} labelled results`,
     );
   }
   for (const row of s.latency.rows) {
     out(
-      `  inference latency, tier ${row.tier}: p50 ${Number(row.p50_ms).toFixed(2)} ms, p99 ${Number(row.p99_ms).toFixed(2)} ms (${row.results} results; per batch run)`,
+      `  inference latency, ${of(row)}tier ${row.tier}: p50 ${Number(row.p50_ms).toFixed(2)} ms, p99 ${Number(row.p99_ms).toFixed(2)} ms (${row.results} results; per batch run)`,
     );
   }
   out('');

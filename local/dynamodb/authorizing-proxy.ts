@@ -16,6 +16,14 @@ export type DynamoDbGuard = (
   headers: IncomingHttpHeaders,
 ) => { status: number; headers: Record<string, string>; body: string } | undefined;
 
+/** Told about every call answered by dynalite: the operation, both bodies and the status (metering). */
+export type DynamoDbObserver = (
+  operation: string,
+  request: unknown,
+  status: number,
+  response: unknown,
+) => void;
+
 /**
  * The public DynamoDB endpoint when calls are authorized: reads each request, lets the guard decide
  * on it (`X-Amz-Target: DynamoDB_20120810.<Operation>` and the JSON body), and forwards what it
@@ -25,6 +33,7 @@ export async function startAuthorizingProxy(options: {
   readonly port: number;
   readonly upstreamPort: number;
   readonly guard: DynamoDbGuard;
+  readonly observe?: DynamoDbObserver;
 }): Promise<{ port: number; stop: () => Promise<void> }> {
   const agent = new Agent({ keepAlive: true });
   const server: Server = createServer((req, res) => {
@@ -54,24 +63,14 @@ export async function startAuthorizingProxy(options: {
 async function handle(
   req: IncomingMessage,
   res: ServerResponse,
-  options: { upstreamPort: number; guard: DynamoDbGuard },
+  options: { upstreamPort: number; guard: DynamoDbGuard; observe?: DynamoDbObserver },
   agent: Agent,
 ): Promise<void> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   const raw = Buffer.concat(chunks);
   const target = String(req.headers['x-amz-target'] ?? '');
-  const denied = options.guard(
-    target,
-    () => {
-      try {
-        return JSON.parse(raw.toString('utf8'));
-      } catch {
-        return {};
-      }
-    },
-    req.headers,
-  );
+  const denied = options.guard(target, () => parseOrEmpty(raw), req.headers);
   if (denied) {
     res.writeHead(denied.status, denied.headers);
     res.end(denied.body);
@@ -90,11 +89,34 @@ async function handle(
       (answer) => {
         res.writeHead(answer.statusCode ?? 500, answer.headers);
         answer.pipe(res);
-        answer.once('end', resolve);
+        const observe = options.observe;
+        const chunks: Buffer[] = [];
+        if (observe) answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+        answer.once('end', () => {
+          if (observe) {
+            const operation = target.slice(target.indexOf('.') + 1);
+            observe(
+              operation,
+              parseOrEmpty(raw),
+              answer.statusCode ?? 500,
+              parseOrEmpty(Buffer.concat(chunks)),
+            );
+          }
+          resolve();
+        });
         answer.once('error', reject);
       },
     );
     upstream.once('error', reject);
     upstream.end(raw);
   });
+}
+
+function parseOrEmpty(raw: Buffer): Record<string, unknown> {
+  try {
+    const parsed = JSON.parse(raw.toString('utf8'));
+    return parsed !== null && typeof parsed === 'object' ? parsed : {};
+  } catch {
+    return {};
+  }
 }

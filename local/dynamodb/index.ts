@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { TableModel } from '../model.js';
-import { type DynamoDbGuard, startAuthorizingProxy } from './authorizing-proxy.js';
+import { type DynamoDbGuard, type DynamoDbObserver, startAuthorizingProxy } from './authorizing-proxy.js';
 import { checkLevelDbFolder } from './leveldb-check.js';
 
 /** Plain CommonJS, so the thread starts the same from tsx, vitest or a build. */
@@ -37,6 +37,8 @@ export interface LocalDynamoDbOptions {
    * behind it on a port of its own. @default none (dynalite answers on `port` directly)
    */
   readonly guard?: DynamoDbGuard;
+  /** Told about every call the guard let through, with its response (the usage meter). */
+  readonly observe?: DynamoDbObserver;
 }
 
 export async function startLocalDynamoDb(options: LocalDynamoDbOptions): Promise<LocalDynamoDb> {
@@ -51,6 +53,7 @@ export async function startLocalDynamoDb(options: LocalDynamoDbOptions): Promise
       port: options.port ?? 0,
       upstreamPort: thread.port,
       guard: options.guard,
+      observe: options.observe,
     }).catch(async (error) => {
       await thread.stop();
       const hint = /EADDRINUSE/.test(String(error))

@@ -61,6 +61,8 @@ export interface LocalEventBusOptions {
    * target role for Firehose): a denial message refuses it, which fails as NO_PERMISSIONS (no
    * retries: to the target's DLQ at once), or drops the event when it is the DLQ that refuses.
    */
+  /** Told the size of each entry accepted (the usage meter bills EventBridge per 64 KB of entry). */
+  readonly onEntryAccepted?: (entry: PutEventsRequestEntry) => void;
   readonly authorizeDelivery?: (delivery: {
     readonly rule: RuleModel;
     readonly target: TargetModel;
@@ -222,6 +224,7 @@ export class LocalEventBus {
     for (const entryAttempts of attempts.values()) {
       for (const attempt of entryAttempts) void attempt.then(resumeIfHeld);
     }
+    this.reportAccepted(entries, result);
     return result;
   }
 
@@ -257,7 +260,18 @@ export class LocalEventBus {
         };
       }),
     );
-    return { FailedEntryCount: failed, Entries: result.Entries };
+    const final = { FailedEntryCount: failed, Entries: result.Entries };
+    this.reportAccepted(entries, final);
+    return final;
+  }
+
+  private reportAccepted(entries: readonly PutEventsRequestEntry[], result: PutEventsResult): void {
+    const report = this.options.onEntryAccepted;
+    if (!report) return;
+    result.Entries.forEach((outcome, index) => {
+      const entry = entries[index];
+      if (outcome.EventId !== undefined && entry) report(entry);
+    });
   }
 
   /** Accepts the entries; the first delivery attempts of each accepted entry, by entry index. */

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { sqsMessageBytes } from '../../functions/core/billing-units.js';
 import type {
   EventSourceMappingModel,
   InvocationResult,
@@ -38,7 +39,18 @@ export interface SqsEventSourcePollerOptions {
   readonly log?: (line: string) => void;
   /** Largest invocation event a batch may make, bytes (default Lambda's 6 MB; tests set less). */
   readonly maxPayloadBytes?: number;
+  /**
+   * Told about every SQS call the poller makes, as Lambda's pollers make them (billed SQS requests):
+   * each receive with its payload (empty ones too), and the deletes and visibility changes of a batch
+   * as `...Batch` calls of up to 10 entries.
+   */
+  readonly onSqsCall?: (queue: string, action: SqsPollerAction, payloadBytes: number) => void;
 }
+
+export type SqsPollerAction = 'ReceiveMessage' | 'DeleteMessageBatch' | 'ChangeMessageVisibilityBatch';
+
+/** Entries per DeleteMessageBatch / ChangeMessageVisibilityBatch call. */
+const SQS_BATCH_ENTRIES = 10;
 
 export interface PollerStats {
   readonly batches: number;
@@ -261,7 +273,16 @@ export class SqsEventSourcePoller {
 
   private async receive(maxMessages: number, waitTimeSeconds: number): Promise<ReceivedMessage[]> {
     try {
-      return await this.options.queues.receive(this.mapping.queueArn, { maxMessages, waitTimeSeconds });
+      const received = await this.options.queues.receive(this.mapping.queueArn, {
+        maxMessages,
+        waitTimeSeconds,
+      });
+      this.options.onSqsCall?.(
+        this.mapping.queueArn,
+        'ReceiveMessage',
+        received.reduce((sum, m) => sum + sqsMessageBytes(m.body, m.messageAttributes), 0),
+      );
+      return received;
     } catch (error) {
       this.log(
         `receive from ${this.mapping.queueArn} failed: ${error instanceof Error ? error.message : String(error)}`,
@@ -295,6 +316,7 @@ export class SqsEventSourcePoller {
     stats.failedRecords += batch.length - succeeded.length;
     if (succeeded.length === 0 && batch.length > 0) stats.failedBatches++;
     await Promise.all(succeeded.map((message) => this.delete(message)));
+    this.reportBatchCalls('DeleteMessageBatch', succeeded.length);
     if (this.stopping && succeeded.length < batch.length) {
       const done = new Set(succeeded);
       await this.releaseUnprocessed(batch.filter((message) => !done.has(message)));
@@ -340,8 +362,15 @@ export class SqsEventSourcePoller {
     });
   }
 
+  /** `entries` deleted or handed back, as the batch calls Lambda makes for them. */
+  private reportBatchCalls(action: SqsPollerAction, entries: number): void {
+    for (let left = entries; left > 0; left -= SQS_BATCH_ENTRIES)
+      this.options.onSqsCall?.(this.mapping.queueArn, action, 0);
+  }
+
   /** Messages the stop keeps from being processed: visible again at once instead of after the timeout. */
   private async releaseUnprocessed(batch: readonly ReceivedMessage[]): Promise<void> {
+    this.reportBatchCalls('ChangeMessageVisibilityBatch', batch.length);
     await Promise.all(
       batch.map((message) =>
         this.options.queues.changeVisibility(this.mapping.queueArn, message.receiptHandle, 0).then(

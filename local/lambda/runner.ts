@@ -36,6 +36,19 @@ export interface LambdaRunnerOptions {
   readonly initTimeoutMs?: number;
   /** Emit Lambda's `REPORT` line after every invocation (default true). */
   readonly reportLines?: boolean;
+  /** Told about every invocation, for billing (the usage meter). */
+  readonly onInvocation?: (invocation: BilledInvocation) => void;
+}
+
+/** What Lambda bills for one invocation. */
+export interface BilledInvocation {
+  readonly fn: FunctionModel;
+  /** Duration plus, for an on-demand cold start, its init phase (billed since August 2025). */
+  readonly billedMs: number;
+  /** Ran while fewer invocations than the provisioned concurrency were in flight: on a provisioned instance. */
+  readonly onProvisioned: boolean;
+  /** The part of `billedMs` that is an on-demand cold start's init phase. */
+  readonly initMs: number;
 }
 
 export interface InvokeOptions {
@@ -55,6 +68,8 @@ interface Entry {
   readonly env: Record<string, string>;
   readonly pool: WorkerPool;
   readonly metrics: FunctionMetrics;
+  /** Invocations in flight, to tell provisioned instances from on-demand spill-over. */
+  inFlight: number;
 }
 
 /**
@@ -82,7 +97,7 @@ export class LambdaRunner implements LambdaInvoker {
         maxWorkers: this.maxWorkersFor(fn.logicalId),
         idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       });
-      this.entries.set(fn.logicalId, { fn, env, pool, metrics: new FunctionMetrics() });
+      this.entries.set(fn.logicalId, { fn, env, pool, metrics: new FunctionMetrics(), inFlight: 0 });
     }
   }
 
@@ -97,7 +112,18 @@ export class LambdaRunner implements LambdaInvoker {
     options: InvokeOptions = {},
   ): Promise<InvocationResult> {
     if (this.closed) throw new RunnerClosedError();
-    const { fn, pool, metrics } = this.entry(functionLogicalId);
+    const entry = this.entry(functionLogicalId);
+    entry.inFlight++;
+    try {
+      return await this.invokeEntry(entry, event, options);
+    } finally {
+      entry.inFlight--;
+    }
+  }
+
+  private async invokeEntry(entry: Entry, event: unknown, options: InvokeOptions): Promise<InvocationResult> {
+    const { fn, pool, metrics } = entry;
+    const onProvisioned = entry.inFlight <= (fn.provisionedConcurrency ?? 0);
     const requestId = options.requestId ?? randomUUID();
     const lease = await pool.acquire();
     const { worker, start } = lease;
@@ -120,6 +146,7 @@ export class LambdaRunner implements LambdaInvoker {
         durationMs: start.coldStartMs,
       };
       metrics.record(result);
+      this.options.onInvocation?.({ fn, billedMs: result.durationMs, onProvisioned, initMs: 0 });
       return result;
     }
     let outcome: Awaited<ReturnType<LambdaWorker['invoke']>>;
@@ -144,6 +171,8 @@ export class LambdaRunner implements LambdaInvoker {
     }
     const { result } = outcome;
     metrics.record(result);
+    const initMs = start?.ok && !onProvisioned ? start.initMs : 0;
+    this.options.onInvocation?.({ fn, billedMs: result.durationMs + initMs, onProvisioned, initMs });
     if (!result.ok) {
       this.logError(
         fn,

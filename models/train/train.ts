@@ -24,7 +24,7 @@ import {
   manifestSchema,
   type TaskEntry,
 } from '../../functions/core/manifest';
-import { SPLIT_BOUNDS, SPLIT_SALT } from '../../functions/core/split';
+import { SPLIT_BOUNDS, SPLIT_SALT } from '../../functions/tasks/spam/split';
 import { MANIFEST_FILE, ModelScorer, sha256Hex } from '../../functions/inference/model';
 import { trainedCascades } from './cascades';
 import { DATASET_NAME, loadSplits, type Message } from './data';

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { writePlots } from '../../bench/plots';
 import { chartsFor, renderBenchmarks } from '../../bench/report';
 import { BENCHES, runBenches } from '../../bench/run';
+import { loadBenchTasks } from '../../bench/tasks';
 
 /**
  * Smoke check that the benchmark code runs: the cheap benchmarks in quick mode, the report and the
@@ -33,6 +34,16 @@ describe('npm run bench (quick, cheap benchmarks)', () => {
       expect(markdown).toContain(heading);
     }
     expect(markdown).not.toMatch(/NaN|undefined/);
+    // Sections per task: every task with models and a definition is measured.
+    for (const task of await loadBenchTasks()) {
+      expect(markdown).toContain(`### Inference: task ${task.id}`);
+      expect(markdown).toContain(`### Cascade: task ${task.id}`);
+      expect(markdown).toMatch(
+        new RegExp(
+          `\\| tier-1 encoding \\+ model, batch 32 \\|.*\\(${task.manifest.cascades[0]?.tiers[0]}\\)`,
+        ),
+      );
+    }
 
     const files = await writePlots(dir, chartsFor(run));
     expect(files).toEqual(

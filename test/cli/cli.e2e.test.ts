@@ -39,8 +39,14 @@ describe('inferbus events sample | put-events', () => {
     const lines = jsonLines(run.stdout);
     expect(lines).toHaveLength(60);
     expect(new Set(lines.map((l) => l.tenant))).toEqual(new Set(['acme', 'globex', 'initech']));
+    // Every task of the dev stage in turn, each request naming its task.
+    expect(lines[0].task).toBe('spam');
+    expect(lines.every((l) => typeof l.task === 'string')).toBe(true);
     samples = run.stdout;
     expect((await cli(['events', 'sample', '--count', '0'])).code).toBe(2);
+    const unknown = await cli(['events', 'sample', '--task', 'nope']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/--task nope: not a task of .*\(it has spam/);
     expect((await cli(['events', 'sample', '--tenant', 'Bad Tenant'])).code).toBe(2);
   });
 

@@ -1,42 +1,128 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { loadTaskDefinition } from '../../functions/tasks/definition';
 import { PROJECT_ROOT } from '../../lib/app';
-import { stages } from '../../lib/config/stages';
 import { ensureSynthesized } from '../../local/template';
-import { loadSplits } from '../../models/train/data';
 import { jsonLines, runCli, settle, startTestRuntime } from '../support/local-cli';
 
-const run = (...args: string[]) =>
+const runIn = (cwd: string, ...args: string[]) =>
   promisify(execFile)(process.execPath, [join(PROJECT_ROOT, 'bin', 'inferbus.mjs'), ...args], {
-    cwd: PROJECT_ROOT,
+    cwd,
     encoding: 'utf8',
     env: { ...process.env, NODE_NO_WARNINGS: '1' },
   });
+const run = (...args: string[]) => runIn(PROJECT_ROOT, ...args);
 
-beforeAll(async () => {
-  await ensureSynthesized({ projectRoot: PROJECT_ROOT, cdkOutDir: 'cdk.out', stage: 'dev', log: () => {} });
-}, 180_000);
+/** A synthesized stage of inference functions alone, as the CDK app writes their environment. */
+function fixtureStage(
+  tiers: { task: string; tier: number; last: boolean; model: string; memory: number; threshold?: string }[],
+) {
+  const dir = mkdtempSync(join(tmpdir(), 'inferbus-cost-fixture-'));
+  mkdirSync(join(dir, 'cdk.out'));
+  const resources = Object.fromEntries(
+    tiers.map((t) => [
+      `${t.task}Tier${t.tier}`,
+      {
+        Type: 'AWS::Lambda::Function',
+        Properties: {
+          MemorySize: t.memory,
+          Architectures: ['arm64'],
+          Environment: {
+            Variables: {
+              INFERBUS_TASK: t.task,
+              INFERBUS_TIER: String(t.tier),
+              INFERBUS_LAST_TIER: String(t.last),
+              MODEL_NAME: t.model,
+              CASCADE_THRESHOLD: t.threshold ?? 'manifest',
+            },
+          },
+        },
+      },
+    ]),
+  );
+  writeFileSync(
+    join(dir, 'cdk.out', 'inferbus-fixture.template.json'),
+    JSON.stringify({ Resources: resources }),
+  );
+  return dir;
+}
 
-describe('inferbus cost', () => {
-  it('prices the synthesized stage: the cascade costs less Lambda duration than all-tier-2', async () => {
-    const { stdout } = await run('cost', '--stage', 'dev', '--escalation-rate', '0.1', '--format', 'json');
+describe('inferbus cost, per task, from the stage template and the task definition', () => {
+  const spam = [
+    { task: 'spam', tier: 1, last: false, model: 'tier1', memory: 1024, threshold: '0.9' },
+    { task: 'spam', tier: 2, last: true, model: 'tier2', memory: 2048 },
+  ];
+
+  it("prices each task's cascade against all-tier-2 on its held-out examples, and the whole stage", async () => {
+    const cwd = fixtureStage(spam);
+    const { stdout } = await runIn(
+      cwd,
+      'cost',
+      '--stage',
+      'fixture',
+      '--requests-per-second',
+      '40',
+      '--format',
+      'json',
+    );
     const report = JSON.parse(stdout);
-    // Read from the synthesized template, so it matches the dev stage's config.
-    const { tier1 } = stages.dev.tiers;
-    expect(report.input.tier1).toMatchObject({
-      memoryMiB: tier1.memoryMiB,
-      batchSize: tier1.batchSize,
-      provisionedConcurrencyMin: tier1.provisionedConcurrency.min,
+    const [task] = report.tasks;
+    const heldOut = (await (await loadTaskDefinition('spam')).loadSplits()).test;
+    expect(task).toMatchObject({ task: 'spam', requestsPerSecond: 40 });
+    expect(task.input.tier1).toMatchObject({ memoryMiB: 1024 });
+    expect(task.input.tier2).toMatchObject({ memoryMiB: 2048 });
+    expect(task.measured).toMatchObject({
+      models: ['tier1', 'tier2'],
+      threshold: 0.9,
+      thresholdFrom: 'stage CASCADE_THRESHOLD',
+      sample: {
+        examples: heldOut.length,
+        heldOut: heldOut.length,
+        byLabel: {
+          ham: heldOut.filter((e) => e.label === 'ham').length,
+          spam: heldOut.filter((e) => e.label === 'spam').length,
+        },
+      },
     });
-    expect(report.input.escalationRate).toBe(0.1);
-    expect(report.cascade.totalPerMillion).toBeGreaterThan(0);
-    expect(report.cascade.lambdaDurationPerMillion).toBeLessThan(report.allTier2.lambdaDurationPerMillion);
+    expect(task.measured.tier1).toMatchObject({ runs: 15 });
+    expect(task.measured.escalationRate).toBeGreaterThan(0);
+    expect(task.input.escalationRate).toBe(task.measured.escalationRate);
+    expect(task.cascade.lambdaDurationPerMillion).toBeLessThan(task.allTier2.lambdaDurationPerMillion);
+    expect(report.whole).toMatchObject({ tasks: ['spam'], cascadePerMillion: task.cascade.totalPerMillion });
     expect(report.prices.asOf).toBeDefined();
-  });
+
+    const table = await runIn(cwd, 'cost', '--stage', 'fixture', '--escalation-rate', '0.1');
+    expect(table.stdout).toMatch(/^task spam \(tier1 -> tier2\):$/m);
+    expect(table.stdout).toMatch(
+      /escalation at threshold 0\.9 \(stage CASCADE_THRESHOLD\): .* \d+ ham, \d+ spam; .*priced at 10\.00% \(given\)/,
+    );
+    expect(table.stdout).toMatch(/^whole stage \(spam; requests spread evenly over the stage's 1 task\(s\)/m);
+  }, 120_000);
+
+  it("takes the manifest's calibrated threshold when the stage says `manifest`", async () => {
+    const cwd = fixtureStage(spam.map((t) => ({ ...t, threshold: undefined })));
+    const { stdout } = await runIn(cwd, 'cost', '--stage', 'fixture', '--format', 'json');
+    expect(JSON.parse(stdout).tasks[0].measured.thresholdFrom).toBe('manifest cascade');
+  }, 120_000);
+
+  it('refuses an unknown --task naming the tasks there are, and a cascade it cannot price', async () => {
+    const cwd = fixtureStage([
+      ...spam,
+      { task: 'spam', tier: 3, last: true, model: 'tier2-int8', memory: 2048 },
+    ]);
+    await expect(runIn(cwd, 'cost', '--stage', 'fixture', '--task', 'nope')).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--task nope: not a task of stage fixture (it has spam)'),
+    });
+    await expect(runIn(cwd, 'cost', '--stage', 'fixture')).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('task spam has 3 tier(s); the cost model prices a two-tier cascade'),
+    });
+  }, 60_000);
 
   it('says how to get a template for a stage that was never synthesized', async () => {
     await expect(run('cost', '--stage', 'nosuchstage')).rejects.toMatchObject({
@@ -51,44 +137,49 @@ describe('inferbus cost', () => {
 });
 
 describe('inferbus cost measures the escalation rate replay measures', () => {
-  /** Percentage points: both score the same held-out messages with the same models and threshold. */
+  /** Percentage points: both score the same held-out examples with the same models and threshold. */
   const TOLERANCE = 0.005;
 
+  beforeAll(async () => {
+    await ensureSynthesized({ projectRoot: PROJECT_ROOT, cdkOutDir: 'cdk.out', stage: 'dev', log: () => {} });
+  }, 180_000);
+
   it('at the dev threshold, on the held-out split sent through the local runtime', async () => {
-    const cost = JSON.parse((await run('cost', '--stage', 'dev', '--format', 'json')).stdout);
-    const heldOut = loadSplits().test;
-    expect(cost.measured.sample).toEqual({
-      messages: heldOut.length,
-      heldOut: heldOut.length,
-      byLabel: {
-        ham: heldOut.filter((m) => m.label === 0).length,
-        spam: heldOut.filter((m) => m.label === 1).length,
-      },
-    });
-    expect(cost.measured.threshold).toBe(0.9);
-    expect(cost.measured.tier1).toMatchObject({ runs: 15 });
+    const cost = JSON.parse(
+      (await run('cost', '--stage', 'dev', '--task', 'spam', '--format', 'json')).stdout,
+    );
+    const [spam] = cost.tasks;
+    const heldOut = (await (await loadTaskDefinition('spam')).loadSplits()).test;
+    expect(spam.measured.sample.examples).toBe(heldOut.length);
 
     const rt = await startTestRuntime(mkdtempSync(join(tmpdir(), 'inferbus-cost-')));
     try {
       const work = mkdtempSync(join(tmpdir(), 'inferbus-cost-work-'));
-      const samples = await runCli(rt, work, ['events', 'sample', '--count', String(heldOut.length)]);
+      const samples = await runCli(rt, work, [
+        'events',
+        'sample',
+        '--task',
+        'spam',
+        '--count',
+        String(heldOut.length),
+      ]);
       const sent = await runCli(rt, work, ['put-events', '--json', '-'], {}, samples.stdout);
       expect(sent.code, sent.stderr).toBe(0);
       await settle(rt, 120_000);
-      const replay = await runCli(rt, work, ['replay', '--format', 'json']);
+      const replay = await runCli(rt, work, ['replay', '--task', 'spam', '--format', 'json']);
       expect(replay.code, replay.stderr).toBe(0);
-      const [current] = jsonLines(replay.stdout)[0].runs;
+      const [current] = jsonLines(replay.stdout)[0].tasks[0].runs;
       expect(current.events).toBe(heldOut.length);
+      expect(current.thresholds).toEqual([spam.measured.threshold]);
       expect(current.escalationRate).toBeGreaterThan(0);
-      expect(Math.abs(cost.measured.escalationRate - current.escalationRate)).toBeLessThanOrEqual(TOLERANCE);
-      expect(cost.input.escalationRate).toBe(cost.measured.escalationRate);
+      expect(Math.abs(spam.measured.escalationRate - current.escalationRate)).toBeLessThanOrEqual(TOLERANCE);
       // The cost is priced at the median of the timed runs, quoted with its spread.
-      for (const timing of [current.timing.tier1, current.timing.tier2]) {
+      for (const timing of current.timing) {
         expect(timing.runs).toBeGreaterThanOrEqual(15);
         expect(timing.p25).toBeLessThanOrEqual(timing.median);
         expect(timing.median).toBeLessThanOrEqual(timing.p75);
       }
-      expect(current.tier1MsPerEvent).toBe(current.timing.tier1.median);
+      expect(current.msPerEvent[0]).toBe(current.timing[0].median);
     } finally {
       await rt.stop();
     }

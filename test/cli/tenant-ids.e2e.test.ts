@@ -137,12 +137,12 @@ describe('two tenants with the same envelope id', () => {
     const acme = await cli(['trace', 'coll-1', '--tenant', 'acme']);
     expect(acme.code, acme.stderr).toBe(0);
     expect(acme.stdout).toMatch(/^event coll-1 \(tenant acme, stream collide, seq 1\)/);
-    expect(acme.stdout).toMatch(/outcome: completed by tier [12]: spam/);
+    expect(acme.stdout).toMatch(/outcome: completed by tier [12] of task spam: spam/);
     const globex = jsonLines(
       (await cli(['trace', 'globex:coll-1:t1:completed', '--format', 'json'])).stdout,
     )[0];
     expect(globex).toMatchObject({ eventId: 'coll-1', tenant: 'globex', found: true });
-    expect(globex.outcome).toMatch(/^completed by tier [12]: ham/);
+    expect(globex.outcome).toMatch(/^completed by tier [12] of task spam: ham/);
     expect(new Set(globex.archiveRows.map((r: { tenant: string }) => r.tenant))).toEqual(new Set(['globex']));
     const bad = await cli(['trace', 'coll-1', '--tenant', 'Not A Tenant']);
     expect(bad.code).toBe(2);

@@ -16,6 +16,7 @@ let rt: LocalRuntime;
 let sampleIds: string[] = [];
 let sampleTenants: string[] = [];
 let sampleSpam = 0;
+let sampleTasks: string[] = [];
 
 const cli = (args: string[], input?: string) => runCli(rt, work, args, {}, input);
 
@@ -28,6 +29,7 @@ beforeAll(async () => {
   sampleIds = envelopes.map((e) => e.id);
   sampleTenants = envelopes.map((e) => e.tenant);
   sampleSpam = envelopes.filter((e) => e.payload.expectedLabel === 'spam').length;
+  sampleTasks = envelopes.map((e) => e.task);
   const poison = { ...envelopes[0], id: 'poison-trace-1', payload: { note: 'neither text nor claim' } };
   const sent = await cli(['put-events', '--json', '-'], `${samples}${JSON.stringify(poison)}\n`);
   expect(sent.code, sent.stderr).toBe(0);
@@ -46,10 +48,14 @@ describe('inferbus trace', () => {
     expect(run.stdout).toMatch(new RegExp(`^event ${id} \\(tenant \\w+`));
     const lines = run.stdout.split('\n');
     const accepted = lines.findIndex((l) => /\saccepted\s+InferenceRequested from inferbus\./.test(l));
-    const result = lines.findIndex((l) => /\stier [12] result\s+(ham|spam) \(score/.test(l));
+    // The first sample is the first task's (spam): its result shows the label, score and both probabilities.
+    const result = lines.findIndex((l) =>
+      /\stier [12] result\s+(ham|spam) \(score [\d.]+; ham [\d.]+, spam [\d.]+/.test(l),
+    );
     expect(accepted).toBeGreaterThan(0);
     expect(result).toBeGreaterThan(accepted);
-    expect(run.stdout).toMatch(/outcome: completed by tier [12]: (ham|spam)/);
+    expect(run.stdout).toMatch(new RegExp(`^event ${id} \\(task spam, tenant`, 'm'));
+    expect(run.stdout).toMatch(/outcome: completed by tier [12] of task spam: (ham|spam)/);
     expect(run.stdout).toMatch(/archive rows \(\d+\):/);
 
     const json = await cli(['trace', id, '--format', 'json']);
@@ -93,47 +99,52 @@ describe('inferbus trace', () => {
 });
 
 describe('inferbus replay', () => {
-  it('reproduces what was served with the current manifest and the stage threshold', async () => {
+  it('reproduces what was served, per task, with the current manifests and the stage thresholds', async () => {
     const run = await cli(['replay', '--format', 'json']);
     expect(run.code, run.stderr).toBe(0);
     const [report] = jsonLines(run.stdout);
     expect(report.replayed).toBe(30);
     expect(report.skipped).toEqual({ 'row(s) whose payload is not an inference request': 1 });
     expect(report.wroteToAws).toBe(false);
-    const [current] = report.runs;
-    expect(current).toMatchObject({
-      role: 'current',
-      threshold: 0.9,
-      models: { tier1: 'tier1', tier2: 'tier2' },
-    });
-    expect(current.agreement).toMatchObject({ same: 30, compared: 30, rate: 1 });
-    expect(current.tierAgreement.rate).toBe(1);
-    expect(current.accuracy.labelled).toBe(30);
-    expect(current.costPerMillionUsd.totalUsd).toBeGreaterThan(0);
+    const tasks = [...new Set(sampleTasks)];
+    expect(report.tasks.map((t: { task: string }) => t.task)).toEqual(tasks);
+    for (const task of report.tasks) {
+      expect(task.replayed).toBe(sampleTasks.filter((t) => t === task.task).length);
+      const [current] = task.runs;
+      expect(current).toMatchObject({ role: 'current', task: task.task, rejected: 0 });
+      expect(current.thresholds).toHaveLength(current.models.length - 1);
+      expect(current.agreement).toMatchObject({ same: task.replayed, compared: task.replayed, rate: 1 });
+      expect(current.tierAgreement.rate).toBe(1);
+      expect(current.accuracy.labelled).toBe(task.replayed);
+      expect(current.costPerMillionUsd.totalUsd).toBeGreaterThan(0);
+      expect(current.timing[0]).toMatchObject({ runs: 15, eventsPerRun: task.replayed });
+      expect(current.msPerEvent[0]).toBe(current.timing[0].median);
+    }
+    const spam = report.tasks.find((t: { task: string }) => t.task === 'spam');
+    expect(spam.runs[0].models).toEqual(['tier1', 'tier2']);
     expect(report.pricing.price).toMatch(
       /Lambda arm64 \$0\.0000133334\/GB-s, us-east-1 list price as of \d{4}-\d{2}/,
     );
-    expect(report.pricing).toMatchObject({ tier1MemoryMiB: 1024, tier2MemoryMiB: 2048 });
+    expect(report.pricing.memoryMiB.spam.memoryMiB).toEqual([1024, 2048]);
 
-    const table = await cli(['replay']);
-    expect(table.stdout).toMatch(/agreement with served\s+100\.00% \(30\/30 labels\)/);
+    const table = await cli(['replay', '--task', 'spam']);
+    expect(table.stdout).toMatch(/^task spam: \d+ request\(s\)$/m);
+    expect(table.stdout).toMatch(/agreement with served\s+100\.00% \((\d+)\/\1 labels\)/);
     // Compute is quoted as the median of 15 timed runs with its spread, and priced at the median.
     expect(table.stdout).toMatch(
-      /tier-1 ms\/event here\s+\d+\.\d{3} ms \(p25–p75 [\d.]+–[\d.]+, 15 runs of 30\)/,
+      /tier-1 ms\/event here\s+\d+\.\d{3} ms \(p25–p75 [\d.]+–[\d.]+, 15 runs of \d+\)/,
     );
     expect(table.stdout).toMatch(/compute \$\/1M events \(median\)/);
-    expect(current.timing.tier1).toMatchObject({ runs: 15, eventsPerRun: 30 });
-    expect(current.tier1MsPerEvent).toBe(current.timing.tier1.median);
     // The samples carry the held-out split's spam share (287 of 913), not only the hams that sort first.
-    expect(sampleSpam).toBeGreaterThanOrEqual(9);
-    expect(sampleSpam).toBeLessThanOrEqual(10);
+    const spamSent = sampleTasks.filter((t) => t === 'spam').length;
+    expect(Math.abs(sampleSpam - (spamSent * 287) / 913)).toBeLessThanOrEqual(1);
     expect(table.stdout).toMatch(/Nothing was written to AWS\./);
   });
 
-  it('compares a candidate manifest with another threshold side by side', async () => {
+  it('compares a candidate manifest of one task with another threshold side by side', async () => {
     const dir = mkdtempSync(join(work, 'candidate-'));
-    for (const file of ['manifest.json', 'tier1.onnx', 'tier2.onnx']) {
-      copyFileSync(join(PROJECT_ROOT, 'models', file), join(dir, file));
+    for (const file of ['manifest.json', 'tier1.onnx', 'tier2.onnx', 'tier2-int8.onnx']) {
+      copyFileSync(join(PROJECT_ROOT, 'models', 'spam', file), join(dir, file));
     }
     const run = await cli([
       'replay',
@@ -146,15 +157,15 @@ describe('inferbus replay', () => {
     ]);
     expect(run.code, run.stderr).toBe(0);
     const [report] = jsonLines(run.stdout);
-    const [current, candidate] = report.runs;
-    expect(candidate).toMatchObject({ role: 'candidate', threshold: 0.999, thresholdFrom: '--threshold' });
-    expect(candidate.escalationRate).not.toBe(current.escalationRate);
+    expect(report.tasks.map((t: { task: string }) => t.task)).toEqual(['spam']);
+    const [current, candidate] = report.tasks[0].runs;
+    expect(candidate).toMatchObject({ role: 'candidate', thresholds: [0.999], thresholdFrom: '--threshold' });
     expect(candidate.escalations).toBeGreaterThan(current.escalations);
-    expect(typeof report.changedLabels).toBe('number');
+    expect(typeof report.tasks[0].changedLabels).toBe('number');
 
     const table = await cli(['replay', '--manifest', join(dir, 'manifest.json'), '--threshold', '0.999']);
     expect(table.stdout).toMatch(/^\s+current\s+candidate$/m);
-    expect(table.stdout).toMatch(/escalation rate\s+\S+ \(\d+\/30\)\s+\S+ \(\d+\/30\)/);
+    expect(table.stdout).toMatch(/escalation rate\s+\S+ \((\d+)\/(\d+)\)\s+\S+ \(\d+\/\2\)/);
   });
 
   it('rejects bad input with exit 2 and says what to do', async () => {
@@ -176,7 +187,12 @@ describe('inferbus replay', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/manifest .*nowhere\/manifest\.json does not exist/);
 
-    expect((await cli(['replay', '--threshold', '0.2'])).code).toBe(2);
+    const low = await cli(['replay', '--task', 'spam', '--threshold', '0.2']);
+    expect(low.code).toBe(2);
+    expect(low.stderr).toMatch(/--threshold 0\.2 is outside \[1\/2, 1\]/);
+    const task = await cli(['replay', '--task', 'nope']);
+    expect(task.code).toBe(2);
+    expect(task.stderr).toMatch(/--task nope: not a task of .* \(it has spam/);
     const help = await cli(['replay', '--help']);
     expect(help.stdout).toMatch(/must return the columns payload|must return payload/);
     expect(help.stdout).toMatch(/Examples:\n {2}inferbus replay/);

@@ -22,6 +22,7 @@ import {
   type Reconciliation,
   reconcile,
   requestKey,
+  sampleTasksOf,
   tenantsOf,
   waitUntilIdle,
 } from './reconcile';
@@ -141,6 +142,7 @@ export async function runDiskFullScenario(
       count: options.requests,
       busName: busNameOf(runtime.model),
       tenants: tenantsOf(runtime.model),
+      tasks: await sampleTasksOf(runtime.model),
       poisonShare: 0.03,
       rejected: 0,
     });

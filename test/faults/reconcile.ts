@@ -4,10 +4,11 @@ import { AthenaClient } from '@aws-sdk/client-athena';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DetailType, RESULT_SOURCE } from '../../functions/core/events';
-import { sampleEntries } from '../../functions/producer/samples';
+import { sampleEntries, type TaskSamples } from '../../functions/producer/samples';
 import { runQuery, sqlLiteral } from '../../functions/shared/athena-query';
 import { FAULTS_ENV, type FaultConfig } from '../../functions/shared/faults';
 import { PROJECT_ROOT } from '../../lib/app';
+import { loadTaskSamples, servedTasks } from '../../local/demo/sample-events';
 import type { TemplateModel } from '../../local/model';
 import { LocalRuntime } from '../../local/runtime';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3';
@@ -87,6 +88,10 @@ export function tenantsOf(model: TemplateModel): { id: string; weight: number }[
  * A request's identity: envelope ids are unique only per tenant, so the reconciliation counts
  * (tenant, id) pairs, printed as `tenant/id`.
  */
+/** Held-out examples of every task the template serves, as the demo sends them. */
+export const sampleTasksOf = (model: TemplateModel): Promise<TaskSamples[]> =>
+  loadTaskSamples(servedTasks(model.functions));
+
 export const requestKey = (tenant: string, id: string): string => `${tenant}/${id}`;
 
 /** The tenant of a `tenant/id` key (tenant ids hold no slash). */
@@ -110,6 +115,7 @@ export async function sendSamples(
     count,
     busName: busNameOf(model),
     tenants: options.tenants ?? tenantsOf(model),
+    tasks: await sampleTasksOf(model),
     poisonShare: 0.03,
     rejected: 0,
   });

@@ -11,7 +11,7 @@ import { sampleEntries } from '../../functions/producer/samples';
 import { runQuery, sqlLiteral } from '../../functions/shared/athena-query';
 import type { TemplateModel } from '../../local/model';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3';
-import { busNameOf, type Collected, requestKey, type Target, tenantsOf } from './reconcile';
+import { busNameOf, type Collected, requestKey, sampleTasksOf, type Target, tenantsOf } from './reconcile';
 
 const AGAIN = 'again-';
 /** How many of the first run's events are sent a second time unchanged. */
@@ -33,6 +33,7 @@ export async function sendSampleTwice(
     count,
     busName: busNameOf(model),
     tenants: tenantsOf(model),
+    tasks: await sampleTasksOf(model),
     poisonShare: 0.03,
     rejected: 0,
   }).map((s) => ({ ...s.entry, Resources: undefined }));

@@ -9,7 +9,7 @@ import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { sampleEntries } from '../../functions/producer/samples';
+import { sampleEntries, type TaskSamples } from '../../functions/producer/samples';
 import { PROJECT_ROOT } from '../../lib/app';
 import type { TemplateModel } from '../../local/model';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3';
@@ -20,6 +20,7 @@ import {
   type Reconciliation,
   reconcile,
   requestKey,
+  sampleTasksOf,
   tenantsOf,
 } from './reconcile';
 
@@ -83,7 +84,12 @@ export async function runSignalScenario(options: SignalScenarioOptions): Promise
   try {
     const endpoint = `http://127.0.0.1:${port}`;
     await waitForHealth(endpoint, local, 180_000);
-    const producer = produce({ endpoint, region: model.region }, model, options.rate ?? 300);
+    const producer = produce(
+      { endpoint, region: model.region },
+      model,
+      options.rate ?? 300,
+      await sampleTasksOf(model),
+    );
     await new Promise((r) => setTimeout(r, options.signalAfterMs ?? 3500));
     // SIGINT to the process group, as Ctrl-C in a terminal sends it; SIGTERM to the pid, as `kill` does.
     const signal = () =>
@@ -182,6 +188,7 @@ export function produce(
   target: { endpoint: string; region: string },
   model: TemplateModel,
   rate: number,
+  tasks: readonly TaskSamples[],
 ): Producer {
   const events = new EventBridgeClient({
     endpoint: target.endpoint,
@@ -193,6 +200,7 @@ export function produce(
     count: Math.ceil(rate * 60),
     busName: busNameOf(model),
     tenants: tenantsOf(model),
+    tasks,
     poisonShare: 0.03,
     rejected: 0,
   });

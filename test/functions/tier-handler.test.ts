@@ -13,6 +13,7 @@ import { requestEvent, sqsRecord, testDlqUrl } from '../support/sqs-records';
  * models) on real held-out messages, with the SDK pointed at a stub AWS endpoint on loopback.
  */
 const stub = new AwsStub();
+const TIER1_ENV = { INFERBUS_TIER: '1', INFERBUS_LAST_TIER: 'false', MODEL_NAME: 'tier1' };
 const testMessages = loadSplits().test.slice(0, 40);
 let tier1: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 let tier2: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
@@ -31,15 +32,17 @@ beforeAll(async () => {
     AWS_SECRET_ACCESS_KEY: 'test',
     EVENT_BUS_NAME: 'inferbus-test',
     MODELS_DIR: join(PROJECT_ROOT, 'models'),
+    INFERBUS_TASK: 'spam',
     MAX_RECEIVE_COUNT: '3',
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: 'ERROR',
   });
   const { createTierHandler } = await import('../../functions/inference/tier-handler');
-  process.env.INFERBUS_TIER = '1';
-  tier1 = createTierHandler({ tier: 1, lastTier: false });
-  process.env.INFERBUS_TIER = '2';
-  tier2 = createTierHandler({ tier: 2, lastTier: true });
+  Object.assign(process.env, TIER1_ENV);
+  tier1 = createTierHandler({ role: 'entry' });
+  Object.assign(process.env, { INFERBUS_TIER: '2', INFERBUS_LAST_TIER: 'true', MODEL_NAME: 'tier2' });
+  tier2 = createTierHandler({ role: 'escalation' });
+  Object.assign(process.env, TIER1_ENV);
 });
 
 afterAll(() => stub.stop());
@@ -72,9 +75,16 @@ describe('tier-1 handler', () => {
       new Set(records.map((_, i) => `req-${i}`)),
     );
     for (const d of details) {
-      expect(d).toMatchObject({ tenant: 'acme', stream: 'inbox', payload: { tier: 1, duplicate: false } });
+      expect(d).toMatchObject({
+        tenant: 'acme',
+        stream: 'inbox',
+        task: 'spam',
+        payload: { task: 'spam', tier: 1, model: 'tier1', duplicate: false },
+      });
       expect(d.payload.modelVersion).toMatch(/^tier1@[0-9a-f]{12}$/);
       expect(['ham', 'spam']).toContain(d.payload.label);
+      expect(Object.keys(d.payload.probabilities)).toEqual(['ham', 'spam']);
+      expect(d.payload.score).toBe(d.payload.probabilities[d.payload.label]);
     }
     const correct = details.filter((d) => d.payload.label === d.payload.expectedLabel).length;
     expect(correct / details.length).toBeGreaterThan(0.9);
@@ -105,7 +115,7 @@ describe('tier-1 handler', () => {
       ...stub.entries('EscalationRequested'),
     ]);
     expect(details.map((d) => d.payload.duplicate)).toEqual([false, true]);
-    expect(details[0].payload.spamProbability).toBe(details[1].payload.spamProbability);
+    expect(details[0].payload.probabilities).toEqual(details[1].payload.probabilities);
     expect(details[0].id).toBe(details[1].id);
   });
 
@@ -122,7 +132,56 @@ describe('tier-1 handler', () => {
       ['same-text-1', false],
       ['same-text-2', false],
     ]);
-    expect(details[0].payload.spamProbability).toBe(details[1].payload.spamProbability);
+    expect(details[0].payload.probabilities).toEqual(details[1].payload.probabilities);
+  });
+
+  it('reads plain text that starts like a header as body and answers it (the header trap)', async () => {
+    const refund = sqsRecord(requestEvent('refund-1', 'Refund: I was charged twice for my order'));
+
+    const response = await tier1({ Records: [refund] }, context);
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(stub.deadLetters()).toEqual([]);
+    const [result] = detailsOf([
+      ...stub.entries('InferenceCompleted'),
+      ...stub.entries('EscalationRequested'),
+    ]);
+    expect(result.payload).toMatchObject({ sourceEventId: 'refund-1', task: 'spam', tier: 1 });
+    // An input without features is dead-lettered (next test): a result means the text was read.
+    expect(result.payload.probabilities.spam).toBeGreaterThan(0);
+  });
+
+  it('dead-letters a text with nothing the model can read, with the reason, instead of scoring an empty vector', async () => {
+    const nothing = sqsRecord(requestEvent('empty-1', '... --- ...'));
+    const features = sqsRecord(
+      requestEvent('vec-1', 'x').replace('"payload":{"text":"x"}', '"payload":{"features":[1,2]}'),
+    );
+
+    const response = await tier1({ Records: [nothing, features] }, context);
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect([...stub.entries('InferenceCompleted'), ...stub.entries('EscalationRequested')]).toEqual([]);
+    const reasons = Object.fromEntries(
+      stub
+        .deadLetters()
+        .map((l) => [
+          l.MessageBody,
+          [l.MessageAttributes.ERROR_CODE.StringValue, l.MessageAttributes.ERROR_MESSAGE.StringValue],
+        ]),
+    );
+    expect(reasons[nothing.body]).toEqual([
+      'Unencodable',
+      'the text encodes to no features (no words the model can read); model tier1 cannot score it, so it is not scored as an empty input',
+    ]);
+    expect(reasons[features.body]).toEqual([
+      'InputMismatch',
+      'detail.payload: this task takes text ("text" or "claim"), the request carries "features" (task spam)',
+    ]);
+    expect(
+      detailsOf(stub.entries('InferenceFailed'))
+        .map((d) => d.payload.errorCode)
+        .sort(),
+    ).toEqual(['InputMismatch', 'Unencodable']);
   });
 
   it('hands records back to SQS when their results cannot be published', async () => {
@@ -176,6 +235,15 @@ describe('tier-1 handler', () => {
   });
 });
 
+describe('tier handler configuration', () => {
+  it('refuses to serve a tier its entry point is not for, naming the handler to deploy', async () => {
+    const { createTierHandler } = await import('../../functions/inference/tier-handler');
+    expect(() => createTierHandler({ role: 'escalation' })).toThrow(
+      'INFERBUS_TIER=1: functions/tier2/handler.ts serves tiers 2 and up (escalations); deploy functions/tier1/handler.ts for tier 1',
+    );
+  });
+});
+
 describe('tier-2 handler', () => {
   it('answers escalations with tier 2 and points results at the original request', async () => {
     const escalation = JSON.parse(requestEvent('esc-1', testMessages[36]?.text ?? 'x'));
@@ -198,7 +266,8 @@ describe('tier-2 handler', () => {
     expect(result).toMatchObject({
       id: 'acme:orig-1:t2:completed',
       tenant: 'acme',
-      payload: { sourceEventId: 'orig-1', tier: 2 },
+      task: 'spam',
+      payload: { sourceEventId: 'orig-1', task: 'spam', tier: 2, model: 'tier2' },
     });
     expect(result.payload.modelVersion).toMatch(/^tier2@/);
   });
@@ -298,13 +367,13 @@ describe('tier-1 handler with tenant quota and ordering (real dynalite)', () => 
       }),
     );
     Object.assign(process.env, {
-      INFERBUS_TIER: '1',
+      ...TIER1_ENV,
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       TENANT_STATE_TABLE: 'tenant-state',
       TENANT_POLICIES_FILE: policiesFile,
     });
     const { createTierHandler } = await import('../../functions/inference/tier-handler');
-    gated = createTierHandler({ tier: 1, lastTier: false });
+    gated = createTierHandler({ role: 'entry' });
     // The SDK resolves AWS_ENDPOINT_URL_DYNAMODB on first use, so that one stays set.
     for (const name of ['TENANT_STATE_TABLE', 'TENANT_POLICIES_FILE']) {
       if (saved[name] === undefined) delete process.env[name];

@@ -143,35 +143,64 @@ function published(): { name: string; entry: PutEventsEntry }[] {
     DetailType: DetailType.InferenceRequested,
     Detail: JSON.stringify({ ...envelope, payload }),
   });
+  const task = { id: 'spam', labels: ['ham', 'spam'], input: { kind: 'text' as const } };
   const item = (payload: InferenceRequest): ResultSource => ({
     request: payload,
     envelope: { ...envelope, payload },
-    text: 'hello',
+    input: payload.features ? { features: payload.features } : { text: 'hello' },
   });
-  const decision = { label: 'ham' as const, confidence: 0.9, escalate: false };
+  const decision = { label: 'ham', labelIndex: 0, score: 0.9, escalate: false };
   const result = (payload: InferenceRequest, kind: 'completed' | 'escalated') =>
-    resultEntry(item(payload), resultPayload(item(payload), decision, 0.1, false, 1, 'm@1', 3), kind, TIME);
+    resultEntry(
+      item(payload),
+      resultPayload(item(payload), {
+        task,
+        tier: 1,
+        model: 'm',
+        modelVersion: 'm@1',
+        decision,
+        probabilities: [0.9, 0.1],
+        duplicate: false,
+        inferenceMs: 3,
+      }),
+      kind,
+      TIME,
+    );
   const labelled: InferenceRequest = { text: 'hello', expectedLabel: 'ham' };
   const unlabelled: InferenceRequest = { text: 'hello' };
   const claimed: InferenceRequest = { claim: { bucket: 'bkt', key: 'claims/acme/r1' } };
+  const vector: InferenceRequest = { features: [0.5, 1.5], expectedLabel: 'ham' };
   const letter = {
     letter: { errorCode: 'ModelError', errorMessage: 'boom', attempts: 3 },
     record: { messageId: 'm1' },
     tenant: 'acme',
     sourceId: 'r1',
   } as unknown as PendingLetter;
+  const withTask = (entry: PutEventsEntry): PutEventsEntry => ({
+    ...entry,
+    Detail: JSON.stringify({ ...JSON.parse(entry.Detail as string), task: 'spam' }),
+  });
   return [
     { name: 'request with label', entry: request(labelled) },
     { name: 'request without label', entry: request(unlabelled) },
+    { name: 'request naming its task, with label', entry: withTask(request(labelled)) },
+    { name: 'request naming its task, without label', entry: withTask(request(unlabelled)) },
     { name: 'claim-checked request', entry: request(claimed) },
+    { name: 'features request with label', entry: withTask(request(vector)) },
     { name: 'completed with label', entry: result(labelled, 'completed') },
     { name: 'completed without label', entry: result(unlabelled, 'completed') },
     { name: 'escalation', entry: result(labelled, 'escalated') },
     { name: 'escalation of a claim', entry: result(claimed, 'escalated') },
-    { name: 'failure', entry: failureEntry(letter, 2, TIME) },
+    { name: 'escalation of features with label', entry: result(vector, 'escalated') },
+    { name: 'failure', entry: failureEntry(letter, 'spam', 2, TIME) },
     {
       name: 'sequence gap',
-      entry: sequenceGapEntry(item(labelled), { missingFrom: 1, missingTo: 2, heldForMs: 5 } as never, TIME),
+      entry: sequenceGapEntry(
+        item(labelled),
+        'spam',
+        { missingFrom: 1, missingTo: 2, heldForMs: 5 } as never,
+        TIME,
+      ),
     },
   ];
 }
@@ -301,7 +330,14 @@ describe('archive rules against every shape of event', () => {
         tenant: 'acme',
         payload: event.detail.payload,
       });
+      // Requests name their task or not; the handlers' events always do.
+      if (name.startsWith('request') || name.startsWith('claim') || name.startsWith('features request')) {
+        if (event.detail.task) expect(row.task, name).toBe('spam');
+        else expect(row, name).not.toHaveProperty('task');
+      } else expect(row.task, name).toBe('spam');
       if (name.startsWith('completed') || name.startsWith('escalation')) {
+        // Every label's probability, in the payload's JSON text.
+        expect(row.payload.probabilities, name).toEqual({ ham: 0.9, spam: 0.1 });
         expect(row, name).toMatchObject({
           tier: 1,
           label: 'ham',

@@ -18,7 +18,7 @@ import {
 } from '@aws-sdk/client-athena';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { archiveModels, archiveRecords } from '../../bench/archive';
+import { type ArchiveRecord, archiveModels, archiveRecords } from '../../bench/archive';
 import { handleAthenaRequest, LocalAthena } from '../../local/athena';
 import { createSandboxedDatabase } from '../../local/athena/sandbox';
 import { LocalFirehose } from '../../local/firehose';
@@ -26,6 +26,96 @@ import { type LocalS3, localS3Client, startLocalS3 } from '../../local/s3';
 
 const REQUESTS = 40;
 const models = archiveModels('ath-archive', 'ath-results');
+
+/**
+ * The archive rows of two tasks: the spam rows of `archiveRecords` as the handlers now publish them
+ * (every result, escalation and failure names its task and carries every label's probability;
+ * requests name it or not), and a few rows of a second task with other labels.
+ */
+function twoTaskRecords(time = new Date()): ArchiveRecord[] {
+  const spam = archiveRecords(REQUESTS, time).map((record, i) => {
+    const payload = record.payload as Record<string, unknown>;
+    if (record.detail_type === 'InferenceRequested')
+      return i % 2 === 0 ? { ...record, task: 'spam' } : record;
+    const withTask = { ...payload, task: 'spam' };
+    if (typeof payload.score !== 'number') return { ...record, task: 'spam', payload: withTask };
+    const other = Math.round((1 - payload.score) * 1e6) / 1e6;
+    const probabilities =
+      payload.label === 'spam' ? { ham: other, spam: payload.score } : { ham: payload.score, spam: other };
+    return { ...record, task: 'spam', payload: { ...withTask, probabilities } };
+  });
+  const iso = time.toISOString();
+  const row = (
+    n: number,
+    detailType: string,
+    columns: Record<string, unknown>,
+    payload: Record<string, unknown>,
+  ) => ({
+    event_id: `sensor-ev-${n}`,
+    detail_type: detailType,
+    source: detailType === 'InferenceRequested' ? `inferbus.${columns.tenant}` : 'inferbus.results',
+    account: '000000000000',
+    region: 'us-east-1',
+    event_time: iso,
+    envelope_type: detailType,
+    envelope_time: iso,
+    hlc: `${time.getTime()}:s${n}`,
+    ingestion_time: iso,
+    stream: 'motes',
+    task: 'sensor',
+    payload,
+    ...columns,
+  });
+  const result = (request: string, tier: number, label: string, score: number) => ({
+    source_event_id: request,
+    tier,
+    label,
+    score,
+    model_version: `mote${tier}@0123456789ab`,
+    latency_ms: 0.5,
+    duplicate: false,
+  });
+  const probabilities = (anomaly: number) => ({ normal: Math.round((1 - anomaly) * 1e6) / 1e6, anomaly });
+  return [
+    ...spam,
+    row(
+      1,
+      'InferenceRequested',
+      { tenant: 't0', envelope_id: 's-0', seq: 0, expected_label: 'anomaly' },
+      { features: [1, 2, 0], expectedLabel: 'anomaly' },
+    ),
+    row(
+      2,
+      'InferenceCompleted',
+      {
+        tenant: 't0',
+        envelope_id: 't0:s-0:t1:completed',
+        seq: 0,
+        ...result('s-0', 1, 'anomaly', 0.97),
+        expected_label: 'anomaly',
+      },
+      { probabilities: probabilities(0.97) },
+    ),
+    row(
+      3,
+      'InferenceRequested',
+      { tenant: 't1', envelope_id: 's-1', seq: 1, expected_label: 'anomaly' },
+      { features: [3, 4, 1], expectedLabel: 'anomaly' },
+    ),
+    row(
+      4,
+      'EscalationRequested',
+      { tenant: 't1', envelope_id: 't1:s-1:t1:escalated', seq: 1, ...result('s-1', 1, 'normal', 0.6) },
+      { probabilities: probabilities(0.4) },
+    ),
+    row(
+      5,
+      'InferenceCompleted',
+      { tenant: 't1', envelope_id: 't1:s-1:t2:completed', seq: 1, ...result('s-1', 2, 'anomaly', 0.8) },
+      { probabilities: probabilities(0.8) },
+    ),
+  ];
+}
 
 function serve(athena: LocalAthena): Promise<Server> {
   const server = createServer((req, res) => {
@@ -144,7 +234,7 @@ describe('local Athena through @aws-sdk/client-athena', () => {
 
   it('runs every named query unchanged on what the local Firehose archived', async () => {
     const firehose = new LocalFirehose({ streams: [models.stream], tables: [models.table], s3: s3Client });
-    const records = archiveRecords(REQUESTS);
+    const records = twoTaskRecords();
     for (const record of records) await firehose.putRecord(models.stream.arn, JSON.stringify(record));
     // At-least-once: a redelivered request must not be counted twice.
     await firehose.putRecord(models.stream.arn, JSON.stringify(records[0]));
@@ -152,53 +242,136 @@ describe('local Athena through @aws-sdk/client-athena', () => {
 
     const hourly = await query(client, named('hourly-tier-volume'), range);
     const sum = (field: string) => hourly.rows.reduce((total, row) => total + Number(row[field]), 0);
+    // Both tasks together: 42 requests; tier 1 answered 25 and escalated 13 of its 38 decisions.
     expect([sum('requests'), sum('tier1_results'), sum('escalations'), sum('tier2_results')]).toEqual([
-      40, 24, 12, 12,
+      42, 25, 13, 13,
     ]);
-    expect(hourly.rows[0]?.escalation_rate).toBe('0.3333');
+    expect(hourly.rows[0]?.escalation_rate).toBe('0.3421');
     expect(hourly.rows[0]?.hour).toMatch(/^\d\d$/);
     expect(hourly.execution?.Statistics?.DataScannedInBytes).toBeGreaterThan(0);
 
     const latency = await query(client, named('latency-percentiles'), range);
-    expect(latency.rows.map((r) => [r.tier, r.results, r.p50_ms, r.p99_ms])).toEqual([
-      ['1', '36', '3.0', '5.0'],
-      ['2', '12', '21.0', '22.0'],
+    expect(latency.rows.map((r) => [r.task, r.tier, r.results, r.p50_ms, r.p99_ms])).toEqual([
+      ['sensor', '1', '2', '0.5', '0.5'],
+      ['sensor', '2', '1', '0.5', '0.5'],
+      ['spam', '1', '36', '3.0', '5.0'],
+      ['spam', '2', '12', '21.0', '22.0'],
     ]);
 
     const tenants = await query(client, named('tenant-volume'), range);
-    expect(tenants.rows.reduce((total, r) => total + Number(r.events), 0)).toBe(92);
+    expect(tenants.rows.reduce((total, r) => total + Number(r.events), 0)).toBe(97);
     expect(
       tenants.rows.find((r) => r.tenant === 't0' && r.detail_type === 'InferenceRequested')?.events,
-    ).toBe('14');
+    ).toBe('15');
 
     const joined = await query(client, named('results-with-source'), range);
-    expect(joined.rows).toHaveLength(36);
+    expect(joined.rows).toHaveLength(38);
+    expect(
+      joined.rows.filter((r) => r.task === 'sensor').map((r) => [r.source_event_id, r.tier, r.label]),
+    ).toEqual(
+      expect.arrayContaining([
+        ['s-0', '1', 'anomaly'],
+        ['s-1', '2', 'anomaly'],
+      ]),
+    );
     expect(joined.rows.filter((r) => r.tier === '2').every((r) => r.label === r.expected_label)).toBe(true);
 
     const accuracy = await query(client, named('accuracy-per-tier'), range);
     expect(accuracy.rows).toEqual([
-      { tier: '1', labelled_results: '24', correct: '20', accuracy: '0.8333' },
-      { tier: '2', labelled_results: '12', correct: '12', accuracy: '1.0' },
+      { task: 'sensor', tier: '1', labelled_results: '1', correct: '1', accuracy: '1.0' },
+      { task: 'sensor', tier: '2', labelled_results: '1', correct: '1', accuracy: '1.0' },
+      { task: 'spam', tier: '1', labelled_results: '24', correct: '20', accuracy: '0.8333' },
+      { task: 'spam', tier: '2', labelled_results: '12', correct: '12', accuracy: '1.0' },
     ]);
     expect(accuracy.results?.ResultSet?.ResultSetMetadata?.ColumnInfo?.map((c) => c.Type)).toEqual([
+      'varchar',
       'integer',
       'bigint',
       'bigint',
       'double',
     ]);
 
+    const summary = await query(client, named('task-summary'), range);
+    expect(summary.rows).toEqual([
+      {
+        task: 'sensor',
+        tier: '1',
+        decisions: '2',
+        escalated: '1',
+        escalation_rate: '0.5',
+        answers: '1',
+        mean_score: '0.785',
+        labelled_answers: '1',
+        accuracy: '1.0',
+      },
+      {
+        task: 'sensor',
+        tier: '2',
+        decisions: '1',
+        escalated: '0',
+        escalation_rate: '0.0',
+        answers: '1',
+        mean_score: '0.8',
+        labelled_answers: '1',
+        accuracy: '1.0',
+      },
+      {
+        task: 'spam',
+        tier: '1',
+        decisions: '36',
+        escalated: '12',
+        escalation_rate: '0.3333',
+        answers: '24',
+        mean_score: '0.9',
+        labelled_answers: '24',
+        accuracy: '0.8333',
+      },
+      {
+        task: 'spam',
+        tier: '2',
+        decisions: '12',
+        escalated: '0',
+        escalation_rate: '0.0',
+        answers: '12',
+        mean_score: '0.9',
+        labelled_answers: '12',
+        accuracy: '1.0',
+      },
+    ]);
+
+    // A label's probability, from the payload JSON, reads the same in Athena and DuckDB.
+    const probability = await query(
+      client,
+      `SELECT source_event_id, CAST(json_extract_scalar(payload, '$.probabilities.anomaly') AS double) AS p
+       FROM events WHERE dt BETWEEN ? AND ? AND task = 'sensor' AND detail_type = 'InferenceCompleted' ORDER BY source_event_id`,
+      range,
+    );
+    expect(probability.rows).toEqual([
+      { source_event_id: 's-0', p: '0.97' },
+      { source_event_id: 's-1', p: '0.8' },
+    ]);
+
     const outcomes = await query(client, named('exactly-once-outcomes'), range);
-    const ids = outcomes.rows.map((r) => r.source_event_id);
+    const ids = outcomes.rows.map((r) => `${r.tenant}:${r.source_event_id}`);
     expect(new Set(ids).size).toBe(ids.length); // one row per request, the redelivered one included
-    expect(outcomes.rows.filter((r) => r.outcome === 'InferenceCompleted')).toHaveLength(36);
+    expect(outcomes.rows.filter((r) => r.task === 'sensor').map((r) => [r.source_event_id, r.tier])).toEqual([
+      ['s-0', '1'],
+      ['s-1', '2'],
+    ]);
+    expect(outcomes.rows.filter((r) => r.outcome === 'InferenceCompleted')).toHaveLength(38);
     expect(outcomes.rows.filter((r) => r.outcome === 'InferenceCompleted' && r.tier === '2')).toHaveLength(
-      12,
+      13,
     );
     expect(outcomes.rows.filter((r) => r.outcome === 'InferenceFailed')).toHaveLength(4);
-    expect(ids).toHaveLength(REQUESTS); // every request exactly once: 36 results + 4 failures
+    expect(ids).toHaveLength(REQUESTS + 2); // every request exactly once: 38 results + 4 failures
 
     const failures = await query(client, named('dlq-bound-failures'), range);
-    expect(failures.rows[0]).toMatchObject({ tenant: 't0', error_code: 'MODEL_ERROR', events: '2' });
+    expect(failures.rows[0]).toMatchObject({
+      tenant: 't0',
+      task: 'spam',
+      error_code: 'MODEL_ERROR',
+      events: '2',
+    });
     expect(failures.rows).toHaveLength(3);
 
     // Results are also a CSV at the workgroup's output location, as Athena writes them.
@@ -209,7 +382,7 @@ describe('local Athena through @aws-sdk/client-athena', () => {
       'utf8',
     );
     expect(csv.split('\n')[0]).toBe(
-      '"tenant","error_code","events","first_seen","last_seen","example_message"',
+      '"tenant","task","error_code","events","first_seen","last_seen","example_message"',
     );
     expect(csv.trim().split('\n')).toHaveLength(4);
 

@@ -3,24 +3,21 @@ import type { PutEventsEntry } from '../../functions/core/put-events';
 import { ResultCache } from '../../functions/core/result-cache';
 import { type BatchDeps, processBatch } from '../../functions/inference/process-batch';
 import { escalationEvent, sqsRecord } from '../support/sqs-records';
+import { binaryScorer, SPAM_TASK, textOf } from '../support/stub-scorer';
 
 /** A batch mixing redeliveries (answered from the result cache) with new records, tier 2 (no tenancy). */
 function harness() {
   const published: PutEventsEntry[] = [];
   const control = { scorerDown: false };
   const deps: BatchDeps = {
+    task: SPAM_TASK,
     tier: 2,
     lastTier: true,
     threshold: 0.5,
     maxReceiveCount: 3,
-    scorer: {
-      modelName: 'test',
-      modelVersion: 'abc123',
-      async scoreBatch(texts) {
-        if (control.scorerDown) throw new Error('model unavailable');
-        return Float32Array.from(texts, (text) => (text.includes('spam') ? 0.95 : 0.05));
-      },
-    },
+    scorer: binaryScorer((input) => (textOf(input).includes('spam') ? 0.95 : 0.05), {
+      down: () => control.scorerDown,
+    }),
     publisher: {
       async publish(entries) {
         published.push(...entries);
@@ -69,7 +66,12 @@ describe('processBatch with the result cache', () => {
       ['ham-1', 0.05],
     ] as const) {
       const [first, again] = payloadOf(id);
-      expect(again).toMatchObject({ duplicate: true, spamProbability: probability, label: first.label });
+      expect(again).toMatchObject({
+        duplicate: true,
+        label: first.label,
+        probabilities: first.probabilities,
+      });
+      expect(again.probabilities.spam).toBeCloseTo(probability, 6);
     }
     expect(payloadOf('new-1')).toEqual([]);
     expect(payloadOf('new-2')).toEqual([]);

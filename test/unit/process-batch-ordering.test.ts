@@ -14,6 +14,7 @@ import type {
   TenantStateStore,
 } from '../../functions/shared/tenant-state';
 import { requestEvent, sqsRecord } from '../support/sqs-records';
+import { binaryScorer, SPAM_TASK } from '../support/stub-scorer';
 
 /**
  * Dead-lettered records in their stream's order, through the tier-1 batch handler with in-memory
@@ -73,15 +74,9 @@ function harness(policy: TenantPolicy) {
   const published: PutEventsEntry[] = [];
   const letters: DeadLetter[] = [];
   const control = { scorerDown: false, dlqDown: false };
-  const scorer: Scorer = {
-    modelName: 'test',
-    modelVersion: 'abc123',
-    async scoreBatch(texts) {
-      if (control.scorerDown) throw new Error('model unavailable');
-      return new Float32Array(texts.length).fill(0.01);
-    },
-  };
+  const scorer: Scorer = binaryScorer(() => 0.01, { down: () => control.scorerDown });
   const deps: BatchDeps = {
+    task: SPAM_TASK,
     tier: 1,
     lastTier: false,
     threshold: 0.9,

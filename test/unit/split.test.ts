@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { corpusKey, fnv1a32, splitBucket, splitOf } from '../../functions/core/split';
+import { corpusKey, fnv1a32, splitBucket, splitOf } from '../../functions/tasks/spam/split';
 import { loadSplits } from '../../models/train/data';
 
 describe('splitOf', () => {

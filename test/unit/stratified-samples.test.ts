@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { sampleEntries } from '../../functions/producer/samples';
+import { SampleError, sampleEntries, type TaskSamples } from '../../functions/producer/samples';
 import { stratifiedOrder, stratifiedSample } from '../../functions/producer/stratified';
-import { loadSplits } from '../../models/train/data';
+import { loadTaskSamples } from '../../local/demo/sample-events';
 
 const labelOf = (item: { label: string }) => item.label;
 const items = (counts: Record<string, number>) =>
@@ -41,13 +41,19 @@ describe('stratifiedOrder', () => {
   });
 });
 
-describe('sampleEntries', () => {
-  const heldOut = loadSplits().test;
-  const spamShare = heldOut.filter((m) => m.label === 1).length / heldOut.length;
+describe('sampleEntries', async () => {
+  const tasks = await loadTaskSamples(['spam']);
+  const heldOut = (tasks[0] as TaskSamples).examples;
+  const spamShare = heldOut.filter((m) => m.label === 'spam').length / heldOut.length;
   const spamIn = (count: number, seed?: number) =>
-    sampleEntries({ count, busName: 'b', tenants: [{ id: 'acme', weight: 1 }], rejected: 0, seed }).filter(
-      (s) => s.kind === 'valid' && s.expectedLabel === 'spam',
-    ).length;
+    sampleEntries({
+      count,
+      busName: 'b',
+      tenants: [{ id: 'acme', weight: 1 }],
+      tasks,
+      rejected: 0,
+      seed,
+    }).filter((s) => s.kind === 'valid' && s.expectedLabel === 'spam').length;
 
   it('carries the held-out split’s spam share at any count (not the hams that sort first)', () => {
     expect(spamShare).toBeGreaterThan(0.2);
@@ -59,11 +65,63 @@ describe('sampleEntries', () => {
 
   it('draws the same entries for the same seed and other messages for another', () => {
     const texts = (seed: number) =>
-      sampleEntries({ count: 20, busName: 'b', tenants: [{ id: 'acme', weight: 1 }], rejected: 0, seed }).map(
-        (s) => JSON.parse(s.entry.Detail as string).payload.text,
-      );
+      sampleEntries({
+        count: 20,
+        busName: 'b',
+        tenants: [{ id: 'acme', weight: 1 }],
+        tasks,
+        rejected: 0,
+        seed,
+      }).map((s) => JSON.parse(s.entry.Detail as string).payload.text);
     expect(texts(3)).toEqual(texts(3));
     expect(texts(4)).not.toEqual(texts(3));
     expect(spamIn(30, 4)).toBe(spamIn(30, 3));
+  });
+
+  it('lets the tasks take turns, each request carrying its task, its input kind and its own stream', () => {
+    const sensorLike: TaskSamples = {
+      task: 'readings',
+      examples: [
+        { id: 'r1', input: { features: [1, 2] }, label: 'normal' },
+        { id: 'r2', input: { features: [9, 9] }, label: 'anomaly' },
+      ],
+    };
+    const samples = sampleEntries({
+      count: 6,
+      busName: 'b',
+      tenants: [{ id: 'acme', weight: 1 }],
+      tasks: [...tasks, sensorLike],
+      poisonShare: 1e-9,
+      rejected: 0,
+    });
+    const details = samples.map((s) => JSON.parse(s.entry.Detail as string));
+    expect(samples.map((s) => s.task)).toEqual(['spam', 'readings', 'spam', 'readings', 'spam', 'readings']);
+    expect(details.map((d) => d.task)).toEqual(samples.map((s) => s.task));
+    expect(details.filter((d) => d.task === 'readings').map((d) => d.payload.features)).toEqual([
+      [9, 9],
+      [1, 2],
+      [9, 9],
+    ]);
+    expect(details.filter((d) => d.task === 'spam').every((d) => typeof d.payload.text === 'string')).toBe(
+      true,
+    );
+    // Sequence numbers count per (tenant, stream): each task's requests are numbered 1, 2, 3.
+    expect(details.map((d) => [d.stream, d.seq])).toEqual([
+      ['inbox-spam', 1],
+      ['inbox-readings', 1],
+      ['inbox-spam', 2],
+      ['inbox-readings', 2],
+      ['inbox-spam', 3],
+      ['inbox-readings', 3],
+    ]);
+    expect(new Set(samples.map((s) => s.id)).size).toBe(6);
+  });
+
+  it('refuses no tasks, or a task without held-out examples, naming it', () => {
+    const options = { count: 1, busName: 'b', tenants: [{ id: 'acme', weight: 1 }] };
+    expect(() => sampleEntries({ ...options, tasks: [] })).toThrow(SampleError);
+    expect(() => sampleEntries({ ...options, tasks: [{ task: 'empty', examples: [] }] })).toThrow(
+      'task empty has no held-out examples',
+    );
   });
 });

@@ -1,5 +1,12 @@
 /**
  * The archive's columns: one row per event on the bus, the envelope flattened.
+ *
+ * A result's label probabilities stay in the `payload` column (the payload's JSON text), read with
+ * `json_extract_scalar(payload, '$.probabilities.<label>')` the same way in Athena and DuckDB. A
+ * column of their own cannot be filled safely: the rules' input transformers may only name paths
+ * their patterns guarantee, EventBridge's `exists` matches leaves only, and the leaves of
+ * `probabilities` are the labels, which differ per task. (A `map<string,double>` would also read
+ * differently: DuckDB's `element_at` on a map answers a list, Athena's the value.)
  * The CDK app derives the Glue table and the archive rules' input transformers from this list
  * (rules.ts: each rule fills the columns its pattern guarantees, the others are absent, so NULL),
  * and the local runtime derives its Parquet schema from the synthesized Glue table.
@@ -26,6 +33,13 @@ export const ARCHIVE_COLUMNS: readonly ArchiveColumn[] = [
   { name: 'event_time', type: 'string', from: '$.time', comment: 'EventBridge event time, ISO 8601' },
   { name: 'envelope_id', type: 'string', from: '$.detail.id', comment: 'envelope id (idempotency key)' },
   { name: 'tenant', type: 'string', from: '$.detail.tenant', comment: 'tenant id' },
+  {
+    name: 'task',
+    type: 'string',
+    from: '$.detail.task',
+    comment:
+      "task id: on requests that name one (NULL: the stage's first task), and on every result, escalation, failure and gap",
+  },
   { name: 'stream', type: 'string', from: '$.detail.stream', comment: 'ordering stream within the tenant' },
   { name: 'seq', type: 'bigint', from: '$.detail.seq', comment: 'per-(tenant, stream) sequence number' },
   { name: 'hlc', type: 'string', from: '$.detail.hlc', comment: 'hybrid logical clock stamp' },
@@ -66,7 +80,12 @@ export const ARCHIVE_COLUMNS: readonly ArchiveColumn[] = [
   },
   { name: 'error_code', type: 'string', from: '$.detail.payload.errorCode', comment: 'failure code' },
   { name: 'error_message', type: 'string', from: '$.detail.payload.errorMessage', comment: 'failure reason' },
-  { name: 'payload', type: 'string', from: '$.detail.payload', comment: 'the whole payload as JSON text' },
+  {
+    name: 'payload',
+    type: 'string',
+    from: '$.detail.payload',
+    comment: "the whole payload as JSON text; a result's label probabilities are at $.probabilities",
+  },
   {
     name: 'ingestion_time',
     type: 'string',

@@ -8,8 +8,13 @@ import { ARCHIVE_TABLE_NAME } from './columns';
  * order so the CLI can accept `--param from=2026-11-01`.
  *
  * Everything here must be valid in both Athena (Trino) and DuckDB. Results are de-duplicated by
- * envelope id because delivery is at-least-once. Tier-1 decisions (a final result or an
- * escalation) both carry `tier = 1`, so escalation rate = escalations / tier-1 decisions.
+ * envelope id because delivery is at-least-once. A tier's decisions (a final result or an
+ * escalation) both carry its `tier`, so a tier's escalation rate = its escalations / its decisions.
+ *
+ * Every task shares the table: results, escalations and failures name theirs in `task` (a request
+ * may leave it out, meaning the stage's first task, so per-task figures come from the handlers'
+ * rows). Nothing here names a task or a label; a label's probability is in the payload JSON,
+ * `json_extract_scalar(payload, '$.probabilities.<label>')`.
  *
  * Envelope ids are the producers' own, unique only within a tenant: requests are told apart, and
  * joined to their results, by (tenant, id). The archive keeps every event on the bus, forged ones
@@ -43,14 +48,14 @@ const dateRange = [
 export const NAMED_QUERIES: readonly NamedQueryDefinition[] = [
   {
     name: 'hourly-tier-volume',
-    description: 'Requests, results per tier and escalation rate per hour',
+    description: 'Requests, results per tier and tier-1 escalation rate per hour, all tasks together',
     params: dateRange,
     sql: `SELECT dt, hour,
   count(DISTINCT CASE WHEN detail_type = 'InferenceRequested' THEN ${perTenant('envelope_id')} END) AS requests,
   count(DISTINCT CASE WHEN detail_type = 'InferenceCompleted' AND tier = 1 THEN envelope_id END) AS tier1_results,
   count(DISTINCT CASE WHEN detail_type = 'EscalationRequested' THEN envelope_id END) AS escalations,
   count(DISTINCT CASE WHEN detail_type = 'InferenceCompleted' AND tier = 2 THEN envelope_id END) AS tier2_results,
-  round(CAST(count(DISTINCT CASE WHEN detail_type = 'EscalationRequested' THEN envelope_id END) AS double)
+  round(CAST(count(DISTINCT CASE WHEN detail_type = 'EscalationRequested' AND tier = 1 THEN envelope_id END) AS double)
     / nullif(count(DISTINCT CASE WHEN tier = 1 THEN envelope_id END), 0), 4) AS escalation_rate
 FROM ${T}
 WHERE dt BETWEEN ? AND ?
@@ -60,17 +65,17 @@ ORDER BY dt, hour`,
   },
   {
     name: 'latency-percentiles',
-    description: 'Inference latency p50, p90 and p99 per tier',
+    description: 'Inference latency p50, p90 and p99 per task and tier',
     params: dateRange,
-    sql: `SELECT tier, count(*) AS results,
+    sql: `SELECT task, tier, count(*) AS results,
   round(approx_percentile(latency_ms, 0.5), 3) AS p50_ms,
   round(approx_percentile(latency_ms, 0.9), 3) AS p90_ms,
   round(approx_percentile(latency_ms, 0.99), 3) AS p99_ms
 FROM ${T}
 WHERE dt BETWEEN ? AND ? AND detail_type IN ('InferenceCompleted', 'EscalationRequested') AND latency_ms IS NOT NULL
   AND ${fromHandlers()}
-GROUP BY tier
-ORDER BY tier`,
+GROUP BY task, tier
+ORDER BY task, tier`,
   },
   {
     name: 'tenant-volume',
@@ -86,7 +91,7 @@ ORDER BY dt, tenant, detail_type`,
     name: 'results-with-source',
     description: 'Final results joined with the request that caused them',
     params: dateRange,
-    sql: `SELECT DISTINCT r.source_event_id, q.tenant, q.stream, q.seq, r.tier, r.label, r.score,
+    sql: `SELECT DISTINCT r.source_event_id, q.tenant, r.task, q.stream, q.seq, r.tier, r.label, r.score,
   q.expected_label, r.model_version, r.latency_ms, q.event_time AS requested_at, r.event_time AS completed_at
 FROM ${T} r
 JOIN ${T} q ON q.tenant = r.tenant AND q.envelope_id = r.source_event_id
@@ -97,21 +102,45 @@ LIMIT 1000`,
   },
   {
     name: 'accuracy-per-tier',
-    description: 'Accuracy of final results against the labels producers supplied',
+    description: 'Accuracy of final results against the labels producers supplied, per task and tier',
     params: dateRange,
     sql: `WITH results AS (
-  SELECT DISTINCT tenant, source_event_id, tier, label FROM ${T}
+  SELECT DISTINCT tenant, source_event_id, task, tier, label FROM ${T}
   WHERE dt BETWEEN ? AND ? AND detail_type = 'InferenceCompleted' AND ${fromHandlers()}
 ), requests AS (
   SELECT DISTINCT tenant, envelope_id, expected_label FROM ${T}
   WHERE detail_type = 'InferenceRequested' AND expected_label IS NOT NULL AND ${fromItsTenant()}
 )
-SELECT r.tier, count(*) AS labelled_results,
+SELECT r.task, r.tier, count(*) AS labelled_results,
   sum(CASE WHEN r.label = q.expected_label THEN 1 ELSE 0 END) AS correct,
   round(CAST(sum(CASE WHEN r.label = q.expected_label THEN 1 ELSE 0 END) AS double) / count(*), 4) AS accuracy
 FROM results r JOIN requests q ON q.tenant = r.tenant AND q.envelope_id = r.source_event_id
-GROUP BY r.tier
-ORDER BY r.tier`,
+GROUP BY r.task, r.tier
+ORDER BY r.task, r.tier`,
+  },
+  {
+    name: 'task-summary',
+    description:
+      'Per task and tier: decisions, escalations and escalation rate, final answers, mean confidence, and accuracy of the labelled answers',
+    params: dateRange,
+    sql: `WITH decisions AS (
+  SELECT DISTINCT tenant, source_event_id, task, tier, detail_type, label, score FROM ${T}
+  WHERE dt BETWEEN ? AND ? AND detail_type IN ('InferenceCompleted', 'EscalationRequested') AND ${fromHandlers()}
+), requests AS (
+  SELECT DISTINCT tenant, envelope_id, expected_label FROM ${T}
+  WHERE detail_type = 'InferenceRequested' AND expected_label IS NOT NULL AND ${fromItsTenant()}
+)
+SELECT d.task, d.tier, count(*) AS decisions,
+  sum(CASE WHEN d.detail_type = 'EscalationRequested' THEN 1 ELSE 0 END) AS escalated,
+  round(CAST(sum(CASE WHEN d.detail_type = 'EscalationRequested' THEN 1 ELSE 0 END) AS double) / count(*), 4) AS escalation_rate,
+  sum(CASE WHEN d.detail_type = 'InferenceCompleted' THEN 1 ELSE 0 END) AS answers,
+  round(avg(d.score), 4) AS mean_score,
+  sum(CASE WHEN d.detail_type = 'InferenceCompleted' AND q.expected_label IS NOT NULL THEN 1 ELSE 0 END) AS labelled_answers,
+  round(CAST(sum(CASE WHEN d.detail_type = 'InferenceCompleted' AND d.label = q.expected_label THEN 1 ELSE 0 END) AS double)
+    / nullif(sum(CASE WHEN d.detail_type = 'InferenceCompleted' AND q.expected_label IS NOT NULL THEN 1 ELSE 0 END), 0), 4) AS accuracy
+FROM decisions d LEFT JOIN requests q ON q.tenant = d.tenant AND q.envelope_id = d.source_event_id
+GROUP BY d.task, d.tier
+ORDER BY d.task, d.tier`,
   },
   {
     name: 'exactly-once-outcomes',
@@ -119,7 +148,7 @@ ORDER BY r.tier`,
       'One row per request (tenant and id): its final result, or its failure when it has none, with its ordering flag (reused, late, gap); only results the handlers published count. The exactly-once view of an at-least-once archive',
     params: dateRange,
     sql: `WITH outcomes AS (
-  SELECT source_event_id, tenant, stream, seq, detail_type, tier, label, score, error_code, event_time,
+  SELECT source_event_id, tenant, task, stream, seq, detail_type, tier, label, score, error_code, event_time,
     CASE
       WHEN json_extract_scalar(payload, '$.ordering.reused.seq') IS NOT NULL THEN 'reused'
       WHEN json_extract_scalar(payload, '$.ordering.late') = 'true' THEN 'late'
@@ -134,7 +163,7 @@ ORDER BY r.tier`,
   WHERE dt BETWEEN ? AND ? AND detail_type IN ('InferenceCompleted', 'InferenceFailed')
     AND source_event_id IS NOT NULL AND ${fromHandlers()}
 )
-SELECT source_event_id, tenant, stream, seq, detail_type AS outcome, tier, label, score, error_code,
+SELECT source_event_id, tenant, task, stream, seq, detail_type AS outcome, tier, label, score, error_code,
   ordering_flag, reused_earlier_id, event_time
 FROM outcomes
 WHERE pick = 1
@@ -142,13 +171,13 @@ ORDER BY event_time, tenant, source_event_id`,
   },
   {
     name: 'dlq-bound-failures',
-    description: 'Failures sent to a dead-letter queue, by tenant and error code, with an example',
+    description: 'Failures sent to a dead-letter queue, by tenant, task and error code, with an example',
     params: dateRange,
-    sql: `SELECT tenant, error_code, count(DISTINCT source_event_id) AS events,
+    sql: `SELECT tenant, task, error_code, count(DISTINCT source_event_id) AS events,
   min(event_time) AS first_seen, max(event_time) AS last_seen, max(error_message) AS example_message
 FROM ${T}
 WHERE dt BETWEEN ? AND ? AND detail_type = 'InferenceFailed' AND ${fromHandlers()}
-GROUP BY tenant, error_code
-ORDER BY events DESC`,
+GROUP BY tenant, task, error_code
+ORDER BY events DESC, tenant, task, error_code`,
   },
 ];

@@ -35,9 +35,9 @@ export interface ArchiveRuleDefinition {
 /** How the well-formed events of one detail-type fill the payload columns. */
 interface ArchiveShape {
   readonly detailType: DetailType;
-  /** Payload columns every well-formed event of this type fills. */
+  /** Payload columns (and optional envelope ones, e.g. `task`) every well-formed event of this type fills. */
   readonly columns: readonly string[];
-  /** Payload columns only some fill: each one doubles the shape's rules (with it, without it). */
+  /** Columns only some fill: each one doubles the shape's rules (with it, without it). */
   readonly optional: readonly string[];
   /**
    * Payload leaves (below `$.detail.payload`) of which every well-formed event has at least one,
@@ -47,6 +47,7 @@ interface ArchiveShape {
 }
 
 const RESULT_COLUMNS = [
+  'task',
   'source_event_id',
   'tier',
   'label',
@@ -61,17 +62,18 @@ export const ARCHIVE_SHAPES: readonly ArchiveShape[] = [
   {
     detailType: DetailType.InferenceRequested,
     columns: [],
-    optional: ['expected_label'],
-    witnesses: ['text', 'claim.key'],
+    // Producers may leave the task out (the stage's first task).
+    optional: ['task', 'expected_label'],
+    witnesses: ['text', 'claim.key', 'features'],
   },
   { detailType: DetailType.EscalationRequested, columns: RESULT_COLUMNS, optional: ['expected_label'] },
   { detailType: DetailType.InferenceCompleted, columns: RESULT_COLUMNS, optional: ['expected_label'] },
   {
     detailType: DetailType.InferenceFailed,
-    columns: ['source_event_id', 'tier', 'error_code', 'error_message'],
+    columns: ['task', 'source_event_id', 'tier', 'error_code', 'error_message'],
     optional: [],
   },
-  { detailType: DetailType.SequenceGap, columns: [], optional: [], witnesses: ['missingFrom'] },
+  { detailType: DetailType.SequenceGap, columns: ['task'], optional: [], witnesses: ['missingFrom'] },
 ];
 
 const DETAIL = '$.detail';
@@ -81,9 +83,17 @@ const PAYLOAD = '$.detail.payload';
 export const EVENT_COLUMNS = ARCHIVE_COLUMNS.filter((c) => !c.from.startsWith(`${DETAIL}.`)).map(
   (c) => c.name,
 );
-/** Columns filled from the envelope's leaves, `$.detail.<name>`. */
+/**
+ * Envelope leaves only some events carry (`task`: a request may leave it out); each shape lists
+ * them as a column of its own, required or optional.
+ */
+const OPTIONAL_ENVELOPE_COLUMNS = ['task'];
+/** Columns filled from the envelope's leaves that every envelope has, `$.detail.<name>`. */
 export const ENVELOPE_COLUMNS = ARCHIVE_COLUMNS.filter(
-  (c) => c.from.startsWith(`${DETAIL}.`) && !c.from.startsWith(PAYLOAD),
+  (c) =>
+    c.from.startsWith(`${DETAIL}.`) &&
+    !c.from.startsWith(PAYLOAD) &&
+    !OPTIONAL_ENVELOPE_COLUMNS.includes(c.name),
 ).map((c) => c.name);
 
 function columnOf(name: string): ArchiveColumn {
@@ -180,7 +190,7 @@ function shapeRules(shape: ArchiveShape): ArchiveRuleDefinition[] {
   const type = shape.detailType;
   const required = pathsOf(shape.columns);
   const witnesses = (shape.witnesses ?? []).map((leaf) => `${PAYLOAD}.${leaf}`);
-  if (required.length === 0 && witnesses.length === 0) {
+  if (!required.some((path) => path.startsWith(`${PAYLOAD}.`)) && witnesses.length === 0) {
     throw new Error(
       `archive shape ${type}: needs a payload column or a witness leaf to guarantee the payload`,
     );

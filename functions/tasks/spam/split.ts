@@ -1,5 +1,5 @@
 /**
- * Deterministic train/validation/test split by a hash of a message's key, never by position, so
+ * The spam task's split. Deterministic train/validation/test split by a hash of a message's key, never by position, so
  * every script (training, evaluation, tests, sample-event generation) agrees on which messages are
  * held out, whatever order they are loaded in.
  */
