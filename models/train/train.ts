@@ -24,10 +24,10 @@ import {
   manifestSchema,
   type TaskEntry,
 } from '../../functions/core/manifest';
-import { SPLIT_BOUNDS, SPLIT_SALT } from '../../functions/tasks/spam/split';
 import { MANIFEST_FILE, ModelScorer, sha256Hex } from '../../functions/inference/model';
+import { DATASET_NAME, loadSplits, type Message } from '../../functions/tasks/spam/dataset';
+import { SPLIT_BOUNDS, SPLIT_SALT } from '../../functions/tasks/spam/split';
 import { trainedCascades } from './cascades';
-import { DATASET_NAME, loadSplits, type Message } from './data';
 import { modelMetrics } from './metrics';
 import {
   initBackend,
