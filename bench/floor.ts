@@ -212,7 +212,7 @@ export async function runFloorBench({ quick = false } = {}): Promise<FloorBenchR
     }
     const median = (name: keyof typeof calls) => summarize(samples[name]).median;
     const inference = await tier1InferenceMsPerEvent(quick);
-    const batchSize = stages.dev.tiers.tier1.batchSize;
+    const batchSize = stages.dev.tasks[0]?.tiers[0]?.batchSize ?? 200;
     const tenantStateCalls = 1 + 2 * TENANTS_PER_BATCH;
     const cores = cpus().length;
     const budget = (cores * 1000) / TARGET;

@@ -26,7 +26,8 @@ describe('inferbus cost', () => {
     const { stdout } = await run('cost', '--stage', 'dev', '--escalation-rate', '0.1', '--format', 'json');
     const report = JSON.parse(stdout);
     // Read from the synthesized template, so it matches the dev stage's config.
-    const { tier1 } = stages.dev.tiers;
+    const tier1 = stages.dev.tasks[0]?.tiers[0];
+    if (!tier1) throw new Error('dev has a tier');
     expect(report.input.tier1).toMatchObject({
       memoryMiB: tier1.memoryMiB,
       batchSize: tier1.batchSize,

@@ -109,7 +109,7 @@ describe('the local runtime serving two tasks', () => {
       'inferbus-dev-triage-tier2',
       'inferbus-dev-triage-tier3',
     ]);
-    const health = await (await fetch(`${rt.endpoint}/health`)).json();
+    const health = (await (await fetch(`${rt.endpoint}/health`)).json()) as { tasks: unknown };
     expect(health.tasks).toEqual([
       { id: 'spam', default: true, tiers: ['tier1', 'tier2'] },
       { id: 'triage', default: false, tiers: ['tier1', 'tier2-int8', 'tier2'] },
