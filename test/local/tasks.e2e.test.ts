@@ -5,7 +5,9 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DetailType, RESULT_SOURCE, tenantSource } from '../../functions/core/events';
 import { PROJECT_ROOT } from '../../lib/app';
+import { runOfflinePreflight } from '../../local/preflight/offline';
 import { LocalRuntime } from '../../local/runtime';
+import { describeTask, servedTasks } from '../../local/tasks';
 import { synth } from '../infra/synth';
 import { writeTwoTaskConfig, writeTwoTaskModels } from '../support/task-fixture';
 
@@ -17,6 +19,7 @@ import { writeTwoTaskConfig, writeTwoTaskModels } from '../support/task-fixture'
  */
 let rt: LocalRuntime;
 let bus: EventBridgeClient;
+let cdkOutDir: string;
 
 beforeAll(async () => {
   const { outdir, stack } = synth({
@@ -30,6 +33,7 @@ beforeAll(async () => {
     if (resource.Type === 'AWS::Lambda::EventSourceMapping') resource.Properties.Enabled = false;
   }
   writeFileSync(path, JSON.stringify(template));
+  cdkOutDir = outdir;
   rt = await LocalRuntime.start({
     projectRoot: PROJECT_ROOT,
     stage: 'dev',
@@ -114,6 +118,30 @@ describe('the local runtime serving two tasks', () => {
       { id: 'spam', default: true, tiers: ['tier1', 'tier2'] },
       { id: 'triage', default: false, tiers: ['tier1', 'tier2-int8', 'tier2'] },
     ]);
+    // The start-up banner's lines.
+    expect(servedTasks(rt.model).map(describeTask)).toEqual([
+      'spam (default): tier1 → tier2',
+      'triage: tier1 → tier2-int8 → tier2',
+    ]);
+  });
+
+  it("passes preflight: every tier's declared calls are granted, the third tier's too", async () => {
+    const report = await runOfflinePreflight({
+      projectRoot: PROJECT_ROOT,
+      cdkOutDir,
+      stage: 'dev',
+      stateDir: mkdtempSync(join(tmpdir(), 'inferbus-tasks-preflight-')),
+      log: () => {},
+    });
+    expect(report.rows.filter((row) => row.verdict === 'fail')).toEqual([]);
+    const tier3 = rt.model.functions.find((f) => f.name === 'inferbus-dev-triage-tier3')?.logicalId as string;
+    const checked = report.rows.filter((row) => row.verdict === 'pass' && row.check.startsWith(tier3));
+    expect(checked.map((row) => row.check)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/events:PutEvents/),
+        expect.stringMatching(/sqs:SendMessage/),
+      ]),
+    );
   });
 
   it('routes requests by detail.task: none to the first task, a named one to it, an unknown one to the unrouted queue', async () => {
