@@ -24,6 +24,7 @@ export interface DeployedTier {
 
 export interface StageDeployment {
   readonly templatePath: string;
+  /** The tiers of the stage's default task (the first; requests without `detail.task` go there). */
   readonly tiers: ReadonlyMap<number, DeployedTier>;
   /** Firehose buffering interval of the archive, seconds. */
   readonly archiveBufferingIntervalSeconds?: number;
@@ -51,6 +52,8 @@ export function readStageDeployment(stackName: string, cdkOut?: string): StageDe
     return undefined;
   }
   const resources = Object.entries(template.Resources ?? {});
+  const routes = entryRoutes(resources.map(([, r]) => r));
+  const defaultTask = routes.routedTasks[0];
   const refersTo = (value: unknown, logicalId: string) =>
     JSON.stringify(value ?? null).includes(`"${logicalId}"`);
   const tiers = new Map<number, DeployedTier>();
@@ -63,6 +66,7 @@ export function readStageDeployment(stackName: string, cdkOut?: string): StageDe
     >;
     const tier = Number(vars.INFERBUS_TIER);
     if (!Number.isInteger(tier) || tier < 1) continue;
+    if (typeof vars.INFERBUS_TASK === 'string' && vars.INFERBUS_TASK !== defaultTask) continue;
     const threshold = Number(vars.CASCADE_THRESHOLD);
     // Aliases point at a version of this function; mappings point at the alias.
     const aliases = resources.filter(
@@ -104,7 +108,7 @@ export function readStageDeployment(stackName: string, cdkOut?: string): StageDe
   return {
     templatePath,
     tiers,
-    ...entryRoutes(resources.map(([, r]) => r)),
+    ...routes,
     ...(buffering !== undefined ? { archiveBufferingIntervalSeconds: buffering } : {}),
   };
 }

@@ -1,6 +1,7 @@
 import { copyFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readStageDeployment } from '../../cli/stage-template';
 import { ConfigError } from '../../lib/config';
 import { matchesPattern } from '../../local/eventbridge/pattern';
 import { tierSettings, writeTwoTaskConfig, writeTwoTaskModels } from '../support/task-fixture';
@@ -70,6 +71,16 @@ describe('a stage with two tasks, one of them three tiers deep', () => {
         ]),
       ),
     );
+  });
+
+  it('reads back, for the CLI, the routed tenants and tasks (default first) and the default task tiers', () => {
+    const deployment = readStageDeployment('inferbus-dev', s.outdir);
+    expect(deployment?.routedTenants).toEqual(['acme', 'globex']);
+    expect(deployment?.routedTasks).toEqual(['spam', 'triage']);
+    expect([...(deployment?.tiers.values() ?? [])].map((t) => [t.tier, t.modelName, t.threshold])).toEqual([
+      [1, 'tier1', 0.9],
+      [2, 'tier2', undefined],
+    ]);
   });
 
   describe('routing, by the local pattern engine over the template', () => {
