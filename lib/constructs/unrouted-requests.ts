@@ -26,7 +26,7 @@ export interface UnroutedRequestsProps {
  * a dead-letter queue in all but name: encrypted, TLS-only, 14 days, alarmed, listed by
  * `inferbus dlq`. EventBridge would otherwise accept such an event and drop it in silence.
  *
- * One rule covers about 8 tenants (about 240 pattern characters each with two tasks, 2,048 by quota); beyond that the patterns are
+ * One rule covers about 9 tenants (about 230 pattern characters each with two tasks, 2,048 by quota); beyond that the patterns are
  * split over more rules, whose matches are disjoint, so the rules-per-bus quota grows by one rule
  * per chunk rather than by one per tenant.
  */
