@@ -1,8 +1,12 @@
 import { copyFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readStageDeployment } from '../../cli/stage-template';
 import { ConfigError } from '../../lib/config';
+import { InferenceTier, type InferenceTierProps } from '../../lib/constructs/inference-tier';
+import { TierModel, TierModelError } from '../../lib/constructs/tier-model';
 import { matchesPattern } from '../../local/eventbridge/pattern';
 import { tierSettings, writeTwoTaskConfig, writeTwoTaskModels } from '../support/task-fixture';
 import { allTiers, type Synthesized, synth, tierOf } from './synth';
@@ -240,5 +244,49 @@ describe('a stage whose tiers do not fit their manifests fails synth', () => {
     copyFileSync(join(dir, 'spam', 'manifest.json'), join(dir, 'triage', 'manifest.json'));
     const message = synthFails(() => {}, dir);
     expect(message).toMatch(/tasks\[1\]\.id: .*triage\/manifest\.json declares task spam/);
+  });
+});
+
+describe('TierModel and InferenceTier, used directly', () => {
+  it('carries the task, model, file, sha256 and labels from the manifest', () => {
+    const model = TierModel.fromManifest(modelsDir, 'triage', 'tier2-int8');
+    expect(model).toMatchObject({
+      taskId: 'triage',
+      modelName: 'tier2-int8',
+      file: 'tier2-int8.onnx',
+      labels: ['ham', 'spam'],
+    });
+    expect(model.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(() => TierModel.fromManifest(modelsDir, 'triage', 'nope')).toThrow(TierModelError);
+    expect(() => TierModel.fromManifest(modelsDir, 'absent', 'tier1')).toThrow(
+      /absent\/manifest\.json is missing/,
+    );
+  });
+
+  it('refuses a threshold the tier cannot use, before building anything', () => {
+    const props = (overrides: Partial<InferenceTierProps>): InferenceTierProps =>
+      ({
+        stage: 'dev',
+        model: TierModel.fromManifest(modelsDir, 'triage', 'tier1'),
+        tier: 1,
+        lastTier: false,
+        threshold: 0.8,
+        tenants: [{ id: 'acme', maxConcurrencyShare: 1 }],
+        batchSize: 10,
+        maxBatchingWindow: Duration.seconds(1),
+        provisionedConcurrency: { min: 0, max: 1, targetUtilization: 0.7 },
+        architecture: lambda.Architecture.ARM_64,
+        removalPolicy: RemovalPolicy.DESTROY,
+        ...overrides,
+      }) as InferenceTierProps;
+    const build = (overrides: Partial<InferenceTierProps>) =>
+      new InferenceTier(new Stack(new App(), 'S'), 'T', props(overrides));
+    expect(() => build({ threshold: 0.3 })).toThrow(
+      /InferenceTier triage tier 1: threshold 0.3 is outside \[1\/2, 1\] for task triage's 2 labels/,
+    );
+    expect(() => build({ threshold: undefined })).toThrow(/every tier but the last needs a threshold/);
+    expect(() => build({ lastTier: true })).toThrow(
+      /the last tier answers every request it gets, so it takes no threshold/,
+    );
   });
 });
