@@ -122,7 +122,7 @@ export async function runCascadeBench({ quick = false } = {}): Promise<CascadeBe
       dev: at(devThreshold),
     };
   };
-  const devThreshold = stages.dev.cascade.threshold;
+  const devThreshold = stages.dev.tasks[0]?.tiers[0]?.threshold ?? Number.NaN;
   const curves = manifest.cascades.map((c) => curve(c.tier2, c.threshold, devThreshold));
   return {
     name: 'cascade',

@@ -76,13 +76,19 @@ export function runCostBench(inputs: {
   const scenarios: CostScenario[] = [];
   for (const stageName of ['dev', 'prod'] as const) {
     const stage = stages[stageName];
-    const point = stage.cascade.threshold === 'manifest' ? curve?.calibrated : curve?.dev;
-    const tier = (name: 'tier1' | 'tier2', msPerEvent: number) => ({
-      memoryMiB: stage.tiers[name].memoryMiB,
-      batchSize: stage.tiers[name].batchSize,
-      provisionedConcurrencyMin: stage.tiers[name].provisionedConcurrency.min,
-      msPerEvent,
-    });
+    // The spam task: the stage's first task.
+    const tiers = stage.tasks[0]?.tiers ?? [];
+    const point = tiers[0]?.threshold === 'manifest' ? curve?.calibrated : curve?.dev;
+    const tier = (name: 'tier1' | 'tier2', msPerEvent: number) => {
+      const settings = tiers[name === 'tier1' ? 0 : 1];
+      if (!settings) throw new Error(`stage ${stageName} has no ${name} in its first task`);
+      return {
+        memoryMiB: settings.memoryMiB,
+        batchSize: settings.batchSize,
+        provisionedConcurrencyMin: settings.provisionedConcurrency.min,
+        msPerEvent,
+      };
+    };
     const input = {
       tier1: tier('tier1', t1ms),
       tier2: tier('tier2', t2ms),
