@@ -17,7 +17,9 @@ let model: TemplateModel;
 // What the dev stage declares: a function per tier of every task, and a lane (work queue, its DLQ,
 // its rule and the rule's DLQ) per tenant of each.
 const dev = loadStageConfig('dev');
-const devTiers = dev.tasks.flatMap((task) => task.tiers.map((config, i) => ({ task: task.id, tier: i + 1, config })));
+const devTiers = dev.tasks.flatMap((task) =>
+  task.tiers.map((config, i) => ({ task: task.id, tier: i + 1, config })),
+);
 const tenantIds = dev.tenants.map((t) => t.id).sort();
 const laneCount = devTiers.length * tenantIds.length;
 
