@@ -1,6 +1,6 @@
 import type { SQSRecord } from 'aws-lambda';
 import type { Envelope } from '../core/envelope';
-import { expandPack, isPackedDetail, type PackDecoder, PackError } from '../core/packing/pack';
+import { expandPack, type PackDecoder, PackError } from '../core/packing/pack';
 
 /**
  * SQS records whose event carries a pack, turned into one record per request, so that everything
@@ -123,6 +123,10 @@ function packEventOf(body: string): Record<string, unknown> | undefined {
     return undefined;
   }
   if (typeof event !== 'object' || event === null) return undefined;
+  // Anything with a packId is read as a pack (and refused whole when it is not a valid one): the
+  // archive rules leave every event with a packId to the handlers' rows.
   const detail = (event as { detail?: unknown }).detail;
-  return isPackedDetail(detail) ? (event as Record<string, unknown>) : undefined;
+  return typeof detail === 'object' && detail !== null && 'packId' in detail
+    ? (event as Record<string, unknown>)
+    : undefined;
 }
