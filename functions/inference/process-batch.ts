@@ -7,9 +7,11 @@ import { parseTierRecord } from '../core/records';
 import { ResultCache } from '../core/result-cache';
 import { type Decision, DecisionError, decide } from '../core/task/decide';
 import type { TaskInput } from '../core/task/inputs';
+import type { ArchiveWriter } from '../shared/archive-writer';
 import { ClaimMissingError, type ClaimResolver } from '../shared/claims';
 import type { DeadLetterSink } from '../shared/dead-letters';
 import type { EventPublisher } from '../shared/publisher';
+import { publishedPackRows, receivedPackRows } from './archive-rows';
 import {
   failureEntry,
   type ResultKind,
@@ -22,7 +24,7 @@ import {
 import { BatchFailures, type FailureHint, type PendingLetter, type Unpublished } from './batch-failures';
 import { type ExpandedRecords, expandRecords, messageIdOf } from './pack-records';
 import { requestProblem, type ServedTask } from './request-checks';
-import { packResults } from './result-packs';
+import { type PackedEntries, packResults } from './result-packs';
 import { type GateOutcome, gate, type ProcessDecision, recordProcessed, type Tenancy } from './tenant-gate';
 
 /**
@@ -58,6 +60,11 @@ export interface BatchDeps {
   readonly decoder?: PackDecoder;
   /** Encodes the results of packs that came encoded (the same codec). */
   readonly encoder?: PackEncoder;
+  /**
+   * Writes the archive rows of what travels in packs (the archive rules leave packs out); absent:
+   * no rows are written, which is right only where no packs travel.
+   */
+  readonly archive?: ArchiveWriter;
   readonly now?: () => Date;
 }
 
@@ -138,7 +145,7 @@ export async function processExpanded(
   const notices = stored.map((pending) => failureEntry(pending, deps.task.id, deps.tier, now()));
   const encoded = new Set(expanded.packs.filter((p) => p.encoded).map((p) => p.record.messageId));
   const outgoing = packResults(results, encoded, deps.encoder, now);
-  const unpublished = await publishAll(outgoing, notices, deps.publisher);
+  const unpublished = await publishAll(outgoing, notices, deps.publisher, deps.archive, expanded);
   const lateLettered = await failures.retryOrDeadLetter(unpublished, deps.deadLetters);
 
   // 6. Only now record the sequence numbers whose results are out: a crash before this point
@@ -451,12 +458,19 @@ function buildResults(
   return { entries, owners, completed, escalated, duplicates, outOfOrder, sequenceReused, sequenceGaps };
 }
 
-/** Publishes results and failure notices together; returns the results that were not published. */
+/**
+ * Publishes results and failure notices together, then writes the archive rows of the packs
+ * received and published (before the messages are deleted: a row that cannot be written hands
+ * its messages back, so each row is written at least once); returns the records to retry.
+ */
 async function publishAll(
-  { entries, owners }: Pick<Results, 'entries' | 'owners'>,
+  outgoing: PackedEntries,
   notices: PutEventsEntry[],
   publisher: EventPublisher,
+  archive: ArchiveWriter | undefined,
+  expanded: ExpandedRecords,
 ): Promise<Unpublished[]> {
+  const { entries, owners } = outgoing;
   const outcome = await publisher.publish([...entries, ...notices]);
   const unpublished: Unpublished[] = [];
   for (const [index, error] of outcome.failed) {
@@ -464,7 +478,23 @@ async function publishAll(
     // worth a retry, since the DLQ already holds the record with its reason.
     if (index < owners.length) for (const record of owners[index] ?? []) unpublished.push({ record, error });
   }
-  return unpublished;
+  if (!archive) return unpublished;
+  const published = publishedPackRows(outgoing, outcome.eventIds ?? new Map(), outcome.failed);
+  const rows = [...receivedPackRows(expanded.packs), ...published.rows];
+  for (const { owners: missingOwners, error } of published.missing) {
+    for (const record of missingOwners) unpublished.push({ record, error });
+  }
+  if (rows.length > 0) {
+    const unwritten = await archive.write(rows.map((r) => r.row));
+    for (const [index, error] of unwritten) {
+      for (const record of rows[index]?.owners ?? []) {
+        unpublished.push({ record, error: `its archive row could not be written to Firehose: ${error}` });
+      }
+    }
+  }
+  // A record behind several failed entries or rows is retried (or dead-lettered) once.
+  const seen = new Set<string>();
+  return unpublished.filter(({ record }) => !seen.has(record.messageId) && seen.add(record.messageId));
 }
 
 /**
