@@ -90,6 +90,8 @@ export interface BatchReport {
   readonly outOfOrder: number;
   /** SequenceGap events published (a hold ran out). */
   readonly sequenceGaps: number;
+  /** Archive rows of packs left unwritten because the tier has no archive writer (see BatchDeps.archive). */
+  readonly unarchivedRows: number;
 }
 
 /**
@@ -145,7 +147,13 @@ export async function processExpanded(
   const notices = stored.map((pending) => failureEntry(pending, deps.task.id, deps.tier, now()));
   const encoded = new Set(expanded.packs.filter((p) => p.encoded).map((p) => p.record.messageId));
   const outgoing = packResults(results, encoded, deps.encoder, now);
-  const unpublished = await publishAll(outgoing, notices, deps.publisher, deps.archive, expanded);
+  const { unpublished, unarchivedRows } = await publishAll(
+    outgoing,
+    notices,
+    deps.publisher,
+    deps.archive,
+    expanded,
+  );
   const lateLettered = await failures.retryOrDeadLetter(unpublished, deps.deadLetters);
 
   // 6. Only now record the sequence numbers whose results are out: a crash before this point
@@ -173,6 +181,7 @@ export async function processExpanded(
       outOfOrder: results.outOfOrder,
       sequenceReused: results.sequenceReused,
       sequenceGaps: results.sequenceGaps,
+      unarchivedRows,
     },
   };
 }
@@ -469,7 +478,7 @@ async function publishAll(
   publisher: EventPublisher,
   archive: ArchiveWriter | undefined,
   expanded: ExpandedRecords,
-): Promise<Unpublished[]> {
+): Promise<{ unpublished: Unpublished[]; unarchivedRows: number }> {
   const { entries, owners } = outgoing;
   const outcome = await publisher.publish([...entries, ...notices]);
   const unpublished: Unpublished[] = [];
@@ -478,7 +487,14 @@ async function publishAll(
     // worth a retry, since the DLQ already holds the record with its reason.
     if (index < owners.length) for (const record of owners[index] ?? []) unpublished.push({ record, error });
   }
-  if (!archive) return unpublished;
+  if (!archive) {
+    const received = receivedPackRows(expanded.packs).length;
+    const sent = outgoing.packed.reduce(
+      (sum, items, i) => sum + (items && !outcome.failed.has(i) ? items.length : 0),
+      0,
+    );
+    return { unpublished, unarchivedRows: received + sent };
+  }
   const published = publishedPackRows(outgoing, outcome.eventIds ?? new Map(), outcome.failed);
   const rows = [...receivedPackRows(expanded.packs), ...published.rows];
   for (const { owners: missingOwners, error } of published.missing) {
@@ -494,7 +510,12 @@ async function publishAll(
   }
   // A record behind several failed entries or rows is retried (or dead-lettered) once.
   const seen = new Set<string>();
-  return unpublished.filter(({ record }) => !seen.has(record.messageId) && seen.add(record.messageId));
+  return {
+    unpublished: unpublished.filter(
+      ({ record }) => !seen.has(record.messageId) && seen.add(record.messageId),
+    ),
+    unarchivedRows: 0,
+  };
 }
 
 /**

@@ -89,6 +89,8 @@ describe('a pack through a tier: one work item per request', () => {
     );
     expect(response.batchItemFailures).toEqual([]);
     expect(report.records).toBe(4);
+    // No archive writer here: the 4 request rows and 4 result rows are counted as unwritten.
+    expect(report.unarchivedRows).toBe(8);
     const byType = Object.fromEntries(h.published.map((e) => [e.DetailType, e]));
     const completed = byType.InferenceCompleted as PutEventsEntry;
     const escalated = byType.EscalationRequested as PutEventsEntry;
@@ -294,7 +296,8 @@ describe('archive rows of packs: one per request, written by the handler', () =>
 
   it('writes no row for single events (the rules archive them)', async () => {
     const { h, calls } = archived();
-    await processBatch([sqsRecord(requestEvent('solo', 'hi'))], h.deps);
+    const { report } = await processBatch([sqsRecord(requestEvent('solo', 'hi'))], h.deps);
+    expect(report.unarchivedRows).toBe(0);
     expect(calls).toEqual([]);
     expect(h.published).toHaveLength(1);
   });
