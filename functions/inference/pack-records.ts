@@ -78,11 +78,7 @@ export function expandRecords(records: readonly SQSRecord[], decoder?: PackDecod
     const requests: { index: number; record: SQSRecord; event: Record<string, unknown> }[] = [];
     const requestRecord = (index: number, detail: unknown): SQSRecord => {
       const single = singleEventOf(event, detail);
-      const own = {
-        ...record,
-        messageId: `${record.messageId}${SEPARATOR}${index}`,
-        body: JSON.stringify(single),
-      };
+      const own = requestRecordOf(record, `${record.messageId}${SEPARATOR}${index}`, single);
       requests.push({ index, record: own, event: single });
       return own;
     };
@@ -116,6 +112,31 @@ export function expandRecords(records: readonly SQSRecord[], decoder?: PackDecod
     });
   }
   return out;
+}
+
+/** Each request's event, parsed: the handler reads it from here rather than parsing its body. */
+const eventsOfRecords = new WeakMap<SQSRecord, Record<string, unknown>>();
+
+/** The event of a request expanded from a pack; undefined for a record as SQS delivered it. */
+export const expandedEventOf = (record: SQSRecord): Record<string, unknown> | undefined =>
+  eventsOfRecords.get(record);
+
+/**
+ * A request's own record. Its body (the single event as JSON text) is written only when something
+ * reads it (a dead letter, a re-queue): most requests never need it.
+ */
+function requestRecordOf(record: SQSRecord, messageId: string, event: Record<string, unknown>): SQSRecord {
+  let body: string | undefined;
+  const own = { ...record, messageId } as SQSRecord;
+  Object.defineProperty(own, 'body', {
+    enumerable: true,
+    get: () => {
+      body ??= JSON.stringify(event);
+      return body;
+    },
+  });
+  eventsOfRecords.set(own, event);
+  return own;
 }
 
 /** The record's event when its detail is a pack; undefined for anything else (parsed as today). */

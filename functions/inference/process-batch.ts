@@ -3,7 +3,7 @@ import type { Envelope } from '../core/envelope';
 import { claimKeyPrefix, type InferenceRequest } from '../core/inference';
 import type { PackDecoder, PackEncoder } from '../core/packing/pack';
 import { entrySize, MAX_ENTRY_BYTES, type PutEventsEntry } from '../core/put-events';
-import { parseTierRecord } from '../core/records';
+import { parseTierEvent, parseTierRecord } from '../core/records';
 import { ResultCache } from '../core/result-cache';
 import { type Decision, DecisionError, decide } from '../core/task/decide';
 import type { TaskInput } from '../core/task/inputs';
@@ -22,7 +22,7 @@ import {
   sourceIdOf,
 } from './batch-entries';
 import { BatchFailures, type FailureHint, type PendingLetter, type Unpublished } from './batch-failures';
-import { type ExpandedRecords, expandRecords, messageIdOf } from './pack-records';
+import { type ExpandedRecords, expandedEventOf, expandRecords, messageIdOf } from './pack-records';
 import { requestProblem, type ServedTask } from './request-checks';
 import { type PackedEntries, packResults } from './result-packs';
 import { type GateOutcome, gate, type ProcessDecision, recordProcessed, type Tenancy } from './tenant-gate';
@@ -205,7 +205,10 @@ function validate(
   const work: BatchItem[] = [];
   let poison = 0;
   for (const record of records) {
-    const parsed = parseTierRecord(record.body, deps.tier);
+    const expandedEvent = expandedEventOf(record);
+    const parsed = expandedEvent
+      ? parseTierEvent(expandedEvent, deps.tier)
+      : parseTierRecord(record.body, deps.tier);
     if (!parsed.ok) {
       poison++;
       failures.fail(record, parsed.errorCode, parsed.errorMessage, false, {
