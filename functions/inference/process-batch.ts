@@ -60,11 +60,8 @@ export interface BatchDeps {
   readonly decoder?: PackDecoder;
   /** Encodes the results of packs that came encoded (the same codec). */
   readonly encoder?: PackEncoder;
-  /**
-   * Writes the archive rows of what travels in packs (the archive rules leave packs out); absent:
-   * no rows are written, which is right only where no packs travel.
-   */
-  readonly archive?: ArchiveWriter;
+  /** Writes the archive rows of what travels in packs (the archive rules leave packs out). */
+  readonly archive: ArchiveWriter;
   readonly now?: () => Date;
 }
 
@@ -90,7 +87,7 @@ export interface BatchReport {
   readonly outOfOrder: number;
   /** SequenceGap events published (a hold ran out). */
   readonly sequenceGaps: number;
-  /** Archive rows of packs left unwritten because the tier has no archive writer (see BatchDeps.archive). */
+  /** Archive rows of packs Firehose still refused after retries: their messages were handed back. */
   readonly unarchivedRows: number;
 }
 
@@ -479,7 +476,7 @@ async function publishAll(
   outgoing: PackedEntries,
   notices: PutEventsEntry[],
   publisher: EventPublisher,
-  archive: ArchiveWriter | undefined,
+  archive: ArchiveWriter,
   expanded: ExpandedRecords,
 ): Promise<{ unpublished: Unpublished[]; unarchivedRows: number }> {
   const { entries, owners } = outgoing;
@@ -490,21 +487,15 @@ async function publishAll(
     // worth a retry, since the DLQ already holds the record with its reason.
     if (index < owners.length) for (const record of owners[index] ?? []) unpublished.push({ record, error });
   }
-  if (!archive) {
-    const received = receivedPackRows(expanded.packs).length;
-    const sent = outgoing.packed.reduce(
-      (sum, items, i) => sum + (items && !outcome.failed.has(i) ? items.length : 0),
-      0,
-    );
-    return { unpublished, unarchivedRows: received + sent };
-  }
   const published = publishedPackRows(outgoing, outcome.eventIds ?? new Map(), outcome.failed);
   const rows = [...receivedPackRows(expanded.packs), ...published.rows];
   for (const { owners: missingOwners, error } of published.missing) {
     for (const record of missingOwners) unpublished.push({ record, error });
   }
+  let unarchivedRows = 0;
   if (rows.length > 0) {
     const unwritten = await archive.write(rows.map((r) => r.row));
+    unarchivedRows = unwritten.size;
     for (const [index, error] of unwritten) {
       for (const record of rows[index]?.owners ?? []) {
         unpublished.push({ record, error: `its archive row could not be written to Firehose: ${error}` });
@@ -517,7 +508,7 @@ async function publishAll(
     unpublished: unpublished.filter(
       ({ record }) => !seen.has(record.messageId) && seen.add(record.messageId),
     ),
-    unarchivedRows: 0,
+    unarchivedRows,
   };
 }
 

@@ -4,6 +4,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { FirehoseClient } from '@aws-sdk/client-firehose';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
@@ -12,6 +13,7 @@ import { modelNamed } from '../core/manifest';
 import { createPackCodec, type PackCodec } from '../core/packing/codec';
 import { QueueUrls } from '../core/queue-names';
 import { ResultCache } from '../core/result-cache';
+import { ArchiveWriter } from '../shared/archive-writer';
 import { S3ClaimResolver } from '../shared/claims';
 import { SqsDeadLetterSink } from '../shared/dead-letters';
 import {
@@ -27,6 +29,7 @@ import {
   injectInitFailure,
   withPublishFaults,
 } from '../shared/faults';
+import { FirehoseRecordSink } from '../shared/firehose-sink';
 import { PutEventsPublisher } from '../shared/publisher';
 import { SqsRequeuer } from '../shared/requeue';
 import { DynamoTenantState } from '../shared/tenant-state';
@@ -79,6 +82,8 @@ export function createTierHandler(options: TierHandlerOptions) {
       }
     : undefined;
   const claims = new S3ClaimResolver(new S3Client({}));
+  // The archive rules leave packs out: the rows of packed requests and results are written here.
+  const archive = new ArchiveWriter(new FirehoseRecordSink(new FirehoseClient({}), env.ARCHIVE_STREAM_NAME));
   const cache = new ResultCache();
   const ready = loadRuntime(env);
   // Packs' encoded requests and results: the zstd wasm compiles once per container.
@@ -112,13 +117,13 @@ export function createTierHandler(options: TierHandlerOptions) {
       tenancy,
       decoder: codec,
       encoder: codec,
+      archive,
     });
     record(metrics, report);
     logger.info('batch processed', { ...report });
     if (report.unarchivedRows > 0) {
-      // The archive rules leave packs out: without a writer their rows are missing from the archive.
       logger.error(
-        `${report.unarchivedRows} archive row(s) of packs were not written: this handler has no Firehose archive writer yet (it needs @aws-sdk/client-firehose); packed requests and results are missing from the archive`,
+        `${report.unarchivedRows} archive row(s) of packs were refused by Firehose stream ${env.ARCHIVE_STREAM_NAME} after retries: their SQS messages are handed back (retried, dead-lettered on their last receive); check the stream's throttling and the role's firehose:PutRecordBatch grant`,
       );
     }
     return response;

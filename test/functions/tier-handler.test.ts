@@ -31,6 +31,7 @@ beforeAll(async () => {
     AWS_ACCESS_KEY_ID: 'test',
     AWS_SECRET_ACCESS_KEY: 'test',
     EVENT_BUS_NAME: 'inferbus-test',
+    ARCHIVE_STREAM_NAME: 'inferbus-test-archive',
     MODELS_DIR: join(PROJECT_ROOT, 'models'),
     INFERBUS_TASK: 'spam',
     MAX_RECEIVE_COUNT: '3',
@@ -51,6 +52,7 @@ beforeEach(() => {
   stub.calls.length = 0;
   stub.failPutEventsEntry = () => undefined;
   stub.failSqs = false;
+  stub.failFirehoseRecord = () => undefined;
 });
 
 const detailsOf = (entries: any[]) => entries.map((e) => JSON.parse(e.Detail));
@@ -267,6 +269,31 @@ describe('packs through the real tier-1 handler', () => {
       Array.from({ length: 6 }, (_, i) => `acme:pk-${i}:t1`).sort(),
     );
     expect(published.length).toBeLessThan(6);
+    // The archive rows of the 6 requests and of their answers in packs, written through Firehose
+    // to the stream the environment names, concatenated in one record.
+    const writes = stub.calls.filter((c) => c.target === 'Firehose_20150804.PutRecordBatch');
+    expect(writes.map((c) => c.body.DeliveryStreamName)).toEqual(['inferbus-test-archive']);
+    const rows = stub
+      .firehoseRecords()
+      .flatMap((data) => data.replace(/}{"event_id"/g, '}\n{"event_id"').split('\n'))
+      .map((row) => JSON.parse(row));
+    expect(rows.filter((r) => r.detail_type === 'InferenceRequested').map((r) => r.envelope_id)).toEqual(
+      Array.from({ length: 6 }, (_, i) => `pk-${i}`),
+    );
+    const packedAnswers = detailsOf(published)
+      .filter((d) => d.packId)
+      .reduce((n, d) => n + d.count, 0);
+    expect(rows.filter((r) => r.detail_type !== 'InferenceRequested')).toHaveLength(packedAnswers);
+  });
+
+  it('hands the pack back when Firehose still refuses its archive rows after retries', async () => {
+    stub.failFirehoseRecord = () => 'ServiceUnavailableException';
+    const record = await packRecord('pf', 4);
+    const response = await tier1({ Records: [record] }, context);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(stub.calls.filter((c) => c.target === 'Firehose_20150804.PutRecordBatch').length).toBeGreaterThan(
+      1,
+    );
   });
 
   it('dead-letters each request of a pack on its own, as a plain single event, when its results cannot be published on the last receive', async () => {

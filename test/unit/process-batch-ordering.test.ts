@@ -14,6 +14,7 @@ import type {
   TenantReadRequest,
   TenantStateStore,
 } from '../../functions/shared/tenant-state';
+import { acceptedWithIds, acceptingArchive } from '../support/archive-stub';
 import { requestEvent, sqsRecord } from '../support/sqs-records';
 import { binaryScorer, SPAM_TASK } from '../support/stub-scorer';
 
@@ -86,9 +87,10 @@ function harness(policy: TenantPolicy) {
     publisher: {
       async publish(entries) {
         published.push(...entries);
-        return { failed: new Map() };
+        return acceptedWithIds(entries);
       },
     },
+    archive: acceptingArchive().archive,
     deadLetters: {
       async send(batch) {
         if (control.dlqDown) return new Set(batch.map((_, index) => index));

@@ -8,6 +8,7 @@ import { type BatchDeps, processBatch } from '../../functions/inference/process-
 import { ArchiveWriter } from '../../functions/shared/archive-writer';
 import { ClaimMissingError } from '../../functions/shared/claims';
 import type { DeadLetter } from '../../functions/shared/dead-letters';
+import { acceptedWithIds, acceptingArchive } from '../support/archive-stub';
 import { requestEvent, sqsRecord } from '../support/sqs-records';
 import { binaryScorer, SPAM_TASK, textOf } from '../support/stub-scorer';
 
@@ -32,9 +33,10 @@ function harness(options: Partial<BatchDeps> = {}) {
     publisher: {
       async publish(entries) {
         published.push(...entries);
-        return { failed: new Map() };
+        return acceptedWithIds(entries);
       },
     },
+    archive: acceptingArchive().archive,
     deadLetters: {
       async send(batch) {
         letters.push(...batch);
@@ -89,8 +91,7 @@ describe('a pack through a tier: one work item per request', () => {
     );
     expect(response.batchItemFailures).toEqual([]);
     expect(report.records).toBe(4);
-    // No archive writer here: the 4 request rows and 4 result rows are counted as unwritten.
-    expect(report.unarchivedRows).toBe(8);
+    expect(report.unarchivedRows).toBe(0);
     const byType = Object.fromEntries(h.published.map((e) => [e.DetailType, e]));
     const completed = byType.InferenceCompleted as PutEventsEntry;
     const escalated = byType.EscalationRequested as PutEventsEntry;
@@ -305,12 +306,15 @@ describe('archive rows of packs: one per request, written by the handler', () =>
   it('retries a record Firehose refuses, and hands the pack back when it is still refused', async () => {
     const once = archived({ failFirst: 1 });
     const record = sqsRecord(packEvent(['hello', 'spam']));
-    expect((await processBatch([record], once.h.deps)).response.batchItemFailures).toEqual([]);
+    const retried = await processBatch([record], once.h.deps);
+    expect(retried.response.batchItemFailures).toEqual([]);
+    expect(retried.report.unarchivedRows).toBe(0);
     expect(once.calls).toHaveLength(2);
     const always = archived({ failFirst: 99 });
     const again = sqsRecord(packEvent(['hello', 'spam']));
-    expect((await processBatch([again], always.h.deps)).response.batchItemFailures).toEqual([
-      { itemIdentifier: again.messageId },
-    ]);
+    const refused = await processBatch([again], always.h.deps);
+    expect(refused.response.batchItemFailures).toEqual([{ itemIdentifier: again.messageId }]);
+    // Two request rows and the two answers' rows (one InferenceCompleted pack), all refused.
+    expect(refused.report.unarchivedRows).toBe(4);
   });
 });
