@@ -139,8 +139,11 @@ export async function processExpanded(
   const results = buildResults(scoring, deps, now, failures);
 
   // 5. Dead letters first (the DLQ copy is what guarantees nothing is lost), then their
-  // InferenceFailed events ride along with the results so the archive shows them.
-  const { stored, unsaved } = await failures.storeLetters(deps.deadLetters);
+  // InferenceFailed events ride along with the results so the archive shows them. The poison
+  // requests of packs wait until their pack's message is known to be deleted (a pack handed back
+  // would dead-letter them again on its next receive).
+  const held = failures.holdPackLetters();
+  const { stored } = await failures.storeLetters(deps.deadLetters);
   const notices = stored.map((pending) => failureEntry(pending, deps.task.id, deps.tier, now()));
   const encoded = new Set(expanded.packs.filter((p) => p.encoded).map((p) => p.record.messageId));
   const outgoing = packResults(results, encoded, deps.encoder, now);
@@ -152,6 +155,14 @@ export async function processExpanded(
     expanded,
   );
   const lateLettered = await failures.retryOrDeadLetter(unpublished, deps.deadLetters);
+  const released = await failures.storeHeldLetters(held, deps.deadLetters);
+  if (released.length > 0) {
+    // Their notices only: an unpublished notice is not retried, the DLQ holds the request and reason.
+    await deps.publisher.publish(
+      released.map((pending) => failureEntry(pending, deps.task.id, deps.tier, now())),
+    );
+    stored.push(...released);
+  }
 
   // 6. Only now record the sequence numbers whose results are out: a crash before this point
   // re-processes (a duplicate result with the same id) rather than skips an unpublished event.
@@ -170,7 +181,7 @@ export async function processExpanded(
       duplicates: results.duplicates,
       poison: expanded.poison.length + valid.poison + resolved.missing + scoring.refused,
       retried: failures.retry.size,
-      deadLettered: failures.letters.length - unsaved.size + lateLettered.size,
+      deadLettered: stored.length + lateLettered.size,
       inferenceMs: round(scoring.inferenceMs),
       quotaDelayed: admitted?.quotaDelayed ?? 0,
       held: admitted?.held ?? 0,

@@ -2,7 +2,8 @@
 // every other PutEvents batch encoded, while the handlers fail 30% of their publishes. A result pack
 // that fails hands its whole message back, so packs are retried whole and their answered requests
 // come back as sequence duplicates; the reconciliation still counts each request on its own (a
-// result, or a DLQ message with its reason), and each request's archive row must be there.
+// result, or a DLQ message with its reason), each request is dead-lettered at most once (a pack's
+// poison waits until the pack is done), and each request's archive row must be there.
 
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
@@ -53,7 +54,7 @@ export async function sendPacked(target: Target, model: TemplateModel, count: nu
       const group = planned.slice(i, i + 10);
       const response = await events.send(
         new PutEventsCommand({
-          Entries: group.map((p) => ({ ...p.entry, EventBusName: busNameOf(model) })),
+          Entries: group.map((p) => ({ ...p.entry, Resources: undefined, EventBusName: busNameOf(model) })),
         }),
       );
       response.Entries?.forEach((result, j) => {
@@ -80,10 +81,16 @@ export async function everyPackedRequestArchived(
   target: Target,
   model: TemplateModel,
   accepted: readonly string[],
-  _collected: Collected,
+  collected: Collected,
 ): Promise<string[]> {
   const problems: string[] = [];
   if (sentShape.packs === 0) problems.push('no pack was sent: the scenario ran single events only');
+  // A pack handed back comes again whole: its poison requests must still be dead-lettered once.
+  const ids = collected.deadLetters.map((d) => d.id);
+  const twice = ids.filter((id, i) => ids.indexOf(id) !== i);
+  if (twice.length > 0) {
+    problems.push(`${twice.length} request(s) dead-lettered more than once: ${twice.slice(0, 5).join(', ')}`);
+  }
   const athena = new AthenaClient(clientConfig(target));
   const { rows } = await runQuery(
     athena,

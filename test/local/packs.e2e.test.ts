@@ -67,7 +67,9 @@ beforeAll(async () => {
       expect(JSON.parse(entry.Detail as string)).toHaveProperty(encoded ? 'data' : 'items');
     }
     const out = await client.send(
-      new PutEventsCommand({ Entries: planned.map((p) => ({ ...p.entry, EventBusName: bus })) }),
+      new PutEventsCommand({
+        Entries: planned.map((p) => ({ ...p.entry, Resources: undefined, EventBusName: bus })),
+      }),
     );
     expect(out.FailedEntryCount).toBe(0);
     packsSent += planned.length;

@@ -170,12 +170,14 @@ describe('a pack through a tier: one work item per request', () => {
     expect(h.published.map((e) => e.DetailType)).toEqual(['InferenceFailed']);
   });
 
-  it("hands a pack's message back once when one of its requests must be retried; the others are answered", async () => {
+  it("hands a pack's message back once when one of its requests must be retried; its poison is dead-lettered once, when the pack is done", async () => {
+    let s3Slow = true;
     const h = harness({
       claims: {
         resolve: async (claim) => {
           if (claim.key.endsWith('missing')) throw new ClaimMissingError('no such object');
-          throw new Error('S3 is slow today');
+          if (s3Slow) throw new Error('S3 is slow today');
+          return 'claimed text';
         },
       },
     });
@@ -186,17 +188,27 @@ describe('a pack through a tier: one work item per request', () => {
       },
     });
     const record = sqsRecord(packEvent(['hello', claimed(2), claimed(3), 'spam']));
-    const { response } = await processBatch([record], h.deps);
-    // r3's claim is transiently unreadable: the message comes back, once; r2's is missing: poison.
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
-    expect(h.letters.map((l) => [l.errorCode, JSON.parse(l.body).detail.id])).toEqual([
-      ['ClaimMissing', 'r2'],
-    ]);
+    const first = await processBatch([record], h.deps);
+    // r3's claim is transiently unreadable: the message comes back, once. r2's is missing: poison,
+    // but its letter waits, since the pack comes back whole and would dead-letter it again.
+    expect(first.response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(h.letters).toEqual([]);
     const results = h.published.filter((e) => e.DetailType !== 'InferenceFailed');
     expect(results.flatMap(resultsOf).map((r) => r.id)).toEqual([
       'acme:r1:t1:completed',
       'acme:r4:t1:completed',
     ]);
+    // The second receive: r3 is answered, the message is deleted, r2 is dead-lettered (once) and noticed.
+    s3Slow = false;
+    const again = { ...record, attributes: { ...record.attributes, ApproximateReceiveCount: '2' } };
+    const second = await processBatch([again], h.deps);
+    expect(second.response.batchItemFailures).toEqual([]);
+    expect(second.report.deadLettered).toBe(1);
+    expect(h.letters.map((l) => [l.errorCode, JSON.parse(l.body).detail.id])).toEqual([
+      ['ClaimMissing', 'r2'],
+    ]);
+    const failed = h.published.filter((e) => e.DetailType === 'InferenceFailed');
+    expect(failed.map((e) => JSON.parse(e.Detail as string).payload.sourceEventId)).toEqual(['r2']);
   });
 
   it('retries the whole pack when its result pack cannot be published', async () => {
