@@ -11,7 +11,7 @@ import { LocalFirehose } from './firehose';
 import { LocalAuthorizer } from './iam/authorizer';
 import { EndpointGuard } from './iam/endpoint-guard';
 import { recordObservedCalls } from './iam/observed-log';
-import { guardedEventBridge, guardedSqs } from './iam/routes';
+import { guardedEventBridge, guardedFirehose, guardedSqs } from './iam/routes';
 import { callerFrom, Intake } from './intake';
 import { type DeletedMessage, SqsEventSourcePoller } from './lambda/event-source-mapping';
 import { LambdaRunner } from './lambda/runner';
@@ -202,6 +202,16 @@ export class LocalRuntime {
           targetPrefix: 'AmazonSQS.',
           contentType: 'application/x-amz-json-1.0',
           handle: (target, body, headers) => sqs(target, parseJson(body), headers),
+        },
+        {
+          // The tier handlers' archive rows of packs (PutRecordBatch), metered as records.
+          targetPrefix: 'Firehose_20150804.',
+          contentType: 'application/x-amz-json-1.1',
+          handle: (target, body, headers) => {
+            const r = ready();
+            const sink = meteredTargets(r.queues, r.firehose, r.meter).firehose;
+            return guardedFirehose(guard, { sink, account: r.model.account }, target, body, headers);
+          },
         },
         {
           targetPrefix: 'AmazonAthena.',

@@ -4,7 +4,7 @@
  * Resources are named by what the function knows at run time (an environment variable, the queues
  * its event source mappings read), so preflight binds them to the ARNs of one synthesized stack.
  */
-export type DeclaredService = 'sqs' | 'events' | 'dynamodb' | 's3';
+export type DeclaredService = 'sqs' | 'events' | 'dynamodb' | 's3' | 'firehose';
 
 export type DeclaredResource =
   /** The event bus named by an environment variable. */
@@ -15,6 +15,8 @@ export type DeclaredResource =
   | { readonly kind: 'work-queues' }
   /** The DynamoDB table named by an environment variable. */
   | { readonly kind: 'table'; readonly env: string }
+  /** The Firehose delivery stream named by an environment variable. */
+  | { readonly kind: 'delivery-stream'; readonly env: string }
   /** Any object of the bucket named by an environment variable. */
   | { readonly kind: 'bucket-objects'; readonly env: string };
 

@@ -1,6 +1,7 @@
 import type { SQSRecord } from 'aws-lambda';
 import type { Envelope } from '../core/envelope';
 import type { DeadLetter, DeadLetterSink } from '../shared/dead-letters';
+import { messageIdOf } from './pack-records';
 
 /** What is known of a failed record besides its body, to attribute it (and place it in its stream). */
 export type FailureHint = { tenant?: string; sourceId?: string; envelope?: Envelope };
@@ -50,6 +51,36 @@ export class BatchFailures {
       if (unsaved.has(index)) this.retry.add(record.messageId);
     });
     return { stored: this.letters.filter((_, index) => !unsaved.has(index)), unsaved };
+  }
+
+  /**
+   * Takes out the letters of requests that came in packs. A pack handed back comes again whole and
+   * would dead-letter its poison requests again, so their letters wait until the pack's message is
+   * known to be deleted ({@link storeHeldLetters}).
+   */
+  holdPackLetters(): PendingLetter[] {
+    const held: PendingLetter[] = [];
+    const kept: PendingLetter[] = [];
+    for (const pending of this.letters) {
+      (messageIdOf(pending.record) === pending.record.messageId ? kept : held).push(pending);
+    }
+    this.letters.splice(0, this.letters.length, ...kept);
+    return held;
+  }
+
+  /**
+   * Stores the held letters of packs whose message is not handed back (their requests come again
+   * with it otherwise); a letter that could not be stored hands its message back. The letters stored.
+   */
+  async storeHeldLetters(held: readonly PendingLetter[], sink: DeadLetterSink): Promise<PendingLetter[]> {
+    const handedBack = new Set([...this.retry].map((messageId) => messageIdOf({ messageId })));
+    const due = held.filter(({ record }) => !handedBack.has(messageIdOf(record)));
+    if (due.length === 0) return [];
+    const unsaved = await sink.send(due.map((pending) => pending.letter));
+    due.forEach(({ record }, index) => {
+      if (unsaved.has(index)) this.retry.add(record.messageId);
+    });
+    return due.filter((_, index) => !unsaved.has(index));
   }
 
   /** Retries the records of unpublished results; returns the ids of those dead-lettered instead. */

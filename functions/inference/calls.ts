@@ -17,6 +17,12 @@ export const TIER_HANDLER_CALLS: readonly DeclaredCall[] = [
     purpose: 'dead-letters poison records with their reason',
   },
   {
+    service: 'firehose',
+    operation: 'PutRecordBatch',
+    resource: { kind: 'delivery-stream', env: 'ARCHIVE_STREAM_NAME' },
+    purpose: 'writes the archive rows of packed requests and results (the archive rules leave packs out)',
+  },
+  {
     service: 's3',
     operation: 'GetObject',
     resource: { kind: 'bucket-objects', env: 'CLAIM_BUCKET' },

@@ -1,14 +1,17 @@
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import type { Envelope } from '../core/envelope';
 import { claimKeyPrefix, type InferenceRequest } from '../core/inference';
+import type { PackDecoder, PackEncoder } from '../core/packing/pack';
 import { entrySize, MAX_ENTRY_BYTES, type PutEventsEntry } from '../core/put-events';
-import { parseTierRecord } from '../core/records';
+import { parseTierEvent, parseTierRecord } from '../core/records';
 import { ResultCache } from '../core/result-cache';
 import { type Decision, DecisionError, decide } from '../core/task/decide';
 import type { TaskInput } from '../core/task/inputs';
+import type { ArchiveWriter } from '../shared/archive-writer';
 import { ClaimMissingError, type ClaimResolver } from '../shared/claims';
 import type { DeadLetterSink } from '../shared/dead-letters';
 import type { EventPublisher } from '../shared/publisher';
+import { publishedPackRows, receivedPackRows } from './archive-rows';
 import {
   failureEntry,
   type ResultKind,
@@ -19,7 +22,9 @@ import {
   sourceIdOf,
 } from './batch-entries';
 import { BatchFailures, type FailureHint, type PendingLetter, type Unpublished } from './batch-failures';
+import { type ExpandedRecords, expandedEventOf, expandRecords, messageIdOf } from './pack-records';
 import { requestProblem, type ServedTask } from './request-checks';
+import { type PackedEntries, packResults } from './result-packs';
 import { type GateOutcome, gate, type ProcessDecision, recordProcessed, type Tenancy } from './tenant-gate';
 
 /**
@@ -51,10 +56,17 @@ export interface BatchDeps {
   readonly cache: ResultCache;
   /** Quota and ordering per tenant (the entry tier only); absent: every record runs as it comes. */
   readonly tenancy?: Tenancy;
+  /** Decodes packs whose requests are encoded (`data`); created once per container. */
+  readonly decoder?: PackDecoder;
+  /** Encodes the results of packs that came encoded (the same codec). */
+  readonly encoder?: PackEncoder;
+  /** Writes the archive rows of what travels in packs (the archive rules leave packs out). */
+  readonly archive: ArchiveWriter;
   readonly now?: () => Date;
 }
 
 export interface BatchReport {
+  /** Requests: a plain record is one, a pack as many as it holds. */
   readonly records: number;
   readonly completed: number;
   readonly escalated: number;
@@ -75,6 +87,8 @@ export interface BatchReport {
   readonly outOfOrder: number;
   /** SequenceGap events published (a hold ran out). */
   readonly sequenceGaps: number;
+  /** Archive rows of packs Firehose still refused after retries: their messages were handed back. */
+  readonly unarchivedRows: number;
 }
 
 /**
@@ -101,8 +115,20 @@ export async function processBatch(
   records: readonly SQSRecord[],
   deps: BatchDeps,
 ): Promise<{ response: SQSBatchResponse; report: BatchReport }> {
+  return processExpanded(expandRecords(records, deps.decoder), deps);
+}
+
+/** {@link processBatch} on records already expanded into one per request (see pack-records.ts). */
+export async function processExpanded(
+  expanded: ExpandedRecords,
+  deps: BatchDeps,
+): Promise<{ response: SQSBatchResponse; report: BatchReport }> {
   const now = deps.now ?? (() => new Date());
   const failures = new BatchFailures(deps.maxReceiveCount);
+  const { records } = expanded;
+  for (const { record, errorCode, errorMessage, tenant, sourceId } of expanded.poison) {
+    failures.fail(record, errorCode, errorMessage, false, { tenant, sourceId });
+  }
 
   const valid = validate(records, deps, failures);
   const admitted = deps.tenancy
@@ -113,11 +139,30 @@ export async function processBatch(
   const results = buildResults(scoring, deps, now, failures);
 
   // 5. Dead letters first (the DLQ copy is what guarantees nothing is lost), then their
-  // InferenceFailed events ride along with the results so the archive shows them.
-  const { stored, unsaved } = await failures.storeLetters(deps.deadLetters);
+  // InferenceFailed events ride along with the results so the archive shows them. The poison
+  // requests of packs wait until their pack's message is known to be deleted (a pack handed back
+  // would dead-letter them again on its next receive).
+  const held = failures.holdPackLetters();
+  const { stored } = await failures.storeLetters(deps.deadLetters);
   const notices = stored.map((pending) => failureEntry(pending, deps.task.id, deps.tier, now()));
-  const unpublished = await publishAll(results, notices, deps.publisher);
+  const encoded = new Set(expanded.packs.filter((p) => p.encoded).map((p) => p.record.messageId));
+  const outgoing = packResults(results, encoded, deps.encoder, now);
+  const { unpublished, unarchivedRows } = await publishAll(
+    outgoing,
+    notices,
+    deps.publisher,
+    deps.archive,
+    expanded,
+  );
   const lateLettered = await failures.retryOrDeadLetter(unpublished, deps.deadLetters);
+  const released = await failures.storeHeldLetters(held, deps.deadLetters);
+  if (released.length > 0) {
+    // Their notices only: an unpublished notice is not retried, the DLQ holds the request and reason.
+    await deps.publisher.publish(
+      released.map((pending) => failureEntry(pending, deps.task.id, deps.tier, now())),
+    );
+    stored.push(...released);
+  }
 
   // 6. Only now record the sequence numbers whose results are out: a crash before this point
   // re-processes (a duplicate result with the same id) rather than skips an unpublished event.
@@ -128,15 +173,15 @@ export async function processBatch(
   }
 
   return {
-    response: { batchItemFailures: [...failures.retry].map((itemIdentifier) => ({ itemIdentifier })) },
+    response: messageFailures([...failures.retry]),
     report: {
-      records: records.length,
+      records: records.length + expanded.poison.length,
       completed: results.completed,
       escalated: results.escalated,
       duplicates: results.duplicates,
-      poison: valid.poison + resolved.missing + scoring.refused,
+      poison: expanded.poison.length + valid.poison + resolved.missing + scoring.refused,
       retried: failures.retry.size,
-      deadLettered: failures.letters.length - unsaved.size + lateLettered.size,
+      deadLettered: stored.length + lateLettered.size,
       inferenceMs: round(scoring.inferenceMs),
       quotaDelayed: admitted?.quotaDelayed ?? 0,
       held: admitted?.held ?? 0,
@@ -144,8 +189,15 @@ export async function processBatch(
       outOfOrder: results.outOfOrder,
       sequenceReused: results.sequenceReused,
       sequenceGaps: results.sequenceGaps,
+      unarchivedRows,
     },
   };
+}
+
+/** Batch item failures name SQS messages: a pack's message once, whichever of its requests failed. */
+export function messageFailures(recordIds: readonly string[]): SQSBatchResponse {
+  const ids = [...new Set(recordIds.map((messageId) => messageIdOf({ messageId })))];
+  return { batchItemFailures: ids.map((itemIdentifier) => ({ itemIdentifier })) };
 }
 
 /**
@@ -161,7 +213,10 @@ function validate(
   const work: BatchItem[] = [];
   let poison = 0;
   for (const record of records) {
-    const parsed = parseTierRecord(record.body, deps.tier);
+    const expandedEvent = expandedEventOf(record);
+    const parsed = expandedEvent
+      ? parseTierEvent(expandedEvent, deps.tier)
+      : parseTierRecord(record.body, deps.tier);
     if (!parsed.ok) {
       poison++;
       failures.fail(record, parsed.errorCode, parsed.errorMessage, false, {
@@ -348,8 +403,8 @@ async function scoreInputs(work: BatchItem[], deps: BatchDeps, failures: BatchFa
 
 interface Results {
   readonly entries: PutEventsEntry[];
-  /** The record behind each entry, index for index: it is retried if its entry is not published. */
-  readonly owners: SQSRecord[];
+  /** The records behind each entry, index for index: they are retried if it is not published. */
+  readonly owners: SQSRecord[][];
   readonly completed: number;
   readonly escalated: number;
   readonly duplicates: number;
@@ -366,7 +421,7 @@ function buildResults(
   failures: BatchFailures,
 ): Results {
   const entries: PutEventsEntry[] = [];
-  const owners: SQSRecord[] = [];
+  const owners: SQSRecord[][] = [];
   let completed = 0;
   let escalated = 0;
   let duplicates = 0;
@@ -411,32 +466,61 @@ function buildResults(
     else if (result.ordering) outOfOrder++;
     decision.escalate ? escalated++ : completed++;
     entries.push(entry);
-    owners.push(item.record);
+    owners.push([item.record]);
     const release = item.ordering?.release;
     if (release) {
       // Owned by the record whose hold ran out: if it cannot be published, the record is retried.
       entries.push(sequenceGapEntry(item, deps.task.id, release, now()));
-      owners.push(item.record);
+      owners.push([item.record]);
       sequenceGaps++;
     }
   }
   return { entries, owners, completed, escalated, duplicates, outOfOrder, sequenceReused, sequenceGaps };
 }
 
-/** Publishes results and failure notices together; returns the results that were not published. */
+/**
+ * Publishes results and failure notices together, then writes the archive rows of the packs
+ * received and published (before the messages are deleted: a row that cannot be written hands
+ * its messages back, so each row is written at least once); returns the records to retry.
+ */
 async function publishAll(
-  { entries, owners }: Results,
+  outgoing: PackedEntries,
   notices: PutEventsEntry[],
   publisher: EventPublisher,
-): Promise<Unpublished[]> {
+  archive: ArchiveWriter,
+  expanded: ExpandedRecords,
+): Promise<{ unpublished: Unpublished[]; unarchivedRows: number }> {
+  const { entries, owners } = outgoing;
   const outcome = await publisher.publish([...entries, ...notices]);
   const unpublished: Unpublished[] = [];
   for (const [index, error] of outcome.failed) {
     // A result that cannot be published is retried by SQS; an unpublished failure notice is not
     // worth a retry, since the DLQ already holds the record with its reason.
-    if (index < owners.length) unpublished.push({ record: owners[index] as SQSRecord, error });
+    if (index < owners.length) for (const record of owners[index] ?? []) unpublished.push({ record, error });
   }
-  return unpublished;
+  const published = publishedPackRows(outgoing, outcome.eventIds ?? new Map(), outcome.failed);
+  const rows = [...receivedPackRows(expanded.packs), ...published.rows];
+  for (const { owners: missingOwners, error } of published.missing) {
+    for (const record of missingOwners) unpublished.push({ record, error });
+  }
+  let unarchivedRows = 0;
+  if (rows.length > 0) {
+    const unwritten = await archive.write(rows.map((r) => r.row));
+    unarchivedRows = unwritten.size;
+    for (const [index, error] of unwritten) {
+      for (const record of rows[index]?.owners ?? []) {
+        unpublished.push({ record, error: `its archive row could not be written to Firehose: ${error}` });
+      }
+    }
+  }
+  // A record behind several failed entries or rows is retried (or dead-lettered) once.
+  const seen = new Set<string>();
+  return {
+    unpublished: unpublished.filter(
+      ({ record }) => !seen.has(record.messageId) && seen.add(record.messageId),
+    ),
+    unarchivedRows,
+  };
 }
 
 /**

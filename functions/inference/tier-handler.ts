@@ -4,13 +4,16 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { FirehoseClient } from '@aws-sdk/client-firehose';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { modelNamed } from '../core/manifest';
+import { createPackCodec, type PackCodec } from '../core/packing/codec';
 import { QueueUrls } from '../core/queue-names';
 import { ResultCache } from '../core/result-cache';
+import { ArchiveWriter } from '../shared/archive-writer';
 import { S3ClaimResolver } from '../shared/claims';
 import { SqsDeadLetterSink } from '../shared/dead-letters';
 import {
@@ -26,12 +29,14 @@ import {
   injectInitFailure,
   withPublishFaults,
 } from '../shared/faults';
+import { FirehoseRecordSink } from '../shared/firehose-sink';
 import { PutEventsPublisher } from '../shared/publisher';
 import { SqsRequeuer } from '../shared/requeue';
 import { DynamoTenantState } from '../shared/tenant-state';
 import { guardInvocation } from './invocation-guard';
 import { loadManifest, loadModel } from './model';
-import { type BatchReport, processBatch, type Scorer } from './process-batch';
+import { expandRecords } from './pack-records';
+import { type BatchReport, messageFailures, processExpanded, type Scorer } from './process-batch';
 import type { ServedTask } from './request-checks';
 import type { Tenancy } from './tenant-gate';
 
@@ -77,13 +82,19 @@ export function createTierHandler(options: TierHandlerOptions) {
       }
     : undefined;
   const claims = new S3ClaimResolver(new S3Client({}));
+  // The archive rules leave packs out: the rows of packed requests and results are written here.
+  const archive = new ArchiveWriter(new FirehoseRecordSink(new FirehoseClient({}), env.ARCHIVE_STREAM_NAME));
   const cache = new ResultCache();
   const ready = loadRuntime(env);
+  // Packs' encoded requests and results: the zstd wasm compiles once per container.
+  const codecReady = createPackCodec();
+  codecReady.catch((error) => logger.error('pack codec initialisation failed', error as Error));
   // Surface init failures (bad model file, bad manifest) in the logs at once, not only on invoke.
   ready.catch((error) => logger.error('tier initialisation failed', error as Error));
 
   const processRecords = async (
-    event: SQSEvent,
+    expanded: ReturnType<typeof expandRecords>,
+    codec: PackCodec,
     context: Context,
     signal: AbortSignal,
   ): Promise<SQSBatchResponse> => {
@@ -92,7 +103,7 @@ export function createTierHandler(options: TierHandlerOptions) {
     injectHandlerError();
     await injectHandlerTimeout(context.getRemainingTimeInMillis());
     signal.throwIfAborted();
-    const { response, report } = await processBatch(event.Records, {
+    const { response, report } = await processExpanded(expanded, {
       task: runtime.task,
       tier,
       lastTier: env.INFERBUS_LAST_TIER,
@@ -104,18 +115,39 @@ export function createTierHandler(options: TierHandlerOptions) {
       claims,
       cache,
       tenancy,
+      decoder: codec,
+      encoder: codec,
+      archive,
     });
     record(metrics, report);
     logger.info('batch processed', { ...report });
+    if (report.unarchivedRows > 0) {
+      logger.error(
+        `${report.unarchivedRows} archive row(s) of packs were refused by Firehose stream ${env.ARCHIVE_STREAM_NAME} after retries: their SQS messages are handed back (retried, dead-lettered on their last receive); check the stream's throttling and the role's firehose:PutRecordBatch grant`,
+      );
+    }
     return response;
   };
 
   const handle = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-    const outcome = await guardInvocation(event.Records, (signal) => processRecords(event, context, signal), {
-      deadLetters,
-      maxReceiveCount: env.MAX_RECEIVE_COUNT,
-      remainingMs: () => context.getRemainingTimeInMillis(),
-    });
+    // Packs become one record per request before anything else, so that even a batch that ends
+    // early dead-letters each request on its own (a plain single event) rather than a whole pack.
+    const codec = await codecReady;
+    const expanded = expandRecords(event.Records, codec);
+    const requests = [...expanded.records, ...expanded.poison.map((p) => p.record)];
+    const guarded = await guardInvocation(
+      requests,
+      (signal) => processRecords(expanded, codec, context, signal),
+      {
+        deadLetters,
+        maxReceiveCount: env.MAX_RECEIVE_COUNT,
+        remainingMs: () => context.getRemainingTimeInMillis(),
+      },
+    );
+    const outcome = {
+      ...guarded,
+      response: messageFailures(guarded.response.batchItemFailures.map((f) => f.itemIdentifier)),
+    };
     if (outcome.ended) {
       logger.error(`batch ended early (${outcome.ended})`, {
         reason: outcome.reason,
@@ -158,6 +190,7 @@ async function loadRuntime(env: HandlerEnv): Promise<TierRuntime> {
   const { id, labels, input } = manifest.task;
   return {
     threshold,
+
     task: { id, labels, input },
     scorer: {
       modelName: env.MODEL_NAME,
@@ -183,4 +216,5 @@ function record(metrics: Metrics, report: BatchReport): void {
   metrics.addMetric('OutOfOrder', MetricUnit.Count, report.outOfOrder);
   metrics.addMetric('SequenceReused', MetricUnit.Count, report.sequenceReused);
   metrics.addMetric('SequenceGaps', MetricUnit.Count, report.sequenceGaps);
+  metrics.addMetric('UnarchivedPackRows', MetricUnit.Count, report.unarchivedRows);
 }

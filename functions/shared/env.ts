@@ -37,6 +37,11 @@ export const handlerEnvSchema = z.object({
     z.union([z.literal('manifest'), z.coerce.number().check(z.gt(0), z.maximum(1))]),
     'manifest',
   ),
+  /**
+   * The archive's Firehose delivery stream: the handler writes the archive rows of what travels in
+   * packs there (the archive rules leave packs out), so without it packed traffic is not archived.
+   */
+  ARCHIVE_STREAM_NAME: z.string().check(z.minLength(1)),
   /** The SDK's endpoint variables: queue URLs are built on them when set (the local runtime). */
   AWS_ENDPOINT_URL_SQS: z.optional(z.url()),
   AWS_ENDPOINT_URL: z.optional(z.url()),

@@ -6,6 +6,7 @@ import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -13,6 +14,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ZSTD_WASM } from '../../functions/core/packing/codec';
 import { workQueueName } from '../../functions/core/queue-names';
 import { isValidThreshold } from '../../functions/core/task/decide';
 import type { TenantPolicies } from '../../functions/core/tenant-policy';
@@ -68,6 +70,11 @@ export interface InferenceTierProps {
   readonly maxReceiveCount: number;
   /** Bucket holding claim-checked payloads (payloads over the EventBridge entry limit). */
   readonly claimBucket: s3.IBucket;
+  /**
+   * The archive's delivery stream: the handler writes the archive rows of what travels in packs
+   * (the archive rules leave packs out) with PutRecordBatch.
+   */
+  readonly archiveStream: firehose.IDeliveryStream;
   /**
    * Per-tenant quota and ordering, enforced by this tier (the entry tier) through the shared
    * table. The function may then read and write that table's items, and send to its own work
@@ -153,6 +160,7 @@ export class InferenceTier extends Construct {
         // The task's models layer holds `models/<task>/`; the handler reads `<MODELS_DIR>/<task>/`.
         MODELS_DIR: '/opt/models',
         CLAIM_BUCKET: props.claimBucket.bucketName,
+        ARCHIVE_STREAM_NAME: props.archiveStream.deliveryStreamName,
         ORT_INTRA_OP_THREADS: String(intraOpThreadsFor(props.memoryMiB)),
         POWERTOOLS_SERVICE_NAME: `inferbus-${task}-tier${props.tier}`,
         POWERTOOLS_METRICS_NAMESPACE: 'inferbus',
@@ -166,6 +174,14 @@ export class InferenceTier extends Construct {
         // The native runtime comes from the onnxruntime layer (/opt/nodejs/node_modules).
         externalModules: ['onnxruntime-node'],
         forceDockerBundling: false,
+        // The pack codec's zstd runs as WebAssembly, read from `zstd.wasm` beside the bundle.
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (inputDir, outputDir) => [
+            `cp "${join(inputDir, ZSTD_WASM)}" "${join(outputDir, 'zstd.wasm')}"`,
+          ],
+        },
       },
     });
 
@@ -187,6 +203,13 @@ export class InferenceTier extends Construct {
         sid: 'ReadClaimCheckedPayloads',
         actions: ['s3:GetObject'],
         resources: [props.claimBucket.arnForObjects('*')],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteArchiveRowsOfPacks',
+        actions: ['firehose:PutRecordBatch'],
+        resources: [props.archiveStream.deliveryStreamArn],
       }),
     );
 

@@ -92,6 +92,13 @@ export function bindCall(call: DeclaredCall, fn: FunctionModel, model: TemplateM
       const requests = accessRequestsOf('dynamodb', call.operation, input, place);
       return { bound: [{ call, resource: requests[0]?.resource ?? table, requests }] };
     }
+    case 'delivery-stream': {
+      const stream = envValue(target.env);
+      if (!stream)
+        return { problem: `${target.env} is not set in its environment, so it has no stream to write to` };
+      const requests = accessRequestsOf('firehose', call.operation, { DeliveryStreamName: stream }, place);
+      return { bound: [{ call, resource: requests[0]?.resource ?? stream, requests }] };
+    }
     case 'bucket-objects': {
       const bucket = envValue(target.env);
       if (!bucket) return { problem: `${target.env} is not set in its environment` };

@@ -95,6 +95,25 @@ describe('offline', () => {
     expect(run.stdout).toMatch(/1 check\(s\) would fail/);
   });
 
+  it("names the archive stream a tier cannot write its packs' rows to, with the fix (exit 1)", async () => {
+    const withoutFirehose = await templateVariant((template: TemplateJson) => {
+      for (const [, policy] of resourcesOf(template, 'AWS::IAM::Policy', 'TaskSensorTier2')) {
+        const statements = policy.Properties.PolicyDocument.Statement;
+        policy.Properties.PolicyDocument.Statement = statements.filter(
+          (statement: { Action: string | string[] }) =>
+            ![statement.Action].flat().includes('firehose:PutRecordBatch'),
+        );
+      }
+    });
+    const run = await preflight(['--stage', 'dev', '--cdk-out', withoutFirehose, '--offline']);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(
+      /FAIL TaskSensorTier2\w+ firehose:PutRecordBatch \(arn:aws:firehose:[^)]*:deliverystream\/[^)]+\): would be denied: .* is not authorized to perform: firehose:PutRecordBatch/,
+    );
+    expect(run.stdout).toMatch(/grant the role firehose:PutRecordBatch on arn:aws:firehose:/);
+    expect(run.stdout).toMatch(/1 check\(s\) would fail/);
+  });
+
   it('lists an environment over 4 KB and a bad variable name together, not only the first (exit 1)', async () => {
     const oversized = await templateVariant((template: TemplateJson) => {
       const [[, fn]] = resourcesOf(template, 'AWS::Lambda::Function', 'TaskSpamTier1') as [[string, any]];

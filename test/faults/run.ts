@@ -15,6 +15,7 @@ import { ensureSynthesized, loadTemplateModel } from '../../local/template';
 import { runCorruptByteScenario } from './corrupt-byte';
 import { injectedDisk, runDiskFullScenario, tmpfsDisk } from './disk-full';
 import { runForgedResultScenario } from './forged-result';
+import { everyPackedRequestArchived, sendPacked } from './packed';
 import {
   type Collected,
   collect,
@@ -63,6 +64,13 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   // No fault injected: sequence numbers used twice (test/faults/sample-twice.ts).
   { name: 'sampleSentTwice', send: sendSampleTwice, verify: everyIdOneOutcome },
+  // The sample traffic in packs (test/faults/packed.ts): failed result packs hand whole packs back.
+  {
+    name: 'packedTraffic',
+    faults: { publishFailureRate: 0.3, seed: 1 },
+    send: sendPacked,
+    verify: everyPackedRequestArchived,
+  },
 ];
 
 export interface RunOptions {

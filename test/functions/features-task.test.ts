@@ -93,6 +93,7 @@ beforeAll(async () => {
     AWS_ACCESS_KEY_ID: 'test',
     AWS_SECRET_ACCESS_KEY: 'test',
     EVENT_BUS_NAME: 'inferbus-test',
+    ARCHIVE_STREAM_NAME: 'inferbus-test-archive',
     MODELS_DIR: writeTriageModels(),
     INFERBUS_TASK: 'triage',
     INFERBUS_TIER: '1',

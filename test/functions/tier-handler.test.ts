@@ -31,6 +31,7 @@ beforeAll(async () => {
     AWS_ACCESS_KEY_ID: 'test',
     AWS_SECRET_ACCESS_KEY: 'test',
     EVENT_BUS_NAME: 'inferbus-test',
+    ARCHIVE_STREAM_NAME: 'inferbus-test-archive',
     MODELS_DIR: join(PROJECT_ROOT, 'models'),
     INFERBUS_TASK: 'spam',
     MAX_RECEIVE_COUNT: '3',
@@ -51,6 +52,7 @@ beforeEach(() => {
   stub.calls.length = 0;
   stub.failPutEventsEntry = () => undefined;
   stub.failSqs = false;
+  stub.failFirehoseRecord = () => undefined;
 });
 
 const detailsOf = (entries: any[]) => entries.map((e) => JSON.parse(e.Detail));
@@ -232,6 +234,82 @@ describe('tier-1 handler', () => {
     const [letter] = stub.deadLetters();
     expect(letter.MessageAttributes.ERROR_CODE.StringValue).toMatch(/Claim/);
     expect(letter.MessageAttributes.ATTEMPTS.StringValue).toBe('3');
+  });
+});
+
+describe('packs through the real tier-1 handler', () => {
+  /** An encoded pack of real messages as the tier-1 rule delivers it. */
+  async function packRecord(prefix: string, count: number, receiveCount = 1): Promise<SQSRecord> {
+    const { createPackCodec } = await import('../../functions/core/packing/codec');
+    const { planPacks } = await import('../../functions/core/packing/pack');
+    const inputs = testMessages.slice(0, count).map((m, i) => ({
+      envelope: JSON.parse(requestEvent(`${prefix}-${i}`, m.text)).detail,
+      source: 'inferbus.acme',
+      detailType: 'InferenceRequested',
+    }));
+    const [planned] = planPacks(inputs, undefined, await createPackCodec());
+    const event = JSON.parse(requestEvent('unused', 'x'));
+    event.detail = JSON.parse(planned?.entry.Detail as string);
+    expect(event.detail.data).toMatch(/^zstd-json-1:/);
+    return sqsRecord(JSON.stringify(event), receiveCount);
+  }
+
+  it('decodes an encoded pack and answers every request in result packs, each under its own result id', async () => {
+    const record = await packRecord('pk', 6);
+    const response = await tier1({ Records: [record] }, context);
+    expect(response.batchItemFailures).toEqual([]);
+    const { createPackCodec } = await import('../../functions/core/packing/codec');
+    const { expandPack } = await import('../../functions/core/packing/pack');
+    const codec = await createPackCodec();
+    const published = [...stub.entries('InferenceCompleted'), ...stub.entries('EscalationRequested')];
+    const ids = detailsOf(published).flatMap((d) =>
+      d.packId ? expandPack(d, codec).envelopes.map((e) => e.envelope.id) : [d.id],
+    );
+    expect(ids.map((id) => id.replace(/:(completed|escalated)$/, '')).sort()).toEqual(
+      Array.from({ length: 6 }, (_, i) => `acme:pk-${i}:t1`).sort(),
+    );
+    expect(published.length).toBeLessThan(6);
+    // The archive rows of the 6 requests and of their answers in packs, written through Firehose
+    // to the stream the environment names, concatenated in one record.
+    const writes = stub.calls.filter((c) => c.target === 'Firehose_20150804.PutRecordBatch');
+    expect(writes.map((c) => c.body.DeliveryStreamName)).toEqual(['inferbus-test-archive']);
+    const rows = stub
+      .firehoseRecords()
+      .flatMap((data) => data.replace(/}{"event_id"/g, '}\n{"event_id"').split('\n'))
+      .map((row) => JSON.parse(row));
+    expect(rows.filter((r) => r.detail_type === 'InferenceRequested').map((r) => r.envelope_id)).toEqual(
+      Array.from({ length: 6 }, (_, i) => `pk-${i}`),
+    );
+    const packedAnswers = detailsOf(published)
+      .filter((d) => d.packId)
+      .reduce((n, d) => n + d.count, 0);
+    expect(rows.filter((r) => r.detail_type !== 'InferenceRequested')).toHaveLength(packedAnswers);
+  });
+
+  it('hands the pack back when Firehose still refuses its archive rows after retries', async () => {
+    stub.failFirehoseRecord = () => 'ServiceUnavailableException';
+    const record = await packRecord('pf', 4);
+    const response = await tier1({ Records: [record] }, context);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(stub.calls.filter((c) => c.target === 'Firehose_20150804.PutRecordBatch').length).toBeGreaterThan(
+      1,
+    );
+  });
+
+  it('dead-letters each request of a pack on its own, as a plain single event, when its results cannot be published on the last receive', async () => {
+    stub.failPutEventsEntry = (entry) =>
+      entry.DetailType === 'InferenceFailed' ? undefined : 'ThrottlingException';
+    const record = await packRecord('pl', 3, 3);
+    const response = await tier1({ Records: [record] }, context);
+    expect(response.batchItemFailures).toEqual([]);
+    const letters = stub.deadLetters();
+    expect(letters.map((l) => JSON.parse(l.MessageBody).detail.id).sort()).toEqual(['pl-0', 'pl-1', 'pl-2']);
+    for (const letter of letters) {
+      const body = JSON.parse(letter.MessageBody);
+      expect(body.detail.packId).toBeUndefined();
+      expect(body.detail).toMatchObject({ tenant: 'acme', stream: 'inbox' });
+      expect(letter.MessageAttributes.ERROR_CODE.StringValue).toBe('RetriesExhausted.PublishFailed');
+    }
   });
 });
 

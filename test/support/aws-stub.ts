@@ -3,8 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 
 /**
- * A minimal AWS JSON endpoint on 127.0.0.1 for handler tests: it answers EventBridge PutEvents
- * and SQS SendMessageBatch as AWS does, records what it received, and can be told to fail, so
+ * A minimal AWS JSON endpoint on 127.0.0.1 for handler tests: it answers EventBridge PutEvents,
+ * SQS SendMessageBatch and Firehose PutRecordBatch as AWS does, records what it received, and can be told to fail, so
  * the real SDK clients in the handler are exercised end to end on the wire.
  */
 export interface StubCall {
@@ -17,6 +17,12 @@ export class AwsStub {
   /** Return an error code for an entry to fail it, or undefined to accept it. */
   failPutEventsEntry: (entry: any) => string | undefined = () => undefined;
   failSqs = false;
+  /** Firehose: an error code for a record (its data as text) to refuse it, or undefined to accept it. */
+  failFirehoseRecord: (data: string) => string | undefined = () => undefined;
+  /** Firehose: the HTTP status and error type of a PutRecordBatch call that fails as a whole. */
+  failFirehoseCall?: { status: number; type: string };
+  /** Firehose: answer this many record responses instead of one per record (undocumented AWS behaviour). */
+  firehoseResponses?: number;
   private server?: Server;
 
   async start(): Promise<string> {
@@ -38,6 +44,13 @@ export class AwsStub {
 
   deadLetters(): any[] {
     return this.calls.filter((c) => c.target === 'AmazonSQS.SendMessageBatch').flatMap((c) => c.body.Entries);
+  }
+
+  /** The Firehose records PutRecordBatch received, decoded to text. */
+  firehoseRecords(): string[] {
+    return this.calls
+      .filter((c) => c.target === 'Firehose_20150804.PutRecordBatch')
+      .flatMap((c) => c.body.Records.map((r: any) => Buffer.from(r.Data, 'base64').toString('utf8')));
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -81,6 +94,23 @@ export class AwsStub {
         },
         'application/x-amz-json-1.0',
       );
+      return;
+    }
+    if (target === 'Firehose_20150804.PutRecordBatch') {
+      if (this.failFirehoseCall) {
+        const { status, type } = this.failFirehoseCall;
+        reply(status, { __type: type, message: 'stub failure' });
+        return;
+      }
+      const responses = body.Records.map((r: any, i: number) => {
+        const error = this.failFirehoseRecord(Buffer.from(r.Data, 'base64').toString('utf8'));
+        return error ? { ErrorCode: error, ErrorMessage: `stub refused ${error}` } : { RecordId: `rec-${i}` };
+      });
+      reply(200, {
+        FailedPutCount: responses.filter((r: any) => r.ErrorCode).length,
+        Encrypted: false,
+        RequestResponses: responses.slice(0, this.firehoseResponses ?? responses.length),
+      });
       return;
     }
     reply(400, { __type: 'UnknownOperationException', message: `stub does not serve ${target}` });

@@ -13,6 +13,7 @@ const CLIENT_SERVICES: Record<string, string> = {
   '@aws-sdk/client-eventbridge': 'events',
   '@aws-sdk/client-dynamodb': 'dynamodb',
   '@aws-sdk/client-s3': 's3',
+  '@aws-sdk/client-firehose': 'firehose',
 };
 
 /**

@@ -12,6 +12,7 @@ import {
 
 const BASE = {
   EVENT_BUS_NAME: 'bus',
+  ARCHIVE_STREAM_NAME: 'archive',
   INFERBUS_TASK: 'spam',
   INFERBUS_TIER: '1',
   INFERBUS_LAST_TIER: 'false',
@@ -38,6 +39,8 @@ describe('handler environment', () => {
     const { EVENT_BUS_NAME: _bus, ...noBus } = BASE;
     expect(() => readHandlerEnv(noBus)).toThrow(ConfigurationError);
     expect(() => readHandlerEnv(noBus)).toThrow(/EVENT_BUS_NAME is not set/);
+    const { ARCHIVE_STREAM_NAME: _stream, ...noStream } = BASE;
+    expect(() => readHandlerEnv(noStream)).toThrow(/ARCHIVE_STREAM_NAME is not set/);
     for (const name of ['INFERBUS_TASK', 'MODEL_NAME', 'INFERBUS_LAST_TIER'] as const) {
       const { [name]: _gone, ...rest } = BASE;
       expect(() => readHandlerEnv(rest)).toThrow(`${name} is not set`);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { PutEventsEntry } from '../../functions/core/put-events';
 import { ResultCache } from '../../functions/core/result-cache';
 import { type BatchDeps, processBatch } from '../../functions/inference/process-batch';
+import { acceptedWithIds, acceptingArchive } from '../support/archive-stub';
 import { escalationEvent, sqsRecord } from '../support/sqs-records';
 import { binaryScorer, SPAM_TASK, textOf } from '../support/stub-scorer';
 
@@ -21,9 +22,10 @@ function harness() {
     publisher: {
       async publish(entries) {
         published.push(...entries);
-        return { failed: new Map() };
+        return acceptedWithIds(entries);
       },
     },
+    archive: acceptingArchive().archive,
     deadLetters: { send: async () => new Set() },
     claims: {
       async resolve() {

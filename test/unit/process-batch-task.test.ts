@@ -4,6 +4,7 @@ import { ResultCache } from '../../functions/core/result-cache';
 import { type BatchDeps, processBatch, type Scorer } from '../../functions/inference/process-batch';
 import type { ServedTask } from '../../functions/inference/request-checks';
 import type { DeadLetter } from '../../functions/shared/dead-letters';
+import { acceptedWithIds, acceptingArchive } from '../support/archive-stub';
 import { escalationEvent, requestEvent, sqsRecord } from '../support/sqs-records';
 import { binaryScorer, SPAM_TASK, textOf } from '../support/stub-scorer';
 
@@ -28,9 +29,10 @@ function harness(task: ServedTask, scorer: Scorer, options: Partial<BatchDeps> =
     publisher: {
       async publish(entries) {
         published.push(...entries);
-        return { failed: new Map() };
+        return acceptedWithIds(entries);
       },
     },
+    archive: acceptingArchive().archive,
     deadLetters: {
       async send(batch) {
         letters.push(...batch);
