@@ -28,15 +28,15 @@ export function runIamBench(iterations = 200_000) {
   const model = loadTemplateModel(join(PROJECT_ROOT, 'cdk.out'), 'inferbus-dev', {
     endpoint: 'http://127.0.0.1:1',
   });
-  const tier1 = model.functions.find((f) => f.logicalId.startsWith('Tier1'));
+  const tier1 = model.functions.find((f) => f.environment.INFERBUS_TIER === '1');
   if (!tier1) throw new Error('no tier-1 function in the template');
   const table = model.tables[0]?.arn;
   const bus = model.buses.find((b) => b.name !== 'default')?.arn;
-  const dlqName = deadLetterQueueName(workQueueName('dev', 1, 'acme'));
+  const dlqName = deadLetterQueueName(workQueueName('dev', 'spam', 1, 'acme'));
   const queue = model.queues.find((q) => q.name === dlqName)?.arn;
   if (!table || !bus || !queue)
     throw new Error(`the dev template lacks the table, bus or ${dlqName} this measures`);
-  const rule = model.rules.find((r) => r.name.includes('Tier1TenantAcme'));
+  const rule = model.rules.find((r) => r.name.includes('SpamTier1TenantAcme'));
   const calls: [string, AccessRequest][] = [
     ['dynamodb:BatchGetItem', { action: 'dynamodb:BatchGetItem', resource: table }],
     [

@@ -26,8 +26,8 @@ import { cpuBetween, descendantsRssOf, scanTree, snapshotCpu, workersRssByGroup 
 import { postAwsJson } from './raw-aws-json';
 import { round, summarize } from './stats';
 
-/** Tier-1 work queues (`inferbus-<stage>-tier1-<tenant>`, functions/core/queue-names.ts). */
-const TIER1_QUEUE = /:inferbus-[a-z0-9-]+-(?:tier1|t1)-[^:]+$/;
+/** Entry-tier work queues (`inferbus-<stage>-<task>-t1-<tenant>`, functions/core/queue-names.ts). */
+const TIER1_QUEUE = /:inferbus-[a-z0-9-]+-[a-z][a-z0-9]{0,11}-t1-[^:]+$/;
 
 export interface PipelineBenchRow {
   events: number;

@@ -276,7 +276,7 @@ function coldStartSection(r: ColdStartBenchResult, run: BenchRun): string[] {
     (row) =>
       `| ${row.logicalId} | ${n(row.bundle.codeBytes ?? 0)} | ${n(row.bundle.sourceMapBytes ?? 0)} | ${n(row.bundle.unzippedBytes)} | ${row.bundle.zippedBytes ? n(row.bundle.zippedBytes) : 'n/a'} | ${row.layers.map((l) => `${mib(l.unzippedBytes)}${l.zippedBytes ? ` (zip ${mib(l.zippedBytes)})` : ''}`).join(' + ')} | ${mib(row.totalUnzippedBytes)} (${pct(row.totalUnzippedBytes / r.limits.unzippedBytes, 0)} of 250 MB) |`,
   );
-  const tier1 = r.rows.find((row) => row.logicalId.startsWith('Tier1'));
+  const tier1 = r.rows.find((row) => /^Task\w*Tier1Function/.test(row.logicalId));
   const targets: string[] = [];
   if (tier1) {
     targets.push(

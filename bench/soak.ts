@@ -17,8 +17,8 @@ import { LOCAL_S3_CREDENTIALS } from '../local/s3';
 import { descendantsRss } from './pipeline';
 import { round, summarize } from './stats';
 
-/** Tier-1 work queues (`inferbus-<stage>-tier1-<tenant>`, functions/core/queue-names.ts). */
-const TIER1_QUEUE = /:inferbus-[a-z0-9-]+-(?:tier1|t1)-[^:]+$/;
+/** Entry-tier work queues (`inferbus-<stage>-<task>-t1-<tenant>`, functions/core/queue-names.ts). */
+const TIER1_QUEUE = /:inferbus-[a-z0-9-]+-[a-z][a-z0-9]{0,11}-t1-[^:]+$/;
 
 export interface SoakWindow {
   /** Seconds since the first send, at the end of the window. */

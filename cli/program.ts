@@ -4,6 +4,7 @@ import { type CostOptions, costCommand } from './commands/cost';
 import { dlqList, dlqRedrive, dlqShow } from './commands/dlq';
 import { eventsSampleCommand } from './commands/events-sample';
 import { addSalvageCommand, type SalvageOptions } from './commands/local-salvage';
+import { addModelsCommand } from './commands/models';
 import { type OfflinePreflight, type PreflightOptions, preflightCommand } from './commands/preflight';
 import { DEFAULT_DETAIL_TYPE, type PutEventsOptions, putEventsCommand } from './commands/put-events';
 import { type QueryOptions, queryCommand } from './commands/query';
@@ -476,6 +477,8 @@ Examples:
         seed: number;
       }) => setExitCode(await eventsSampleCommand(options, io)),
     );
+
+  addModelsCommand(program, io, setExitCode);
 
   program.addOption(new Option('--no-color', 'plain output').hideHelp());
   return program;

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LambdaArchitecture } from '../functions/core/pricing';
-import { tenantRequestPattern } from '../functions/core/routing';
+import { entryRouteOf } from '../functions/core/routing';
 
 /** The project's root folder (where models/ and cdk.out/ live). */
 export const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -37,6 +37,8 @@ export interface StageDeployment {
   readonly archiveBufferingIntervalSeconds?: number;
   /** Tenants whose InferenceRequested events a rule routes (`tenantRequestPattern`), sorted. */
   readonly routedTenants: readonly string[];
+  /** Tasks with entry rules, the default task (requests naming none) first, then sorted. */
+  readonly routedTasks: readonly string[];
 }
 
 /**
@@ -57,6 +59,7 @@ export function readStageDeployment(stackName: string, cdkOut?: string): StageDe
     return undefined;
   }
   const resources = Object.entries(template.Resources ?? {});
+  const routes = entryRoutes(resources.map(([, r]) => r));
   const refersTo = (value: unknown, logicalId: string) =>
     JSON.stringify(value ?? null).includes(`"${logicalId}"`);
   const tasks = new Map<string, Map<number, DeployedTier>>();
@@ -116,35 +119,27 @@ export function readStageDeployment(stackName: string, cdkOut?: string): StageDe
   return {
     templatePath,
     tasks,
-    routedTenants: routedTenants(resources.map(([, r]) => r)),
+    ...routes,
     ...(buffering !== undefined ? { archiveBufferingIntervalSeconds: buffering } : {}),
   };
 }
 
-/** Tenants that have a rule with exactly their `tenantRequestPattern` (the tier-1 rules). */
-function routedTenants(
-  resources: readonly { Type?: string; Properties?: Record<string, unknown> }[],
-): string[] {
+/** Tenants and tasks that have a rule with exactly their `tenantRequestPattern` (the entry-tier rules). */
+function entryRoutes(resources: readonly { Type?: string; Properties?: Record<string, unknown> }[]): {
+  routedTenants: string[];
+  routedTasks: string[];
+} {
   const tenants = new Set<string>();
+  const tasks = new Set<string>();
+  let defaultTask: string | undefined;
   for (const resource of resources) {
     if (resource.Type !== 'AWS::Events::Rule') continue;
-    const pattern = resource.Properties?.EventPattern as { detail?: { tenant?: unknown } } | undefined;
-    const tenant = Array.isArray(pattern?.detail?.tenant) ? pattern.detail.tenant[0] : undefined;
-    if (typeof tenant === 'string' && sameJson(pattern, tenantRequestPattern(tenant))) tenants.add(tenant);
+    const route = entryRouteOf(resource.Properties?.EventPattern);
+    if (!route) continue;
+    tenants.add(route.tenant);
+    tasks.add(route.task);
+    if (route.isDefault) defaultTask = route.task;
   }
-  return [...tenants].sort();
-}
-
-function sameJson(a: unknown, b: unknown): boolean {
-  const canonical = (value: unknown): unknown =>
-    Array.isArray(value)
-      ? value.map(canonical)
-      : value && typeof value === 'object'
-        ? Object.fromEntries(
-            Object.entries(value)
-              .sort(([x], [y]) => x.localeCompare(y))
-              .map(([k, v]) => [k, canonical(v)]),
-          )
-        : value;
-  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+  const others = [...tasks].filter((task) => task !== defaultTask).sort();
+  return { routedTenants: [...tenants].sort(), routedTasks: defaultTask ? [defaultTask, ...others] : others };
 }

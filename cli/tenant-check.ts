@@ -21,6 +21,8 @@ export function checkTenants(
   entries: readonly ParsedEntry[],
   routedTenants: readonly string[],
   stageBus: string,
+  /** The stage's tasks, the default first (`readStageDeployment().routedTasks`); unknown: any task passes. */
+  routedTasks?: readonly string[],
 ): { routable: ParsedEntry[]; refused: RefusedEntry[] } {
   const routable: ParsedEntry[] = [];
   const refused: RefusedEntry[] = [];
@@ -30,13 +32,17 @@ export function checkTenants(
       routable.push(parsed);
       continue;
     }
-    const unrouted = unroutedReason(entry.Source, tenantOf(entry.Detail), routedTenants);
+    const detail = detailOf(entry.Detail);
+    const unrouted = unroutedReason(entry.Source, detail?.tenant, detail?.task, {
+      tenants: routedTenants,
+      ...(routedTasks?.length ? { tasks: routedTasks } : {}),
+    });
     if (unrouted === undefined) routable.push(parsed);
     else {
       refused.push({
         ...parsed,
         reason:
-          `${unrouted.code}: ${unrouted.message}; not sent. Add the tenant to the stage config and deploy, ` +
+          `${unrouted.code}: ${unrouted.message}; not sent. Add the ${unrouted.code === 'UnknownTask' ? 'task' : 'tenant'} to the stage config and deploy, ` +
           'or pass --allow-unknown-tenants to send it anyway (it will wait in the unrouted queue)',
       });
     }
@@ -44,9 +50,12 @@ export function checkTenants(
   return { routable, refused };
 }
 
-function tenantOf(detail: string | undefined): unknown {
+function detailOf(detail: string | undefined): { tenant?: unknown; task?: unknown } | undefined {
   try {
-    return (JSON.parse(detail ?? '') as { tenant?: unknown } | null)?.tenant;
+    const parsed = JSON.parse(detail ?? '') as unknown;
+    return parsed && typeof parsed === 'object'
+      ? (parsed as { tenant?: unknown; task?: unknown })
+      : undefined;
   } catch {
     return undefined;
   }

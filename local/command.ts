@@ -15,6 +15,7 @@ import {
   StateDirError,
   type StateDirLock,
 } from './state-dir';
+import { describeTask, servedTasks } from './tasks';
 
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -205,6 +206,9 @@ function printEndpoints(runtime: LocalRuntime, io: CliIO): void {
   io.out(`  S3                        ${runtime.s3.endpoint}`);
   io.out(`  DynamoDB                  ${dynamodb}`);
   io.out(`  health, metrics           ${runtime.endpoint}/health  ${runtime.endpoint}/metrics`);
+  for (const [i, task] of servedTasks(runtime.model).entries()) {
+    io.out(`  ${i === 0 ? 'tasks' : '     '}                     ${describeTask(task)}`);
+  }
   io.out('');
   io.out('  Use them from a shell:');
   io.out(

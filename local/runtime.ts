@@ -32,6 +32,7 @@ import { MALFORMED_JSON } from './sqs/api';
 import { handleSqsQueryRequest } from './sqs/query-protocol';
 import { QueueStore } from './sqs/store';
 import { type DurableWrites, StorageHealth } from './storage-health';
+import { servedTasks } from './tasks';
 import {
   ensureSynthesized,
   loadTemplateModel,
@@ -477,6 +478,12 @@ export class LocalRuntime {
       queues: this.model.queues.length,
       rules: this.model.rules.length,
       functions: this.model.functions.length,
+      /** Each task with its tiers' models, the default task (requests naming none) first. */
+      tasks: servedTasks(this.model).map((task) => ({
+        id: task.id,
+        default: task.isDefault,
+        tiers: task.tiers.map((t) => t.model),
+      })),
       /** Whether the state folder takes writes; while not, writes fail with InternalFailure. */
       storage: this.storage?.condition() ?? { ok: true },
     };

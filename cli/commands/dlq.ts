@@ -9,6 +9,7 @@ import {
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
 import type { PutEventsEntry } from '../../functions/core/put-events';
+import { parseWorkQueueName } from '../../functions/core/queue-names';
 import { unroutedReason } from '../../functions/core/routing';
 import { sendEntries } from '../../functions/producer/sender';
 import type { AwsContext } from '../context';
@@ -37,12 +38,15 @@ export interface DeadLetterQueue extends QueueInfo {
   readonly sources: QueueInfo[];
 }
 
-/** `inferbus-dev-Tier1TenantAcmeWorkDlqQueueEBD7441D(-RANDOM)` → `Tier1TenantAcmeWorkDlq`. */
+/**
+ * `inferbus-dev-spam-t1-acme-dlq` → `spam-t1-acme-dlq`;
+ * `inferbus-dev-UnroutedRequestsQueueEBD7441D(-RANDOM)` → `UnroutedRequests`.
+ */
 export function shortQueueName(name: string, stackName: string): string {
   const withoutStack = name.startsWith(`${stackName}-`) ? name.slice(stackName.length + 1) : name;
-  // Work queues and their DLQs carry fixed names (`tier<N>-<tenant>[-dlq]`): nothing to strip,
+  // Work queues and their DLQs carry fixed names (`<task>-t<N>-<tenant>[-dlq]`): nothing to strip,
   // and a tenant id must not be mistaken for CloudFormation's random suffix.
-  if (/^tier\d+-/.test(withoutStack)) return withoutStack;
+  if (parseWorkQueueName(withoutStack)) return withoutStack;
   return withoutStack.replace(/(-[A-Za-z0-9]{6,})$/, '').replace(/(Queue)?[0-9A-F]{8}$/, '');
 }
 
@@ -94,18 +98,19 @@ export function deadLetterQueues(queues: readonly QueueInfo[]): DeadLetterQueue[
 }
 
 /**
- * Why an event in the unrouted queue reached no tenant: EventBridge cannot attach a reason to an
- * SQS message, so it is derived from the event itself (its `source` and `detail.tenant`).
+ * Why an event in the unrouted queue reached no task and tenant rule: EventBridge cannot attach a
+ * reason to an SQS message, so it is derived from the event itself (its `source`, `detail.tenant`
+ * and `detail.task`).
  */
 export function unroutedEventReason(body: string | undefined): { code: string; message: string } {
-  let event: { source?: unknown; detail?: { tenant?: unknown } };
+  let event: { source?: unknown; detail?: { tenant?: unknown; task?: unknown } };
   try {
     event = JSON.parse(body ?? '');
   } catch {
     return { code: 'NotAnEvent', message: 'the message is not an EventBridge event (not JSON)' };
   }
   return (
-    unroutedReason(event?.source, event?.detail?.tenant) ?? {
+    unroutedReason(event?.source, event?.detail?.tenant, event?.detail?.task) ?? {
       code: 'NoTenantRule',
       message: 'no tenant rule matched when it arrived',
     }

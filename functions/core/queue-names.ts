@@ -9,15 +9,49 @@
 export const MAX_QUEUE_NAME_CHARS = 80;
 const DEAD_LETTER_SUFFIX = '-dlq';
 
-/** The work queue of one tenant in one tier, e.g. `inferbus-dev-tier1-acme`. */
-export function workQueueName(stage: string, tier: number, tenant: string): string {
-  const name = `inferbus-${stage}-tier${tier}-${tenant}`;
+/** The work queue of one tenant in one tier of one task, e.g. `inferbus-dev-spam-t1-acme`. */
+export function workQueueName(stage: string, task: string, tier: number, tenant: string): string {
+  const name = `inferbus-${stage}-${workQueueShortName(task, tier, tenant)}`;
   if (name.length + DEAD_LETTER_SUFFIX.length > MAX_QUEUE_NAME_CHARS) {
     throw new Error(
-      `Queue name ${name}${DEAD_LETTER_SUFFIX} is over SQS's ${MAX_QUEUE_NAME_CHARS}-character limit; shorten the stage or tenant id.`,
+      `Queue name ${name}${DEAD_LETTER_SUFFIX} is over SQS's ${MAX_QUEUE_NAME_CHARS}-character limit; shorten the stage, task or tenant id.`,
     );
   }
   return name;
+}
+
+/** A work queue's name without `inferbus-<stage>-`: `<task>-t<tier>-<tenant>`. */
+export const workQueueShortName = (task: string, tier: number, tenant: string): string =>
+  `${task}-t${tier}-${tenant}`;
+
+/** What a work queue's (or its DLQ's) name says: the task, the tier and the tenant it serves. */
+export interface WorkQueueParts {
+  readonly task: string;
+  readonly tier: number;
+  readonly tenant: string;
+  readonly deadLetter: boolean;
+}
+
+// Task ids have no dashes (functions/core/manifest.ts TASK_ID_PATTERN), so the first `-t<N>-`
+// after the stage prefix ends the task; tenant ids may hold dashes.
+const SHORT_NAME = /^([a-z][a-z0-9]{0,11})-t([1-9])-([a-z][a-z0-9-]{0,31})$/;
+
+/**
+ * Parses `<task>-t<N>-<tenant>[-dlq]`, or a full name when `stageOrStack` (`dev` or `inferbus-dev`)
+ * says what prefix to strip; undefined for a name that is not a work queue or work-queue DLQ.
+ */
+export function parseWorkQueueName(name: string, stageOrStack?: string): WorkQueueParts | undefined {
+  let rest = name;
+  if (stageOrStack !== undefined) {
+    const prefix = `${stageOrStack.startsWith('inferbus-') ? stageOrStack : `inferbus-${stageOrStack}`}-`;
+    if (!rest.startsWith(prefix)) return undefined;
+    rest = rest.slice(prefix.length);
+  }
+  const deadLetter = rest.endsWith(DEAD_LETTER_SUFFIX);
+  const match = SHORT_NAME.exec(deadLetter ? rest.slice(0, -DEAD_LETTER_SUFFIX.length) : rest);
+  if (!match) return undefined;
+  const [, task, tier, tenant] = match as unknown as [string, string, string, string];
+  return { task, tier: Number(tier), tenant, deadLetter };
 }
 
 /** The DLQ of a work queue: its name with `-dlq` appended. */

@@ -35,13 +35,20 @@ export function parseStageConfig(input: unknown): StageConfig {
 }
 
 function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
-  const path = issue.path.map(String).join('.') || '(root)';
+  const path = formatConfigPath(issue.path) || '(root)';
   const value = valueAt(input, issue.path);
   const given = value === undefined ? 'missing' : `got ${JSON.stringify(value)}`;
   return `${path}: ${issue.message} (${given})`;
 }
 
-function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+/** `['tasks', 1, 'tiers', 0, 'threshold']` → `tasks[1].tiers[0].threshold`. */
+export function formatConfigPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((key, i) => (typeof key === 'number' ? `[${key}]` : `${i === 0 ? '' : '.'}${String(key)}`))
+    .join('');
+}
+
+export function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   let current: unknown = input;
   for (const key of path) {
     if (current === null || typeof current !== 'object') return undefined;

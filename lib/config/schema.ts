@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { TENANT_ID_PATTERN } from '../../functions/core/envelope';
 import { isReservedTenantId, RESERVED_TENANT_IDS } from '../../functions/core/events';
+import { MODEL_NAME_PATTERN, TASK_ID_PATTERN } from '../../functions/core/manifest';
 
 /**
  * The typed, validated configuration of one stage. Every number carries its unit in its name;
@@ -75,8 +76,25 @@ export const tenantConfigSchema = z.object({
   dlqReaderPrincipals: z.array(principalSchema).default([]),
 });
 
+/** The most tiers one task's cascade may have (a manifest cascade lists at most nine). */
+export const MAX_TIERS_PER_TASK = 9;
+
 export const tierConfigSchema = z
   .object({
+    /** The manifest model this tier runs (`models/<task>/manifest.json` → `models[].name`). */
+    model: z
+      .string()
+      .regex(
+        MODEL_NAME_PATTERN,
+        'must be a model name of the task\'s manifest (lowercase letters, digits and "-")',
+      ),
+    /**
+     * The confidence at or above which this tier's answer is final; below it the request goes to
+     * the next tier. `manifest` uses the threshold calibrated for this cascade
+     * (`models/<task>/manifest.json` → `cascades`). Every tier but the last has one; it must lie in
+     * [1/K, 1] for the task's K labels, which is checked against the manifest at synth.
+     */
+    threshold: z.union([z.literal('manifest'), z.number().min(0).max(1)]).optional(),
     memoryMiB: int(128, 10_240),
     timeoutSeconds: int(1, 900),
     provisionedConcurrency: z.object({
@@ -111,6 +129,30 @@ export const tierConfigSchema = z
     }
   });
 
+export const taskConfigSchema = z
+  .object({
+    id: z
+      .string()
+      .regex(TASK_ID_PATTERN, 'must be 1-12 lowercase letters and digits, starting with a letter'),
+    /** Cheapest first: a request enters the first tier and escalates down the list. */
+    tiers: z
+      .array(tierConfigSchema)
+      .min(1, 'must list at least one tier')
+      .max(MAX_TIERS_PER_TASK, `must list at most ${MAX_TIERS_PER_TASK} tiers`),
+  })
+  .superRefine((task, ctx) => {
+    task.tiers.forEach((tier, index) => {
+      const last = index === task.tiers.length - 1;
+      if (last && tier.threshold !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tiers', index, 'threshold'],
+          message: 'the last tier answers every request it gets; remove its threshold',
+        });
+      }
+    });
+  });
+
 export const stageConfigSchema = z
   .object({
     stage: z
@@ -128,14 +170,11 @@ export const stageConfigSchema = z
     }),
     architecture: z.enum(['arm64', 'x86_64']).default('arm64'),
     tenants: z.array(tenantConfigSchema).min(1, 'must list at least one tenant'),
-    tiers: z.object({ tier1: tierConfigSchema, tier2: tierConfigSchema }),
-    cascade: z.object({
-      /**
-       * Tier-1 confidence at or above which a result is final. `manifest` uses the threshold
-       * calibrated at training time (models/manifest.json).
-       */
-      threshold: z.union([z.literal('manifest'), z.number().min(0.5).max(1)]),
-    }),
+    /**
+     * The tasks this stage serves, each with its own tiers. A request names its task in
+     * `detail.task`; a request without one belongs to the first task listed here.
+     */
+    tasks: z.array(taskConfigSchema).min(1, 'must list at least one task'),
     archive: z.object({
       /** Firehose buffering; Parquet conversion requires at least 64 MiB. */
       bufferingIntervalSeconds: int(0, 900),
@@ -167,6 +206,17 @@ export const stageConfigSchema = z
     removalPolicy: z.enum(['destroy', 'retain']),
   })
   .superRefine((config, ctx) => {
+    const tasks = new Set<string>();
+    config.tasks.forEach((task, index) => {
+      if (tasks.has(task.id)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tasks', index, 'id'],
+          message: `duplicates task "${task.id}"`,
+        });
+      }
+      tasks.add(task.id);
+    });
     const seen = new Set<string>();
     config.tenants.forEach((tenant, index) => {
       if (seen.has(tenant.id)) {
@@ -217,4 +267,4 @@ export type StageConfigInput = z.input<typeof stageConfigSchema>;
 export type TenantConfig = z.infer<typeof tenantConfigSchema>;
 export type TenantOrderingConfig = z.infer<typeof tenantOrderingSchema>;
 export type TierConfig = z.infer<typeof tierConfigSchema>;
-export type TierName = keyof StageConfig['tiers'];
+export type TaskConfig = z.infer<typeof taskConfigSchema>;

@@ -6,22 +6,24 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { buildModelsLayer, MANIFEST_FILE } from '../../layers/models-layer';
 import { buildOnnxRuntimeLayer, LAYER_PLATFORMS, onnxRuntimeVersion } from '../../layers/onnxruntime-layer';
+import { pascal } from './inference-bus';
 
 export interface InferenceLayersProps {
-  /** Folder holding `manifest.json` and the ONNX files it lists. */
-  readonly modelsDir: string;
+  /** The tasks to ship models for: each task's folder holds `manifest.json` and the ONNX files it lists. */
+  readonly tasks: readonly { readonly id: string; readonly taskDir: string }[];
   /** Folder holding the layer build scripts (the asset source; bundling is local). */
   readonly layersDir: string;
 }
 
 /**
- * The two layers every inference function uses: onnxruntime-node (Linux x64 + arm64 binaries)
- * and the models with their manifest. Both are built by local bundling in this process, so
- * synth never needs Docker; the Docker image named below is never pulled.
+ * The layers of the inference functions: onnxruntime-node (Linux x64 + arm64 binaries), shared by
+ * all, and one models layer per task (its manifest and model files), so a function carries only
+ * its own task's models. All are built by local bundling in this process, so synth never needs
+ * Docker; the Docker image named below is never pulled.
  */
 export class InferenceLayers extends Construct {
   public readonly onnxRuntime: lambda.LayerVersion;
-  public readonly models: lambda.LayerVersion;
+  private readonly modelLayers = new Map<string, lambda.LayerVersion>();
 
   constructor(scope: Construct, id: string, props: InferenceLayersProps) {
     super(scope, id);
@@ -43,23 +45,33 @@ export class InferenceLayers extends Construct {
       }),
     });
 
-    const manifestDigest = createHash('sha256')
-      .update(readFileSync(join(props.modelsDir, MANIFEST_FILE)))
-      .digest('hex');
-    this.models = new lambda.LayerVersion(this, 'Models', {
-      description: `inferbus models, manifest sha256 ${manifestDigest.slice(0, 12)}`,
-      compatibleRuntimes: [lambda.Runtime.NODEJS_22_X],
-      compatibleArchitectures: [lambda.Architecture.ARM_64, lambda.Architecture.X86_64],
-      code: lambda.Code.fromAsset(props.layersDir, {
-        // The manifest records every model file's sha256, so its digest identifies the layer.
-        assetHashType: AssetHashType.CUSTOM,
-        assetHash: `models:${manifestDigest}`,
-        bundling: {
-          image: neverPulled,
-          local: localBundling((outputDir) => buildModelsLayer(props.modelsDir, outputDir)),
-        },
-      }),
-    });
+    for (const task of props.tasks) {
+      const manifestDigest = createHash('sha256')
+        .update(readFileSync(join(task.taskDir, MANIFEST_FILE)))
+        .digest('hex');
+      const layer = new lambda.LayerVersion(this, `Models${pascal(task.id)}`, {
+        description: `inferbus models of task ${task.id}, manifest sha256 ${manifestDigest.slice(0, 12)}`,
+        compatibleRuntimes: [lambda.Runtime.NODEJS_22_X],
+        compatibleArchitectures: [lambda.Architecture.ARM_64, lambda.Architecture.X86_64],
+        code: lambda.Code.fromAsset(props.layersDir, {
+          // The manifest records every model file's sha256, so its digest identifies the layer.
+          assetHashType: AssetHashType.CUSTOM,
+          assetHash: `models:${task.id}:${manifestDigest}`,
+          bundling: {
+            image: neverPulled,
+            local: localBundling((outputDir) => buildModelsLayer(task.taskDir, task.id, outputDir)),
+          },
+        }),
+      });
+      this.modelLayers.set(task.id, layer);
+    }
+  }
+
+  /** The models layer of `task` (`/opt/models/<task>/`). */
+  modelsOf(task: string): lambda.LayerVersion {
+    const layer = this.modelLayers.get(task);
+    if (!layer) throw new Error(`InferenceLayers: no models layer for task ${task}; list it in props.tasks`);
+    return layer;
   }
 }
 

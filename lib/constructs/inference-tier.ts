@@ -14,11 +14,13 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { workQueueName } from '../../functions/core/queue-names';
+import { isValidThreshold } from '../../functions/core/task/decide';
 import type { TenantPolicies } from '../../functions/core/tenant-policy';
 import { TENANT_POLICIES_FILE } from '../../functions/shared/env';
 import { DeadLetterQueue } from './dead-letter-queue';
 import { pascal } from './inference-bus';
 import type { TenantStateTable } from './tenant-state-table';
+import type { TierModel } from './tier-model';
 import { WorkQueue } from './work-queue';
 
 export interface TierTenant {
@@ -28,10 +30,19 @@ export interface TierTenant {
 }
 
 export interface InferenceTierProps {
-  /** The stage: part of every queue name (functions/core/queue-names.ts). */
+  /** The stage: part of the function's and every queue's name (functions/core/queue-names.ts). */
   readonly stage: string;
-  /** 1 for the fast model, 2 for the escalation model. */
+  /** The model this tier runs, from its task's manifest; the task is the model's. */
+  readonly model: TierModel;
+  /** 1-based position in the task's tiers: 1 is the entry tier, which takes the producers' requests. */
   readonly tier: number;
+  /** Whether this is the task's last tier, which answers every request it gets. */
+  readonly lastTier: boolean;
+  /**
+   * Confidence at or above which this tier's answer is final (`manifest`: the manifest's calibrated
+   * cascade). Required for every tier but the last; the last tier has none.
+   */
+  readonly threshold?: 'manifest' | number;
   /** Path of the handler module (bundled with esbuild, CommonJS). */
   readonly entry: string;
   /** Project root and lockfile for esbuild; bundling never uses Docker. */
@@ -90,6 +101,8 @@ export const ALIAS_NAME = 'live';
  * share, so one tenant's flood or poison cannot starve or fail another.
  */
 export class InferenceTier extends Construct {
+  public readonly task: string;
+  public readonly tier: number;
   public readonly function: nodejs.NodejsFunction;
   public readonly alias: lambda.Alias;
   public readonly lanes: readonly TenantLane[];
@@ -102,14 +115,18 @@ export class InferenceTier extends Construct {
       removalPolicy: props.removalPolicy,
     });
 
+    const task = props.model.taskId;
+    this.task = task;
+    this.tier = props.tier;
     // An explicit role instead of AWSLambdaBasicExecutionRole: logs only to this tier's group.
     const role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `inferbus tier-${props.tier} function`,
+      description: `inferbus ${task} tier-${props.tier} function`,
     });
     logGroup.grantWrite(role);
     this.function = new nodejs.NodejsFunction(this, 'Function', {
-      description: `inferbus tier-${props.tier} inference`,
+      functionName: tierFunctionName(props.stage, task, props.tier),
+      description: `inferbus ${task} tier-${props.tier} inference (${props.model.modelName})`,
       entry: props.entry,
       handler: 'handler',
       projectRoot: props.projectRoot,
@@ -127,12 +144,17 @@ export class InferenceTier extends Construct {
       tracing: lambda.Tracing.ACTIVE,
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
+        INFERBUS_TASK: task,
         INFERBUS_TIER: String(props.tier),
+        INFERBUS_LAST_TIER: String(props.lastTier),
+        MODEL_NAME: props.model.modelName,
+        ...(props.threshold === undefined ? {} : { CASCADE_THRESHOLD: String(props.threshold) }),
         EVENT_BUS_NAME: props.bus.eventBusName,
+        // The task's models layer holds `models/<task>/`; the handler reads `<MODELS_DIR>/<task>/`.
         MODELS_DIR: '/opt/models',
         CLAIM_BUCKET: props.claimBucket.bucketName,
         ORT_INTRA_OP_THREADS: String(intraOpThreadsFor(props.memoryMiB)),
-        POWERTOOLS_SERVICE_NAME: `inferbus-tier${props.tier}`,
+        POWERTOOLS_SERVICE_NAME: `inferbus-${task}-tier${props.tier}`,
         POWERTOOLS_METRICS_NAMESPACE: 'inferbus',
         ...props.environment,
       },
@@ -194,7 +216,7 @@ export class InferenceTier extends Construct {
   private addTenantLane(tenant: TierTenant, props: InferenceTierProps): TenantLane {
     const scope = new Construct(this, `Tenant${pascal(tenant.id)}`);
     const work = new WorkQueue(scope, 'Work', {
-      queueName: workQueueName(props.stage, props.tier, tenant.id),
+      queueName: workQueueName(props.stage, this.task, props.tier, tenant.id),
       consumerTimeout: props.timeout,
       maxBatchingWindow: props.maxBatchingWindow,
       maxReceiveCount: props.maxReceiveCount,
@@ -204,7 +226,7 @@ export class InferenceTier extends Construct {
       .queue;
     const rule = new events.Rule(scope, 'Rule', {
       eventBus: props.bus,
-      description: `tier ${props.tier}: ${tenant.id}`,
+      description: `${this.task} tier ${props.tier}: ${tenant.id}`,
       eventPattern: props.eventPatternFor(tenant.id),
       targets: [
         new targets.SqsQueue(work.queue, {
@@ -254,6 +276,10 @@ function tenantConfigLayer(scope: Construct, policies: TenantPolicies): lambda.L
   });
 }
 
+/** `inferbus-<stage>-<task>-tier<N>`: at most 9 + 16 + 1 + 12 + 5 = 43 of Lambda's 64 characters. */
+export const tierFunctionName = (stage: string, task: string, tier: number): string =>
+  `inferbus-${stage}-${task}-tier${tier}`;
+
 /** Each tenant gets its share of the tier's concurrency, never below the SQS minimum of 2. */
 export function tenantConcurrency(tierMaxConcurrency: number, share: number): number {
   return Math.max(2, Math.floor(tierMaxConcurrency * share));
@@ -270,10 +296,23 @@ function validateTierProps(props: InferenceTierProps): void {
   if (props.batchSize > 10 && props.maxBatchingWindow.toSeconds() < 1) {
     problems.push(`batchSize ${props.batchSize} is above 10, so maxBatchingWindow must be at least 1 second`);
   }
+  if (props.lastTier && props.threshold !== undefined) {
+    problems.push('the last tier answers every request it gets, so it takes no threshold');
+  }
+  if (!props.lastTier && props.threshold === undefined) {
+    problems.push('every tier but the last needs a threshold (a number in [1/K, 1] or "manifest")');
+  }
+  if (typeof props.threshold === 'number' && !isValidThreshold(props.threshold, props.model.labels.length)) {
+    const k = props.model.labels.length;
+    problems.push(
+      `threshold ${props.threshold} is outside [1/${k}, 1] for task ${props.model.taskId}'s ${k} labels`,
+    );
+  }
   if (props.provisionedConcurrency.min > props.provisionedConcurrency.max) {
     problems.push(
       `provisionedConcurrency.min (${props.provisionedConcurrency.min}) must be <= max (${props.provisionedConcurrency.max})`,
     );
   }
-  if (problems.length > 0) throw new Error(`InferenceTier tier ${props.tier}: ${problems.join('; ')}`);
+  if (problems.length > 0)
+    throw new Error(`InferenceTier ${props.model.taskId} tier ${props.tier}: ${problems.join('; ')}`);
 }

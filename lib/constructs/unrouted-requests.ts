@@ -9,8 +9,10 @@ import { RULE_TARGET_RETRY } from './inference-tier';
 
 export interface UnroutedRequestsProps {
   readonly bus: events.IEventBus;
-  /** Every tenant that has a tier-1 rule: their requests are routed, everything else lands here. */
+  /** Every tenant that has entry-tier rules: their requests are routed, everything else lands here. */
   readonly tenantIds: readonly string[];
+  /** Every task of the stage, the first taking requests that name none; other tasks land here. */
+  readonly taskIds: readonly string[];
   /** Largest event pattern per rule; more tenants than fit make more rules. @default 2,048 (EventBridge's default quota) */
   readonly maxPatternChars?: number;
   /** @default - the CDK default (retain) */
@@ -18,12 +20,13 @@ export interface UnroutedRequestsProps {
 }
 
 /**
- * Catches every InferenceRequested event that no tenant rule takes (an unconfigured tenant, a
- * `source` that does not match `detail.tenant`, no tenant at all) and keeps it in a queue that is
+ * Catches every InferenceRequested event that no entry rule takes (an unconfigured tenant, a
+ * `source` that does not match `detail.tenant`, no tenant at all, a task the stage does not
+ * serve) and keeps it in a queue that is
  * a dead-letter queue in all but name: encrypted, TLS-only, 14 days, alarmed, listed by
  * `inferbus dlq`. EventBridge would otherwise accept such an event and drop it in silence.
  *
- * One rule covers about 14 tenants (about 140 pattern characters each, 2,048 by quota); beyond that the patterns are
+ * One rule covers about 9 tenants (about 230 pattern characters each with two tasks, 2,048 by quota); beyond that the patterns are
  * split over more rules, whose matches are disjoint, so the rules-per-bus quota grows by one rule
  * per chunk rather than by one per tenant.
  */
@@ -40,14 +43,14 @@ export class UnroutedRequests extends Construct {
       removalPolicy: props.removalPolicy,
     }).queue;
     const patterns = unroutedRequestPatterns(
-      props.tenantIds,
+      { tenants: props.tenantIds, tasks: props.taskIds },
       props.maxPatternChars ?? MAX_EVENT_PATTERN_CHARS,
     );
     this.rules = patterns.map(
       (pattern, index) =>
         new events.Rule(this, patterns.length === 1 ? 'Rule' : `Rule${index + 1}`, {
           eventBus: props.bus,
-          description: `InferenceRequested events no tenant rule takes${patterns.length > 1 ? ` (part ${index + 1} of ${patterns.length})` : ''}`,
+          description: `InferenceRequested events no task and tenant rule takes${patterns.length > 1 ? ` (part ${index + 1} of ${patterns.length})` : ''}`,
           // `$or` and `detail-type` pass through the CDK's rendering unchanged; its EventPattern type
           // only lacks `$or`.
           eventPattern: pattern as events.EventPattern,

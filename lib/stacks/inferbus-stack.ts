@@ -4,14 +4,14 @@ import type * as events from 'aws-cdk-lib/aws-events';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import type { Construct } from 'constructs';
+import { Construct } from 'constructs';
 import { NAMED_QUERIES } from '../../functions/core/archive/named-queries';
-import { DetailType, RESULT_SOURCE } from '../../functions/core/events';
-import { tenantRequestPattern } from '../../functions/core/routing';
+import { escalationPattern, tenantRequestPattern } from '../../functions/core/routing';
 import { stageResourceNames } from '../../functions/core/stage-names';
-import type { StageConfig, TierName } from '../config';
+import type { StageConfig } from '../config';
+import { resolveTasks } from '../config/resolve-tasks';
 import { EventArchive } from '../constructs/event-archive';
-import { InferenceBus } from '../constructs/inference-bus';
+import { InferenceBus, pascal } from '../constructs/inference-bus';
 import { InferenceLayers } from '../constructs/inference-layers';
 import { InferenceTier } from '../constructs/inference-tier';
 import { Observability } from '../constructs/observability';
@@ -24,21 +24,28 @@ export interface InferbusStackProps extends StackProps {
   readonly config: StageConfig;
   /** Repository root: handlers, lockfile, `models/` and `layers/` are found from here. */
   readonly projectRoot: string;
-  /** @default `<projectRoot>/models` */
+  /** Holds one folder per task (`<task>/manifest.json` and its models). @default `<projectRoot>/models` */
   readonly modelsDir?: string;
 }
 
 /** Names that operators and the CLI derive from the stage alone (one definition, in functions/core). */
 export const stageNames = stageResourceNames;
 
+/** One task's pipeline: its tiers, cheapest first. */
+export interface TaskPipeline {
+  readonly id: string;
+  readonly tiers: readonly InferenceTier[];
+}
+
 /**
- * The whole pipeline of one stage: bus → per-tenant rules → SQS → tier-1 / tier-2 Lambda
- * (tiered ONNX inference) → results back on the bus; every event archived as Parquet for
- * Athena; every failure in a DLQ with an alarm.
+ * The whole pipeline of one stage: bus → per-task, per-tenant rules → SQS → each task's tiers of
+ * Lambda functions (tiered ONNX inference) → results back on the bus; every event archived as
+ * Parquet for Athena; every failure in a DLQ with an alarm.
  */
 export class InferbusStack extends Stack {
   public readonly bus: InferenceBus;
-  public readonly tiers: Record<TierName, InferenceTier>;
+  /** In the stage's order: the first task takes requests that name no task. */
+  public readonly tasks: readonly TaskPipeline[];
   public readonly archive: EventArchive;
   public readonly observability: Observability;
   public readonly claimBucket: s3.Bucket;
@@ -49,6 +56,10 @@ export class InferbusStack extends Stack {
     super(scope, id, props);
     const { config, projectRoot } = props;
     const names = stageNames(config.stage);
+    const modelsDir = props.modelsDir ?? join(projectRoot, 'models');
+    // Every tier's model from its task's manifest; a bad model name or threshold fails synth here.
+    const tasks = resolveTasks(config, modelsDir);
+    const taskIds = tasks.map((task) => task.id);
     const removalPolicy = config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const logRetention = config.logRetentionDays as logs.RetentionDays;
 
@@ -113,59 +124,61 @@ export class InferbusStack extends Stack {
     );
 
     const layers = new InferenceLayers(this, 'Layers', {
-      modelsDir: props.modelsDir ?? join(projectRoot, 'models'),
+      tasks: tasks.map((task) => ({ id: task.id, taskDir: join(modelsDir, task.id) })),
       layersDir: join(projectRoot, 'layers'),
     });
     const architecture =
       config.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
-    const tierProps = (tier: TierName) => {
-      const c = config.tiers[tier];
-      return {
-        stage: config.stage,
-        entry: join(projectRoot, 'functions', tier, 'handler.ts'),
-        projectRoot,
-        depsLockFilePath: join(projectRoot, 'package-lock.json'),
-        bus: this.bus.bus,
-        tenants: config.tenants,
-        layers: [layers.onnxRuntime, layers.models],
-        architecture,
-        memoryMiB: c.memoryMiB,
-        timeout: Duration.seconds(c.timeoutSeconds),
-        provisionedConcurrency: c.provisionedConcurrency,
-        batchSize: c.batchSize,
-        maxBatchingWindow: Duration.seconds(c.maxBatchingWindowSeconds),
-        maxConcurrency: c.maxConcurrency,
-        maxReceiveCount: c.maxReceiveCount,
-        claimBucket: claims,
-        environment: { CASCADE_THRESHOLD: String(config.cascade.threshold) },
-        logRetention,
-        removalPolicy,
-      };
-    };
-    this.tiers = {
-      tier1: new InferenceTier(this, 'Tier1', {
-        ...tierProps('tier1'),
-        tier: 1,
-        // Quota and ordering apply where events enter: tier 2 only sees tier 1's escalations,
-        // which were counted and ordered already, so it gets no access to the table.
-        tenantState: { table: this.tenantState, policies: tenantPolicies },
-        // The unrouted rule below is built as the complement of this pattern, from the same module.
-        eventPatternFor: (tenant) => tenantRequestPattern(tenant) as events.EventPattern,
-      }),
-      tier2: new InferenceTier(this, 'Tier2', {
-        ...tierProps('tier2'),
-        tier: 2,
-        eventPatternFor: (tenant) => ({
-          source: [RESULT_SOURCE],
-          detailType: [DetailType.EscalationRequested],
-          detail: { tenant: [tenant] },
-        }),
-      }),
-    };
+    this.tasks = tasks.map((task) => {
+      const scope = new Construct(this, `Task${pascal(task.id)}`);
+      const tiers = task.tiers.map(({ tier, lastTier, model, threshold, settings: c }) => {
+        const entryTier = tier === 1;
+        return new InferenceTier(scope, `Tier${tier}`, {
+          stage: config.stage,
+          model,
+          tier,
+          lastTier,
+          threshold,
+          // The entry tier does quota and ordering; every later tier takes escalations only.
+          entry: join(projectRoot, 'functions', entryTier ? 'tier1' : 'tier2', 'handler.ts'),
+          projectRoot,
+          depsLockFilePath: join(projectRoot, 'package-lock.json'),
+          bus: this.bus.bus,
+          tenants: config.tenants,
+          layers: [layers.onnxRuntime, layers.modelsOf(task.id)],
+          architecture,
+          memoryMiB: c.memoryMiB,
+          timeout: Duration.seconds(c.timeoutSeconds),
+          provisionedConcurrency: c.provisionedConcurrency,
+          batchSize: c.batchSize,
+          maxBatchingWindow: Duration.seconds(c.maxBatchingWindowSeconds),
+          maxConcurrency: c.maxConcurrency,
+          maxReceiveCount: c.maxReceiveCount,
+          claimBucket: claims,
+          logRetention,
+          removalPolicy,
+          ...(entryTier
+            ? {
+                // Quota and ordering apply where events enter: later tiers only see escalations,
+                // which were counted and ordered already, so they get no access to the table.
+                tenantState: { table: this.tenantState, policies: tenantPolicies },
+                // The unrouted rule below is built as the complement of these patterns, from the same module.
+                eventPatternFor: (tenant: string) =>
+                  tenantRequestPattern(tenant, task.id, taskIds) as events.EventPattern,
+              }
+            : {
+                eventPatternFor: (tenant: string) =>
+                  escalationPattern(tenant, task.id, tier) as events.EventPattern,
+              }),
+        });
+      });
+      return { id: task.id, tiers };
+    });
+    const allTiers = this.tasks.flatMap((task) => task.tiers);
 
     // Results and escalations are the handlers' alone: nobody else may publish them on the bus.
     this.bus.reserveResultsTo(
-      [this.tiers.tier1, this.tiers.tier2].map((tier) => {
+      allTiers.map((tier) => {
         if (!tier.function.role) throw new Error(`${tier.node.path}: the function has no role`);
         return tier.function.role;
       }),
@@ -175,13 +188,11 @@ export class InferbusStack extends Stack {
     this.unrouted = new UnroutedRequests(this, 'UnroutedRequests', {
       bus: this.bus.bus,
       tenantIds: config.tenants.map((t) => t.id),
+      taskIds,
       removalPolicy,
     });
 
-    const tierList = [this.tiers.tier1, this.tiers.tier2].map((tier, index) => ({
-      tier,
-      label: `tier${index + 1}`,
-    }));
+    const tierList = allTiers.map((tier) => ({ tier, label: `${tier.task} tier${tier.tier}` }));
     this.observability = new Observability(this, 'Observability', {
       stage: config.stage,
       deadLetterQueues: [

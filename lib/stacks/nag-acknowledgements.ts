@@ -6,7 +6,7 @@ import type { InferbusStack } from './inferbus-stack';
  * belong to a construct's nature (a DLQ having no DLQ) are acknowledged in that construct.
  */
 export function acknowledgeNagFindings(stack: InferbusStack): void {
-  for (const tier of Object.values(stack.tiers)) {
+  for (const tier of stack.tasks.flatMap((task) => task.tiers)) {
     Validations.of(tier.function).acknowledge({
       id: 'AwsSolutions-L1',
       reason:

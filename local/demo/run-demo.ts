@@ -140,6 +140,8 @@ function tenantsOf(runtime: LocalRuntime): { id: string; weight: number }[] {
     // Archive rules match InferenceRequested too, with `{"exists": true}` for the tenant: not a tenant rule.
     if (typeof tenant !== 'string' || !pattern['detail-type']?.includes(DetailType.InferenceRequested))
       continue;
+    // One entry rule per task and tenant: a tenant counts once.
+    if (tenants.some((t) => t.id === tenant)) continue;
     const queueArn = rule.targets[0]?.arn;
     const share = runtime.model.eventSourceMappings.find((m) => m.queueArn === queueArn)?.maxConcurrency ?? 1;
     tenants.push({ id: tenant, weight: share / 10 });

@@ -5,15 +5,14 @@ import { TIER2_CALLS } from '../../functions/tier2/calls';
 import { type AccessRequest, accessRequestsOf, s3AccessRequests } from '../iam/actions';
 import type { FunctionModel, TemplateModel } from '../model';
 
-/** Each tier handler's declaration, by the function's INFERBUS_TIER (the tier handlers are the project's functions). */
-const DECLARATIONS: ReadonlyMap<string, HandlerCalls> = new Map([
-  ['1', TIER1_CALLS],
-  ['2', TIER2_CALLS],
-]);
-
+/**
+ * Each tier handler's declaration, by the function's INFERBUS_TIER (the tier handlers are the
+ * project's functions): a task's entry tier runs functions/tier1, every later tier functions/tier2.
+ */
 export function declarationOf(fn: FunctionModel): HandlerCalls | undefined {
   const tier = fn.environment.INFERBUS_TIER;
-  return tier === undefined ? undefined : DECLARATIONS.get(tier);
+  if (tier === undefined || !/^[1-9]$/.test(tier)) return undefined;
+  return tier === '1' ? TIER1_CALLS : TIER2_CALLS;
 }
 
 /** One declared call bound to one resource of the template: the access requests IAM decides it by. */

@@ -9,8 +9,8 @@ export const OPSET = 17;
 /** IR version 8 is the one that goes with opset 17 (ONNX 1.12). */
 const IR_VERSION = 8;
 
-type Initializer = onnxProto.onnx.ITensorProto;
-type Node = onnxProto.onnx.INodeProto;
+export type Initializer = onnxProto.onnx.ITensorProto;
+export type Node = onnxProto.onnx.INodeProto;
 
 function bytesOf(data: Float32Array | Int8Array | BigInt64Array): Uint8Array {
   // ONNX raw_data is little-endian, as are x64 and arm64.
@@ -29,7 +29,7 @@ export function int64Tensor(name: string, dims: number[], values: number[]): Ini
   return { name, dims, dataType: DataType.INT64, rawData: bytesOf(BigInt64Array.from(values.map(BigInt))) };
 }
 
-function node(
+export function node(
   opType: string,
   input: string[],
   output: string[],
@@ -38,7 +38,7 @@ function node(
   return { opType, input, output, name: output[0] ?? opType, attribute };
 }
 
-const intAttr = (name: string, i: number) => ({ name, type: AttributeType.INT, i });
+export const intAttr = (name: string, i: number) => ({ name, type: AttributeType.INT, i });
 
 function valueInfo(
   name: string,
@@ -60,6 +60,45 @@ export const INPUT_IDS = 'ids';
 export const INPUT_WEIGHTS = 'weights';
 export const OUTPUT_SCORE = 'score';
 
+/** An ONNX tensor type for a manifest dtype. */
+const ELEM_TYPES = { float32: DataType.FLOAT, int32: DataType.INT32, int64: DataType.INT64 } as const;
+
+export interface GraphValueSpec {
+  readonly name: string;
+  readonly dtype: keyof typeof ELEM_TYPES;
+  /** Strings are dynamic dimensions (e.g. "N"), as in the manifest's tensor shapes. */
+  readonly shape: readonly (string | number)[];
+}
+
+/**
+ * Any task's model as ONNX bytes (opset 17, IR 8): the graph's declared inputs and outputs, in the
+ * manifest's terms, its nodes and its initializers. Same arguments, same bytes.
+ */
+export function onnxModel(graph: {
+  name: string;
+  doc: string;
+  inputs: readonly GraphValueSpec[];
+  outputs: readonly GraphValueSpec[];
+  nodes: Node[];
+  initializers: Initializer[];
+}): Uint8Array {
+  const proto = onnx.ModelProto.create({
+    irVersion: IR_VERSION,
+    opsetImport: [{ domain: '', version: OPSET }],
+    producerName: 'inferbus models/train',
+    producerVersion: '1',
+    graph: {
+      name: graph.name,
+      docString: graph.doc,
+      node: graph.nodes,
+      initializer: graph.initializers,
+      input: graph.inputs.map((v) => valueInfo(v.name, ELEM_TYPES[v.dtype], [...v.shape])),
+      output: graph.outputs.map((v) => valueInfo(v.name, ELEM_TYPES[v.dtype], [...v.shape])),
+    },
+  });
+  return onnx.ModelProto.encode(proto).finish();
+}
+
 function model(
   graphName: string,
   doc: string,
@@ -68,25 +107,53 @@ function model(
   initializer: Initializer[],
 ): Uint8Array {
   const L = spec.maxLength;
-  const graph: onnxProto.onnx.IGraphProto = {
+  return onnxModel({
     name: graphName,
-    docString: doc,
-    node: nodes,
-    initializer,
-    input: [
-      valueInfo(INPUT_IDS, DataType.INT32, ['N', L]),
-      valueInfo(INPUT_WEIGHTS, DataType.FLOAT, ['N', L]),
+    doc,
+    inputs: [
+      { name: INPUT_IDS, dtype: 'int32', shape: ['N', L] },
+      { name: INPUT_WEIGHTS, dtype: 'float32', shape: ['N', L] },
     ],
-    output: [valueInfo(OUTPUT_SCORE, DataType.FLOAT, ['N'])],
-  };
-  const proto = onnx.ModelProto.create({
-    irVersion: IR_VERSION,
-    opsetImport: [{ domain: '', version: OPSET }],
-    producerName: 'inferbus models/train',
-    producerVersion: '1',
-    graph,
+    outputs: [{ name: OUTPUT_SCORE, dtype: 'float32', shape: ['N'] }],
+    nodes,
+    initializers: initializer,
   });
-  return onnx.ModelProto.encode(proto).finish();
+}
+
+/**
+ * A linear classifier over a feature vector: probabilities [N, K] = softmax(x [N, D] · w [D, K] + b),
+ * the output kind "probabilities" (or "logits" with `softmax: false`). For numeric-vector tasks and
+ * for tests that need a real model of any label count.
+ */
+export function linearSoftmaxOnnx(options: {
+  weights: Float32Array;
+  bias: Float32Array;
+  features: number;
+  inputName?: string;
+  outputName?: string;
+  softmax?: boolean;
+}): Uint8Array {
+  const d = options.features;
+  const k = options.bias.length;
+  if (options.weights.length !== d * k) {
+    throw new Error(
+      `linearSoftmaxOnnx: weights hold ${options.weights.length} values, [${d}, ${k}] needs ${d * k}`,
+    );
+  }
+  const input = options.inputName ?? 'x';
+  const output = options.outputName ?? 'probabilities';
+  const softmax = options.softmax ?? true;
+  return onnxModel({
+    name: 'linear',
+    doc: `inferbus linear classifier: ${d} features -> ${k} labels`,
+    inputs: [{ name: input, dtype: 'float32', shape: ['N', d] }],
+    outputs: [{ name: output, dtype: 'float32', shape: ['N', k] }],
+    nodes: [
+      node('Gemm', [input, 'w', 'b'], [softmax ? 'logits' : output]),
+      ...(softmax ? [node('Softmax', ['logits'], [output], [intAttr('axis', 1)])] : []),
+    ],
+    initializers: [floatTensor('w', [d, k], options.weights), floatTensor('b', [k], options.bias)],
+  });
 }
 
 /** pooled[n] = sum_l weights[n, l] * rows[n, l, :] as a batched [1, L] x [L, D] MatMul. */

@@ -1,10 +1,12 @@
 /**
- * `npm run models:train`: trains tier 1, tier 2 and INT8 tier 2 on the SpamAssassin corpus, exports
- * them to ONNX, calibrates the cascade on validation, measures everything on test through the
- * serving path (features + onnxruntime-node), and writes models/*.onnx, manifest.json and the
- * reference outputs the tests compare against. Same inputs, same bytes: see MODEL_CARD.md.
+ * `npm run models:train`: trains the spam task's tier 1, tier 2 and INT8 tier 2 on the SpamAssassin
+ * corpus, exports them to ONNX, calibrates the cascades on validation (`inferbus models calibrate`'s
+ * default objective), measures everything on test through the serving path (the manifest's encoder +
+ * onnxruntime-node), and writes models/spam/*.onnx, manifest.json (schema v2) and the reference
+ * outputs the tests compare against. Same inputs, same bytes: see MODEL_CARD.md. The spam specifics
+ * (corpus, features, networks) are here; metrics, calibration, the ONNX writer and the manifest
+ * writing are task-agnostic (metrics.ts, cascades.ts, onnx.ts, write.ts).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
@@ -16,17 +18,17 @@ import {
   TIER2_FEATURES,
 } from '../../functions/core/features';
 import {
-  type CascadeEntry,
   MANIFEST_SCHEMA_VERSION,
   type Manifest,
   type ModelEntry,
   manifestSchema,
+  type TaskEntry,
 } from '../../functions/core/manifest';
-import { SPLIT_BOUNDS, SPLIT_SALT } from '../../functions/tasks/spam/split';
 import { MANIFEST_FILE, ModelScorer, sha256Hex } from '../../functions/inference/model';
-import { DATASET_NAME, loadSplits, type Message } from './data';
-import { stableJson } from './json';
-import { binaryMetrics, calibrateThreshold, decide, runCascade } from './metrics';
+import { DATASET_NAME, loadSplits, type Message } from '../../functions/tasks/spam/dataset';
+import { SPLIT_BOUNDS, SPLIT_SALT } from '../../functions/tasks/spam/split';
+import { trainedCascades } from './cascades';
+import { modelMetrics } from './metrics';
 import {
   initBackend,
   type LabelledBatch,
@@ -41,14 +43,20 @@ import {
 } from './net';
 import { dequantizeRows, OPSET, quantizeRows, tier1Onnx, tier2Int8Onnx, tier2Onnx } from './onnx';
 import { REFERENCE_FILE, REFERENCE_SAMPLE, type ReferenceOutputs } from './reference';
+import { writeTaskModels } from './write';
 
 export const MODELS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 const SEED = 20020822;
 const TIER2_DIM = 48;
 const TIER2_HIDDEN = 64;
-/** Cascade accuracy may trail tier 2 alone by at most this much on validation. */
-const MAX_ACCURACY_LOSS = 0.005;
+const TASK: TaskEntry = {
+  id: 'spam',
+  description: 'spam/ham triage of raw e-mail messages (headers + body)',
+  labels: ['ham', 'spam'],
+  positiveLabel: 'spam',
+  input: { kind: 'text' },
+};
 /** Training aborts if onnxruntime and tfjs disagree by more than this on any reference message. */
 const EXPORT_TOLERANCE = 1e-4;
 
@@ -97,9 +105,10 @@ async function main(): Promise<void> {
   log(
     `corpus split: train ${splits.train.length}, validation ${splits.validation.length}, test ${splits.test.length}`,
   );
-  const labels = {
-    validation: splits.validation.map((m) => m.label),
-    test: splits.test.map((m) => m.label),
+  // Label indices in TASK.labels order: the corpus's 0 = ham, 1 = spam.
+  const truth = {
+    validation: Int32Array.from(splits.validation, (m) => m.label),
+    test: Int32Array.from(splits.test, (m) => m.label),
   };
 
   const t1 = {
@@ -182,13 +191,17 @@ async function main(): Promise<void> {
     tier2: TIER2_FEATURES,
     'tier2-int8': TIER2_FEATURES,
   };
+  const spamOf = (probabilities: Float32Array) => probabilities.filter((_, i) => i % 2 === 1);
+  const inputs = (messages: readonly Message[]) => messages.map((m) => ({ text: m.text }));
   const entries: ModelEntry[] = [];
-  const scores: Record<string, { validation: Float32Array; test: Float32Array }> = {};
+  const probabilities = {
+    validation: new Map<string, Float32Array>(),
+    test: new Map<string, Float32Array>(),
+  };
   for (const [name, bytes] of Object.entries(files) as [keyof typeof files, Uint8Array][]) {
     const spec = specs[name];
-    const entry: ModelEntry = {
+    const described = {
       name,
-      tier: name === 'tier1' ? 1 : 2,
       file: `${name}.onnx`,
       sha256: sha256Hex(bytes),
       bytes: bytes.length,
@@ -198,74 +211,62 @@ async function main(): Promise<void> {
         { name: 'ids', dtype: 'int32', shape: ['N', spec.maxLength] },
         { name: 'weights', dtype: 'float32', shape: ['N', spec.maxLength] },
       ],
-      output: { name: 'score', dtype: 'float32', shape: ['N'], kind: 'spam-probability' },
-      labels: ['ham', 'spam'],
-      features: { ...spec, headers: [...spec.headers], fingerprint: featureFingerprint(spec) },
-      metrics: { validation: binaryMetrics([], []), test: binaryMetrics([], []) },
-    };
-    const scorer = await ModelScorer.create(bytes, entry);
-    const onnxSample = await scorer.scoreBatch(sampleTexts);
+      encoder: {
+        kind: 'hashed-bag',
+        ...spec,
+        headers: [...spec.headers],
+        fingerprint: featureFingerprint(spec),
+      },
+      output: { name: 'score', dtype: 'float32', shape: ['N'], kind: 'sigmoid-binary' },
+    } satisfies Omit<ModelEntry, 'metrics'>;
+    const scorer = await ModelScorer.create(bytes, described, TASK);
+    const onnxSample = spamOf((await scorer.score(inputs(sample))).probabilities);
     const diff = maxAbsDiff(onnxSample, tfjsSample[name]);
     if (!(diff <= EXPORT_TOLERANCE)) throw new Error(`${name}: onnxruntime differs from tfjs by ${diff}`);
-    const s = {
-      validation: await scorer.scoreBatch(splits.validation.map((m) => m.text)),
-      test: await scorer.scoreBatch(splits.test.map((m) => m.text)),
+    const scored = {
+      validation: (await scorer.score(inputs(splits.validation))).probabilities,
+      test: (await scorer.score(inputs(splits.test))).probabilities,
     };
     await timeBatches(name, scorer, splits.test);
     await scorer.release();
-    scores[name] = s;
-    entry.metrics = {
-      validation: binaryMetrics(decide(s.validation), labels.validation),
-      test: binaryMetrics(decide(s.test), labels.test),
+    probabilities.validation.set(name, scored.validation);
+    probabilities.test.set(name, scored.test);
+    const entry: ModelEntry = {
+      ...described,
+      metrics: {
+        validation: modelMetrics(scored.validation, truth.validation, TASK.labels, TASK.positiveLabel),
+        test: modelMetrics(scored.test, truth.test, TASK.labels, TASK.positiveLabel),
+      },
     };
     entries.push(entry);
     log(
       `${name}: ${bytes.length} bytes, max |onnx - tfjs| ${diff.toExponential(2)}, ` +
-        `test accuracy ${entry.metrics.test.accuracy}, F1 ${entry.metrics.test.f1}`,
+        `test accuracy ${entry.metrics?.test.accuracy}, F1 ${entry.metrics?.test.f1}, PR-AUC ${entry.metrics?.test.prAuc}`,
     );
   }
 
-  const cascades: CascadeEntry[] = [];
-  for (const tier2Name of ['tier2', 'tier2-int8']) {
-    const one = scores.tier1;
-    const two = scores[tier2Name];
-    if (!one || !two) throw new Error(`missing scores for ${tier2Name}`);
-    const threshold = calibrateThreshold(
-      one.validation,
-      two.validation,
-      labels.validation,
-      MAX_ACCURACY_LOSS,
-    );
-    const validation = runCascade(one.validation, two.validation, threshold);
-    const test = runCascade(one.test, two.test, threshold);
-    cascades.push({
-      tier1: 'tier1',
-      tier2: tier2Name,
-      threshold,
-      maxAccuracyLoss: MAX_ACCURACY_LOSS,
-      escalationRate: { validation: validation.escalationRate, test: test.escalationRate },
-      metrics: {
-        validation: binaryMetrics(validation.predicted, labels.validation),
-        test: binaryMetrics(test.predicted, labels.test),
-      },
-    });
-    const strict = runCascade(
-      one.test,
-      two.test,
-      calibrateThreshold(one.validation, two.validation, labels.validation, 0),
-    );
+  const cascades = trainedCascades(
+    [
+      ['tier1', 'tier2'],
+      ['tier1', 'tier2-int8'],
+    ],
+    {
+      labels: TASK.labels,
+      ...(TASK.positiveLabel === undefined ? {} : { positiveLabel: TASK.positiveLabel }),
+      validation: { truth: truth.validation, probabilities: probabilities.validation },
+      test: { truth: truth.test, probabilities: probabilities.test },
+    },
+  );
+  for (const { entry, met } of cascades) {
     log(
-      `  (for reference, no accuracy loss allowed on validation would escalate ${strict.escalationRate} of test)`,
-    );
-    log(
-      `cascade tier1 -> ${tier2Name}: threshold ${threshold.toFixed(6)}, escalation ${test.escalationRate} on test, ` +
-        `test accuracy ${cascades.at(-1)?.metrics.test.accuracy}`,
+      `cascade ${entry.tiers.join(' -> ')}: threshold ${entry.thresholds.join(', ')}${met ? '' : ' (objective not met)'}, ` +
+        `escalation ${entry.escalationRate?.test} on test, test accuracy ${entry.metrics?.test.accuracy}`,
     );
   }
 
   const manifest: Manifest = manifestSchema.parse({
     schemaVersion: MANIFEST_SCHEMA_VERSION,
-    task: 'spam/ham triage of raw e-mail messages (headers + body)',
+    task: TASK,
     dataset: {
       name: DATASET_NAME,
       split: {
@@ -279,25 +280,27 @@ async function main(): Promise<void> {
     },
     training: { framework: `@tensorflow/tfjs ${tf.version.tfjs}`, backend, seed: SEED },
     models: entries,
-    cascades,
+    cascades: cascades.map((c) => c.entry),
   } satisfies Manifest);
 
-  await mkdir(MODELS_DIR, { recursive: true });
-  for (const [name, bytes] of Object.entries(files)) await writeFile(join(MODELS_DIR, `${name}.onnx`), bytes);
-  await writeFile(join(MODELS_DIR, MANIFEST_FILE), stableJson(manifest));
-  await writeFile(join(MODELS_DIR, REFERENCE_FILE), stableJson(reference));
-  log(`wrote ${Object.keys(files).length} models, ${MANIFEST_FILE} and ${REFERENCE_FILE} to ${MODELS_DIR}`);
+  const dir = await writeTaskModels({
+    modelsDir: MODELS_DIR,
+    manifest,
+    files: Object.fromEntries(Object.entries(files).map(([name, bytes]) => [`${name}.onnx`, bytes])),
+    extraJson: { [REFERENCE_FILE]: reference },
+  });
+  log(`wrote ${Object.keys(files).length} models, ${MANIFEST_FILE} and ${REFERENCE_FILE} to ${dir}`);
 }
 
 /** Printed, not stored: timings vary by machine and would make the manifest nondeterministic. */
 async function timeBatches(name: string, scorer: ModelScorer, messages: Message[]): Promise<void> {
-  const batches: string[][] = [];
+  const batches: { text: string }[][] = [];
   for (let i = 0; i + 32 <= messages.length; i += 32)
-    batches.push(messages.slice(i, i + 32).map((m) => m.text));
+    batches.push(messages.slice(i, i + 32).map((m) => ({ text: m.text })));
   const start = performance.now();
-  for (const batch of batches) await scorer.scoreBatch(batch);
+  for (const batch of batches) await scorer.score(batch);
   const ms = (performance.now() - start) / batches.length;
-  log(`${name}: ${ms.toFixed(2)} ms per batch of 32 (features + session.run, 1 intra-op thread)`);
+  log(`${name}: ${ms.toFixed(2)} ms per batch of 32 (encoder + session.run, 1 intra-op thread)`);
 }
 
 await main();

@@ -217,24 +217,26 @@ describe('inferbus dlq', () => {
     await settle();
 
     const list = jsonLines((await cli(['dlq', 'list', '--format', 'json'])).stdout);
-    const work = list.find((d) => d.name === 'tier1-acme-dlq');
-    expect(work).toMatchObject({ kind: 'queue', messages: '1', redrives_to: 'tier1-acme' });
-    expect(list.find((d) => d.name === 'Tier1TenantAcmeRuleDlq')).toMatchObject({ kind: 'rule-target' });
+    const work = list.find((d) => d.name === 'spam-t1-acme-dlq');
+    expect(work).toMatchObject({ kind: 'queue', messages: '1', redrives_to: 'spam-t1-acme' });
+    expect(list.find((d) => d.name === 'TaskSpamTier1TenantAcmeRuleDlq')).toMatchObject({
+      kind: 'rule-target',
+    });
 
-    const show = await cli(['dlq', 'show', 'tier1-acme-dlq', '--format', 'json']);
+    const show = await cli(['dlq', 'show', 'spam-t1-acme-dlq', '--format', 'json']);
     const [message] = jsonLines(show.stdout);
     expect(message).toMatchObject({ eventId: 'poison-1', tenant: 'acme' });
     expect(message.attributes).toMatchObject({ ERROR_CODE: 'InvalidPayload', ATTEMPTS: '1' });
     // A peek: still there.
-    expect(rt.queueCounts().find((q) => q.name.includes('tier1-acme-dlq'))?.visible).toBe(1);
+    expect(rt.queueCounts().find((q) => q.name.includes('spam-t1-acme-dlq'))?.visible).toBe(1);
 
-    const redrive = await cli(['dlq', 'redrive', 'tier1-acme-dlq']);
+    const redrive = await cli(['dlq', 'redrive', 'spam-t1-acme-dlq']);
     expect(redrive.code, redrive.stderr).toBe(0);
     expect(redrive.stdout).toMatch(/1 message\(s\) moved/);
   });
 
   it('redrives a rule-target DLQ through the bus, marked as redriven, deleting only what was accepted', async () => {
-    const dlq = rt.model.queues.find((q) => q.name.includes('Tier1TenantGlobexRuleDlq'));
+    const dlq = rt.model.queues.find((q) => q.name.includes('TaskSpamTier1TenantGlobexRuleDlq'));
     const rule = rt.model.rules.find((r) => r.targets[0]?.deadLetterArn === dlq?.arn);
     const envelope = JSON.parse(
       (await cli(['events', 'sample', '--count', '1', '--tenant', 'globex'])).stdout,
@@ -269,10 +271,10 @@ describe('inferbus dlq', () => {
         },
       }),
     );
-    const show = await cli(['dlq', 'show', 'Tier1TenantGlobexRuleDlq']);
+    const show = await cli(['dlq', 'show', 'TaskSpamTier1TenantGlobexRuleDlq']);
     expect(show.stdout).toMatch(/undelivered-1\s+globex\s+\S+\s+SDK_CLIENT_ERROR/);
 
-    const redrive = await cli(['dlq', 'redrive', 'Tier1TenantGlobexRuleDlq']);
+    const redrive = await cli(['dlq', 'redrive', 'TaskSpamTier1TenantGlobexRuleDlq']);
     expect(redrive.code, redrive.stderr).toBe(0);
     expect(redrive.stdout).toMatch(/1 event\(s\) put back on the bus/);
     await settle();

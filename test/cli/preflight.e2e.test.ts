@@ -59,13 +59,17 @@ describe('offline', () => {
     expect(failures(run)).toEqual([]);
     const checks = rows.map((r) => `${r.verdict} ${r.check} ${r.resource}`);
     expect(checks).toContain('pass limits inferbus-dev');
-    expect(checks.some((c) => /^pass Tier1\w+ dynamodb:PutItem .*TenantStateTable/.test(c))).toBe(true);
-    expect(
-      checks.some((c) => /^pass Tier2\w+ sqs:SendMessageBatch .*inferbus-dev-tier2-acme-dlq$/.test(c)),
-    ).toBe(true);
-    expect(checks.some((c) => /^pass Tier2\w+ events:PutEvents .*event-bus\/inferbus-dev$/.test(c))).toBe(
+    expect(checks.some((c) => /^pass TaskSpamTier1\w+ dynamodb:PutItem .*TenantStateTable/.test(c))).toBe(
       true,
     );
+    expect(
+      checks.some((c) =>
+        /^pass TaskSpamTier2\w+ sqs:SendMessageBatch .*inferbus-dev-spam-t2-acme-dlq$/.test(c),
+      ),
+    ).toBe(true);
+    expect(
+      checks.some((c) => /^pass TaskSpamTier2\w+ events:PutEvents .*event-bus\/inferbus-dev$/.test(c)),
+    ).toBe(true);
     expect(rows.find((r) => r.check === 'account')).toMatchObject({
       verdict: 'skip',
       detail: expect.stringContaining('--offline'),
@@ -74,7 +78,7 @@ describe('offline', () => {
 
   it('names the call a removed grant would deny, with the fix (exit 1)', async () => {
     const withoutPutItem = await templateVariant((template: TemplateJson) => {
-      for (const [, policy] of resourcesOf(template, 'AWS::IAM::Policy', 'Tier1')) {
+      for (const [, policy] of resourcesOf(template, 'AWS::IAM::Policy', 'TaskSpamTier1')) {
         for (const statement of policy.Properties.PolicyDocument.Statement) {
           const actions = [statement.Action].flat();
           statement.Action = actions.filter((a: string) => a !== 'dynamodb:PutItem');
@@ -84,7 +88,7 @@ describe('offline', () => {
     const run = await preflight(['--stage', 'dev', '--cdk-out', withoutPutItem, '--offline']);
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(
-      /FAIL Tier1\w+ dynamodb:PutItem \(arn:aws:dynamodb:[^)]*TenantStateTable\w+\): would be denied: User: arn:aws:sts::000000000000:assumed-role\/[^ ]+ is not authorized to perform: dynamodb:PutItem/,
+      /FAIL TaskSpamTier1\w+ dynamodb:PutItem \(arn:aws:dynamodb:[^)]*TenantStateTable\w+\): would be denied: User: arn:aws:sts::000000000000:assumed-role\/[^ ]+ is not authorized to perform: dynamodb:PutItem/,
     );
     expect(run.stdout).toMatch(/grant the role dynamodb:PutItem on/);
     expect(run.stdout).toMatch(/1 check\(s\) would fail/);
@@ -92,9 +96,9 @@ describe('offline', () => {
 
   it('lists an environment over 4 KB and a bad variable name together, not only the first (exit 1)', async () => {
     const oversized = await templateVariant((template: TemplateJson) => {
-      const [[, fn]] = resourcesOf(template, 'AWS::Lambda::Function', 'Tier1') as [[string, any]];
+      const [[, fn]] = resourcesOf(template, 'AWS::Lambda::Function', 'TaskSpamTier1') as [[string, any]];
       fn.Properties.Environment.Variables.LARGE_SETTING = 'x'.repeat(4200);
-      const [[, tier2]] = resourcesOf(template, 'AWS::Lambda::Function', 'Tier2') as [[string, any]];
+      const [[, tier2]] = resourcesOf(template, 'AWS::Lambda::Function', 'TaskSpamTier2') as [[string, any]];
       tier2.Properties.Environment.Variables['1BAD'] = 'y';
     });
     const run = await preflight(['--stage', 'dev', '--cdk-out', oversized, '--offline', '--format', 'json']);
@@ -102,11 +106,11 @@ describe('offline', () => {
     const limits = failures(run).filter((r) => r.check === 'limits');
     expect(limits).toEqual([
       expect.objectContaining({
-        resource: expect.stringMatching(/^Tier1Function/),
+        resource: expect.stringMatching(/^TaskSpamTier1Function/),
         detail: expect.stringMatching(/take \d+ bytes; Lambda allows 4096 \(4 KB\)/),
       }),
       expect.objectContaining({
-        resource: expect.stringMatching(/^Tier2Function/),
+        resource: expect.stringMatching(/^TaskSpamTier2Function/),
         detail: expect.stringContaining('"1BAD" is invalid'),
       }),
     ]);
@@ -115,7 +119,7 @@ describe('offline', () => {
   it('checks the calls inferbus local recorded against the template, and says what it cannot check', async () => {
     const state = mkdtempSync(join(tmpdir(), 'inferbus-preflight-state-'));
     mkdirSync(join(state, 'iam'));
-    const queue = 'arn:aws:sqs:eu-west-1:000000000000:inferbus-dev-tier1-acme';
+    const queue = 'arn:aws:sqs:eu-west-1:000000000000:inferbus-dev-spam-t1-acme';
     writeFileSync(
       join(state, 'iam', 'observed.json'),
       JSON.stringify({
@@ -125,7 +129,7 @@ describe('offline', () => {
         calls: [
           // Tier 2 sending to a tier-1 queue: no grant covers it.
           {
-            principal: 'Tier2Function523FA3BC',
+            principal: 'TaskSpamTier2FunctionEB675E75',
             roleArn: 'arn:aws:iam::000000000000:role/x',
             action: 'sqs:SendMessage',
             resource: queue,
@@ -156,7 +160,7 @@ describe('offline', () => {
     const rows = jsonLines(run.stdout);
     expect(rows).toContainEqual(
       expect.objectContaining({
-        check: 'Tier2Function523FA3BC sqs:SendMessage (observed)',
+        check: 'TaskSpamTier2FunctionEB675E75 sqs:SendMessage (observed)',
         resource: queue,
         verdict: 'fail',
         detail: expect.stringContaining('is not authorized to perform: sqs:SendMessage'),

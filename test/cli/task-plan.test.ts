@@ -27,7 +27,7 @@ const tier = (t: Partial<DeployedTier> & { task: string; tier: number }): Deploy
 const deploymentOf = (...tiers: DeployedTier[]): StageDeployment => {
   const tasks = new Map<string, Map<number, DeployedTier>>();
   for (const t of tiers) tasks.set(t.task, (tasks.get(t.task) ?? new Map()).set(t.tier, t));
-  return { templatePath: 'fixture.json', tasks, routedTenants: [] };
+  return { templatePath: 'fixture.json', tasks, routedTenants: [], routedTasks: [...tasks.keys()] };
 };
 
 beforeAll(async () => {

@@ -74,15 +74,15 @@ describe('inferbus trace', () => {
     const run = await cli(['trace', 'poison-trace-1']);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/tier 1 failed\s+InvalidPayload: /);
-    expect(run.stdout).toMatch(/dead-lettered\s+in DLQ tier1-acme-dlq \(handler DLQ\): InvalidPayload/);
-    expect(run.stdout).toMatch(/outcome: dead-lettered in tier1-acme-dlq: InvalidPayload/);
+    expect(run.stdout).toMatch(/dead-lettered\s+in DLQ spam-t1-acme-dlq \(handler DLQ\): InvalidPayload/);
+    expect(run.stdout).toMatch(/outcome: dead-lettered in spam-t1-acme-dlq: InvalidPayload/);
     const json = jsonLines((await cli(['trace', 'poison-trace-1', '--format', 'json'])).stdout)[0];
     expect(json.dlqMessages).toHaveLength(1);
     expect(json.dlqMessages[0]).toMatchObject({
-      queue: 'tier1-acme-dlq',
+      queue: 'spam-t1-acme-dlq',
       errorCode: 'InvalidPayload',
     });
-    expect(rt.queueCounts().find((q) => q.name.includes('tier1-acme-dlq'))?.visible).toBe(1);
+    expect(rt.queueCounts().find((q) => q.name.includes('spam-t1-acme-dlq'))?.visible).toBe(1);
   });
 
   it('says nothing was found, and where it looked, for an unknown id (exit 1)', async () => {

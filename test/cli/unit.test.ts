@@ -115,8 +115,11 @@ describe('dlq helpers', () => {
       'Tier1TenantAcmeWorkDlq',
     );
     // Fixed names of the per-tenant queues: a tenant id of six or more characters stays.
-    expect(shortQueueName('inferbus-dev-tier1-initech', 'inferbus-dev')).toBe('tier1-initech');
-    expect(shortQueueName('inferbus-dev-tier2-globex-dlq', 'inferbus-dev')).toBe('tier2-globex-dlq');
+    expect(shortQueueName('inferbus-dev-spam-t1-initech', 'inferbus-dev')).toBe('spam-t1-initech');
+    expect(shortQueueName('inferbus-dev-sensor-t3-globex-dlq', 'inferbus-dev')).toBe('sensor-t3-globex-dlq');
+    expect(shortQueueName('inferbus-dev-spam-t1-acme-corp-12345678', 'inferbus-dev')).toBe(
+      'spam-t1-acme-corp-12345678',
+    );
     expect(busFromRuleArn('arn:aws:events:eu-west-1:1:rule/inferbus-dev/r1')).toBe('inferbus-dev');
     const body = JSON.stringify({
       source: 'inferbus.acme',
@@ -229,9 +232,9 @@ describe('dlqReason', () => {
   it('explains a message moved by SQS redrive, which carries no reason of its own', () => {
     const reason = dlqReason(
       {},
-      { DeadLetterQueueSourceArn: 'arn:aws:sqs:eu-west-1:000000000000:inferbus-dev-tier1-acme' },
+      { DeadLetterQueueSourceArn: 'arn:aws:sqs:eu-west-1:000000000000:inferbus-dev-spam-t1-acme' },
     );
-    expect(reason).toMatch(/^moved here by SQS from inferbus-dev-tier1-acme after its receives ran out/);
+    expect(reason).toMatch(/^moved here by SQS from inferbus-dev-spam-t1-acme after its receives ran out/);
     expect(reason).toMatch(/see the function logs/);
     expect(dlqReason({})).toBe('no reason recorded');
   });

@@ -23,7 +23,7 @@ describe('a changed byte in the state', () => {
 
   it('reads the request of a damaged queued event, escalation or archive line', () => {
     const event =
-      '9f3c0a11 {"t":"s","q":"inferbus-dev-tier1-acme","bl":90}\n{"version":"0","id":"e-uuid","detail":{"id":"demo-acme-000016","tenant":"acme","payload":{"text":"hi"}}}\n';
+      '9f3c0a11 {"t":"s","q":"inferbus-dev-spam-t1-acme","bl":90}\n{"version":"0","id":"e-uuid","detail":{"id":"demo-acme-000016","tenant":"acme","payload":{"text":"hi"}}}\n';
     expect(requestsIn(event)).toEqual(['acme/demo-acme-000016']);
     const escalation =
       '{"id":"e","detail":{"id":"acme:r-1:t1:escalation","tenant":"acme","payload":{"sourceEventId":"r-1"}}}';

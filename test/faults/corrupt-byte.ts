@@ -164,7 +164,7 @@ export async function runCorruptByteScenario(options: {
     const workQueues = new Set(
       first.model.queues
         .filter((q) => first.model.eventSourceMappings.some((m) => m.queueArn === q.arn))
-        .filter((q) => q.name.includes('tier1'))
+        .filter((q) => q.name.includes('-t1-'))
         .map((q) => q.name),
     );
     let accepted: string[];

@@ -90,7 +90,7 @@ export async function runRedriveScenario(options: {
     const runtime = await startRuntime(stateDir, undefined, () => {});
     try {
       const cli = (args: string[]) => runCli(runtime, work, args);
-      const dlq = `inferbus-dev-tier1-${tenant}-dlq`;
+      const dlq = `inferbus-dev-spam-t1-${tenant}-dlq`;
       const shown = await cli(['dlq', 'show', dlq, '--limit', '10000', '--format', 'json']);
       if (shown.code !== 0) throw new Error(`inferbus dlq show ${dlq} failed: ${shown.stderr}`);
       const before = jsonLines(shown.stdout) as { eventId?: string; tenant?: string }[];

@@ -19,7 +19,7 @@ beforeAll(() => {
 const alarmContext = (overrides: Record<string, string> = {}) => ({
   'aws:SecureTransport': 'true',
   'aws:SourceAccount': model.account,
-  'aws:SourceArn': `arn:aws:cloudwatch:${model.region}:${model.account}:alarm:inferbus-dev-tier1-acme-dead-letters`,
+  'aws:SourceArn': `arn:aws:cloudwatch:${model.region}:${model.account}:alarm:inferbus-dev-spam-tier1-acme-dead-letters`,
   ...overrides,
 });
 

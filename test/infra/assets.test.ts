@@ -25,7 +25,7 @@ describe('assets for sam local invoke', () => {
 
   it('bundles the handlers as CommonJS with a source map and onnxruntime-node left external', () => {
     const { stack, outdir, template } = synth();
-    for (const tier of Object.values(stack.tiers)) {
+    for (const tier of stack.tasks.flatMap((task) => task.tiers)) {
       const id = stack.getLogicalId(tier.function.node.defaultChild as never);
       const dir = join(outdir, template.toJSON().Resources[id].Metadata['aws:asset:path']);
       expect(readdirSync(dir).sort()).toEqual(['index.js', 'index.js.map']);
@@ -34,7 +34,8 @@ describe('assets for sam local invoke', () => {
 
   it('ships onnxruntime-node for Linux x64 and arm64 only, where Lambda layers are mounted', () => {
     const { stack, outdir, template } = synth();
-    const tier = stack.tiers.tier1;
+    const tier = stack.tasks[0]?.tiers[0];
+    if (!tier) throw new Error('dev has a tier');
     const layerIds = Object.entries(template.toJSON().Resources as Record<string, Resource>)
       .filter(([, r]) => r.Type === 'AWS::Lambda::LayerVersion')
       .map(([, r]) => join(outdir, r.Metadata?.['aws:asset:path'] as string));
@@ -50,8 +51,8 @@ describe('assets for sam local invoke', () => {
     expect(
       existsSync(join(ort as string, 'nodejs', 'node_modules', 'onnxruntime-common', 'package.json')),
     ).toBe(true);
-    const models = layerIds.find((dir) => existsSync(join(dir, 'models', 'manifest.json')));
-    expect(models, 'models layer with models/manifest.json').toBeDefined();
+    const models = layerIds.find((dir) => existsSync(join(dir, 'models', 'spam', 'manifest.json')));
+    expect(models, 'models layer with models/spam/manifest.json').toBeDefined();
     expect(tier.function).toBeDefined();
   });
 });

@@ -53,9 +53,9 @@ beforeAll(() => {
     return resolver.resolveString({ 'Fn::GetAtt': [id, 'Arn'] }, id, 'Arn');
   };
   busArn = arnOf(synthesized.stack.bus.bus);
-  handlerRoles = [synthesized.stack.tiers.tier1, synthesized.stack.tiers.tier2].map((tier) =>
-    arnOf(tier.function.role as never),
-  );
+  handlerRoles = synthesized.stack.tasks
+    .flatMap((task) => task.tiers)
+    .map((tier) => arnOf(tier.function.role as never));
   // Each AWS::Events::EventBusPolicy carries one statement.
   busPolicy = Object.entries(template.Resources)
     .filter(([, r]) => r.Type === 'AWS::Events::EventBusPolicy')

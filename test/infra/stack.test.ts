@@ -6,13 +6,16 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ARCHIVE_COLUMNS, ARCHIVE_TABLE_NAME } from '../../functions/core/archive/columns';
 import { NAMED_QUERIES } from '../../functions/core/archive/named-queries';
 import { loadStageConfig, stages } from '../../lib/config';
-import { type Synthesized, synth } from './synth';
+import { allTiers, type Synthesized, synth, tierOf } from './synth';
 
 type Resource = { Type: string; Properties: Record<string, any>; Metadata?: Record<string, any> };
 
 let s: Synthesized;
 const dev = loadStageConfig('dev');
 const tenants = dev.tenants.map((t) => t.id);
+const [spam] = dev.tasks;
+if (!spam) throw new Error('dev has a task');
+const spamTiers = spam.tiers.map((config, i) => ({ tier: i + 1, config }));
 
 beforeAll(() => {
   s = synth();
@@ -71,7 +74,7 @@ describe('bus', () => {
 });
 
 describe('inference tiers', () => {
-  it('runs each tier as nodejs22.x on arm64 with the onnxruntime and model layers (tier 1 also its tenant-config layer), JSON logs and source maps', () => {
+  it('runs each tier as nodejs22.x on arm64, named per task and tier, with the onnxruntime and its task model layers (tier 1 also its tenant-config layer), JSON logs and source maps', () => {
     const functions = resources('AWS::Lambda::Function').filter(
       ([, r]) => r.Properties.Environment?.Variables?.INFERBUS_TIER,
     );
@@ -85,26 +88,35 @@ describe('inference tiers', () => {
       });
       const entryTier = fn.Properties.Environment.Variables.INFERBUS_TIER === '1';
       expect(fn.Properties.Layers).toHaveLength(entryTier ? 3 : 2);
+      const tier = Number(fn.Properties.Environment.Variables.INFERBUS_TIER);
+      const config = spam.tiers[tier - 1];
+      expect(fn.Properties.FunctionName).toBe(`inferbus-dev-spam-tier${tier}`);
       expect(fn.Properties.Environment.Variables).toMatchObject({
         NODE_OPTIONS: '--enable-source-maps',
         MODELS_DIR: '/opt/models',
-        CASCADE_THRESHOLD: String(dev.cascade.threshold),
+        INFERBUS_TASK: 'spam',
+        INFERBUS_LAST_TIER: String(tier === spam.tiers.length),
+        MODEL_NAME: config?.model,
       });
+      // The last tier answers everything: it gets no threshold to misread.
+      expect(fn.Properties.Environment.Variables.CASCADE_THRESHOLD).toBe(
+        config?.threshold === undefined ? undefined : String(config.threshold),
+      );
     }
     const memory = functions.map(([, r]) => [
       r.Properties.Environment.Variables.INFERBUS_TIER,
       r.Properties.MemorySize,
     ]);
     expect(Object.fromEntries(memory)).toEqual({
-      '1': dev.tiers.tier1.memoryMiB,
-      '2': dev.tiers.tier2.memoryMiB,
+      '1': spam.tiers[0]?.memoryMiB,
+      '2': spam.tiers[1]?.memoryMiB,
     });
   });
 
   it('publishes an alias "live" with provisioned concurrency and target tracking on its utilization', () => {
     s.template.resourceCountIs('AWS::Lambda::Alias', 2);
-    for (const [tier, config] of Object.entries(dev.tiers)) {
-      const alias = s.stack.tiers[tier as 'tier1'].alias;
+    for (const { tier, config } of spamTiers) {
+      const alias = tierOf(s.stack, 'spam', tier).alias;
       s.template.hasResource('AWS::Lambda::Alias', {
         Properties: {
           Name: 'live',
@@ -136,8 +148,8 @@ describe('inference tiers', () => {
 
   it('gives every tenant of every tier its own queue, DLQ and event source on the alias', () => {
     s.template.resourceCountIs('AWS::Lambda::EventSourceMapping', tenants.length * 2);
-    for (const [tier, config] of Object.entries(dev.tiers)) {
-      const construct = s.stack.tiers[tier as 'tier1'];
+    for (const { tier, config } of spamTiers) {
+      const construct = tierOf(s.stack, 'spam', tier);
       for (const tenant of dev.tenants) {
         const lane = construct.lanes.find((l) => l.tenantId === tenant.id);
         if (!lane) throw new Error(`no lane for ${tenant.id}`);
@@ -164,22 +176,33 @@ describe('inference tiers', () => {
     }
   });
 
-  it('routes InferenceRequested to tier 1 and EscalationRequested to tier 2, per tenant namespace', () => {
+  it("routes InferenceRequested (with task spam or none) to spam's tier 1 and its tier-1 escalations to tier 2, per tenant namespace", () => {
     for (const tenant of tenants) {
       s.template.hasResourceProperties('AWS::Events::Rule', {
         EventPattern: {
           source: [`inferbus.${tenant}`],
           'detail-type': ['InferenceRequested'],
-          detail: { tenant: [tenant] },
+          detail: { tenant: [tenant], task: ['spam', { exists: false }] },
         },
       });
       s.template.hasResourceProperties('AWS::Events::Rule', {
         EventPattern: {
           source: ['inferbus.results'],
           'detail-type': ['EscalationRequested'],
-          detail: { tenant: [tenant] },
+          detail: { tenant: [tenant], payload: { task: ['spam'], tier: [1] } },
         },
       });
+    }
+  });
+
+  it('names every work queue and DLQ by stage, task, tier and tenant', () => {
+    for (const { tier } of spamTiers) {
+      for (const lane of tierOf(s.stack, 'spam', tier).lanes) {
+        const queue = s.template.toJSON().Resources[logicalId(lane.queue)];
+        const dlq = s.template.toJSON().Resources[logicalId(lane.deadLetterQueue)];
+        expect(queue.Properties.QueueName).toBe(`inferbus-dev-spam-t${tier}-${lane.tenantId}`);
+        expect(dlq.Properties.QueueName).toBe(`inferbus-dev-spam-t${tier}-${lane.tenantId}-dlq`);
+      }
     }
   });
 
@@ -240,7 +263,7 @@ describe('tenant isolation of dead-letter queues', () => {
 
   /** The policy statements on each of a tenant's DLQs (both tiers, work-queue and rule-target DLQs). */
   const dlqPolicies = (tenant: string): any[][] => {
-    const lanes = [isolated.stack.tiers.tier1, isolated.stack.tiers.tier2].flatMap((tier) =>
+    const lanes = allTiers(isolated.stack).flatMap((tier) =>
       tier.lanes.filter((lane) => lane.tenantId === tenant),
     );
     const ids = lanes.flatMap((lane) =>
@@ -325,7 +348,7 @@ describe('tenant isolation of dead-letter queues', () => {
 
 describe('least privilege', () => {
   const statementsOf = (tier: 'tier1' | 'tier2') => {
-    const role = logicalId(s.stack.tiers[tier].function.role as never);
+    const role = logicalId(tierOf(s.stack, 'spam', Number(tier.slice(4))).function.role as never);
     return resources('AWS::IAM::Policy')
       .filter(([, p]) => p.Properties.Roles.some((r: any) => r.Ref === role))
       .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as any[]);
@@ -341,7 +364,7 @@ describe('least privilege', () => {
   it.each(['tier1', 'tier2'] as const)(
     '%s reads only its own queues and sends only to its own DLQs (tier 1 also re-queues delayed records to its own queues)',
     (tier) => {
-      const lanes = s.stack.tiers[tier].lanes;
+      const lanes = tierOf(s.stack, 'spam', Number(tier.slice(4))).lanes;
       const arnOf = (q: any) => ({ 'Fn::GetAtt': [logicalId(q), 'Arn'] });
       const statements = statementsOf(tier);
       const receive = statements
@@ -374,7 +397,10 @@ describe('least privilege', () => {
 
   it('attaches no AWS managed policy to the inference functions', () => {
     for (const tier of ['tier1', 'tier2'] as const) {
-      const role = s.template.toJSON().Resources[logicalId(s.stack.tiers[tier].function.role as never)];
+      const role =
+        s.template.toJSON().Resources[
+          logicalId(tierOf(s.stack, 'spam', Number(tier.slice(4))).function.role as never)
+        ];
       expect(role.Properties.ManagedPolicyArns).toBeUndefined();
     }
   });
@@ -492,9 +518,7 @@ describe('archive', () => {
 describe('observability', () => {
   it('alarms on every DLQ as soon as one message is visible', () => {
     const dlqs = [
-      ...Object.values(s.stack.tiers).flatMap((t) =>
-        t.lanes.flatMap((l) => [l.deadLetterQueue, l.ruleDeadLetterQueue]),
-      ),
+      ...allTiers(s.stack).flatMap((t) => t.lanes.flatMap((l) => [l.deadLetterQueue, l.ruleDeadLetterQueue])),
       s.stack.archive.ruleDeadLetterQueue,
       s.stack.unrouted.queue,
       s.stack.unrouted.ruleDeadLetterQueue,

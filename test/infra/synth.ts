@@ -32,3 +32,13 @@ export function synth(context: Record<string, unknown> = { stage: 'dev' }): Synt
   cache.set(key, result);
   return result;
 }
+
+/** Every inference tier of every task, in stage order. */
+export const allTiers = (stack: InferbusStack) => stack.tasks.flatMap((task) => task.tiers);
+
+/** Tier `tier` (1-based) of `task`; throws when the stage has none. */
+export function tierOf(stack: InferbusStack, task: string, tier: number) {
+  const found = stack.tasks.find((t) => t.id === task)?.tiers[tier - 1];
+  if (!found) throw new Error(`stack ${stack.stackName} has no tier ${tier} of task ${task}`);
+  return found;
+}

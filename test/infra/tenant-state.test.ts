@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { tenantPoliciesSchema } from '../../functions/core/tenant-policy';
 import { loadStageConfig, stages } from '../../lib/config';
 import { TENANT_STATE_ACTIONS } from '../../lib/constructs/tenant-state-table';
-import { type Synthesized, synth } from './synth';
+import { type Synthesized, synth, tierOf } from './synth';
 
 type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string };
 
@@ -23,10 +23,10 @@ const logicalId = (construct: { node: { defaultChild?: unknown } }) =>
 const tableId = () => logicalId(s.stack.tenantState.table);
 const envOf = (tier: 'tier1' | 'tier2') =>
   (resources(s.template, 'AWS::Lambda::Function').find(
-    ([id]) => id === logicalId(s.stack.tiers[tier].function),
+    ([id]) => id === logicalId(tierOf(s.stack, 'spam', Number(tier.slice(4))).function),
   )?.[1].Properties.Environment.Variables ?? {}) as Record<string, any>;
 const statementsOf = (tier: 'tier1' | 'tier2') => {
-  const role = logicalId(s.stack.tiers[tier].function.role as never);
+  const role = logicalId(tierOf(s.stack, 'spam', Number(tier.slice(4))).function.role as never);
   return resources(s.template, 'AWS::IAM::Policy')
     .filter(([, p]) => p.Properties.Roles.some((r: any) => r.Ref === role))
     .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as any[]);
@@ -35,7 +35,7 @@ const actions = (st: any): string[] => [st.Action].flat();
 /** The tier-1 policies as synthesized: the file at TENANT_POLICIES_FILE in one of its layers' assets. */
 const policiesOf = (synthesized: Synthesized) => {
   const tier1 = synthesized.stack.getLogicalId(
-    synthesized.stack.tiers.tier1.function.node.defaultChild as never,
+    tierOf(synthesized.stack, 'spam', 1).function.node.defaultChild as never,
   );
   const fn = resources(synthesized.template, 'AWS::Lambda::Function').find(
     ([id]) => id === tier1,
@@ -84,7 +84,7 @@ describe('entry tier access', () => {
   });
 
   it('tier 1 may send only to its own work queues and DLQs, never sqs:*', () => {
-    const lanes = s.stack.tiers.tier1.lanes;
+    const lanes = tierOf(s.stack, 'spam', 1).lanes;
     const own = new Set(
       lanes.flatMap((l) => [logicalId(l.queue), logicalId(l.deadLetterQueue)]).map((id) => `${id}.Arn`),
     );

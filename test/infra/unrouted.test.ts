@@ -3,7 +3,7 @@ import { tenantSource } from '../../functions/core/events';
 import { loadStageConfig } from '../../lib/config';
 import { RULE_TARGET_RETRY } from '../../lib/constructs/inference-tier';
 import { matchesPattern, validatePattern } from '../../local/eventbridge/pattern';
-import { type Synthesized, synth } from './synth';
+import { type Synthesized, synth, tierOf } from './synth';
 
 type Resource = { Type: string; Properties: Record<string, any> };
 
@@ -89,7 +89,7 @@ describe('unrouted requests', () => {
         .map(([id]) =>
           unroutedRuleIds().includes(id)
             ? 'unrouted'
-            : (s.stack.tiers.tier1.lanes.find((l) => logicalId(l.rule) === id)?.tenantId ?? id),
+            : (tierOf(s.stack, 'spam', 1).lanes.find((l) => logicalId(l.rule) === id)?.tenantId ?? id),
         );
 
     it('accepts the unrouted pattern as EventBridge would', () => {

@@ -70,7 +70,7 @@ describe('unmodified templates', () => {
     const denied = await metric(rt, 'iam_denied_total');
     expect(denied.filter((d) => d.value > 0)).toEqual([]);
     const allowed = await metric(rt, 'iam_allowed_total');
-    const tier1 = fnId(rt, 'Tier1');
+    const tier1 = fnId(rt, 'TaskSpamTier1');
     for (const service of ['dynamodb', 'events']) {
       expect(
         allowed.find((a) => a.labels === `{principal="${tier1}",service="${service}"}`)?.value,
@@ -81,13 +81,15 @@ describe('unmodified templates', () => {
   });
 
   it('gives each function its own credentials, bound to its role', () => {
-    const tier1 = rt.lambda.environmentOf(fnId(rt, 'Tier1'));
-    const tier2 = rt.lambda.environmentOf(fnId(rt, 'Tier2'));
+    const tier1 = rt.lambda.environmentOf(fnId(rt, 'TaskSpamTier1'));
+    const tier2 = rt.lambda.environmentOf(fnId(rt, 'TaskSpamTier2'));
     expect(tier1.AWS_ACCESS_KEY_ID).toMatch(/^ASIA[A-Z2-7]{16}$/);
     expect(tier1.AWS_ACCESS_KEY_ID).not.toBe(tier2.AWS_ACCESS_KEY_ID);
     expect(rt.iam?.callerOf(tier1.AWS_ACCESS_KEY_ID)).toMatchObject({
       kind: 'principal',
-      principal: { roleArn: rt.model.functions.find((f) => f.logicalId === fnId(rt, 'Tier1'))?.roleArn },
+      principal: {
+        roleArn: rt.model.functions.find((f) => f.logicalId === fnId(rt, 'TaskSpamTier1'))?.roleArn,
+      },
     });
   });
 
@@ -111,11 +113,11 @@ describe('unmodified templates', () => {
   });
 
   it('answers a function credentials call it has no grant for as AWS does, in each protocol', async () => {
-    const credentials = rt.iam?.credentialsOf(fnId(rt, 'Tier2'));
-    const session = rt.iam?.principalOf(fnId(rt, 'Tier2'))?.sessionArn as string;
+    const credentials = rt.iam?.credentialsOf(fnId(rt, 'TaskSpamTier2'));
+    const session = rt.iam?.principalOf(fnId(rt, 'TaskSpamTier2'))?.sessionArn as string;
     const config = { endpoint: rt.endpoint, region: rt.model.region, credentials };
     const table = rt.model.tables[0]?.name as string;
-    const tier1Queue = rt.model.queues.find((q) => q.name.endsWith('-tier1-acme'));
+    const tier1Queue = rt.model.queues.find((q) => q.name.endsWith('-spam-t1-acme'));
 
     const dynamo = new DynamoDBClient({ ...config, endpoint: rt.dynamodb?.endpoint });
     const dynamoError = await dynamo
@@ -174,7 +176,7 @@ describe('unmodified templates', () => {
   });
 
   it('refuses a call the action table does not map, made with a function credentials, naming the table', async () => {
-    const credentials = rt.iam?.credentialsOf(fnId(rt, 'Tier1'));
+    const credentials = rt.iam?.credentialsOf(fnId(rt, 'TaskSpamTier1'));
     const queue = rt.model.queues[0]?.url;
     const error = await new SQSClient({ endpoint: rt.endpoint, region: rt.model.region, credentials })
       .send(new ListQueueTagsCommand({ QueueUrl: queue }))
@@ -205,7 +207,7 @@ describe('start-up refusals', () => {
   let tier1Role: string;
   beforeAll(async () => {
     model = loadTemplateModel(await synthesizedCdkOut(), 'inferbus-dev', { endpoint: 'http://127.0.0.1:1' });
-    tier1Role = model.functions.find((f) => f.logicalId.startsWith('Tier1'))?.roleArn as string;
+    tier1Role = model.functions.find((f) => f.logicalId.startsWith('TaskSpamTier1'))?.roleArn as string;
   }, 300_000);
   type Role = NonNullable<ReturnType<TemplateModel['iam']['roles']['get']>>;
   const withRole = (change: (role: Role) => Partial<Role>) => {
@@ -237,7 +239,7 @@ describe('start-up refusals', () => {
 
   it('refuses to start when a function role cannot consume its queue (sqs:ReceiveMessage removed)', async () => {
     const cdkOutDir = await templateVariant((t) => {
-      for (const [, policy] of resourcesOf(t, 'AWS::IAM::Policy', 'Tier1Role')) {
+      for (const [, policy] of resourcesOf(t, 'AWS::IAM::Policy', 'TaskSpamTier1Role')) {
         for (const s of policy.Properties.PolicyDocument.Statement) {
           if (Array.isArray(s.Action)) s.Action = s.Action.filter((a: string) => a !== 'sqs:ReceiveMessage');
         }
@@ -252,12 +254,16 @@ describe('start-up refusals', () => {
 describe('a template with the old tier-1 action list, a queue policy without its aws:SourceArn statement and a bus policy denying a detail type', () => {
   let rt: LocalRuntime;
   const variant = (t: TemplateJson) => {
-    for (const [, policy] of resourcesOf(t, 'AWS::IAM::Policy', 'Tier1Role')) {
+    for (const [, policy] of resourcesOf(t, 'AWS::IAM::Policy', 'TaskSpamTier1Role')) {
       for (const s of policy.Properties.PolicyDocument.Statement) {
         if (Array.isArray(s.Action)) s.Action = s.Action.filter((a: string) => a !== 'dynamodb:BatchGetItem');
       }
     }
-    for (const [, policy] of resourcesOf(t, 'AWS::SQS::QueuePolicy', 'Tier1TenantAcmeWorkQueuePolicy')) {
+    for (const [, policy] of resourcesOf(
+      t,
+      'AWS::SQS::QueuePolicy',
+      'TaskSpamTier1TenantAcmeWorkQueuePolicy',
+    )) {
       const statements = policy.Properties.PolicyDocument.Statement;
       policy.Properties.PolicyDocument.Statement = statements.filter(
         (s: { Condition?: Record<string, Record<string, unknown>> }) =>
@@ -322,16 +328,16 @@ describe('a template with the old tier-1 action list, a queue policy without its
     expect(sent.FailedEntryCount).toBe(0);
     await rt.settle({ quietMs: 1500, timeoutMs: 120_000 });
 
-    const tier1Dlq = await drain('-tier1-globex-dlq');
+    const tier1Dlq = await drain('-spam-t1-globex-dlq');
     expect(tier1Dlq.map((m) => JSON.parse(m.Body ?? '{}').detail.id).sort()).toEqual(['g-0', 'g-1', 'g-2']);
     for (const m of tier1Dlq) {
       expect(m.MessageAttributes?.ERROR_CODE?.StringValue).toBe('RetriesExhausted.TenantStateUnavailable');
       expect(m.MessageAttributes?.ERROR_MESSAGE?.StringValue).toMatch(
-        /^User: arn:aws:sts::000000000000:assumed-role\/.*Tier1Role.* is not authorized to perform: dynamodb:BatchGetItem on resource: .*table\/.* because no identity-based policy allows the dynamodb:BatchGetItem action/,
+        /^User: arn:aws:sts::000000000000:assumed-role\/.*TaskSpamTier1Role.* is not authorized to perform: dynamodb:BatchGetItem on resource: .*table\/.* because no identity-based policy allows the dynamodb:BatchGetItem action/,
       );
     }
 
-    const ruleDlq = await drain('Tier1TenantAcmeRuleDlqQueue');
+    const ruleDlq = await drain('TaskSpamTier1TenantAcmeRuleDlqQueue');
     expect(ruleDlq.map((m) => JSON.parse(m.Body ?? '{}').detail.id).sort()).toEqual(['a-0', 'a-1', 'a-2']);
     for (const m of ruleDlq) {
       expect(m.MessageAttributes?.ERROR_CODE?.StringValue).toBe('NO_PERMISSIONS');
@@ -342,7 +348,7 @@ describe('a template with the old tier-1 action list, a queue policy without its
     }
     const denied = await metric(rt, 'iam_denied_total');
     expect(
-      denied.find((d) => d.labels.includes('Tier1') && d.labels.includes('dynamodb'))?.value,
+      denied.find((d) => d.labels.includes('TaskSpamTier1') && d.labels.includes('dynamodb'))?.value,
     ).toBeGreaterThan(0);
     expect(denied.find((d) => d.labels.includes('events.amazonaws.com'))?.value).toBe(3);
   }, 150_000);

@@ -26,8 +26,8 @@ describe('observed calls', () => {
     const file = readObservedCalls(join(stateDir, OBSERVED_CALLS_FILE));
     expect(file?.stackName).toBe('inferbus-dev');
     const seen = new Set(file?.calls.map((c) => `${c.principal.replace(/[0-9A-F]{8}$/, '')} ${c.action}`));
-    expect(seen).toContain('Tier1Function dynamodb:BatchGetItem');
-    expect(seen).toContain('Tier1Function events:PutEvents');
+    expect(seen).toContain('TaskSpamTier1Function dynamodb:BatchGetItem');
+    expect(seen).toContain('TaskSpamTier1Function events:PutEvents');
     expect(file?.calls.every((c) => c.allowed)).toBe(true);
 
     const report = await runOfflinePreflight({
@@ -46,7 +46,7 @@ describe('observed calls', () => {
       endpoint: 'http://127.0.0.1:1',
     });
     const iam = new LocalAuthorizer(model);
-    const tier2 = model.functions.find((f) => f.logicalId.startsWith('Tier2'))?.logicalId as string;
+    const tier2 = model.functions.find((f) => f.logicalId.startsWith('TaskSpamTier2'))?.logicalId as string;
     const caller = iam.callerOf(iam.credentialsOf(tier2).accessKeyId);
     const tableArn = model.tables[0]?.arn as string;
     expect(iam.decide(caller, { action: 'dynamodb:PutItem', resource: tableArn })).toBeDefined();

@@ -28,7 +28,7 @@ beforeAll(async () => {
   const templatePath = join(brokenCdkOut, 'inferbus-dev.template.json');
   const template = JSON.parse(readFileSync(templatePath, 'utf8'));
   const [id, rule] = Object.entries<any>(template.Resources).find(
-    ([logicalId, r]) => r.Type === 'AWS::Events::Rule' && logicalId.startsWith('Tier1TenantAcme'),
+    ([logicalId, r]) => r.Type === 'AWS::Events::Rule' && logicalId.startsWith('TaskSpamTier1TenantAcme'),
   ) as [string, any];
   ruleId = id;
   rule.Properties.EventPattern.detail = { tenant: [{ prefix: 5 }] };

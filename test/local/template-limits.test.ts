@@ -45,7 +45,7 @@ describe('AWS limits at template load', () => {
   it('refuses a function environment over 4 KB, as Lambda measures it (JSON of the variables)', () => {
     let id = '';
     const load = loadEdited((t) => {
-      const [fnId, fn] = find(t, 'AWS::Lambda::Function', 'Tier1');
+      const [fnId, fn] = find(t, 'AWS::Lambda::Function', 'TaskSpamTier1');
       id = fnId;
       fn.Properties.Environment.Variables.PADDING = 'x'.repeat(3900);
     });
@@ -54,14 +54,14 @@ describe('AWS limits at template load', () => {
 
   it('refuses an invalid environment variable name', () => {
     const load = loadEdited((t) => {
-      find(t, 'AWS::Lambda::Function', 'Tier2')[1].Properties.Environment.Variables['1BAD'] = 'x';
+      find(t, 'AWS::Lambda::Function', 'TaskSpamTier2')[1].Properties.Environment.Variables['1BAD'] = 'x';
     });
     expect(load).toThrow(/environment variable name "1BAD" is invalid/);
   });
 
   it('refuses more than 500 resources and more than 300 rules on a bus', () => {
     const load = loadEdited((t) => {
-      const [, rule] = find(t, 'AWS::Events::Rule', 'Tier1TenantAcme');
+      const [, rule] = find(t, 'AWS::Events::Rule', 'TaskSpamTier1TenantAcme');
       for (let i = 0; i < 420; i++) {
         const copy = structuredClone(rule);
         copy.Properties.Targets = [];
@@ -88,7 +88,7 @@ describe('AWS limits at template load', () => {
   it('refuses SQS attributes outside their ranges, naming the queue and the attribute', () => {
     let id = '';
     const load = loadEdited((t) => {
-      const [queueId, queue] = find(t, 'AWS::SQS::Queue', 'Tier1TenantAcmeWorkQueue');
+      const [queueId, queue] = find(t, 'AWS::SQS::Queue', 'TaskSpamTier1TenantAcmeWorkQueue');
       id = queueId;
       Object.assign(queue.Properties, {
         VisibilityTimeout: 43_201,
@@ -108,7 +108,7 @@ describe('AWS limits at template load', () => {
   it('refuses event source mappings AWS would refuse', () => {
     let id = '';
     const load = loadEdited((t) => {
-      const [esmId, esm] = find(t, 'AWS::Lambda::EventSourceMapping', 'Tier1');
+      const [esmId, esm] = find(t, 'AWS::Lambda::EventSourceMapping', 'TaskSpamTier1');
       id = esmId;
       Object.assign(esm.Properties, { BatchSize: 10_001, MaximumBatchingWindowInSeconds: 0 });
       esm.Properties.ScalingConfig = { MaximumConcurrency: 1 };
@@ -124,7 +124,7 @@ describe('AWS limits at template load', () => {
 
   it('refuses a queue whose visibility timeout is below its consumer function timeout', () => {
     const load = loadEdited((t) => {
-      find(t, 'AWS::SQS::Queue', 'Tier1TenantAcmeWorkQueue')[1].Properties.VisibilityTimeout = 5;
+      find(t, 'AWS::SQS::Queue', 'TaskSpamTier1TenantAcmeWorkQueue')[1].Properties.VisibilityTimeout = 5;
     });
     expect(load).toThrow(
       /visibility timeout of 5 s, below the 30 s timeout of .*Lambda refuses such an event source/,

@@ -1,11 +1,11 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NAMED_QUERIES } from '../../functions/core/archive/named-queries';
 import { archiveRules } from '../../functions/core/archive/rules';
 import { QueueUrls } from '../../functions/core/queue-names';
-import { createApp, PROJECT_ROOT } from '../../lib/app';
+import { createApp } from '../../lib/app';
 import type { TemplateModel } from '../../local/model';
 import { loadTemplateModel, readCloudAssembly } from '../../local/template';
 
@@ -13,21 +13,13 @@ const ENDPOINT = 'http://127.0.0.1:4566';
 let outdir: string;
 let model: TemplateModel;
 
-/** The models layer needs models/manifest.json; a stand-in keeps the test independent of training. */
-function modelsContext(): Record<string, string> {
-  if (existsSync(join(PROJECT_ROOT, 'models', 'manifest.json'))) return {};
-  const dir = mkdtempSync(join(tmpdir(), 'inferbus-models-'));
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ models: [{ file: 'a.onnx' }] }));
-  writeFileSync(join(dir, 'a.onnx'), 'onnx');
-  return { modelsDir: dir };
-}
-
 beforeAll(() => {
   outdir = mkdtempSync(join(tmpdir(), 'inferbus-template-'));
   mkdirSync(outdir, { recursive: true });
   const { app } = createApp({
     outdir,
-    context: { 'aws:cdk:enable-asset-metadata': true, stage: 'dev', ...modelsContext() },
+    // The committed models: synth reads each task's manifest and refuses stand-ins.
+    context: { 'aws:cdk:enable-asset-metadata': true, stage: 'dev' },
   });
   app.synth();
   model = loadTemplateModel(outdir, undefined, { endpoint: ENDPOINT });
@@ -135,7 +127,7 @@ describe('TemplateModel of the real app', () => {
     const byArn = new Map(model.queues.map((q) => [q.arn, q]));
     for (const esm of model.eventSourceMappings) {
       const work = byArn.get(esm.queueArn);
-      expect(work?.name).toMatch(/^inferbus-dev-tier[12]-[a-z]+$/);
+      expect(work?.name).toMatch(/^inferbus-dev-spam-t[12]-[a-z]+$/);
       expect(new QueueUrls(ENDPOINT).workQueue(esm.queueArn)).toBe(work?.url);
       const dlq = byArn.get(work?.redrive?.deadLetterTargetArn as string);
       expect(new QueueUrls(ENDPOINT).deadLetterQueue(esm.queueArn)).toBe(dlq?.url);

@@ -2,6 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadStageConfig, parseStageConfig, stages } from '../../lib/config';
 
 const dev = () => structuredClone(stages.dev) as Record<string, unknown> & typeof stages.dev;
+/** Dev's first task's tiers, editable (a clone). */
+const tiersOf = (config: ReturnType<typeof dev>) => {
+  const [tier1, tier2] = config.tasks[0]?.tiers ?? [];
+  if (!tier1 || !tier2) throw new Error('dev has two tiers');
+  return [tier1, tier2] as [typeof tier1 & Record<string, unknown>, typeof tier2 & Record<string, unknown>];
+};
 
 function problemsOf(input: unknown): string {
   try {
@@ -32,27 +38,29 @@ describe('stage configuration', () => {
 
   it('reports every problem at once', () => {
     const config = dev();
-    config.tiers.tier1.memoryMiB = 64;
-    config.tiers.tier2.timeoutSeconds = 901;
+    const [tier1, tier2] = tiersOf(config);
+    tier1.memoryMiB = 64;
+    tier2.timeoutSeconds = 901;
     const message = problemsOf(config);
-    expect(message).toMatch(/tiers\.tier1\.memoryMiB: .*>=128.*\(got 64\)/);
-    expect(message).toMatch(/tiers\.tier2\.timeoutSeconds: .*<=900.*\(got 901\)/);
+    expect(message).toMatch(/tasks\[0\]\.tiers\[0\]\.memoryMiB: .*>=128.*\(got 64\)/);
+    expect(message).toMatch(/tasks\[0\]\.tiers\[1\]\.timeoutSeconds: .*<=900.*\(got 901\)/);
   });
 
   it('requires a batching window for batches above 10 records', () => {
     const config = dev();
-    config.tiers.tier1.batchSize = 100;
-    config.tiers.tier1.maxBatchingWindowSeconds = 0;
+    const [tier1] = tiersOf(config);
+    tier1.batchSize = 100;
+    tier1.maxBatchingWindowSeconds = 0;
     expect(problemsOf(config)).toMatch(
-      /tiers\.tier1\.maxBatchingWindowSeconds: must be >= 1 when batchSize is above 10/,
+      /tasks\[0\]\.tiers\[0\]\.maxBatchingWindowSeconds: must be >= 1 when batchSize is above 10/,
     );
   });
 
   it('requires provisioned concurrency min <= max', () => {
     const config = dev();
-    config.tiers.tier2.provisionedConcurrency = { min: 5, max: 2, targetUtilization: 0.7 };
+    tiersOf(config)[1].provisionedConcurrency = { min: 5, max: 2, targetUtilization: 0.7 };
     expect(problemsOf(config)).toMatch(
-      /tiers\.tier2\.provisionedConcurrency\.min: must be <= provisionedConcurrency\.max \(2\)/,
+      /tasks\[0\]\.tiers\[1\]\.provisionedConcurrency\.min: must be <= provisionedConcurrency\.max \(2\)/,
     );
   });
 
@@ -62,13 +70,13 @@ describe('stage configuration', () => {
     if (!first) throw new Error('dev has tenants');
     config.tenants = [first, { ...first }, { ...first, id: 'results' }, { ...first, id: 'Bad_Id' }];
     const message = problemsOf(config);
-    expect(message).toMatch(/tenants\.1\.id: duplicates tenant "acme"/);
-    expect(message).toMatch(/tenants\.2\.id: is reserved/);
-    expect(message).toMatch(/tenants\.3\.id: must be 1-32 characters/);
+    expect(message).toMatch(/tenants\[1\]\.id: duplicates tenant "acme"/);
+    expect(message).toMatch(/tenants\[2\]\.id: is reserved/);
+    expect(message).toMatch(/tenants\[3\]\.id: must be 1-32 characters/);
     // `unknown` names the tenant of failure notices whose record had none: no real tenant may take it.
     config.tenants = [first, { ...first, id: 'unknown' }];
     expect(problemsOf(config)).toMatch(
-      /tenants\.1\.id: is reserved; choose an id other than results, inferbus, aws, unknown/,
+      /tenants\[1\]\.id: is reserved; choose an id other than results, inferbus, aws, unknown/,
     );
   });
 
@@ -77,7 +85,7 @@ describe('stage configuration', () => {
     const [first] = config.tenants;
     if (!first) throw new Error('dev has tenants');
     expect(problemsOf({ ...config, tenants: [{ ...first, maxConcurrencyShare: 0 }] })).toMatch(
-      /tenants\.0\.maxConcurrencyShare: .*>0/,
+      /tenants\[0\]\.maxConcurrencyShare: .*>0/,
     );
     expect(problemsOf({ ...config, tenants: [] })).toMatch(/tenants: must list at least one tenant/);
   });
@@ -94,13 +102,15 @@ describe('stage configuration', () => {
     ];
     const message = problemsOf(config);
     expect(message).toMatch(
-      /tenants\.1\.dlqReaderPrincipals\.0: arn:aws:iam::111111111111:role\/globex-ops overlaps a principal of tenant "acme"/,
+      /tenants\[1\]\.dlqReaderPrincipals\[0\]: arn:aws:iam::111111111111:role\/globex-ops overlaps a principal of tenant "acme"/,
     );
     expect(message).toMatch(
-      /tenants\.3\.dlqReaderPrincipals\.0: .*role\/shared overlaps a principal of tenant "initech"/,
+      /tenants\[3\]\.dlqReaderPrincipals\[0\]: .*role\/shared overlaps a principal of tenant "initech"/,
     );
-    expect(message).toMatch(/tenants\.2\.publisherPrincipals\.1: must be a 12-digit account id or an IAM/);
-    expect(message).not.toMatch(/tenants\.0\./); // one tenant may list a principal as publisher and reader
+    expect(message).toMatch(
+      /tenants\[2\]\.publisherPrincipals\[1\]: must be a 12-digit account id or an IAM/,
+    );
+    expect(message).not.toMatch(/tenants\[0\]\./); // one tenant may list a principal as publisher and reader
   });
 
   it('enforces the Parquet conversion minimum buffer and a valid alarm email', () => {
@@ -112,8 +122,8 @@ describe('stage configuration', () => {
   });
 
   it('says when a required field is missing', () => {
-    const { cascade: _cascade, ...rest } = dev();
-    expect(problemsOf(rest)).toMatch(/cascade: .*\(missing\)/);
+    const { tasks: _tasks, ...rest } = dev();
+    expect(problemsOf(rest)).toMatch(/tasks: .*\(missing\)/);
   });
 
   it('defaults each tenant to the flag ordering policy with a 60 s hold bound', () => {
@@ -132,11 +142,35 @@ describe('stage configuration', () => {
     (config.tenants[2] as Record<string, unknown>).ordering = { policy: 'hold', maxHoldSeconds: 7200 };
     const message = problemsOf(config);
     expect(message).toMatch(
-      /tenants\.0\.ordering\.policy: must be "flag" \(process and mark gaps\) or "hold".*\(got "drop"\)/,
+      /tenants\[0\]\.ordering\.policy: must be "flag" \(process and mark gaps\) or "hold".*\(got "drop"\)/,
     );
-    expect(message).toMatch(/tenants\.1\.ordering\.maxHoldSeconds: must be at least 1 second \(got 0\)/);
+    expect(message).toMatch(/tenants\[1\]\.ordering\.maxHoldSeconds: must be at least 1 second \(got 0\)/);
     expect(message).toMatch(
-      /tenants\.2\.ordering\.maxHoldSeconds: must be at most 3600 seconds.*\(got 7200\)/,
+      /tenants\[2\]\.ordering\.maxHoldSeconds: must be at most 3600 seconds.*\(got 7200\)/,
     );
+  });
+
+  it('checks tasks: ids, duplicates, tier counts, and no threshold on the last tier', () => {
+    const config = dev();
+    const [spam] = config.tasks;
+    if (!spam) throw new Error('dev has a task');
+    const [tier1, tier2] = tiersOf(config);
+    config.tasks = [
+      spam,
+      { ...spam },
+      { id: 'Sensor-1', tiers: [tier1, tier2] },
+      { id: 'empty', tiers: [] },
+      { id: 'late', tiers: [tier1, { ...tier2, threshold: 0.9 }] },
+      { id: 'badmodel', tiers: [{ ...tier1, model: 'Tier 1' }, tier2] },
+    ];
+    const message = problemsOf(config);
+    expect(message).toMatch(/tasks\[1\]\.id: duplicates task "spam"/);
+    expect(message).toMatch(/tasks\[2\]\.id: must be 1-12 lowercase letters and digits/);
+    expect(message).toMatch(/tasks\[3\]\.tiers: must list at least one tier/);
+    expect(message).toMatch(
+      /tasks\[4\]\.tiers\[1\]\.threshold: the last tier answers every request it gets; remove its threshold \(got 0\.9\)/,
+    );
+    expect(message).toMatch(/tasks\[5\]\.tiers\[0\]\.model: must be a model name .*\(got "Tier 1"\)/);
+    expect(problemsOf({ ...dev(), tasks: [] })).toMatch(/tasks: must list at least one task/);
   });
 });

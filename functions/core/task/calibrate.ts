@@ -1,3 +1,4 @@
+import type { CascadeEntry } from '../manifest';
 import { decide, minThreshold } from './decide';
 import {
   addRow,
@@ -373,4 +374,34 @@ function checkScores(scores: CascadeScores): CascadeScores {
     );
   }
   return scores;
+}
+
+/**
+ * A manifest cascade entry from a calibration: the thresholds and the objective in words, and when
+ * the cascade was measured on the task's held-out split too, its escalation and metrics on both.
+ */
+export function calibratedCascadeEntry(
+  tiers: readonly string[],
+  calibration: Calibration,
+  measured: { source: string } | { validation: CascadeOutcome; test: CascadeOutcome },
+): CascadeEntry {
+  const words = describeObjective(calibration.objective, calibration.f1Of);
+  if ('source' in measured) {
+    return {
+      tiers: [...tiers],
+      thresholds: [...calibration.thresholds],
+      objective: `${words}, on ${measured.source}`,
+    };
+  }
+  const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
+  return {
+    tiers: [...tiers],
+    thresholds: [...calibration.thresholds],
+    objective: `${words}, on the validation split`,
+    escalationRate: {
+      validation: round6(measured.validation.escalationRate),
+      test: round6(measured.test.escalationRate),
+    },
+    metrics: { validation: { ...measured.validation.metrics }, test: { ...measured.test.metrics } },
+  };
 }
