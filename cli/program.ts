@@ -440,9 +440,21 @@ Examples:
       rate,
     )
     .option('--format <format>', 'table or json', 'table')
+    .option('--no-pack', 'price unpacked traffic only (one request per entry)')
+    .option('--pack-max <n>', 'packing policy priced: most requests per entry (as put-events)', positive)
+    .option('--pack-bytes <n>', 'packing policy priced: most bytes per entry (as put-events)', positive)
+    .addOption(
+      new Option('--codec <codec>', 'packing policy priced: codec (as put-events)').choices(['zstd', 'json']),
+    )
     .addHelpText(
       'after',
-      '\nExamples:\n  inferbus cost --stage prod --requests-per-second 500\n  inferbus cost --task sensor --format json',
+      `\nPacked traffic (the producers' default) is priced beside unpacked: requests per entry come from
+packing each task's held-out inputs with the policy, as the producers do.
+
+Examples:
+  inferbus cost --stage prod --requests-per-second 500
+  inferbus cost --task sensor --format json
+  inferbus cost --codec json --pack-max 50`,
     )
     .action(async (options: CostOptions) => setExitCode(await costCommand(options, io)));
 
