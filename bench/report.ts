@@ -839,9 +839,11 @@ function encodingSection(r: EncodingBenchResult, run: BenchRun): string[] {
   ];
 }
 
+const DEFAULT_PACK_NOTE = '500 requests and 64,512 B per entry, zstd';
+
 function costSection(r: CostBenchResult, run: BenchRun): string[] {
   const tables = r.scenarios.flatMap((s) => [
-    `**${s.stage}, task ${s.task}, ${s.scenario}** (escalation ${pct(s.escalationRate)}): **$${s.totalPerMillion.toFixed(2)} per million requests**`,
+    `**${s.stage}, task ${s.task}, ${s.scenario}${s.traffic ? `, ${s.traffic}` : ''}** (escalation ${pct(s.escalationRate)}): **$${s.totalPerMillion.toFixed(2)} per million requests**`,
     '',
     '| item | $ per million | how |',
     '| --- | --- | --- |',
@@ -850,7 +852,17 @@ function costSection(r: CostBenchResult, run: BenchRun): string[] {
   ]);
   const summary = r.scenarios.map(
     (s) =>
-      `| ${s.stage} | ${s.task} | ${s.scenario} | ${pct(s.escalationRate)} | ${s.totalPerMillion.toFixed(2)} | ${s.lambdaPerMillion.toFixed(4)} | ${s.lambdaDurationPerMillion.toFixed(4)} |`,
+      `| ${s.stage} | ${s.task} | ${s.traffic ?? 'single'} | ${s.scenario} | ${pct(s.escalationRate)} | ${s.totalPerMillion.toFixed(2)} | ${s.lambdaPerMillion.toFixed(4)} | ${s.lambdaDurationPerMillion.toFixed(4)} |`,
+  );
+  const packing = Object.entries(r.packing ?? {}).map(
+    ([task, p]) =>
+      `${task} ${p.requestsPerEntry.toFixed(1)} requests per entry of ${p.entryBillingUnits.toFixed(2)} units (SQS message ${n(Math.round(p.queueMessageBytes))} B)`,
+  );
+  const devPacked = r.scenarios.filter(
+    (s) => s.stage === 'dev' && s.traffic === 'packed' && s.scenario === 'cascade',
+  );
+  const devSingle = r.scenarios.filter(
+    (s) => s.stage === 'dev' && s.traffic !== 'packed' && s.scenario === 'cascade',
   );
   return [
     '## Cost',
@@ -864,13 +876,33 @@ function costSection(r: CostBenchResult, run: BenchRun): string[] {
     "calibrated one); a stage's request rate is spread evenly over its tasks; Parquet bytes per row and bytes",
     'scanned per row from the Archive section.',
     '',
-    '| stage | task | scenario | escalated | $ per million requests | of which Lambda | of which Lambda duration + requests |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...(packing.length > 0
+      ? [
+          `Packed traffic (issue 18) is priced beside single-request traffic: requests per entry from packing each task's held-out inputs with the producers' default policy (up to ${DEFAULT_PACK_NOTE}): ${packing.join('; ')}. Packed, tier 1 gets a message per pack, publishes a result pack per message and an escalation pack when any of its requests escalates, and writes the pack's archive rows to Firehose together, a pack's rows of one kind in one record (\`functions/core/cost-model.ts\`, \`PackingInput\`). The model is checked against metered units in \`test/local/metering.e2e.test.ts\`; the Local pipeline section prices the units metered in this run's own pipeline runs.`,
+          '',
+        ]
+      : []),
+    '| stage | task | traffic | scenario | escalated | $ per million requests | of which Lambda | of which Lambda duration + requests |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...summary,
     '',
+    ...(devPacked.length > 0
+      ? [
+          `- Target cost per million requests at dev defaults at most $1.00 (modelled): ${devPacked.map((s) => `${s.task} $${s.totalPerMillion.toFixed(2)} packed against $${(devSingle.find((x) => x.task === s.task)?.totalPerMillion ?? Number.NaN).toFixed(2)} single (${verdict(s.totalPerMillion <= 1)})`).join('; ')}. Provisioned concurrency is a fixed hourly charge: at dev's rate it is ${devPacked
+            .map(
+              (s) =>
+                `$${s.lines
+                  .filter((l) => l.item.includes('provisioned concurrency'))
+                  .reduce((sum, l) => sum + l.dollars, 0)
+                  .toFixed(2)} of ${s.task}'s`,
+            )
+            .join(', ')}.`,
+          '',
+        ]
+      : []),
     `Lambda duration + requests, all-tier-2 against the cascade: ${Object.entries(r.durationSavings ?? {})
       .map(([s, v]) => `${v}x in ${s}`)
-      .join(', ')}; whole bill: ${Object.entries(r.savings)
+      .join(', ')}; whole bill (the saving that counts): ${Object.entries(r.savings)
       .map(([s, v]) => `${v}x in ${s}`)
       .join(', ')}. The cascade cuts the model compute as the Cascade section says, but at`,
     'these sizes the bill is dominated by per-event charges the cascade does not touch (EventBridge events, SQS',

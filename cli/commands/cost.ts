@@ -6,9 +6,9 @@ import {
   estimateCostPerMillion,
   type PackingInput,
   packingInputs,
+  sampleRequests,
   sizeInputs,
 } from '../../functions/core/cost-model';
-import type { Envelope } from '../../functions/core/envelope';
 import { createPackCodec } from '../../functions/core/packing/codec';
 import {
   type PackCodecName,
@@ -272,23 +272,6 @@ interface Measured {
   readonly inputBytes: number[];
   /** The sampled requests' inputs, to pack as producers would. */
   readonly inputs: Record<string, unknown>[];
-}
-
-/** Held-out inputs as one producer's requests (one tenant and stream, ids like UUIDs), to pack. */
-function sampleRequests(task: string, inputs: readonly Record<string, unknown>[]): Envelope[] {
-  const wallMs = Date.parse('2026-12-07T08:00:00.000Z');
-  return inputs.map((payload, i) => ({
-    id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-    tenant: 'acme',
-    stream: 'cost',
-    seq: i + 1,
-    hlc: `${wallMs}-${i}-cost.1`,
-    type: 'InferenceRequested',
-    task,
-    payload,
-    metadata: {},
-    time: new Date(wallMs).toISOString(),
-  })) as Envelope[];
 }
 
 async function measure(plan: CascadePlan): Promise<Measured> {

@@ -65,6 +65,11 @@ export interface PackingInput {
   readonly entryBillingUnits: number;
   /** Mean bytes of a request entry's SQS message (the entry plus EventBridge's wrapper). */
   readonly queueMessageBytes: number;
+  /**
+   * Mean 64 KB chunks of one such message sent alone (a mean of chunks, not the chunks of the mean:
+   * a few large lone requests would otherwise make every full pack two chunks). @default from the bytes
+   */
+  readonly queueChunksPerMessage?: number;
   /** Mean archive rows per Firehose record the handlers write (several JSON documents per record). */
   readonly archiveRowsPerRecord: number;
   /** Mean bytes of a request's archive row and of a result's, before the 5 KB rounding. */
@@ -157,6 +162,8 @@ interface TierPrediction {
   readonly requestsPerInvocation: number;
   /** Mean bytes of one of its SQS messages (0: unknown, one 64 KB chunk). */
   readonly messageBytes: number;
+  /** Mean 64 KB chunks of one SendMessage of it, when known better than from the mean bytes. */
+  readonly sendChunks?: number;
   readonly msPerInvocation: number;
   readonly cpu: number;
   readonly gbSeconds: number;
@@ -166,7 +173,13 @@ interface TierPrediction {
 function tierPrediction(
   name: 'tier1' | 'tier2',
   tier: TierDeployment,
-  flow: { records: number; requests: number; messageBytes: number; resultEntriesPerRecord: number },
+  flow: {
+    records: number;
+    requests: number;
+    messageBytes: number;
+    sendChunks?: number;
+    resultEntriesPerRecord: number;
+  },
   shape: WorkloadShape,
 ): TierPrediction {
   const A = COST_ASSUMPTIONS;
@@ -195,6 +208,7 @@ function tierPrediction(
     recordsPerInvocation,
     requestsPerInvocation,
     messageBytes,
+    sendChunks: flow.sendChunks,
     msPerInvocation,
     cpu,
     gbSeconds: invocations * (tier.memoryMiB / 1024) * (lambdaBilledMs(msPerInvocation) / 1000),
@@ -234,7 +248,13 @@ function flowOf(input: CostModelInput, scenario: 'cascade' | 'all-tier-2', reque
     const tier2 = tierPrediction(
       'tier2',
       input.tier2,
-      { records: entries, requests, messageBytes: entryMessageBytes, resultEntriesPerRecord: 1 },
+      {
+        records: entries,
+        requests,
+        messageBytes: entryMessageBytes,
+        sendChunks: pack?.queueChunksPerMessage,
+        resultEntriesPerRecord: 1,
+      },
       shape,
     );
     return {
@@ -257,6 +277,7 @@ function flowOf(input: CostModelInput, scenario: 'cascade' | 'all-tier-2', reque
       records: entries,
       requests,
       messageBytes: entryMessageBytes,
+      sendChunks: pack?.queueChunksPerMessage,
       resultEntriesPerRecord: anyConfident + anyEscalates,
     },
     shape,
@@ -322,7 +343,7 @@ export function predictUsage(
   let sends = 0;
   let receives = 0;
   for (const t of tiers) {
-    sends += t.records * sqsRequests(t.messageBytes);
+    sends += t.records * (t.sendChunks ?? sqsRequests(t.messageBytes));
     receives += (t.records / perReceive) * sqsRequests(perReceive * t.messageBytes);
   }
   const deletes = tiers.reduce((sum, t) => sum + t.invocations * Math.ceil(t.recordsPerInvocation / 10), 0);
@@ -511,8 +532,26 @@ export function packingInputs(
     requestsPerEntry,
     entryBillingUnits: mean((p) => eventBridgeEvents(entrySize(p.entry))),
     queueMessageBytes: mean((p) => entrySize(p.entry)) + EVENT_WRAPPER_BYTES,
+    queueChunksPerMessage: mean((p) => sqsRequests(entrySize(p.entry) + EVENT_WRAPPER_BYTES)),
     archiveRowsPerRecord: options.archiveRowsPerRecord ?? Math.max(1, requestsPerEntry),
     requestRowBytes,
     resultRowBytes: options.resultRowBytes ?? 900,
   };
+}
+
+/** Sample inputs as one producer's requests (one tenant and stream, UUID-sized ids), to pack. */
+export function sampleRequests(task: string, inputs: readonly Record<string, unknown>[]): Envelope[] {
+  const wallMs = Date.parse('2026-12-07T08:00:00.000Z');
+  return inputs.map((payload, i) => ({
+    id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    tenant: 'acme',
+    stream: 'cost',
+    seq: i + 1,
+    hlc: `${wallMs}-${i}-cost.1`,
+    type: 'InferenceRequested',
+    task,
+    payload,
+    metadata: {},
+    time: new Date(wallMs).toISOString(),
+  })) as Envelope[];
 }

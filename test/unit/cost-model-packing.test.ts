@@ -110,6 +110,8 @@ describe('packingInputs', () => {
     const bigger = packingInputs(requests, DEFAULT_PRODUCER_PACK_POLICY, undefined);
     expect(bigger.requestsPerEntry).toBeGreaterThan(15);
     expect(bigger.queueMessageBytes).toBeLessThanOrEqual(64 * 1024);
+    // Full packs stay one 64 KB SQS chunk with EventBridge's wrapper around them.
+    expect(bigger.queueChunksPerMessage).toBe(1);
   });
 
   it('fits more requests per entry with the zstd codec', async () => {
