@@ -23,6 +23,8 @@ interface Entry {
 const calls: Entry[][] = [];
 /** Tenants whose entries the bus refuses for good (a permanent entry error). */
 const refusing = new Set<string>();
+/** Called as each PutEvents request arrives (before it is answered). */
+let onRequest: (() => void) | undefined;
 let server: Server;
 let endpoint: string;
 const codec = await createPackCodec();
@@ -38,6 +40,7 @@ beforeAll(async () => {
       }
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { Entries: Entry[] };
       calls.push(body.Entries);
+      onRequest?.();
       const answers = body.Entries.map((e) =>
         refusing.has(JSON.parse(e.Detail).tenant)
           ? { ErrorCode: 'MalformedDetail', ErrorMessage: 'refused by the test bus' }
@@ -56,6 +59,7 @@ afterAll(() => new Promise<void>((done) => server.close(() => done())));
 beforeEach(() => {
   calls.length = 0;
   refusing.clear();
+  onRequest = undefined;
 });
 
 const dir = mkdtempSync(join(tmpdir(), 'inferbus-put-pack-'));
@@ -169,6 +173,31 @@ describe('inferbus put-events packs by default', () => {
     const resent = await put(failedFile);
     expect(resent.summary).toMatchObject({ accepted: 3, packs: 1 });
     expect(received().map((r) => r.id)).toEqual(['globex-1', 'globex-2', 'globex-3']);
+  });
+
+  it('Ctrl-C: the summary and the resume file count requests, the unsent packs saved request by request', async () => {
+    // 40 packs of 5 (--codec json --pack-max 5), one request of 10 entries at a time: Ctrl-C as the first arrives.
+    const lines = Array.from({ length: 200 }, (_, i) => envelope('acme', i + 1));
+    onRequest = () => {
+      onRequest = undefined;
+      process.emit('SIGINT');
+    };
+    const { code, summary, failedFile } = await put(file(lines), {
+      codec: 'json',
+      packMax: 5,
+      concurrency: 1,
+    });
+    expect(code).toBe(130);
+    expect(summary).toMatchObject({ entries: 200, sent: 50, accepted: 50, unsent: 150, interrupted: true });
+    const saved = readFileSync(failedFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(saved.map((s) => s._line)).toEqual(Array.from({ length: 150 }, (_, i) => i + 51));
+    calls.length = 0;
+    const resumed = await put(failedFile);
+    expect(resumed.summary).toMatchObject({ accepted: 150, unsent: 0 });
+    expect(received().map((r) => r.seq)).toEqual(Array.from({ length: 150 }, (_, i) => i + 51));
   });
 
   it('refuses a packing flag out of range before reading the input, naming the flag', async () => {
