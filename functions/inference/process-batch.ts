@@ -1,6 +1,7 @@
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import type { Envelope } from '../core/envelope';
 import { claimKeyPrefix, type InferenceRequest } from '../core/inference';
+import type { PackDecoder, PackEncoder } from '../core/packing/pack';
 import { entrySize, MAX_ENTRY_BYTES, type PutEventsEntry } from '../core/put-events';
 import { parseTierRecord } from '../core/records';
 import { ResultCache } from '../core/result-cache';
@@ -19,7 +20,9 @@ import {
   sourceIdOf,
 } from './batch-entries';
 import { BatchFailures, type FailureHint, type PendingLetter, type Unpublished } from './batch-failures';
+import { type ExpandedRecords, expandRecords, messageIdOf } from './pack-records';
 import { requestProblem, type ServedTask } from './request-checks';
+import { packResults } from './result-packs';
 import { type GateOutcome, gate, type ProcessDecision, recordProcessed, type Tenancy } from './tenant-gate';
 
 /**
@@ -51,10 +54,15 @@ export interface BatchDeps {
   readonly cache: ResultCache;
   /** Quota and ordering per tenant (the entry tier only); absent: every record runs as it comes. */
   readonly tenancy?: Tenancy;
+  /** Decodes packs whose requests are encoded (`data`); created once per container. */
+  readonly decoder?: PackDecoder;
+  /** Encodes the results of packs that came encoded (the same codec). */
+  readonly encoder?: PackEncoder;
   readonly now?: () => Date;
 }
 
 export interface BatchReport {
+  /** Requests: a plain record is one, a pack as many as it holds. */
   readonly records: number;
   readonly completed: number;
   readonly escalated: number;
@@ -101,8 +109,20 @@ export async function processBatch(
   records: readonly SQSRecord[],
   deps: BatchDeps,
 ): Promise<{ response: SQSBatchResponse; report: BatchReport }> {
+  return processExpanded(expandRecords(records, deps.decoder), deps);
+}
+
+/** {@link processBatch} on records already expanded into one per request (see pack-records.ts). */
+export async function processExpanded(
+  expanded: ExpandedRecords,
+  deps: BatchDeps,
+): Promise<{ response: SQSBatchResponse; report: BatchReport }> {
   const now = deps.now ?? (() => new Date());
   const failures = new BatchFailures(deps.maxReceiveCount);
+  const { records } = expanded;
+  for (const { record, errorCode, errorMessage, tenant, sourceId } of expanded.poison) {
+    failures.fail(record, errorCode, errorMessage, false, { tenant, sourceId });
+  }
 
   const valid = validate(records, deps, failures);
   const admitted = deps.tenancy
@@ -116,7 +136,9 @@ export async function processBatch(
   // InferenceFailed events ride along with the results so the archive shows them.
   const { stored, unsaved } = await failures.storeLetters(deps.deadLetters);
   const notices = stored.map((pending) => failureEntry(pending, deps.task.id, deps.tier, now()));
-  const unpublished = await publishAll(results, notices, deps.publisher);
+  const encoded = new Set(expanded.packs.filter((p) => p.encoded).map((p) => p.record.messageId));
+  const outgoing = packResults(results, encoded, deps.encoder, now);
+  const unpublished = await publishAll(outgoing, notices, deps.publisher);
   const lateLettered = await failures.retryOrDeadLetter(unpublished, deps.deadLetters);
 
   // 6. Only now record the sequence numbers whose results are out: a crash before this point
@@ -128,13 +150,13 @@ export async function processBatch(
   }
 
   return {
-    response: { batchItemFailures: [...failures.retry].map((itemIdentifier) => ({ itemIdentifier })) },
+    response: messageFailures([...failures.retry]),
     report: {
-      records: records.length,
+      records: records.length + expanded.poison.length,
       completed: results.completed,
       escalated: results.escalated,
       duplicates: results.duplicates,
-      poison: valid.poison + resolved.missing + scoring.refused,
+      poison: expanded.poison.length + valid.poison + resolved.missing + scoring.refused,
       retried: failures.retry.size,
       deadLettered: failures.letters.length - unsaved.size + lateLettered.size,
       inferenceMs: round(scoring.inferenceMs),
@@ -146,6 +168,12 @@ export async function processBatch(
       sequenceGaps: results.sequenceGaps,
     },
   };
+}
+
+/** Batch item failures name SQS messages: a pack's message once, whichever of its requests failed. */
+export function messageFailures(recordIds: readonly string[]): SQSBatchResponse {
+  const ids = [...new Set(recordIds.map((messageId) => messageIdOf({ messageId })))];
+  return { batchItemFailures: ids.map((itemIdentifier) => ({ itemIdentifier })) };
 }
 
 /**
@@ -348,8 +376,8 @@ async function scoreInputs(work: BatchItem[], deps: BatchDeps, failures: BatchFa
 
 interface Results {
   readonly entries: PutEventsEntry[];
-  /** The record behind each entry, index for index: it is retried if its entry is not published. */
-  readonly owners: SQSRecord[];
+  /** The records behind each entry, index for index: they are retried if it is not published. */
+  readonly owners: SQSRecord[][];
   readonly completed: number;
   readonly escalated: number;
   readonly duplicates: number;
@@ -366,7 +394,7 @@ function buildResults(
   failures: BatchFailures,
 ): Results {
   const entries: PutEventsEntry[] = [];
-  const owners: SQSRecord[] = [];
+  const owners: SQSRecord[][] = [];
   let completed = 0;
   let escalated = 0;
   let duplicates = 0;
@@ -411,12 +439,12 @@ function buildResults(
     else if (result.ordering) outOfOrder++;
     decision.escalate ? escalated++ : completed++;
     entries.push(entry);
-    owners.push(item.record);
+    owners.push([item.record]);
     const release = item.ordering?.release;
     if (release) {
       // Owned by the record whose hold ran out: if it cannot be published, the record is retried.
       entries.push(sequenceGapEntry(item, deps.task.id, release, now()));
-      owners.push(item.record);
+      owners.push([item.record]);
       sequenceGaps++;
     }
   }
@@ -425,7 +453,7 @@ function buildResults(
 
 /** Publishes results and failure notices together; returns the results that were not published. */
 async function publishAll(
-  { entries, owners }: Results,
+  { entries, owners }: Pick<Results, 'entries' | 'owners'>,
   notices: PutEventsEntry[],
   publisher: EventPublisher,
 ): Promise<Unpublished[]> {
@@ -434,7 +462,7 @@ async function publishAll(
   for (const [index, error] of outcome.failed) {
     // A result that cannot be published is retried by SQS; an unpublished failure notice is not
     // worth a retry, since the DLQ already holds the record with its reason.
-    if (index < owners.length) unpublished.push({ record: owners[index] as SQSRecord, error });
+    if (index < owners.length) for (const record of owners[index] ?? []) unpublished.push({ record, error });
   }
   return unpublished;
 }

@@ -9,6 +9,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { modelNamed } from '../core/manifest';
+import { createPackCodec, type PackCodec } from '../core/packing/codec';
 import { QueueUrls } from '../core/queue-names';
 import { ResultCache } from '../core/result-cache';
 import { S3ClaimResolver } from '../shared/claims';
@@ -31,7 +32,8 @@ import { SqsRequeuer } from '../shared/requeue';
 import { DynamoTenantState } from '../shared/tenant-state';
 import { guardInvocation } from './invocation-guard';
 import { loadManifest, loadModel } from './model';
-import { type BatchReport, processBatch, type Scorer } from './process-batch';
+import { expandRecords } from './pack-records';
+import { type BatchReport, messageFailures, processExpanded, type Scorer } from './process-batch';
 import type { ServedTask } from './request-checks';
 import type { Tenancy } from './tenant-gate';
 
@@ -79,11 +81,15 @@ export function createTierHandler(options: TierHandlerOptions) {
   const claims = new S3ClaimResolver(new S3Client({}));
   const cache = new ResultCache();
   const ready = loadRuntime(env);
+  // Packs' encoded requests and results: the zstd wasm compiles once per container.
+  const codecReady = createPackCodec();
+  codecReady.catch((error) => logger.error('pack codec initialisation failed', error as Error));
   // Surface init failures (bad model file, bad manifest) in the logs at once, not only on invoke.
   ready.catch((error) => logger.error('tier initialisation failed', error as Error));
 
   const processRecords = async (
-    event: SQSEvent,
+    expanded: ReturnType<typeof expandRecords>,
+    codec: PackCodec,
     context: Context,
     signal: AbortSignal,
   ): Promise<SQSBatchResponse> => {
@@ -92,7 +98,7 @@ export function createTierHandler(options: TierHandlerOptions) {
     injectHandlerError();
     await injectHandlerTimeout(context.getRemainingTimeInMillis());
     signal.throwIfAborted();
-    const { response, report } = await processBatch(event.Records, {
+    const { response, report } = await processExpanded(expanded, {
       task: runtime.task,
       tier,
       lastTier: env.INFERBUS_LAST_TIER,
@@ -104,6 +110,8 @@ export function createTierHandler(options: TierHandlerOptions) {
       claims,
       cache,
       tenancy,
+      decoder: codec,
+      encoder: codec,
     });
     record(metrics, report);
     logger.info('batch processed', { ...report });
@@ -111,11 +119,24 @@ export function createTierHandler(options: TierHandlerOptions) {
   };
 
   const handle = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-    const outcome = await guardInvocation(event.Records, (signal) => processRecords(event, context, signal), {
-      deadLetters,
-      maxReceiveCount: env.MAX_RECEIVE_COUNT,
-      remainingMs: () => context.getRemainingTimeInMillis(),
-    });
+    // Packs become one record per request before anything else, so that even a batch that ends
+    // early dead-letters each request on its own (a plain single event) rather than a whole pack.
+    const codec = await codecReady;
+    const expanded = expandRecords(event.Records, codec);
+    const requests = [...expanded.records, ...expanded.poison.map((p) => p.record)];
+    const guarded = await guardInvocation(
+      requests,
+      (signal) => processRecords(expanded, codec, context, signal),
+      {
+        deadLetters,
+        maxReceiveCount: env.MAX_RECEIVE_COUNT,
+        remainingMs: () => context.getRemainingTimeInMillis(),
+      },
+    );
+    const outcome = {
+      ...guarded,
+      response: messageFailures(guarded.response.batchItemFailures.map((f) => f.itemIdentifier)),
+    };
     if (outcome.ended) {
       logger.error(`batch ended early (${outcome.ended})`, {
         reason: outcome.reason,
@@ -158,6 +179,7 @@ async function loadRuntime(env: HandlerEnv): Promise<TierRuntime> {
   const { id, labels, input } = manifest.task;
   return {
     threshold,
+
     task: { id, labels, input },
     scorer: {
       modelName: env.MODEL_NAME,

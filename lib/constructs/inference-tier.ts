@@ -13,6 +13,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ZSTD_WASM } from '../../functions/core/packing/codec';
 import { workQueueName } from '../../functions/core/queue-names';
 import { isValidThreshold } from '../../functions/core/task/decide';
 import type { TenantPolicies } from '../../functions/core/tenant-policy';
@@ -166,6 +167,14 @@ export class InferenceTier extends Construct {
         // The native runtime comes from the onnxruntime layer (/opt/nodejs/node_modules).
         externalModules: ['onnxruntime-node'],
         forceDockerBundling: false,
+        // The pack codec's zstd runs as WebAssembly, read from `zstd.wasm` beside the bundle.
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (inputDir, outputDir) => [
+            `cp "${join(inputDir, ZSTD_WASM)}" "${join(outputDir, 'zstd.wasm')}"`,
+          ],
+        },
       },
     });
 

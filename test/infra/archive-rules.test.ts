@@ -1,9 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ARCHIVE_COLUMNS } from '../../functions/core/archive/columns';
+import { archiveRowOf } from '../../functions/core/archive/rows';
 import { ARCHIVE_SHAPES } from '../../functions/core/archive/rules';
 import type { Envelope } from '../../functions/core/envelope';
 import { DetailType, tenantSource } from '../../functions/core/events';
 import type { InferenceRequest } from '../../functions/core/inference';
+import { createPackCodec } from '../../functions/core/packing/codec';
+import { planPacks } from '../../functions/core/packing/pack';
 import type { PutEventsEntry } from '../../functions/core/put-events';
 import {
   failureEntry,
@@ -351,5 +354,47 @@ describe('archive rules against every shape of event', () => {
       if (name.includes('with label') || name === 'escalation') expect(row.expected_label, name).toBe('ham');
       else expect(row, name).not.toHaveProperty('expected_label');
     }
+  });
+});
+
+describe('packs and the archive: one row per request', () => {
+  it('archive no pack as a row of its own, plain or encoded, request or result', async () => {
+    const codec = await createPackCodec();
+    const entries = published().map((p) => p.entry);
+    const inputs = [...entries, ...entries].map((entry, i) => {
+      const detail = JSON.parse(entry.Detail as string);
+      return {
+        envelope: { ...detail, id: `${detail.id}-${i}` },
+        source: entry.Source,
+        detailType: entry.DetailType,
+      };
+    });
+    let packs = 0;
+    for (const encoder of [undefined, codec]) {
+      for (const { entry, indexes } of planPacks(inputs, undefined, encoder)) {
+        if (indexes.length < 2) continue;
+        packs++;
+        const event = eventOf(entry, `pack-${packs}`);
+        const matched = rules.filter((rule) => matchesPattern(rule.pattern, event)).map((r) => r.id);
+        expect(matched, entry.Detail).toEqual([]);
+      }
+    }
+    expect(packs).toBeGreaterThanOrEqual(8);
+  });
+
+  it("make the handlers' rows byte for byte what the rule's transformer makes for the same single event", () => {
+    let compared = 0;
+    for (const { name, event } of corpus()) {
+      const [rule, ...others] = rules.filter((r) => matchesPattern(r.pattern, event));
+      if (!rule || others.length > 0) continue;
+      const expected = applyInputTransformer(rule.transformer, event, {
+        ruleArn: 'arn:aws:events:eu-west-1:000000000000:rule/x',
+        ruleName: rule.id,
+        ingestionTime: TIME,
+      });
+      expect(archiveRowOf(event, TIME.toISOString()), name).toBe(expected);
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(100);
   });
 });

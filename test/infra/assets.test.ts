@@ -1,7 +1,9 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ZSTD_WASM } from '../../functions/core/packing/codec';
 import { LAYER_PLATFORMS } from '../../layers/onnxruntime-layer';
+import { PROJECT_ROOT } from '../../lib/app';
 import { synth } from './synth';
 
 type Resource = { Type: string; Properties: Record<string, any>; Metadata?: Record<string, string> };
@@ -23,12 +25,15 @@ describe('assets for sam local invoke', () => {
     }
   });
 
-  it('bundles the handlers as CommonJS with a source map and onnxruntime-node left external', () => {
+  it("bundles the handlers as CommonJS with a source map, onnxruntime-node left external and the pack codec's zstd.wasm beside", () => {
     const { stack, outdir, template } = synth();
+    const wasm = readFileSync(join(PROJECT_ROOT, ZSTD_WASM));
     for (const tier of stack.tasks.flatMap((task) => task.tiers)) {
       const id = stack.getLogicalId(tier.function.node.defaultChild as never);
       const dir = join(outdir, template.toJSON().Resources[id].Metadata['aws:asset:path']);
-      expect(readdirSync(dir).sort()).toEqual(['index.js', 'index.js.map']);
+      expect(readdirSync(dir).sort()).toEqual(['index.js', 'index.js.map', 'zstd.wasm']);
+      // The very bytes the codec compiles (it reads zstd.wasm from the bundle's own folder).
+      expect(readFileSync(join(dir, 'zstd.wasm')).equals(wasm), id).toBe(true);
     }
   });
 

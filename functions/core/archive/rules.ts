@@ -19,6 +19,13 @@ import { ARCHIVE_COLUMNS, type ArchiveColumn } from './columns';
  *
  * `exists` matches leaves only (a field holding an object or array of objects does not "exist"),
  * so every guarantee is a leaf; the payload object is guaranteed by a leaf inside it.
+ *
+ * Packs (a `detail.packId`, functions/core/packing/pack.ts) are left out of every rule: a pack is
+ * many requests or results in one event, and the archive keeps one row per request. The tier
+ * handlers write those rows themselves (functions/inference/archive-rows.ts), each the record
+ * these rules' transformers make for the request as a single event. A pack's `packId` is a
+ * string, a leaf, so `exists: false` excludes it (an odd `packId`, an object or null, may still be
+ * archived as a row; the handlers dead-letter such a pack as InvalidPack).
  */
 
 export interface ArchiveRuleDefinition {
@@ -233,8 +240,18 @@ function shapeRules(shape: ArchiveShape): ArchiveRuleDefinition[] {
   return rules;
 }
 
-/** The archive's rules, whose patterns partition every event a bus can carry. */
+/** No pack: `detail.packId` absent (see the module comment). */
+export const NOT_A_PACK: EventPatternJson = { detail: { packId: ABSENT } };
+
+/** The archive's rules, whose patterns partition every event a bus can carry that is not a pack. */
 export function archiveRules(): ArchiveRuleDefinition[] {
+  return eventRules().map((definition) => ({
+    ...definition,
+    eventPattern: merge(definition.eventPattern, NOT_A_PACK),
+  }));
+}
+
+function eventRules(): ArchiveRuleDefinition[] {
   return [
     rule(
       'NoEnvelope',
