@@ -209,7 +209,7 @@ export async function costCommand(options: CostOptions, io: CliIO): Promise<Exit
       io.out(
         `  packed (producers' default policy${options.packMax || options.packBytes || options.codec ? ' as given' : ''}: up to ${p.maxItems} requests and ${p.maxEntryBytes} B per entry, ${p.codec}): ` +
           `${packing.requestsPerEntry.toFixed(1)} requests per entry of ${packing.entryBillingUnits.toFixed(2)} units on this task's held-out inputs, ` +
-          `${packing.archiveRowsPerRecord.toFixed(1)} archive rows per Firehose record`,
+          `archive rows written by the handlers in Firehose records of up to ${Math.round(packing.archiveRecordBytes / 1024)} KiB`,
       );
       for (const estimate of [cost.packed.cascade, cost.packed.allTier2]) printEstimate(io, estimate);
       io.out('');

@@ -54,9 +54,11 @@ export interface CostModelInput {
  * Packed traffic (`functions/core/packing`): a request entry carries `requestsPerEntry` requests,
  * which travel together as one SQS message to tier 1; tier 1 publishes one result pack per message
  * (and one escalation pack when any of its requests escalate), tier 2 one result pack per
- * escalation pack; the handlers write the archive rows of packed requests to Firehose themselves,
- * `archiveRowsPerRecord` rows per record. Every request of a run is priced as packed (a request
- * left alone is a pack of one, which the mean already counts).
+ * escalation pack. Packs are not archived by the rules: each handler writes the rows of what it
+ * handled (tier 1 the request's row and its result or escalation row, tier 2 its result rows) to
+ * Firehose with PutRecordBatch, concatenated into records of up to `archiveRecordBytes`. Every
+ * request of a run is priced as packed (a request left alone is a pack of one, which the mean
+ * already counts).
  */
 export interface PackingInput {
   /** Mean requests per request entry (packs and lone requests together): from the policy and the corpus. */
@@ -70,8 +72,8 @@ export interface PackingInput {
    * a few large lone requests would otherwise make every full pack two chunks). @default from the bytes
    */
   readonly queueChunksPerMessage?: number;
-  /** Mean archive rows per Firehose record the handlers write (several JSON documents per record). */
-  readonly archiveRowsPerRecord: number;
+  /** Most bytes of one Firehose record of rows the handlers write (several JSON documents per record). */
+  readonly archiveRecordBytes: number;
   /** Mean bytes of a request's archive row and of a result's, before the 5 KB rounding. */
   readonly requestRowBytes: number;
   readonly resultRowBytes: number;
@@ -262,7 +264,7 @@ function flowOf(input: CostModelInput, scenario: 'cascade' | 'all-tier-2', reque
       requestEvents: entries * (pack?.entryBillingUnits ?? input.requestBillingUnits),
       resultEvents: entries,
       rows,
-      ...archive(input, rows, requests),
+      ...archive(input, [tier2], rows, requests, 'all-tier-2'),
       requestsPerEntry: R,
     };
   }
@@ -301,28 +303,39 @@ function flowOf(input: CostModelInput, scenario: 'cascade' | 'all-tier-2', reque
     // Result and escalation packs hold no more than their message's inputs: one unit each.
     resultEvents: entries * anyConfident + 2 * escalationPacks,
     rows,
-    ...archive(input, rows, requests),
+    ...archive(input, [tier1, tier2], rows, requests, 'cascade'),
     requestsPerEntry: R,
   };
 }
 
-/** Firehose records and billed bytes of the archive rows, unpacked (one a record) or packed. */
+/** Firehose records and billed bytes of the archive rows: unpacked one a record, packed per invocation. */
 function archive(
   input: CostModelInput,
+  tiers: readonly TierPrediction[],
   rows: number,
   requests: number,
+  scenario: 'cascade' | 'all-tier-2',
 ): { firehoseRecords: number; firehoseBilledBytes: number } {
-  const resultRows = rows - requests;
   const pack = input.packing;
-  if (!pack || pack.archiveRowsPerRecord <= 1) {
+  if (!pack) {
     return {
       firehoseRecords: rows,
-      firehoseBilledBytes: requests * input.requestRowBilledBytes + resultRows * input.resultRowBilledBytes,
+      firehoseBilledBytes:
+        requests * input.requestRowBilledBytes + (rows - requests) * input.resultRowBilledBytes,
     };
   }
-  const records = rows / pack.archiveRowsPerRecord;
-  const bytesPerRecord = (requests * pack.requestRowBytes + resultRows * pack.resultRowBytes) / records;
-  return { firehoseRecords: records, firehoseBilledBytes: records * firehoseBilledBytes(bytesPerRecord) };
+  let records = 0;
+  let billed = 0;
+  for (const t of tiers) {
+    // The entry tier writes each request's row and its answer's; tier 2 of a cascade its results.
+    const writesRequestRows = t.name === 'tier1' || scenario === 'all-tier-2';
+    const bytes =
+      t.requestsPerInvocation * ((writesRequestRows ? pack.requestRowBytes : 0) + pack.resultRowBytes);
+    const perInvocation = Math.max(1, Math.ceil(bytes / pack.archiveRecordBytes));
+    records += t.invocations * perInvocation;
+    billed += t.invocations * perInvocation * firehoseBilledBytes(bytes / perInvocation);
+  }
+  return { firehoseRecords: records, firehoseBilledBytes: billed };
 }
 
 /**
@@ -492,20 +505,43 @@ export function sizeInputs(
   };
 }
 
+/** Firehose's largest record (PutRecordBatch): the handlers fill records of archive rows up to it. */
+export const FIREHOSE_RECORD_BYTES = 1000 * 1024;
+
+/** The packs of a finite sample less each group's last (the tail that ran out of requests). */
+function withoutTails<T extends { indexes: readonly number[] }>(
+  planned: readonly T[],
+  requests: readonly Envelope[],
+): T[] {
+  const groupOf = (p: T) => {
+    const e = requests[p.indexes[0] as number] as Envelope & { task?: string };
+    return `${e.tenant}\0${e.task ?? ''}`;
+  };
+  const last = new Map<string, T>();
+  for (const p of planned) last.set(groupOf(p), p);
+  const kept = planned.filter((p) => last.get(groupOf(p)) !== p);
+  return kept.length > 0 ? kept : [...planned];
+}
+
 /** Bytes EventBridge adds around an entry's detail in the event SQS receives (version, id, account, region, ...). */
 export const EVENT_WRAPPER_BYTES = 350;
 
 /**
  * The packing inputs of the model from the policy and the corpus: sample requests, in order, packed
  * by {@link planPacks} as a producer packs a steady stream (one tenant and task), the tail pack that
- * ran out of requests left out. Archive rows of a pack go to Firehose `archiveRowsPerRecord` to a
- * record (default: each kind of row of one pack in one record, as the handlers write them).
+ * ran out of requests left out (`keepTails` keeps them: the packs a finite run really sent). The
+ * handlers' archive records hold up to `archiveRecordBytes` (default: Firehose's 1,000 KiB record).
  */
 export function packingInputs(
   requests: readonly Envelope[],
   policy: PackPolicy,
   encoder: PackEncoder | undefined,
-  options: { archiveRowsPerRecord?: number; requestRowOverheadBytes?: number; resultRowBytes?: number } = {},
+  options: {
+    archiveRecordBytes?: number;
+    requestRowOverheadBytes?: number;
+    resultRowBytes?: number;
+    keepTails?: boolean;
+  } = {},
 ): PackingInput {
   if (requests.length === 0) throw new RangeError('packingInputs needs at least one sample request');
   const planned = planPacks(
@@ -517,7 +553,7 @@ export function packingInputs(
     policy,
     encoder,
   );
-  const full = planned.length > 1 ? planned.slice(0, -1) : planned;
+  const full = options.keepTails ? planned : withoutTails(planned, requests);
   const packed = full.reduce((sum, p) => sum + p.indexes.length, 0);
   const mean = (f: (p: (typeof full)[number]) => number) =>
     full.reduce((sum, p) => sum + f(p), 0) / full.length;
@@ -533,7 +569,7 @@ export function packingInputs(
     entryBillingUnits: mean((p) => eventBridgeEvents(entrySize(p.entry))),
     queueMessageBytes: mean((p) => entrySize(p.entry)) + EVENT_WRAPPER_BYTES,
     queueChunksPerMessage: mean((p) => sqsRequests(entrySize(p.entry) + EVENT_WRAPPER_BYTES)),
-    archiveRowsPerRecord: options.archiveRowsPerRecord ?? Math.max(1, requestsPerEntry),
+    archiveRecordBytes: options.archiveRecordBytes ?? FIREHOSE_RECORD_BYTES,
     requestRowBytes,
     resultRowBytes: options.resultRowBytes ?? 900,
   };
