@@ -74,6 +74,11 @@ export interface PackingInput {
   readonly queueChunksPerMessage?: number;
   /** Most bytes of one Firehose record of rows the handlers write (several JSON documents per record). */
   readonly archiveRecordBytes: number;
+  /**
+   * Share of request entries that carry one request (alone in its group, or too large to share):
+   * plain single events, whose rows the archive rules write, one record each. @default 0
+   */
+  readonly singleEntryShare?: number;
   /** Mean bytes of a request's archive row and of a result's, before the 5 KB rounding. */
   readonly requestRowBytes: number;
   readonly resultRowBytes: number;
@@ -110,10 +115,17 @@ export interface WorkloadShape {
    * Tier-1 tenant-state request units per invocation: one consistent BatchGetItem of the bucket and
    * the stream (2 reads), a conditional PutItem of each; the stream's item holds its recent ids, so
    * at full batches of 200 it takes about 6 write units. Tier 2 reads no tenant state.
-   * @default 2 reads and 7 writes (one tenant and one stream per batch, measured)
+   * @default 2 reads, and 7 writes or 3 per 100 requests of the batch if more (one tenant and one
+   * stream per batch, measured)
    */
   readonly stateReadUnitsPerInvocation?: number;
   readonly stateWriteUnitsPerInvocation?: number;
+  /**
+   * Packed: the share of tier-1 messages whose requests escalated at least one (each makes one
+   * escalation pack). It depends on which requests arrive together. @default 1 - (1 - e)^R, as if
+   * requests escalated independently
+   */
+  readonly escalationPacksPerEntry?: number;
 }
 
 export const COST_ASSUMPTIONS = {
@@ -269,7 +281,7 @@ function flowOf(input: CostModelInput, scenario: 'cascade' | 'all-tier-2', reque
     };
   }
   // Chance that a message of R requests has any escalation, and any confident request.
-  const anyEscalates = R === 1 ? e : 1 - (1 - e) ** R;
+  const anyEscalates = R === 1 ? e : (shape.escalationPacksPerEntry ?? 1 - (1 - e) ** R);
   const anyConfident = R === 1 ? 1 - e : 1 - e ** R;
   const escalationPacks = entries * anyEscalates;
   const tier1 = tierPrediction(
@@ -326,6 +338,17 @@ function archive(
   }
   let records = 0;
   let billed = 0;
+  // Single events are archived by the rules, a record per row: lone requests (their request row,
+  // answer and escalation rows) and, in a cascade, the lone escalation of a pack that escalated
+  // exactly one request and tier 2's single result for it.
+  const e = scenario === 'cascade' ? input.escalationRate : 0;
+  const entries = requests / pack.requestsPerEntry;
+  const lone = entries * (pack.singleEntryShare ?? 0);
+  const inPacks = Math.max(1, (requests - lone) / Math.max(1e-9, entries - lone));
+  const loneEscalations = (entries - lone) * inPacks * e * (1 - e) ** (inPacks - 1);
+  const singleResultRows = lone * (1 + 2 * e) + 2 * loneEscalations;
+  records += lone + singleResultRows;
+  billed += lone * input.requestRowBilledBytes + singleResultRows * input.resultRowBilledBytes;
   for (const t of tiers) {
     // The entry tier writes each request's row and its answer's; tier 2 of a cascade its results.
     const writesRequestRows = t.name === 'tier1' || scenario === 'all-tier-2';
@@ -365,10 +388,10 @@ export function predictUsage(
   const tier1 = tiers.find((t) => t.name === 'tier1');
   const tier1Invocations = tier1?.invocations ?? 0;
   const seconds = requests / input.requestsPerSecond;
-  // The stream's item holds its recent ids: its write units grow with the requests per batch
-  // (about 6 at 200, measured), the bucket's stays one.
+  // The stream's item holds its recent ids, so its write units grow with the requests per batch:
+  // 7 at 200 requests and 9 at 304 (packed, spam), measured; about 3 per 100 requests, at least 7.
   const writeUnits =
-    shape.stateWriteUnitsPerInvocation ?? 1 + (6 * Math.max(200, tier1?.requestsPerInvocation ?? 200)) / 200;
+    shape.stateWriteUnitsPerInvocation ?? Math.max(7, 0.03 * (tier1?.requestsPerInvocation ?? 0));
   return {
     ...NO_USAGE,
     eventBridgeEvents: flow.requestEvents + flow.resultEvents,
@@ -569,6 +592,7 @@ export function packingInputs(
     entryBillingUnits: mean((p) => eventBridgeEvents(entrySize(p.entry))),
     queueMessageBytes: mean((p) => entrySize(p.entry)) + EVENT_WRAPPER_BYTES,
     queueChunksPerMessage: mean((p) => sqsRequests(entrySize(p.entry) + EVENT_WRAPPER_BYTES)),
+    singleEntryShare: mean((p) => (p.indexes.length === 1 ? 1 : 0)),
     archiveRecordBytes: options.archiveRecordBytes ?? FIREHOSE_RECORD_BYTES,
     requestRowBytes,
     resultRowBytes: options.resultRowBytes ?? 900,
