@@ -140,26 +140,11 @@ beforeAll(async () => {
     },
   };
   predicted = predictUsage(input, 'cascade', requests);
-  console.log(
-    JSON.stringify({
-      summary,
-      packing,
-      t1: { r: t1.records, b: t1.batches, ms: t1.meanMs },
-      t2: { r: t2.records, b: t2.batches },
-      escalationRate,
-      ebEntries: total('inferbus_billed_eventbridge_entries_total'),
-      predicted,
-    }),
-  );
   metered = new Map([
     ['eventBridgeEvents', total('inferbus_billed_eventbridge_events_total')],
     ['sqsRequests', total('inferbus_billed_sqs_requests_total')],
     ['lambdaRequests', total('inferbus_billed_lambda_requests_total')],
     ['lambdaDurationGbSeconds', total('inferbus_billed_lambda_gb_seconds_total')],
-    [
-      'lambdaProvisionedConcurrencyGbSeconds',
-      total('inferbus_billed_lambda_provisioned_concurrency_gb_seconds_total'),
-    ],
     ['firehoseRecords', total('inferbus_billed_firehose_records_total')],
     ['firehoseBilledBytes', total('inferbus_billed_firehose_bytes_total')],
     ['dynamoDbReadUnits', total('inferbus_billed_dynamodb_read_request_units_total')],
@@ -194,18 +179,14 @@ describe('inferbus cost agrees with the units the local runtime metered for pack
     within('SQS requests', predicted.sqsRequests, metered.get('sqsRequests') ?? 0);
   });
 
-  it('Lambda: requests, duration GB-seconds and provisioned concurrency', () => {
+  it('Lambda: requests and duration GB-seconds (a batch of packs is hundreds of requests)', () => {
     within('Lambda requests', predicted.lambdaRequests, metered.get('lambdaRequests') ?? 0);
     within(
       'Lambda duration GB-s',
       predicted.lambdaOnDemandGbSeconds + predicted.lambdaProvisionedDurationGbSeconds,
       metered.get('lambdaDurationGbSeconds') ?? 0,
     );
-    within(
-      'provisioned concurrency GB-s',
-      predicted.lambdaProvisionedConcurrencyGbSeconds,
-      metered.get('lambdaProvisionedConcurrencyGbSeconds') ?? 0,
-    );
+    // Provisioned concurrency is time, not traffic: packing leaves it as metering.e2e.test.ts checks it.
   });
 
   it("Firehose: the handlers' rows, concatenated into few records, billed in 5 KB increments", () => {
