@@ -23,6 +23,8 @@ export interface LocalCommandOptions {
   readonly stateDir: string;
   /** As typed; undefined means the package's own `cdk.out`. */
   readonly cdkOut?: string;
+  /** A stage configuration file passed to synth as `-c config=` (relative to the working folder). */
+  readonly config?: string;
   readonly stage: string;
   readonly demo: boolean;
   readonly events: number;
@@ -75,6 +77,10 @@ export function buildProgram(deps: ProgramDeps, setExitCode: (code: ExitCode) =>
       '--cdk-out <dir>',
       "synthesized app to run and synthesize into (default: the inferbus package's cdk.out)",
     )
+    .option(
+      '--config <file.json>',
+      "stage configuration file that overrides the stage's top-level fields (cdk synth -c config=), e.g. its tasks",
+    )
     .option('--demo', 'send sample events, wait until each is accounted for, print a summary and exit', false)
     .option('--events <n>', 'how many sample events the demo sends', integer, 3000)
     .option(
@@ -93,7 +99,8 @@ The banner and GET /health list every endpoint, the stage, the template and the 
 Examples:
   inferbus local                      # run until Ctrl-C; prints endpoints and credentials
   inferbus local --s3-port 4569 --dynamodb-port 4570   # the same ports on every start
-  inferbus local --demo --events 500  # the npm start demo, smaller`,
+  inferbus local --demo --events 500  # the npm start demo, smaller
+  inferbus local --config my-stage.json --cdk-out cdk.out.mine   # a stage with your own tasks`,
     )
     .action(async (options: LocalCommandOptions) => setExitCode(await deps.runLocal(options, deps.io)));
   const salvageLocal = deps.salvageLocal;

@@ -101,6 +101,7 @@ async function runOnStateDir(stateDir: string, options: LocalCommandOptions, io:
     runtime = await LocalRuntime.start({
       projectRoot: PROJECT_ROOT,
       stage: options.stage,
+      ...(options.config === undefined ? {} : { configFile: resolve(options.config) }),
       port: options.demo ? 0 : options.port,
       s3Port: options.s3Port,
       dynamodbPort: options.dynamodbPort,

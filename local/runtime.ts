@@ -11,7 +11,7 @@ import { LocalFirehose } from './firehose';
 import { LocalAuthorizer } from './iam/authorizer';
 import { EndpointGuard } from './iam/endpoint-guard';
 import { recordObservedCalls } from './iam/observed-log';
-import { guardedEventBridge, guardedSqs } from './iam/routes';
+import { guardedEventBridge, guardedFirehose, guardedSqs } from './iam/routes';
 import { callerFrom, Intake } from './intake';
 import { type DeletedMessage, SqsEventSourcePoller } from './lambda/event-source-mapping';
 import { LambdaRunner } from './lambda/runner';
@@ -56,6 +56,8 @@ export interface LocalRuntimeOptions {
   readonly projectRoot: string;
   /** The stage to run: its stack `inferbus-<stage>` is synthesized when `cdk.out` holds another. */
   readonly stage: string;
+  /** A stage configuration file for synth (`-c config=`), e.g. one that adds a task. */
+  readonly configFile?: string;
   /** Port of the AWS-protocol endpoint on 127.0.0.1; 0 picks a free one. */
   readonly port: number;
   /** Port of the S3 endpoint on 127.0.0.1. @default 0 (a free one) */
@@ -159,7 +161,14 @@ export class LocalRuntime {
     const cdkOutDir = resolve(projectRoot, options.cdkOutDir ?? 'cdk.out');
     const stateDir = resolve(projectRoot, options.stateDir);
     const { stackName } = stageResourceNames(options.stage);
-    await ensureSynthesized({ projectRoot, cdkOutDir, stage: options.stage, stackName, log: options.log });
+    await ensureSynthesized({
+      projectRoot,
+      cdkOutDir,
+      stage: options.stage,
+      stackName,
+      log: options.log,
+      ...(options.configFile === undefined ? {} : { configFile: options.configFile }),
+    });
     const template: RunningTemplate = {
       stage: options.stage,
       stackName,
@@ -193,6 +202,16 @@ export class LocalRuntime {
           targetPrefix: 'AmazonSQS.',
           contentType: 'application/x-amz-json-1.0',
           handle: (target, body, headers) => sqs(target, parseJson(body), headers),
+        },
+        {
+          // The tier handlers' archive rows of packs (PutRecordBatch), metered as records.
+          targetPrefix: 'Firehose_20150804.',
+          contentType: 'application/x-amz-json-1.1',
+          handle: (target, body, headers) => {
+            const r = ready();
+            const sink = meteredTargets(r.queues, r.firehose, r.meter).firehose;
+            return guardedFirehose(guard, { sink, account: r.model.account }, target, body, headers);
+          },
         },
         {
           targetPrefix: 'AmazonAthena.',

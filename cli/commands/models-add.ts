@@ -1,21 +1,23 @@
 import { existsSync } from 'node:fs';
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import {
+  MANIFEST_SCHEMA_VERSION,
   type Manifest,
   MODEL_NAME_PATTERN,
   type ModelEntry,
+  TASK_ID_PATTERN,
   type TensorInfo,
 } from '../../functions/core/manifest';
 import { stableJson } from '../../functions/core/stable-json';
 import type { EncoderSpec } from '../../functions/core/task/encoders';
 import { onnxOpset } from '../../functions/core/task/model-check';
 import { OUTPUT_KINDS, type OutputKind } from '../../functions/core/task/outputs';
-import { parseManifest, sha256Hex } from '../../functions/inference/model';
+import { MANIFEST_FILE, parseManifest, sha256Hex } from '../../functions/inference/model';
 import { CliError, ExitCode } from '../errors';
 import type { CliIO } from '../io';
-import { type ModelsLocation, readManifest } from './models-common';
+import { defaultModelsDir, type LoadedManifest, type ModelsLocation, readManifest } from './models-common';
 
 export interface AddOptions extends ModelsLocation {
   readonly name: string;
@@ -23,6 +25,12 @@ export interface AddOptions extends ModelsLocation {
   readonly encoderFrom?: string;
   readonly precision: 'float32' | 'float16' | 'int8';
   readonly force: boolean;
+  /** A new task (no manifest yet): its labels, comma-separated, in the model's output order. */
+  readonly labels?: string;
+  /** A new task's input: `text` or `features:<length>`. */
+  readonly input?: string;
+  /** A new task's description, for people. */
+  readonly description?: string;
 }
 
 const DTYPES = ['float32', 'int32', 'int64'] as const;
@@ -38,7 +46,7 @@ export async function addCommand(
   options: AddOptions,
   io: CliIO,
 ): Promise<ExitCode> {
-  const loaded = await readManifest(target, options);
+  const loaded = await readOrStartManifest(target, options);
   const { manifest } = loaded;
   if (!MODEL_NAME_PATTERN.test(options.name)) {
     throw new CliError(
@@ -101,6 +109,7 @@ export async function addCommand(
   } catch (error) {
     throw new CliError(`the entry does not fit the manifest: ${(error as Error).message}`, ExitCode.Usage);
   }
+  await mkdir(loaded.dir, { recursive: true });
   const destination = join(loaded.dir, fileName);
   if (resolve(destination) !== source) {
     if (existsSync(destination) && !options.force) {
@@ -187,3 +196,66 @@ function encoderFor(manifest: Manifest, options: AddOptions): EncoderSpec {
 }
 
 const withOpset = (opset: number | undefined) => (opset === undefined ? {} : { opset });
+
+/**
+ * The task's manifest, or, for a task that has none yet and `--labels`/`--input` given, a new one
+ * in `<modelsDir>/<task>/` holding only the task (its first model is the one being added).
+ */
+async function readOrStartManifest(target: string, options: AddOptions): Promise<LoadedManifest> {
+  const isTaskId = TASK_ID_PATTERN.test(target);
+  const path = join(resolve(options.modelsDir ?? defaultModelsDir()), target, MANIFEST_FILE);
+  const starting = options.labels !== undefined || options.input !== undefined;
+  if (!isTaskId || existsSync(path)) {
+    if (starting && existsSync(path)) {
+      throw new CliError(
+        `task ${target} already has ${path}; --labels and --input only start a new task (edit the manifest to change a task)`,
+        ExitCode.Usage,
+      );
+    }
+    return readManifest(target, options);
+  }
+  if (options.labels === undefined || options.input === undefined) {
+    throw new CliError(
+      `task ${target} has no manifest (${path}); to start it, say its labels and input: --labels a,b,c --input features:4 (or --input text)`,
+      ExitCode.Usage,
+    );
+  }
+  const labels = options.labels.split(',').map((l) => l.trim());
+  const input = parseTaskInput(options.input);
+  const raw = {
+    schemaVersion: MANIFEST_SCHEMA_VERSION,
+    task: { id: target, description: options.description ?? `task ${target}`, labels, input },
+    models: [],
+    cascades: [],
+  };
+  // Checked with its first model added (a manifest needs one); the task part is checked here.
+  if (
+    new Set(labels).size !== labels.length ||
+    labels.length < 2 ||
+    labels.some((l) => !/^[A-Za-z0-9][\w.-]{0,63}$/.test(l))
+  ) {
+    throw new CliError(
+      `--labels ${options.labels}: give 2 or more distinct labels of word characters, comma-separated, in the model's output order`,
+      ExitCode.Usage,
+    );
+  }
+  return {
+    manifest: raw as unknown as Manifest,
+    path,
+    dir: dirname(path),
+    raw,
+  };
+}
+
+function parseTaskInput(value: string): Manifest['task']['input'] {
+  if (value === 'text') return { kind: 'text' };
+  const match = /^features:(\d+)$/.exec(value);
+  const length = Number(match?.[1]);
+  if (!match || !Number.isInteger(length) || length < 1) {
+    throw new CliError(
+      `--input ${value}: use "text" or "features:<length>", e.g. features:4`,
+      ExitCode.Usage,
+    );
+  }
+  return { kind: 'features', length };
+}

@@ -140,9 +140,14 @@ Examples:
         .default('float32'),
     )
     .option('--force', 'replace an entry or file of the same name', false)
+    .option('--labels <a,b,...>', "a new task: its labels, in the model's output order")
+    .option('--input <kind>', 'a new task: its input, "text" or "features:<length>"')
+    .option('--description <text>', 'a new task: what it does, for people')
     .addHelpText(
       'after',
       `
+A task without a manifest is started by its first model: give --labels and --input, and
+models/<task>/manifest.json is written with the task and that model.
 The entry's inputs and output (names, dtypes, shapes) come from the graph, sha256, size and opset
 from the file. The encoder is --encoder-from's, or for a features task the identity over the task's
 vector (edit center/scale/select in the manifest if the model was trained on standardised inputs).
@@ -150,7 +155,9 @@ Metrics are left out: calibrate measures the cascade, and validate checks the en
 
 Examples:
   inferbus models add sensor ./tier3.onnx --name tier3 --output-kind probabilities
-  inferbus models add spam ./distilled.onnx --name tier2-small --encoder-from tier2`,
+  inferbus models add spam ./distilled.onnx --name tier2-small --encoder-from tier2
+  inferbus models add iris ./iris.onnx --name tier1 --labels setosa,versicolor,virginica \\
+    --input features:4 --output-kind probabilities          # a new task`,
     )
     .action(async (target: string, file: string, options: AddOptions) =>
       setExitCode(await addCommand(target, file, options, io)),

@@ -101,6 +101,12 @@ export function checkProvenance(
   return undefined;
 }
 
+/** {@link parseTierRecord} for an event already parsed (a request of a pack, expanded). */
+export function parseTierEvent(json: unknown, tier: number): ParsedRecord {
+  const parsed = parseRecordEvent(json);
+  return parsed.ok ? (checkProvenance(parsed, tier) ?? parsed) : parsed;
+}
+
 export function parseRecordBody(body: string): ParsedRecord {
   let json: unknown;
   try {
@@ -112,6 +118,10 @@ export function parseRecordBody(body: string): ParsedRecord {
       errorMessage: `body is not JSON: ${(error as Error).message}`,
     };
   }
+  return parseRecordEvent(json);
+}
+
+function parseRecordEvent(json: unknown): ParsedRecord {
   const event = eventBridgeEventSchema.safeParse(json);
   if (!event.success) {
     return {

@@ -1,5 +1,4 @@
 import type { SQSRecord } from 'aws-lambda';
-import type { Envelope } from '../core/envelope';
 import { expandPack, type PackDecoder, PackError } from '../core/packing/pack';
 
 /**
@@ -23,11 +22,12 @@ export interface ExpansionPoison {
   readonly sourceId?: string;
 }
 
-/** A pack received, with the events of its valid requests (for the archive's rows). */
+/** A pack received, with each of its requests as a single event (for the archive's rows). */
 export interface ReceivedPack {
   readonly record: SQSRecord;
   readonly event: Record<string, unknown>;
-  readonly envelopes: readonly Envelope[];
+  /** Every item, valid or poison, in the pack's order, with the record it became. */
+  readonly requests: readonly { readonly record: SQSRecord; readonly event: Record<string, unknown> }[];
   /** Whether its requests came encoded (`data`): its results go out encoded too. */
   readonly encoded: boolean;
 }
@@ -75,11 +75,13 @@ export function expandRecords(records: readonly SQSRecord[], decoder?: PackDecod
       });
       continue;
     }
-    const requestRecord = (index: number, body: unknown): SQSRecord => ({
-      ...record,
-      messageId: `${record.messageId}${SEPARATOR}${index}`,
-      body: JSON.stringify(singleEventOf(event, body)),
-    });
+    const requests: { index: number; record: SQSRecord; event: Record<string, unknown> }[] = [];
+    const requestRecord = (index: number, detail: unknown): SQSRecord => {
+      const single = singleEventOf(event, detail);
+      const own = requestRecordOf(record, `${record.messageId}${SEPARATOR}${index}`, single);
+      requests.push({ index, record: own, event: single });
+      return own;
+    };
     const byIndex = new Map<number, SQSRecord>();
     for (const { index, envelope } of expanded.envelopes) byIndex.set(index, requestRecord(index, envelope));
     for (const { index, raw, reason } of expanded.poison) {
@@ -105,11 +107,36 @@ export function expandRecords(records: readonly SQSRecord[], decoder?: PackDecod
     out.packs.push({
       record,
       event,
-      envelopes: expanded.envelopes.map((e) => e.envelope),
+      requests: requests.sort((a, b) => a.index - b.index).map(({ record, event }) => ({ record, event })),
       encoded: expanded.pack.data !== undefined,
     });
   }
   return out;
+}
+
+/** Each request's event, parsed: the handler reads it from here rather than parsing its body. */
+const eventsOfRecords = new WeakMap<SQSRecord, Record<string, unknown>>();
+
+/** The event of a request expanded from a pack; undefined for a record as SQS delivered it. */
+export const expandedEventOf = (record: SQSRecord): Record<string, unknown> | undefined =>
+  eventsOfRecords.get(record);
+
+/**
+ * A request's own record. Its body (the single event as JSON text) is written only when something
+ * reads it (a dead letter, a re-queue): most requests never need it.
+ */
+function requestRecordOf(record: SQSRecord, messageId: string, event: Record<string, unknown>): SQSRecord {
+  let body: string | undefined;
+  const own = { ...record, messageId } as SQSRecord;
+  Object.defineProperty(own, 'body', {
+    enumerable: true,
+    get: () => {
+      body ??= JSON.stringify(event);
+      return body;
+    },
+  });
+  eventsOfRecords.set(own, event);
+  return own;
 }
 
 /** The record's event when its detail is a pack; undefined for anything else (parsed as today). */

@@ -3,13 +3,15 @@ import type { Envelope } from '../core/envelope';
 import { claimKeyPrefix, type InferenceRequest } from '../core/inference';
 import type { PackDecoder, PackEncoder } from '../core/packing/pack';
 import { entrySize, MAX_ENTRY_BYTES, type PutEventsEntry } from '../core/put-events';
-import { parseTierRecord } from '../core/records';
+import { parseTierEvent, parseTierRecord } from '../core/records';
 import { ResultCache } from '../core/result-cache';
 import { type Decision, DecisionError, decide } from '../core/task/decide';
 import type { TaskInput } from '../core/task/inputs';
+import type { ArchiveWriter } from '../shared/archive-writer';
 import { ClaimMissingError, type ClaimResolver } from '../shared/claims';
 import type { DeadLetterSink } from '../shared/dead-letters';
 import type { EventPublisher } from '../shared/publisher';
+import { publishedPackRows, receivedPackRows } from './archive-rows';
 import {
   failureEntry,
   type ResultKind,
@@ -20,9 +22,9 @@ import {
   sourceIdOf,
 } from './batch-entries';
 import { BatchFailures, type FailureHint, type PendingLetter, type Unpublished } from './batch-failures';
-import { type ExpandedRecords, expandRecords, messageIdOf } from './pack-records';
+import { type ExpandedRecords, expandedEventOf, expandRecords, messageIdOf } from './pack-records';
 import { requestProblem, type ServedTask } from './request-checks';
-import { packResults } from './result-packs';
+import { type PackedEntries, packResults } from './result-packs';
 import { type GateOutcome, gate, type ProcessDecision, recordProcessed, type Tenancy } from './tenant-gate';
 
 /**
@@ -58,6 +60,11 @@ export interface BatchDeps {
   readonly decoder?: PackDecoder;
   /** Encodes the results of packs that came encoded (the same codec). */
   readonly encoder?: PackEncoder;
+  /**
+   * Writes the archive rows of what travels in packs (the archive rules leave packs out); absent:
+   * no rows are written, which is right only where no packs travel.
+   */
+  readonly archive?: ArchiveWriter;
   readonly now?: () => Date;
 }
 
@@ -83,6 +90,8 @@ export interface BatchReport {
   readonly outOfOrder: number;
   /** SequenceGap events published (a hold ran out). */
   readonly sequenceGaps: number;
+  /** Archive rows of packs left unwritten because the tier has no archive writer (see BatchDeps.archive). */
+  readonly unarchivedRows: number;
 }
 
 /**
@@ -138,7 +147,13 @@ export async function processExpanded(
   const notices = stored.map((pending) => failureEntry(pending, deps.task.id, deps.tier, now()));
   const encoded = new Set(expanded.packs.filter((p) => p.encoded).map((p) => p.record.messageId));
   const outgoing = packResults(results, encoded, deps.encoder, now);
-  const unpublished = await publishAll(outgoing, notices, deps.publisher);
+  const { unpublished, unarchivedRows } = await publishAll(
+    outgoing,
+    notices,
+    deps.publisher,
+    deps.archive,
+    expanded,
+  );
   const lateLettered = await failures.retryOrDeadLetter(unpublished, deps.deadLetters);
 
   // 6. Only now record the sequence numbers whose results are out: a crash before this point
@@ -166,6 +181,7 @@ export async function processExpanded(
       outOfOrder: results.outOfOrder,
       sequenceReused: results.sequenceReused,
       sequenceGaps: results.sequenceGaps,
+      unarchivedRows,
     },
   };
 }
@@ -189,7 +205,10 @@ function validate(
   const work: BatchItem[] = [];
   let poison = 0;
   for (const record of records) {
-    const parsed = parseTierRecord(record.body, deps.tier);
+    const expandedEvent = expandedEventOf(record);
+    const parsed = expandedEvent
+      ? parseTierEvent(expandedEvent, deps.tier)
+      : parseTierRecord(record.body, deps.tier);
     if (!parsed.ok) {
       poison++;
       failures.fail(record, parsed.errorCode, parsed.errorMessage, false, {
@@ -451,12 +470,19 @@ function buildResults(
   return { entries, owners, completed, escalated, duplicates, outOfOrder, sequenceReused, sequenceGaps };
 }
 
-/** Publishes results and failure notices together; returns the results that were not published. */
+/**
+ * Publishes results and failure notices together, then writes the archive rows of the packs
+ * received and published (before the messages are deleted: a row that cannot be written hands
+ * its messages back, so each row is written at least once); returns the records to retry.
+ */
 async function publishAll(
-  { entries, owners }: Pick<Results, 'entries' | 'owners'>,
+  outgoing: PackedEntries,
   notices: PutEventsEntry[],
   publisher: EventPublisher,
-): Promise<Unpublished[]> {
+  archive: ArchiveWriter | undefined,
+  expanded: ExpandedRecords,
+): Promise<{ unpublished: Unpublished[]; unarchivedRows: number }> {
+  const { entries, owners } = outgoing;
   const outcome = await publisher.publish([...entries, ...notices]);
   const unpublished: Unpublished[] = [];
   for (const [index, error] of outcome.failed) {
@@ -464,7 +490,35 @@ async function publishAll(
     // worth a retry, since the DLQ already holds the record with its reason.
     if (index < owners.length) for (const record of owners[index] ?? []) unpublished.push({ record, error });
   }
-  return unpublished;
+  if (!archive) {
+    const received = receivedPackRows(expanded.packs).length;
+    const sent = outgoing.packed.reduce(
+      (sum, items, i) => sum + (items && !outcome.failed.has(i) ? items.length : 0),
+      0,
+    );
+    return { unpublished, unarchivedRows: received + sent };
+  }
+  const published = publishedPackRows(outgoing, outcome.eventIds ?? new Map(), outcome.failed);
+  const rows = [...receivedPackRows(expanded.packs), ...published.rows];
+  for (const { owners: missingOwners, error } of published.missing) {
+    for (const record of missingOwners) unpublished.push({ record, error });
+  }
+  if (rows.length > 0) {
+    const unwritten = await archive.write(rows.map((r) => r.row));
+    for (const [index, error] of unwritten) {
+      for (const record of rows[index]?.owners ?? []) {
+        unpublished.push({ record, error: `its archive row could not be written to Firehose: ${error}` });
+      }
+    }
+  }
+  // A record behind several failed entries or rows is retried (or dead-lettered) once.
+  const seen = new Set<string>();
+  return {
+    unpublished: unpublished.filter(
+      ({ record }) => !seen.has(record.messageId) && seen.add(record.messageId),
+    ),
+    unarchivedRows: 0,
+  };
 }
 
 /**

@@ -17,6 +17,11 @@ export interface OwnedEntries {
   readonly owners: SQSRecord[][];
 }
 
+/** Entries with, for each pack among them, the envelopes it carries (undefined: a single event). */
+export interface PackedEntries extends OwnedEntries {
+  readonly packed: (readonly Envelope[] | undefined)[];
+}
+
 /**
  * The results of the requests of one received pack, packed again: per SQS message, one
  * InferenceCompleted pack and one EscalationRequested pack (more only past one 64 KB entry), each
@@ -29,8 +34,8 @@ export function packResults(
   encodedMessages: ReadonlySet<string>,
   encoder: PackEncoder | undefined,
   now: () => Date,
-): OwnedEntries {
-  const out: OwnedEntries = { entries: [], owners: [] };
+): PackedEntries {
+  const out: PackedEntries = { entries: [], owners: [], packed: [] };
   const byMessage = new Map<string, number[]>();
   entries.forEach((entry, index) => {
     const entryOwners = owners[index] as SQSRecord[];
@@ -40,6 +45,7 @@ export function packResults(
     if (!fromPack || !PACKED_RESULT_TYPES.has(entry.DetailType)) {
       out.entries.push(entry);
       out.owners.push(entryOwners);
+      out.packed.push(undefined);
       return;
     }
     const message = messageIdOf(owner);
@@ -62,9 +68,13 @@ export function packResults(
       encodedMessages.has(message) ? encoder : undefined,
       now,
     );
+    const time = now();
     for (const { entry, indexes: carried } of planned) {
-      out.entries.push(entry);
+      const isPack = carried.length > 1;
+      // A pack's entry names its time, so its requests' archive rows can name the event's time.
+      out.entries.push(isPack ? { ...entry, Time: time } : entry);
       out.owners.push(carried.flatMap((i) => owners[indexes[i] as number] as SQSRecord[]));
+      out.packed.push(isPack ? carried.map((i) => (inputs[i] as PackInput).envelope) : undefined);
     }
   }
   return out;

@@ -124,7 +124,9 @@ export function withPublishFaults(
       });
       const outcome = await publisher.publish(sent.map((i) => entries[i] as PutEventsEntry));
       for (const [position, error] of outcome.failed) failed.set(sent[position] as number, error);
-      return { failed };
+      const eventIds = new Map<number, string>();
+      for (const [position, id] of outcome.eventIds ?? []) eventIds.set(sent[position] as number, id);
+      return { failed, eventIds };
     },
   };
 }

@@ -9,6 +9,8 @@ import { type PutEventsEntry, planRequests } from '../core/put-events';
 export interface PublishOutcome {
   /** Indexes of entries that could not be published after every attempt, with the last error. */
   readonly failed: ReadonlyMap<number, string>;
+  /** The EventBridge event id of each published entry, by index (what archive rows name). */
+  readonly eventIds?: ReadonlyMap<number, string>;
 }
 
 export interface EventPublisher {
@@ -42,6 +44,7 @@ export class PutEventsPublisher implements EventPublisher {
 
   async publish(entries: readonly PutEventsEntry[]): Promise<PublishOutcome> {
     const failed = new Map<number, string>();
+    const eventIds = new Map<number, string>();
     let pending = entries.map((_, index) => index);
     for (let attempt = 0; attempt < this.maxAttempts && pending.length > 0; attempt++) {
       if (attempt > 0) await this.sleep(backoffDelayMs(attempt - 1));
@@ -56,8 +59,11 @@ export class PutEventsPublisher implements EventPublisher {
       );
       for (const { indexes, errors } of sent) {
         errors.forEach((error, position) => {
-          if (error === undefined) return;
           const index = indexes[position] as number;
+          if (typeof error === 'object') {
+            eventIds.set(index, error.eventId);
+            return;
+          }
           failed.set(index, error);
           retry.push(index);
         });
@@ -65,11 +71,11 @@ export class PutEventsPublisher implements EventPublisher {
       for (const index of pending) if (!retry.includes(index)) failed.delete(index);
       pending = retry;
     }
-    return { failed };
+    return { failed, eventIds };
   }
 
-  /** One PutEvents call; returns the error of each entry (undefined when accepted). */
-  private async send(entries: readonly PutEventsEntry[]): Promise<(string | undefined)[]> {
+  /** One PutEvents call; returns the error of each entry, or its event id when accepted. */
+  private async send(entries: readonly PutEventsEntry[]): Promise<(string | { eventId: string })[]> {
     const request: PutEventsRequestEntry[] = entries.map((entry) => ({
       ...entry,
       Resources: entry.Resources ? [...entry.Resources] : undefined,
@@ -79,7 +85,7 @@ export class PutEventsPublisher implements EventPublisher {
       const response = await this.client.send(new PutEventsCommand({ Entries: request }));
       return entries.map((_, i) => {
         const result = response.Entries?.[i];
-        if (result?.EventId) return undefined;
+        if (result?.EventId) return { eventId: result.EventId };
         return `${result?.ErrorCode ?? 'Unknown'}: ${result?.ErrorMessage ?? 'no event id returned'}`;
       });
     } catch (error) {

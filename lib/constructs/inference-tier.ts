@@ -6,6 +6,7 @@ import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -69,6 +70,11 @@ export interface InferenceTierProps {
   readonly maxReceiveCount: number;
   /** Bucket holding claim-checked payloads (payloads over the EventBridge entry limit). */
   readonly claimBucket: s3.IBucket;
+  /**
+   * The archive's delivery stream: the handler writes the archive rows of what travels in packs
+   * (the archive rules leave packs out) with PutRecordBatch.
+   */
+  readonly archiveStream: firehose.IDeliveryStream;
   /**
    * Per-tenant quota and ordering, enforced by this tier (the entry tier) through the shared
    * table. The function may then read and write that table's items, and send to its own work
@@ -154,6 +160,7 @@ export class InferenceTier extends Construct {
         // The task's models layer holds `models/<task>/`; the handler reads `<MODELS_DIR>/<task>/`.
         MODELS_DIR: '/opt/models',
         CLAIM_BUCKET: props.claimBucket.bucketName,
+        ARCHIVE_STREAM_NAME: props.archiveStream.deliveryStreamName,
         ORT_INTRA_OP_THREADS: String(intraOpThreadsFor(props.memoryMiB)),
         POWERTOOLS_SERVICE_NAME: `inferbus-${task}-tier${props.tier}`,
         POWERTOOLS_METRICS_NAMESPACE: 'inferbus',
@@ -196,6 +203,13 @@ export class InferenceTier extends Construct {
         sid: 'ReadClaimCheckedPayloads',
         actions: ['s3:GetObject'],
         resources: [props.claimBucket.arnForObjects('*')],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteArchiveRowsOfPacks',
+        actions: ['firehose:PutRecordBatch'],
+        resources: [props.archiveStream.deliveryStreamArn],
       }),
     );
 

@@ -155,6 +155,7 @@ export class InferbusStack extends Stack {
           maxConcurrency: c.maxConcurrency,
           maxReceiveCount: c.maxReceiveCount,
           claimBucket: claims,
+          archiveStream: this.archive.deliveryStream,
           logRetention,
           removalPolicy,
           ...(entryTier

@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { ColumnCodec } from './glue-types.js';
-import { convertRecord, type RowValue } from './openx.js';
+import { convertRecordRows, type RowValue } from './openx.js';
 import type { ParquetWriter } from './parquet.js';
 import { decodeRecordLine } from './wal-format.js';
 
@@ -43,10 +43,11 @@ export async function convertBatch(
   function* rows(): Generator<Record<string, RowValue>> {
     try {
       for (let index = 0; index < records.length; index++) {
-        const result = convertRecord(columns, lines.read(records[index] as WalRange));
+        // A record may hold several rows, as concatenated JSON documents (the handlers' rows of packs).
+        const result = convertRecordRows(columns, lines.read(records[index] as WalRange));
         if (result.ok) {
           converted++;
-          yield result.row;
+          yield* result.rows;
         } else failures.push({ index, code: result.code, message: result.message });
       }
     } finally {

@@ -97,3 +97,73 @@ export function convertRecord(columns: readonly ColumnCodec[], data: string): Co
   }
   return { ok: true, row };
 }
+
+export type RecordConversion =
+  | { readonly ok: true; readonly rows: Record<string, RowValue>[] }
+  | { readonly ok: false; readonly code: string; readonly message: string };
+
+/**
+ * A record's rows. Firehose's format conversion reads several JSON documents concatenated in one
+ * record as one row each (`{"a":1}{"a":2}`), and documents an array of them as invalid input
+ * (`[{"a":1},{"a":2}]`): the "Convert input data format in Amazon Data Firehose" guide. An array
+ * record fails conversion, naming the format to use. What AWS does with a record of which only
+ * some documents convert is not documented: here the whole record fails, so it is loud.
+ */
+export function convertRecordRows(columns: readonly ColumnCodec[], data: string): RecordConversion {
+  const single = convertRecord(columns, data);
+  if (single.ok) return { ok: true, rows: [single.row] };
+  if (/^\s*\[/.test(data)) {
+    return malformed(
+      'The record is a JSON array; several rows in one record go as JSON documents one after another ({"a":1}{"a":2}), not as an array ([{"a":1},{"a":2}])',
+    ) as RecordConversion;
+  }
+  const documents = jsonDocuments(data);
+  if (!documents || documents.length < 2) return single as RecordConversion;
+  const rows: Record<string, RowValue>[] = [];
+  for (const [index, document] of documents.entries()) {
+    const converted = convertRecord(columns, document);
+    if (!converted.ok) {
+      return {
+        ok: false,
+        code: converted.code,
+        message: `JSON document ${index + 1} of the ${documents.length} in the record: ${converted.message}`,
+      };
+    }
+    rows.push(converted.row);
+  }
+  return { ok: true, rows };
+}
+
+/**
+ * The JSON objects or arrays concatenated in `text` (whitespace between them allowed), or
+ * undefined when it is not such a sequence (a bare scalar, unbalanced brackets).
+ */
+export function jsonDocuments(text: string): string[] | undefined {
+  const documents: string[] = [];
+  let depth = 0;
+  let start = -1;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (ch === 0x22) inString = false;
+      continue;
+    }
+    if (ch === 0x22) {
+      if (depth === 0) return undefined;
+      inString = true;
+    } else if (ch === 0x7b || ch === 0x5b) {
+      if (depth === 0) start = i;
+      depth++;
+    } else if (ch === 0x7d || ch === 0x5d) {
+      depth--;
+      if (depth < 0) return undefined;
+      if (depth === 0) documents.push(text.slice(start, i + 1));
+    } else if (depth === 0 && !(ch === 0x20 || ch === 0x0a || ch === 0x0d || ch === 0x09)) {
+      return undefined;
+    }
+  }
+  return depth === 0 && !inString ? documents : undefined;
+}

@@ -14,7 +14,7 @@ export interface AccessRequest {
   readonly context?: RequestContext;
 }
 
-export type LocalService = 'sqs' | 'events' | 'dynamodb' | 's3';
+export type LocalService = 'sqs' | 'events' | 'dynamodb' | 's3' | 'firehose';
 
 export class UnmappedOperationError extends Error {
   override readonly name = 'UnmappedOperationError';
@@ -131,15 +131,31 @@ const DYNAMODB: Record<string, Mapper> = {
   ListTables: anywhere('dynamodb:ListTables'),
 };
 
-const TABLES: Record<'sqs' | 'events' | 'dynamodb', Record<string, Mapper>> = {
+const deliveryStreamArn = (name: string, place: Place) =>
+  name.startsWith('arn:') ? name : `arn:aws:firehose:${place.region}:${place.account}:deliverystream/${name}`;
+const onStream =
+  (action: string): Mapper =>
+  (input, place) => [{ action, resource: deliveryStreamArn(text(input, 'DeliveryStreamName'), place) }];
+
+/** Firehose: PutRecordBatch is an action of its own (not PutRecord per record). */
+const FIREHOSE: Record<string, Mapper> = {
+  PutRecord: onStream('firehose:PutRecord'),
+  PutRecordBatch: onStream('firehose:PutRecordBatch'),
+};
+
+const TABLES: Record<JsonProtocolService, Record<string, Mapper>> = {
   sqs: SQS,
   events: EVENTS,
   dynamodb: DYNAMODB,
+  firehose: FIREHOSE,
 };
+
+/** The services whose calls use a JSON protocol (S3 is REST). */
+export type JsonProtocolService = 'sqs' | 'events' | 'dynamodb' | 'firehose';
 
 /** What one JSON-protocol call needs; throws {@link UnmappedOperationError} for a call not in the table. */
 export function accessRequestsOf(
-  service: 'sqs' | 'events' | 'dynamodb',
+  service: JsonProtocolService,
   operation: string,
   input: unknown,
   place: Place,

@@ -9,7 +9,7 @@ import type { Caller, Denial, LocalAuthorizer } from './authorizer.js';
 import { accessKeyIdOf } from './credentials.js';
 import { accessDenied, type GuardResponse, unmapped } from './responses.js';
 
-export type JsonService = 'sqs' | 'events' | 'dynamodb';
+export type JsonService = 'sqs' | 'events' | 'dynamodb' | 'firehose';
 
 /** What a guard says about one call: go on, answer this instead, or (PutEvents) drop these entries. */
 export type Verdict =

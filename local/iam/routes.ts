@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { handleEventBridgeRequest } from '../eventbridge/api.js';
 import type { LocalEventBus } from '../eventbridge/bus.js';
+import { type FirehoseApiContext, handleFirehoseRequest } from '../firehose/api.js';
 import type { ServiceResponse } from '../server.js';
 import { handleSqsRequest, type SqsResponse } from '../sqs/api.js';
 import type { QueueStore } from '../sqs/store.js';
@@ -51,4 +52,31 @@ export async function guardedSqs(
     }
   }
   return handleSqsRequest(queues, target, input);
+}
+
+/** The Firehose endpoint (PutRecord, PutRecordBatch) behind the guard. */
+export async function guardedFirehose(
+  guard: EndpointGuard | undefined,
+  context: FirehoseApiContext,
+  target: string,
+  body: string,
+  headers: IncomingHttpHeaders,
+): Promise<ServiceResponse> {
+  if (guard) {
+    const input = () => {
+      try {
+        return body.trim() === '' ? {} : JSON.parse(body);
+      } catch {
+        return {};
+      }
+    };
+    const verdict = guard.json(
+      'firehose',
+      target.slice('Firehose_20150804.'.length),
+      input,
+      authorizationOf(headers),
+    );
+    if (!verdict.go) return verdict.response;
+  }
+  return handleFirehoseRequest(context, target, body);
 }

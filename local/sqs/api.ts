@@ -9,7 +9,7 @@ import {
 } from './errors.js';
 import { md5OfMessageAttributes } from './md5.js';
 import type { QueueStore, StoredReceivedMessage } from './store.js';
-import { MAX_MESSAGE_BYTES, validateMessage } from './validate.js';
+import { checkMessageBodyType, MAX_MESSAGE_BYTES, validateMessage } from './validate.js';
 
 /**
  * The SQS AWS JSON 1.0 protocol as the SDK v3 speaks it (`X-Amz-Target: AmazonSQS.<Operation>`,
@@ -266,6 +266,11 @@ const OPERATIONS: Record<string, Handler> = {
     const queue = str(input, 'QueueUrl');
     store.queueModel(queue);
     const entries = batchEntries(input);
+    // A body of the wrong JSON type makes the whole request malformed, as it does for SendMessage;
+    // a missing or invalid string body fails its entry alone (below).
+    entries.forEach((entry, i) => {
+      checkMessageBodyType(entry.MessageBody, `Entries[${i}].MessageBody`);
+    });
     let total = 0;
     for (const entry of entries) {
       try {

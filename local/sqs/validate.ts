@@ -26,15 +26,23 @@ export interface MessageSize {
   readonly body: number;
 }
 
+/**
+ * Refuses a MessageBody of another JSON type than string: a malformed request (the JSON protocol
+ * cannot read it as the string the API declares), not a message that could be sent.
+ */
+export function checkMessageBodyType(body: unknown, field = 'MessageBody'): void {
+  if (body !== undefined && body !== null && typeof body !== 'string') {
+    throw invalidParameter(`${field} must be a string.`);
+  }
+}
+
 /** Validates a message as SendMessage does; returns its size in bytes. */
 export function validateMessage(
   body: unknown,
   attributes: Record<string, SqsMessageAttribute> | undefined,
 ): MessageSize {
-  if (typeof body !== 'string' || body.length === 0) {
-    if (body === undefined || body === null || body === '') throw missingParameter('MessageBody');
-    throw invalidParameter('MessageBody must be a string.');
-  }
+  checkMessageBodyType(body);
+  if (typeof body !== 'string' || body.length === 0) throw missingParameter('MessageBody');
   if (!isWellFormed(body) || INVALID_UNIT.test(body)) {
     throw invalidMessageContents(
       'Invalid characters found in MessageBody. Allowed: #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF.',

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readCloudAssembly, type StackArtifact } from './cloud-assembly.js';
 import { TemplateError } from './errors.js';
@@ -19,6 +20,11 @@ export interface EnsureSynthesizedOptions {
    */
   readonly stackName?: string;
   readonly log: (line: string) => void;
+  /**
+   * A stage configuration file (`-c config=`): synth applies it, and a `cdk.out` synthesized with
+   * another file, or none, or before this file changed, is synthesized again.
+   */
+  readonly configFile?: string;
   /** Overrides the synth command (tests); default `npx cdk synth --quiet -c stage=<stage>`. */
   readonly command?: readonly string[];
 }
@@ -55,9 +61,59 @@ function assemblyProblem(cdkOutDir: string, stackName?: string): string | null {
   return missing ? `${missing} is missing` : null;
 }
 
+/**
+ * What `cdk.out` was synthesized from, beside the assembly: the stage and the configuration file's
+ * path and sha256, so a run with another configuration never takes the last one's template.
+ */
+export const SYNTH_STAMP_FILE = '.inferbus-synth.json';
+
+interface SynthStamp {
+  readonly stage: string;
+  readonly configFile: string | null;
+  readonly configSha256: string | null;
+}
+
+function stampOf(stage: string, configFile: string | undefined): SynthStamp {
+  if (configFile === undefined) return { stage, configFile: null, configSha256: null };
+  const path = resolve(configFile);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw new TemplateError(`Cannot read the stage configuration file ${path}: ${(error as Error).message}`);
+  }
+  return { stage, configFile: path, configSha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
+function stampProblem(cdkOutDir: string, wanted: SynthStamp): string | null {
+  const path = join(cdkOutDir, SYNTH_STAMP_FILE);
+  let stamp: Partial<SynthStamp> = { configFile: null, configSha256: null };
+  if (existsSync(path)) {
+    try {
+      stamp = JSON.parse(readFileSync(path, 'utf8')) as SynthStamp;
+    } catch {
+      return `${path} is unreadable`;
+    }
+  }
+  const had = stamp.configFile ?? null;
+  if (had !== wanted.configFile) {
+    return wanted.configFile === null
+      ? `it was synthesized with -c config=${had}`
+      : `it was synthesized ${had === null ? 'without a configuration file' : `with -c config=${had}`}, not ${wanted.configFile}`;
+  }
+  if ((stamp.configSha256 ?? null) !== wanted.configSha256)
+    return `${wanted.configFile} changed after the last synth`;
+  return null;
+}
+
 /** Why `cdk.out` must be synthesized again, or null when it is up to date. */
-export function staleReason(projectRoot: string, cdkOutDir: string, stackName?: string): string | null {
-  const problem = assemblyProblem(cdkOutDir, stackName);
+export function staleReason(
+  projectRoot: string,
+  cdkOutDir: string,
+  stackName?: string,
+  stamp: SynthStamp = { stage: '', configFile: null, configSha256: null },
+): string | null {
+  const problem = assemblyProblem(cdkOutDir, stackName) ?? stampProblem(cdkOutDir, stamp);
   if (problem) return problem;
   const manifest = join(cdkOutDir, 'manifest.json');
   const templates = readCloudAssembly(cdkOutDir).stacks.map((s) => s.templatePath);
@@ -76,7 +132,8 @@ export function staleReason(projectRoot: string, cdkOutDir: string, stackName?: 
 export async function ensureSynthesized(options: EnsureSynthesizedOptions): Promise<boolean> {
   const projectRoot = resolve(options.projectRoot);
   const cdkOutDir = resolve(projectRoot, options.cdkOutDir);
-  const reason = staleReason(projectRoot, cdkOutDir, options.stackName);
+  const stamp = stampOf(options.stage, options.configFile);
+  const reason = staleReason(projectRoot, cdkOutDir, options.stackName, stamp);
   if (reason === null) return false;
   const command = options.command ?? [
     'npx',
@@ -85,6 +142,7 @@ export async function ensureSynthesized(options: EnsureSynthesizedOptions): Prom
     '--quiet',
     '-c',
     `stage=${options.stage}`,
+    ...(stamp.configFile ? ['-c', `config=${stamp.configFile}`] : []),
     ...(cdkOutDir === join(projectRoot, 'cdk.out') ? [] : ['--output', cdkOutDir]),
   ];
   options.log(`synthesizing (${reason}): ${command.join(' ')}`);
@@ -115,6 +173,7 @@ export async function ensureSynthesized(options: EnsureSynthesizedOptions): Prom
     );
   }
   const problem = assemblyProblem(cdkOutDir, options.stackName);
+  if (!problem) writeFileSync(join(cdkOutDir, SYNTH_STAMP_FILE), `${JSON.stringify(stamp)}\n`);
   if (problem)
     throw new TemplateError(
       `cdk synth finished but ${cdkOutDir} is still not usable: ${problem}. ` +

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deadLetterQueueName, workQueueShortName } from '../../functions/core/queue-names';
 import { PROJECT_ROOT } from '../../lib/app';
 import type { LocalRuntime } from '../../local/runtime';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3';
@@ -302,7 +303,10 @@ describe('inferbus dlq', () => {
   it('names the known DLQs for an unknown one', async () => {
     const run = await cli(['dlq', 'show', 'nope']);
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/no dead-letter queue "nope"; known: .*tier1-acme-dlq/);
+    // The work-queue DLQs by their short name (task, tier, tenant), among the others.
+    const known = deadLetterQueueName(workQueueShortName('spam', 1, 'acme'));
+    expect(run.stderr).toMatch(/no dead-letter queue "nope"; known: /);
+    expect(run.stderr).toContain(` ${known},`);
   });
 });
 

@@ -86,13 +86,13 @@ describe('a sequence number used twice', () => {
     const reused = await cli(['trace', 'other-0001']);
     expect(reused.code, reused.stderr).toBe(0);
     expect(reused.stdout).toMatch(
-      /outcome: completed by tier [12]: \w+ \(score [\d.]+\); seq 1 reused: taken before by event msg-0001, processed all the same \(ordering\.reused\)/,
+      /outcome: completed by tier [12] of task spam: \w+ \(score [\d.]+; ham [\d.]+, spam [\d.]+\); seq 1 reused: taken before by event msg-0001, processed all the same \(ordering\.reused\)/,
     );
     const twice = await cli(['trace', 'msg-0001']);
     expect(twice.code, twice.stderr).toBe(0);
     expect(twice.stdout).toMatch(/accepted\s+InferenceRequested from inferbus\.acme.*\[2 copies archived\]/);
     expect(twice.stdout).toMatch(
-      /outcome: completed by tier [12]: \w+ \(score [\d.]+\); the same event \(same id\) was accepted 2 times: one event, this one outcome/,
+      /outcome: completed by tier [12] of task spam: \w+ \(score [\d.]+; ham [\d.]+, spam [\d.]+\); the same event \(same id\) was accepted 2 times: one event, this one outcome/,
     );
 
     const outcomes = await cli([

@@ -191,7 +191,7 @@ describe('ids that are not the producer’s to name', () => {
     ]);
     expect(jsonLines(raw.stdout)).toEqual([{ source: 'inferbus.acme', tenant: 'globex' }]);
     const trace = jsonLines((await cli(['trace', 'victim-2', '--format', 'json'])).stdout)[0];
-    expect(trace.outcome).toMatch(/^completed by tier [12]: ham/);
+    expect(trace.outcome).toMatch(/^completed by tier [12] of task spam: ham/);
     expect(trace.archiveRows.some((r: { envelope_id: string }) => r.envelope_id === 'forged-1')).toBe(false);
   });
 });

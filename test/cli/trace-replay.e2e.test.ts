@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../lib/app';
+import { loadStageConfig } from '../../lib/config';
 import type { LocalRuntime } from '../../local/runtime';
 import { jsonLines, runCli, settle as settleRuntime, startTestRuntime } from '../support/local-cli';
 
@@ -45,7 +46,9 @@ describe('inferbus trace', () => {
     const id = sampleIds[0] as string;
     const run = await cli(['trace', id]);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(new RegExp(`^event ${id} \\(tenant \\w+`));
+    expect(run.stdout).toMatch(
+      new RegExp(`^event ${id} \\(task spam, tenant \\w+, stream [\\w-]+, seq \\d+\\)\n`),
+    );
     const lines = run.stdout.split('\n');
     const accepted = lines.findIndex((l) => /\saccepted\s+InferenceRequested from inferbus\./.test(l));
     // The first sample is the first task's (spam): its result shows the label, score and both probabilities.
@@ -54,7 +57,6 @@ describe('inferbus trace', () => {
     );
     expect(accepted).toBeGreaterThan(0);
     expect(result).toBeGreaterThan(accepted);
-    expect(run.stdout).toMatch(new RegExp(`^event ${id} \\(task spam, tenant`, 'm'));
     expect(run.stdout).toMatch(/outcome: completed by tier [12] of task spam: (ham|spam)/);
     expect(run.stdout).toMatch(/archive rows \(\d+\):/);
 
@@ -88,8 +90,14 @@ describe('inferbus trace', () => {
   it('says nothing was found, and where it looked, for an unknown id (exit 1)', async () => {
     const run = await cli(['trace', "no-such-event' OR '1'='1"]);
     expect(run.code).toBe(1);
+    // Two DLQs per lane (the work queue's, the rule's), a lane per tenant of every tier of every
+    // task; then the archive rule's DLQ, the unrouted-requests queue and its rule's DLQ.
+    const dev = loadStageConfig('dev');
+    const dlqs = dev.tenants.length * dev.tasks.flatMap((task) => task.tiers).length * 2 + 3;
     expect(run.stderr).toMatch(
-      /nothing found for event .*: looked in archive inferbus_dev\.events \(dt >= \d{4}-\d{2}-\d{2}.*and 15 dead-letter queue\(s\) of stage dev/,
+      new RegExp(
+        `nothing found for event .*: looked in archive inferbus_dev\\.events \\(dt >= \\d{4}-\\d{2}-\\d{2}.*and ${dlqs} dead-letter queue\\(s\\) of stage dev`,
+      ),
     );
     expect(run.stdout).toBe('');
     const help = await cli(['trace', '--help']);

@@ -30,6 +30,14 @@ import {
 /** Bytes left free when the tmpfs is filled (the issue's report: 300 KB). */
 const LEFT_FREE = 300 * 1024;
 
+/**
+ * Request bytes sent while the disk is full: enough that the writes (each accepted request lands in
+ * the SQS log and the archive WAL at least) cannot fit in what was left free, whatever the traffic
+ * mix. A count of requests would not do: a spam message is kilobytes, a sensor window about 160
+ * bytes, so a third of 150 mixed requests (about 124 KB) fit in 300 KB and the fault never fired.
+ */
+const BYTES_WHILE_FULL = 2 * LEFT_FREE;
+
 interface Disk {
   readonly how: string;
   readonly stateDir: string;
@@ -90,6 +98,17 @@ async function health(endpoint: string): Promise<Health> {
   return (await (await fetch(`${endpoint}/health`)).json()) as Health;
 }
 
+/** The samples from `from` on whose request details add up to `bytes` (all that are left if fewer). */
+function samplesOfBytes(samples: ReturnType<typeof sampleEntries>, from: number, bytes: number) {
+  let sum = 0;
+  let end = from;
+  while (end < samples.length && sum < bytes) {
+    sum += Buffer.byteLength(samples[end]?.entry.Detail ?? '');
+    end++;
+  }
+  return samples.slice(from, end);
+}
+
 /** Sends `count` samples in groups of 10: ids accepted and ids whose entry failed. */
 async function send(
   events: EventBridgeClient,
@@ -116,7 +135,10 @@ async function send(
   return { accepted, failed, codes };
 }
 
-/** The scenario on `disk`: a third of the load before the disk fills, a third while full, a third after. */
+/**
+ * The scenario on `disk`: a third of `requests` before the disk fills, then while it is full as
+ * many as carry BYTES_WHILE_FULL (or a third, if more), then a third after.
+ */
 export async function runDiskFullScenario(
   disk: Disk,
   options: { requests: number; out: (line: string) => void },
@@ -138,24 +160,28 @@ export async function runDiskFullScenario(
   try {
     const target = { endpoint: runtime.endpoint, region: runtime.model.region };
     const events = new EventBridgeClient({ ...target, credentials: LOCAL_S3_CREDENTIALS, maxAttempts: 1 });
+    const third = Math.ceil(options.requests / 3);
+    // Enough samples for any traffic mix: the phase while full is sized in bytes.
     const samples = sampleEntries({
-      count: options.requests,
+      count: options.requests * 10,
       busName: busNameOf(runtime.model),
       tenants: tenantsOf(runtime.model),
       tasks: await sampleTasksOf(runtime.model),
       poisonShare: 0.03,
       rejected: 0,
     });
-    const third = Math.ceil(samples.length / 3);
     const before = await send(events, samples.slice(0, third));
     disk.fill();
-    const during = await send(events, samples.slice(third, 2 * third));
-    const whileFull = await health(runtime.endpoint);
-    if (whileFull.storage?.ok !== false) problems.push('/health did not show the storage condition');
+    const whileFull = samplesOfBytes(samples, third, BYTES_WHILE_FULL);
+    const duringSamples = whileFull.length >= third ? whileFull : samples.slice(third, 2 * third);
+    const during = await send(events, duringSamples);
+    const healthWhileFull = await health(runtime.endpoint);
+    if (healthWhileFull.storage?.ok !== false) problems.push('/health did not show the storage condition');
     disk.free();
     // Past the writers' retry delay (250 ms): until then requests still fail at once.
     await new Promise((resolve) => setTimeout(resolve, 500));
-    const after = await send(events, samples.slice(2 * third));
+    const afterFrom = third + duringSamples.length;
+    const after = await send(events, samples.slice(afterFrom, afterFrom + third));
     events.destroy();
     const failed = [...before.failed, ...during.failed, ...after.failed];
     const codes = new Set([...before.codes, ...during.codes, ...after.codes]);

@@ -235,6 +235,57 @@ describe('tier-1 handler', () => {
   });
 });
 
+describe('packs through the real tier-1 handler', () => {
+  /** An encoded pack of real messages as the tier-1 rule delivers it. */
+  async function packRecord(prefix: string, count: number, receiveCount = 1): Promise<SQSRecord> {
+    const { createPackCodec } = await import('../../functions/core/packing/codec');
+    const { planPacks } = await import('../../functions/core/packing/pack');
+    const inputs = testMessages.slice(0, count).map((m, i) => ({
+      envelope: JSON.parse(requestEvent(`${prefix}-${i}`, m.text)).detail,
+      source: 'inferbus.acme',
+      detailType: 'InferenceRequested',
+    }));
+    const [planned] = planPacks(inputs, undefined, await createPackCodec());
+    const event = JSON.parse(requestEvent('unused', 'x'));
+    event.detail = JSON.parse(planned?.entry.Detail as string);
+    expect(event.detail.data).toMatch(/^zstd-json-1:/);
+    return sqsRecord(JSON.stringify(event), receiveCount);
+  }
+
+  it('decodes an encoded pack and answers every request in result packs, each under its own result id', async () => {
+    const record = await packRecord('pk', 6);
+    const response = await tier1({ Records: [record] }, context);
+    expect(response.batchItemFailures).toEqual([]);
+    const { createPackCodec } = await import('../../functions/core/packing/codec');
+    const { expandPack } = await import('../../functions/core/packing/pack');
+    const codec = await createPackCodec();
+    const published = [...stub.entries('InferenceCompleted'), ...stub.entries('EscalationRequested')];
+    const ids = detailsOf(published).flatMap((d) =>
+      d.packId ? expandPack(d, codec).envelopes.map((e) => e.envelope.id) : [d.id],
+    );
+    expect(ids.map((id) => id.replace(/:(completed|escalated)$/, '')).sort()).toEqual(
+      Array.from({ length: 6 }, (_, i) => `acme:pk-${i}:t1`).sort(),
+    );
+    expect(published.length).toBeLessThan(6);
+  });
+
+  it('dead-letters each request of a pack on its own, as a plain single event, when its results cannot be published on the last receive', async () => {
+    stub.failPutEventsEntry = (entry) =>
+      entry.DetailType === 'InferenceFailed' ? undefined : 'ThrottlingException';
+    const record = await packRecord('pl', 3, 3);
+    const response = await tier1({ Records: [record] }, context);
+    expect(response.batchItemFailures).toEqual([]);
+    const letters = stub.deadLetters();
+    expect(letters.map((l) => JSON.parse(l.MessageBody).detail.id).sort()).toEqual(['pl-0', 'pl-1', 'pl-2']);
+    for (const letter of letters) {
+      const body = JSON.parse(letter.MessageBody);
+      expect(body.detail.packId).toBeUndefined();
+      expect(body.detail).toMatchObject({ tenant: 'acme', stream: 'inbox' });
+      expect(letter.MessageAttributes.ERROR_CODE.StringValue).toBe('RetriesExhausted.PublishFailed');
+    }
+  });
+});
+
 describe('tier handler configuration', () => {
   it('refuses to serve a tier its entry point is not for, naming the handler to deploy', async () => {
     const { createTierHandler } = await import('../../functions/inference/tier-handler');

@@ -132,8 +132,9 @@ describe('only the handlers publish results', () => {
     });
   });
 
-  it('lets both handler roles publish every result detail-type under the results source', () => {
-    expect(handlerRoles).toHaveLength(2);
+  it("lets every tier's handler role publish every result detail-type under the results source", () => {
+    // one role per tier of every task
+    expect(handlerRoles).toHaveLength(stages.dev.tasks.flatMap((task) => task.tiers).length);
     for (const arn of handlerRoles) {
       const identity = model.iam.roles.get(arn)?.statements;
       expect(identity, arn).toBeDefined();

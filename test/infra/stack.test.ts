@@ -13,9 +13,15 @@ type Resource = { Type: string; Properties: Record<string, any>; Metadata?: Reco
 let s: Synthesized;
 const dev = loadStageConfig('dev');
 const tenants = dev.tenants.map((t) => t.id);
-const [spam] = dev.tasks;
-if (!spam) throw new Error('dev has a task');
-const spamTiers = spam.tiers.map((config, i) => ({ tier: i + 1, config }));
+/** Every tier of every task of the dev stage: the stack has one function, alias and lanes for each. */
+const devTiers = dev.tasks.flatMap((task) =>
+  task.tiers.map((config, i) => ({ task: task.id, tier: i + 1, last: i === task.tiers.length - 1, config })),
+);
+const devTier = (task: string, tier: number) => {
+  const found = devTiers.find((t) => t.task === task && t.tier === tier);
+  if (!found) throw new Error(`dev has no tier ${tier} of task ${task}`);
+  return found;
+};
 
 beforeAll(() => {
   s = synth();
@@ -78,7 +84,7 @@ describe('inference tiers', () => {
     const functions = resources('AWS::Lambda::Function').filter(
       ([, r]) => r.Properties.Environment?.Variables?.INFERBUS_TIER,
     );
-    expect(functions).toHaveLength(2);
+    expect(functions).toHaveLength(devTiers.length);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -88,46 +94,49 @@ describe('inference tiers', () => {
       });
       const entryTier = fn.Properties.Environment.Variables.INFERBUS_TIER === '1';
       expect(fn.Properties.Layers).toHaveLength(entryTier ? 3 : 2);
+      const task = fn.Properties.Environment.Variables.INFERBUS_TASK;
       const tier = Number(fn.Properties.Environment.Variables.INFERBUS_TIER);
-      const config = spam.tiers[tier - 1];
-      expect(fn.Properties.FunctionName).toBe(`inferbus-dev-spam-tier${tier}`);
+      const { last, config } = devTier(task, tier);
+      expect(fn.Properties.FunctionName).toBe(`inferbus-dev-${task}-tier${tier}`);
       expect(fn.Properties.Environment.Variables).toMatchObject({
         NODE_OPTIONS: '--enable-source-maps',
         MODELS_DIR: '/opt/models',
-        INFERBUS_TASK: 'spam',
-        INFERBUS_LAST_TIER: String(tier === spam.tiers.length),
-        MODEL_NAME: config?.model,
+        INFERBUS_LAST_TIER: String(last),
+        MODEL_NAME: config.model,
       });
       // The last tier answers everything: it gets no threshold to misread.
       expect(fn.Properties.Environment.Variables.CASCADE_THRESHOLD).toBe(
-        config?.threshold === undefined ? undefined : String(config.threshold),
+        config.threshold === undefined ? undefined : String(config.threshold),
       );
     }
     const memory = functions.map(([, r]) => [
-      r.Properties.Environment.Variables.INFERBUS_TIER,
+      `${r.Properties.Environment.Variables.INFERBUS_TASK}/${r.Properties.Environment.Variables.INFERBUS_TIER}`,
       r.Properties.MemorySize,
     ]);
-    expect(Object.fromEntries(memory)).toEqual({
-      '1': spam.tiers[0]?.memoryMiB,
-      '2': spam.tiers[1]?.memoryMiB,
-    });
+    expect(Object.fromEntries(memory)).toEqual(
+      Object.fromEntries(devTiers.map((t) => [`${t.task}/${t.tier}`, t.config.memoryMiB])),
+    );
   });
 
   it('publishes an alias "live" with provisioned concurrency and target tracking on its utilization', () => {
-    s.template.resourceCountIs('AWS::Lambda::Alias', 2);
-    for (const { tier, config } of spamTiers) {
-      const alias = tierOf(s.stack, 'spam', tier).alias;
-      s.template.hasResource('AWS::Lambda::Alias', {
-        Properties: {
-          Name: 'live',
-          ProvisionedConcurrencyConfig: {
-            ProvisionedConcurrentExecutions: config.provisionedConcurrency.min,
-          },
-        },
-      });
+    s.template.resourceCountIs('AWS::Lambda::Alias', devTiers.length);
+    const provisioned = devTiers.filter(({ config }) => config.provisionedConcurrency.min > 0);
+    for (const { task, tier, config } of devTiers) {
+      const alias = tierOf(s.stack, task, tier).alias;
+      const aliasResource = s.template.toJSON().Resources[logicalId(alias)];
+      expect(aliasResource.Properties.Name).toBe('live');
       const target = resources('AWS::ApplicationAutoScaling::ScalableTarget').find(([, r]) =>
         JSON.stringify(r.Properties.ResourceId).includes(logicalId(alias)),
       );
+      if (config.provisionedConcurrency.min === 0) {
+        // Nothing provisioned: no warm instances to pay for, and nothing to scale.
+        expect(aliasResource.Properties.ProvisionedConcurrencyConfig).toBeUndefined();
+        expect(target).toBeUndefined();
+        continue;
+      }
+      expect(aliasResource.Properties.ProvisionedConcurrencyConfig).toEqual({
+        ProvisionedConcurrentExecutions: config.provisionedConcurrency.min,
+      });
       expect(target?.[1].Properties).toMatchObject({
         MinCapacity: config.provisionedConcurrency.min,
         MaxCapacity: config.provisionedConcurrency.max,
@@ -142,14 +151,14 @@ describe('inference tiers', () => {
           TargetValue: 0.7,
         },
       },
-      2,
+      provisioned.length,
     );
   });
 
   it('gives every tenant of every tier its own queue, DLQ and event source on the alias', () => {
-    s.template.resourceCountIs('AWS::Lambda::EventSourceMapping', tenants.length * 2);
-    for (const { tier, config } of spamTiers) {
-      const construct = tierOf(s.stack, 'spam', tier);
+    s.template.resourceCountIs('AWS::Lambda::EventSourceMapping', tenants.length * devTiers.length);
+    for (const { task, tier, config } of devTiers) {
+      const construct = tierOf(s.stack, task, tier);
       for (const tenant of dev.tenants) {
         const lane = construct.lanes.find((l) => l.tenantId === tenant.id);
         if (!lane) throw new Error(`no lane for ${tenant.id}`);
@@ -196,12 +205,12 @@ describe('inference tiers', () => {
   });
 
   it('names every work queue and DLQ by stage, task, tier and tenant', () => {
-    for (const { tier } of spamTiers) {
-      for (const lane of tierOf(s.stack, 'spam', tier).lanes) {
+    for (const { task, tier } of devTiers) {
+      for (const lane of tierOf(s.stack, task, tier).lanes) {
         const queue = s.template.toJSON().Resources[logicalId(lane.queue)];
         const dlq = s.template.toJSON().Resources[logicalId(lane.deadLetterQueue)];
-        expect(queue.Properties.QueueName).toBe(`inferbus-dev-spam-t${tier}-${lane.tenantId}`);
-        expect(dlq.Properties.QueueName).toBe(`inferbus-dev-spam-t${tier}-${lane.tenantId}-dlq`);
+        expect(queue.Properties.QueueName).toBe(`inferbus-dev-${task}-t${tier}-${lane.tenantId}`);
+        expect(dlq.Properties.QueueName).toBe(`inferbus-dev-${task}-t${tier}-${lane.tenantId}-dlq`);
       }
     }
   });
@@ -209,7 +218,7 @@ describe('inference tiers', () => {
   it('gives every rule target a retry policy and a dead-letter queue', () => {
     const rules = resources('AWS::Events::Rule');
     // tier rules, the archive rules, the unrouted rule
-    expect(rules).toHaveLength(tenants.length * 2 + s.stack.archive.rules.length + 1);
+    expect(rules).toHaveLength(tenants.length * devTiers.length + s.stack.archive.rules.length + 1);
     for (const [, rule] of rules) {
       for (const target of rule.Properties.Targets) {
         expect(target.RetryPolicy).toEqual({ MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86_400 });
@@ -224,7 +233,7 @@ describe('queues', () => {
     const queues = resources('AWS::SQS::Queue');
     // Per tenant and tier: work queue, its DLQ, the rule's DLQ; the archive rule's DLQ; the
     // unrouted-requests queue and its rule's DLQ.
-    expect(queues).toHaveLength(tenants.length * 2 * 3 + 3);
+    expect(queues).toHaveLength(tenants.length * devTiers.length * 3 + 3);
     for (const [, queue] of queues) expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
     const guarded = new Set(
       resources('AWS::SQS::QueuePolicy')
@@ -271,7 +280,8 @@ describe('tenant isolation of dead-letter queues', () => {
         isolated.stack.getLogicalId(q.node.defaultChild as never),
       ),
     );
-    expect(ids).toHaveLength(4);
+    // two per lane: one lane per tier of every task
+    expect(ids).toHaveLength(devTiers.length * 2);
     const policies = Object.values(isolated.template.findResources('AWS::SQS::QueuePolicy')) as Resource[];
     return ids.map((id) => {
       const policy = policies.find((p) => p.Properties.Queues.some((q: any) => q.Ref === id));
@@ -538,17 +548,17 @@ describe('observability', () => {
     s.template.resourcePropertiesCountIs(
       'AWS::CloudWatch::Alarm',
       { MetricName: 'ApproximateAgeOfOldestMessage', Threshold: dev.alarms.maxQueueAgeSeconds },
-      tenants.length * 2,
+      tenants.length * devTiers.length,
     );
     s.template.resourcePropertiesCountIs(
       'AWS::CloudWatch::Alarm',
       { MetricName: 'Errors', Namespace: 'AWS/Lambda' },
-      2,
+      devTiers.length,
     );
     s.template.resourcePropertiesCountIs(
       'AWS::CloudWatch::Alarm',
       { MetricName: 'Throttles', Namespace: 'AWS/Lambda' },
-      2,
+      devTiers.length,
     );
     s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'DeliveryToS3.Success',

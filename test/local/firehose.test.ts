@@ -205,6 +205,40 @@ describe('LocalFirehose', () => {
     });
   });
 
+  it('converts a record of concatenated JSON documents into a row each, and fails an array record loudly', async () => {
+    const firehose = new LocalFirehose({ streams: [models.stream], tables: [models.table], s3: client });
+    // The handlers' rows of a pack: several documents, one after another, in one record.
+    await firehose.putRecord(
+      models.stream.arn,
+      '{"event_id":"c-1","seq":1}{"event_id":"c-2","seq":2} {"event_id":"c-3"}',
+    );
+    await firehose.putRecord(models.stream.arn, '[{"event_id":"arr-1"},{"event_id":"arr-2"}]');
+    await firehose.putRecord(models.stream.arn, '{"event_id":"half-1"}{"event_id":"half-2","seq":"many"}');
+    await firehose.close();
+    const files = await objectFiles(bucketDir());
+    const data = files.filter((f) => f.startsWith('events/'));
+    expect(data).toHaveLength(1);
+    const { rows } = await readParquet(join(bucketDir(), data[0] as string));
+    expect(rows.map((r) => [r.event_id, r.seq])).toEqual([
+      ['c-1', '1'],
+      ['c-2', '2'],
+      ['c-3', null],
+    ]);
+    const errors = files.filter((f) => f.startsWith('errors/format-conversion-failed/'));
+    const failures = (await readFile(join(bucketDir(), errors[0] as string), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(failures.map((f) => f.lastErrorMessage)).toEqual([
+      expect.stringMatching(/JSON array; several rows in one record go as JSON documents one after another/),
+      expect.stringMatching(/^JSON document 2 of the 2 in the record: Column seq/),
+    ]);
+    expect(firehose.counters()['inferbus-dev-archive']).toMatchObject({
+      recordsDelivered: 1,
+      conversionFailures: 2,
+    });
+  });
+
   it('flushes when the buffer reaches its size, and after the buffering interval', async () => {
     const firehose = new LocalFirehose({
       streams: [models.stream],

@@ -280,6 +280,32 @@ describe('hostile requests to the local endpoints', () => {
     expect(answer.type, answer.text).toMatch(type);
   });
 
+  it('refuses a SendMessageBatch whose entry has a MessageBody of another type than string, as SendMessage does', async () => {
+    for (const body of [1.5, [], { a: 1 }, true]) {
+      const batch = await post(
+        'AmazonSQS.SendMessageBatch',
+        JSON.stringify({
+          QueueUrl: queueUrl,
+          Entries: [
+            { Id: 'ok', MessageBody: 'x' },
+            { Id: 'bad', MessageBody: body },
+          ],
+        }),
+        JSON10,
+      );
+      expect(batch.status, batch.text).toBe(400);
+      expect(batch.type, batch.text).toMatch(/InvalidParameterValue$/);
+      expect(batch.text).toContain('Entries[1].MessageBody must be a string');
+      const single = await post(
+        'AmazonSQS.SendMessage',
+        JSON.stringify({ QueueUrl: queueUrl, MessageBody: body }),
+        JSON10,
+      );
+      expect(single.status, single.text).toBe(400);
+      expect(single.type, single.text).toMatch(/InvalidParameterValue$/);
+    }
+  });
+
   it('lets no query parameter reach Object.prototype', async () => {
     await post(
       null,

@@ -16,6 +16,11 @@ import { runCli, settle, startTestRuntime } from '../support/local-cli';
  */
 const REQUESTS = 600;
 const TOLERANCE = 0.05;
+/**
+ * The cost model prices one task's cascade (`inferbus cost --task`); dev also serves another task,
+ * whose idle functions (and their provisioned concurrency) are no part of this workload.
+ */
+const TASK = 'spam';
 
 let rt: LocalRuntime;
 let startedAt: number;
@@ -47,7 +52,7 @@ beforeAll(async () => {
   rt = await startTestRuntime(mkdtempSync(join(tmpdir(), 'inferbus-metering-')));
   startedAt = Date.now();
   const work = mkdtempSync(join(tmpdir(), 'inferbus-metering-work-'));
-  const samples = await runCli(rt, work, ['events', 'sample', '--count', String(REQUESTS)]);
+  const samples = await runCli(rt, work, ['events', 'sample', '--task', TASK, '--count', String(REQUESTS)]);
   expect(samples.code, samples.stderr).toBe(0);
   // One request per entry: the model's unpacked case (packed traffic: metering-packed.e2e.test.ts).
   const sent = await runCli(rt, work, ['put-events', '--no-pack', '--json', '-'], {}, samples.stdout);
@@ -59,8 +64,10 @@ beforeAll(async () => {
 
   // The workload as it arrived, from the runtime's own counters (not from the billed units).
   const fnOf = (tier: 1 | 2) => {
-    const fn = rt.model.functions.find((f) => f.logicalId.startsWith(`Tier${tier}Function`));
-    if (!fn) throw new Error(`no Tier${tier}Function in the template`);
+    const fn = rt.model.functions.find(
+      (f) => f.environment.INFERBUS_TASK === TASK && f.environment.INFERBUS_TIER === String(tier),
+    );
+    if (!fn) throw new Error(`no function for tier ${tier} of task ${TASK} in the template`);
     return fn;
   };
   const perTier = (tier: 1 | 2) => {
@@ -83,6 +90,9 @@ beforeAll(async () => {
   };
   const t1 = perTier(1);
   const t2 = perTier(2);
+  /** A Lambda counter summed over this task's functions. */
+  const lambdaTotal = (name: string) =>
+    [t1.fn.name, t2.fn.name].reduce((sum, fn) => sum + m.total(name, { function: fn }), 0);
   const texts = JSON.parse(`[${samples.stdout.trim().split('\n').join(',')}]`) as {
     payload: { text: string };
   }[];
@@ -115,7 +125,7 @@ beforeAll(async () => {
       emptyReceivesPerMillion:
         (m.total('inferbus_sqs_receive_calls_total', { outcome: 'empty' }) / REQUESTS) * 1e6,
       coldStartInitGbSecondsPerMillion:
-        (m.total('inferbus_billed_lambda_init_gb_seconds_total') / REQUESTS) * 1e6,
+        (lambdaTotal('inferbus_billed_lambda_init_gb_seconds_total') / REQUESTS) * 1e6,
       tier1MsPerInvocation: t1.meanMs,
       tier2MsPerInvocation: t2.meanMs,
     },
@@ -124,11 +134,11 @@ beforeAll(async () => {
   metered = new Map([
     ['eventBridgeEvents', m.total('inferbus_billed_eventbridge_events_total')],
     ['sqsRequests', m.total('inferbus_billed_sqs_requests_total')],
-    ['lambdaRequests', m.total('inferbus_billed_lambda_requests_total')],
-    ['lambdaDurationGbSeconds', m.total('inferbus_billed_lambda_gb_seconds_total')],
+    ['lambdaRequests', lambdaTotal('inferbus_billed_lambda_requests_total')],
+    ['lambdaDurationGbSeconds', lambdaTotal('inferbus_billed_lambda_gb_seconds_total')],
     [
       'lambdaProvisionedConcurrencyGbSeconds',
-      m.total('inferbus_billed_lambda_provisioned_concurrency_gb_seconds_total'),
+      lambdaTotal('inferbus_billed_lambda_provisioned_concurrency_gb_seconds_total'),
     ],
     ['firehoseRecords', m.total('inferbus_billed_firehose_records_total')],
     ['firehoseBilledBytes', m.total('inferbus_billed_firehose_bytes_total')],

@@ -4,14 +4,24 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NAMED_QUERIES } from '../../functions/core/archive/named-queries';
 import { archiveRules } from '../../functions/core/archive/rules';
-import { QueueUrls } from '../../functions/core/queue-names';
+import { parseWorkQueueName, QueueUrls } from '../../functions/core/queue-names';
 import { createApp } from '../../lib/app';
+import { loadStageConfig } from '../../lib/config';
 import type { TemplateModel } from '../../local/model';
 import { loadTemplateModel, readCloudAssembly } from '../../local/template';
 
 const ENDPOINT = 'http://127.0.0.1:4566';
 let outdir: string;
 let model: TemplateModel;
+
+// What the dev stage declares: a function per tier of every task, and a lane (work queue, its DLQ,
+// its rule and the rule's DLQ) per tenant of each.
+const dev = loadStageConfig('dev');
+const devTiers = dev.tasks.flatMap((task) =>
+  task.tiers.map((config, i) => ({ task: task.id, tier: i + 1, config })),
+);
+const tenantIds = dev.tenants.map((t) => t.id).sort();
+const laneCount = devTiers.length * tenantIds.length;
 
 beforeAll(() => {
   outdir = mkdtempSync(join(tmpdir(), 'inferbus-template-'));
@@ -41,9 +51,9 @@ describe('TemplateModel of the real app', () => {
     ]);
   });
 
-  it('has 6 tier rules routing to work queues, the archive rules to Firehose and 1 unrouted-requests rule, each with a DLQ and retry policy', () => {
+  it('has a tier rule per lane routing to its work queue, the archive rules to Firehose and 1 unrouted-requests rule, each with a DLQ and retry policy', () => {
     const archiveRuleCount = archiveRules().length;
-    expect(model.rules).toHaveLength(7 + archiveRuleCount);
+    expect(model.rules).toHaveLength(laneCount + 1 + archiveRuleCount);
     const queueArns = new Set(model.queues.map((q) => q.arn));
     const firehose = model.deliveryStreams[0]?.arn;
     const unrouted = model.rules.filter((r) => r.name.includes('Unrouted'));
@@ -51,7 +61,7 @@ describe('TemplateModel of the real app', () => {
       (r) => !unrouted.includes(r) && r.targets.every((t) => queueArns.has(t.arn)),
     );
     const archive = model.rules.filter((r) => r.targets.some((t) => t.arn === firehose));
-    expect(tierRules).toHaveLength(6);
+    expect(tierRules).toHaveLength(laneCount);
     expect(archive).toHaveLength(archiveRuleCount);
     expect(unrouted).toHaveLength(1);
     for (const rule of model.rules) {
@@ -65,7 +75,7 @@ describe('TemplateModel of the real app', () => {
       }
     }
     const tenants = tierRules.map((r) => (r.eventPattern as any).detail.tenant[0]).sort();
-    expect(tenants).toEqual(['acme', 'acme', 'globex', 'globex', 'initech', 'initech']);
+    expect(tenants).toEqual(tenantIds.flatMap((tenant) => devTiers.map(() => tenant)));
     for (const rule of archive) {
       const transformer = rule.targets[0]?.inputTransformer;
       expect(transformer?.inputTemplate).toContain('<aws.events.event.ingestion-time>');
@@ -73,12 +83,12 @@ describe('TemplateModel of the real app', () => {
     }
   });
 
-  it('has 21 queues, the 6 work queues with redrive to their own DLQ', () => {
-    expect(model.queues).toHaveLength(21);
+  it('has 3 queues per lane and 3 more (archive DLQ, unrouted queue and its DLQ), the work queues with redrive to their own DLQ', () => {
+    expect(model.queues).toHaveLength(laneCount * 3 + 3);
     // Every queue the stack declares sets SqsManagedSseEnabled: true (QueueEncryption.SQS_MANAGED).
     expect(model.queues.filter((q) => q.sqsManagedSseEnabled !== true).map((q) => q.name)).toEqual([]);
     const redriven = model.queues.filter((q) => q.redrive);
-    expect(redriven).toHaveLength(6);
+    expect(redriven).toHaveLength(laneCount);
     const arns = new Set(model.queues.map((q) => q.arn));
     for (const q of redriven) {
       expect(arns.has(q.redrive?.deadLetterTargetArn as string)).toBe(true);
@@ -94,9 +104,13 @@ describe('TemplateModel of the real app', () => {
     }
   });
 
-  it('has the 2 inference functions with their bundle and layer folders on disk', () => {
-    expect(model.functions).toHaveLength(2);
+  it('has an inference function per tier of every task with its bundle and layer folders on disk', () => {
+    expect(model.functions).toHaveLength(devTiers.length);
     for (const fn of model.functions) {
+      const declared = devTiers.find(
+        (t) => t.task === fn.environment.INFERBUS_TASK && String(t.tier) === fn.environment.INFERBUS_TIER,
+      );
+      expect(declared, fn.logicalId).toBeDefined();
       expect(statSync(fn.assetDir).isDirectory()).toBe(true);
       expect(existsSync(join(fn.assetDir, 'index.js'))).toBe(true);
       expect(fn.handler).toBe('index.handler');
@@ -105,8 +119,8 @@ describe('TemplateModel of the real app', () => {
       expect(fn.memoryMiB).toBeGreaterThanOrEqual(128);
       expect(fn.layerDirs.length).toBeGreaterThanOrEqual(2);
       for (const dir of fn.layerDirs) expect(statSync(dir).isDirectory()).toBe(true);
-      // The live alias's ProvisionedConcurrencyConfig (dev: one environment per tier).
-      expect(fn.provisionedConcurrency).toBe(1);
+      // The live alias's ProvisionedConcurrencyConfig, none where the stage provisions 0.
+      expect(fn.provisionedConcurrency).toBe(declared?.config.provisionedConcurrency.min);
       expect(fn.environment.EVENT_BUS_NAME).toBe('inferbus-dev');
       for (const value of Object.values(fn.environment)) expect(typeof value).toBe('string');
       // Queue URLs are derived by the handler, never listed in its environment.
@@ -127,16 +141,20 @@ describe('TemplateModel of the real app', () => {
     const byArn = new Map(model.queues.map((q) => [q.arn, q]));
     for (const esm of model.eventSourceMappings) {
       const work = byArn.get(esm.queueArn);
-      expect(work?.name).toMatch(/^inferbus-dev-spam-t[12]-[a-z]+$/);
+      const parts = parseWorkQueueName(work?.name ?? '', 'dev');
+      expect(parts, work?.name).toMatchObject({ deadLetter: false });
+      expect(devTiers.some((t) => t.task === parts?.task && t.tier === parts?.tier)).toBe(true);
+      expect(tenantIds).toContain(parts?.tenant);
       expect(new QueueUrls(ENDPOINT).workQueue(esm.queueArn)).toBe(work?.url);
       const dlq = byArn.get(work?.redrive?.deadLetterTargetArn as string);
       expect(new QueueUrls(ENDPOINT).deadLetterQueue(esm.queueArn)).toBe(dlq?.url);
     }
   });
 
-  it('maps the 6 event source mappings through the live alias to the right function', () => {
-    expect(model.eventSourceMappings).toHaveLength(6);
+  it('maps an event source mapping per lane through the live alias to the right function', () => {
+    expect(model.eventSourceMappings).toHaveLength(laneCount);
     const fnIds = new Set(model.functions.map((f) => f.logicalId));
+    const fnById = new Map(model.functions.map((f) => [f.logicalId, f]));
     const queueByArn = new Map(model.queues.map((q) => [q.arn, q]));
     for (const esm of model.eventSourceMappings) {
       expect(fnIds.has(esm.functionLogicalId)).toBe(true);
@@ -147,11 +165,13 @@ describe('TemplateModel of the real app', () => {
       expect(esm.batchSize).toBeGreaterThan(0);
       const queue = queueByArn.get(esm.queueArn);
       expect(queue?.redrive, 'ESM reads a work queue').toBeDefined();
-      // Tier 1 queues feed the tier 1 function, tier 2 queues the tier 2 one.
-      const tier = /Tier(\d)/.exec(queue?.logicalId ?? '')?.[1];
-      expect(esm.functionLogicalId).toContain(`Tier${tier}`);
+      // A task's tier-N queues feed that task's tier-N function.
+      const parts = parseWorkQueueName(queue?.name ?? '', 'dev');
+      const fn = fnById.get(esm.functionLogicalId);
+      expect(fn?.environment.INFERBUS_TASK, queue?.name).toBe(parts?.task);
+      expect(fn?.environment.INFERBUS_TIER, queue?.name).toBe(String(parts?.tier));
     }
-    expect(new Set(model.eventSourceMappings.map((e) => e.functionLogicalId)).size).toBe(2);
+    expect(new Set(model.eventSourceMappings.map((e) => e.functionLogicalId)).size).toBe(devTiers.length);
   });
 
   it('reads the archive: Firehose with Parquet conversion, the Glue table, the workgroup and every named query', () => {

@@ -1,5 +1,6 @@
 import type { SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { itemOf } from '../../functions/core/packing/pack';
 import type { PutEventsEntry } from '../../functions/core/put-events';
 import { ResultCache } from '../../functions/core/result-cache';
 import type { TrackedStream } from '../../functions/core/stream-gate';
@@ -113,6 +114,8 @@ function harness(policy: TenantPolicy) {
   const resultOf = (sourceId: string) =>
     published
       .map((entry) => JSON.parse(entry.Detail as string))
+      // A pack's results are its items (plain JSON here: the harness has no codec).
+      .flatMap((detail) => (detail.packId ? detail.items : [detail]))
       .find((detail) => detail.payload.sourceEventId === sourceId && detail.type !== 'inference.failed');
   return { store, letters, control, run, resultOf };
 }
@@ -257,5 +260,48 @@ describe('redrive after more than 100 given-up ranges (tier-1 batch)', () => {
     expect(merged?.[1]).toBeGreaterThan(51);
     const again = await run(request(51));
     expect(again.report).toMatchObject({ completed: 0, sequenceDuplicates: 1 });
+  });
+});
+
+describe('a pack in its streams (tier-1 batch)', () => {
+  /** Requests 1..n of stream inbox in one pack; request 2 names a claim that does not exist. */
+  const pack = (n: number, receiveCount = 1) => {
+    const items = Array.from({ length: n }, (_, i) => {
+      const detail = itemOf(JSON.parse(requestEvent(`req-${i + 1}`, `message ${i + 1}`)).detail);
+      return i === 1
+        ? { ...detail, payload: { claim: { bucket: 'claims-bucket', key: 'claims/acme/k2' } } }
+        : detail;
+    });
+    const event = JSON.parse(requestEvent('pack', 'x'));
+    event.detail = {
+      packId: 'req-1..req-n',
+      tenant: 'acme',
+      type: 'message.received',
+      time: event.time,
+      count: n,
+      items,
+    };
+    const record = sqsRecord(JSON.stringify(event), receiveCount);
+    return { ...record, messageId: 'pack-message' };
+  };
+
+  it('retries the pack whole when one request must be retried: the others come back as sequence duplicates, answered once', async () => {
+    const { store, letters, control, run, resultOf } = harness(flag);
+    // Request 2 is poison, but the DLQ is down: it must be retried, so the pack's message comes back.
+    control.dlqDown = true;
+    const first = await run(pack(3));
+    expect(first.response.batchItemFailures).toEqual([{ itemIdentifier: 'pack-message' }]);
+    expect(resultOf('req-1')).toBeDefined();
+    expect(resultOf('req-3')).toBeDefined();
+    control.dlqDown = false;
+
+    const second = await run(pack(3, 2));
+    expect(second.response.batchItemFailures).toEqual([]);
+    expect(second.report.sequenceDuplicates).toBe(2);
+    expect(second.report.completed).toBe(0);
+    expect(letters.map((l) => [JSON.parse(l.body).detail.id, l.errorCode])).toEqual([
+      ['req-2', 'ClaimMissing'],
+    ]);
+    expect(store.tracked()?.state).toEqual({ contiguous: 3, ahead: [] });
   });
 });

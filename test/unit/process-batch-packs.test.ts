@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { archiveRowOf } from '../../functions/core/archive/rows';
 import { createPackCodec } from '../../functions/core/packing/codec';
 import { expandPack, itemOf } from '../../functions/core/packing/pack';
 import type { PutEventsEntry } from '../../functions/core/put-events';
 import { ResultCache } from '../../functions/core/result-cache';
 import { type BatchDeps, processBatch } from '../../functions/inference/process-batch';
+import { ArchiveWriter } from '../../functions/shared/archive-writer';
 import { ClaimMissingError } from '../../functions/shared/claims';
 import type { DeadLetter } from '../../functions/shared/dead-letters';
 import { requestEvent, sqsRecord } from '../support/sqs-records';
@@ -87,6 +89,8 @@ describe('a pack through a tier: one work item per request', () => {
     );
     expect(response.batchItemFailures).toEqual([]);
     expect(report.records).toBe(4);
+    // No archive writer here: the 4 request rows and 4 result rows are counted as unwritten.
+    expect(report.unarchivedRows).toBe(8);
     const byType = Object.fromEntries(h.published.map((e) => [e.DetailType, e]));
     const completed = byType.InferenceCompleted as PutEventsEntry;
     const escalated = byType.EscalationRequested as PutEventsEntry;
@@ -224,6 +228,89 @@ describe('a pack through a tier: one work item per request', () => {
     expect(tier2.published.flatMap(resultsOf).map((r) => r.id)).toEqual([
       'acme:r1:t2:completed',
       'acme:r2:t2:completed',
+    ]);
+  });
+});
+
+describe('archive rows of packs: one per request, written by the handler', () => {
+  function archived(options: { failFirst?: number } = {}) {
+    const calls: string[][] = [];
+    let failures = options.failFirst ?? 0;
+    const writer = new ArchiveWriter(
+      {
+        async putRecordBatch(records) {
+          calls.push([...records]);
+          if (failures > 0) {
+            failures--;
+            return records.map(() => 'ServiceUnavailableException: slow down');
+          }
+          return records.map(() => undefined);
+        },
+      },
+      { sleep: async () => {}, maxAttempts: 2 },
+    );
+    let next = 0;
+    const h = harness({
+      archive: writer,
+      publisher: {
+        async publish(entries) {
+          h.published.push(...entries);
+          return { failed: new Map(), eventIds: new Map(entries.map((_, i) => [i, `eb-out-${next++}`])) };
+        },
+      },
+    });
+    /** The rows of the last successful call, split back into JSON documents. */
+    const rows = () =>
+      (calls.at(-1) ?? []).flatMap((data) => data.replace(/}{"event_id"/g, '}\n{"event_id"').split('\n'));
+    return { h, calls, rows };
+  }
+
+  it("writes each request's row and each result's row, the very rows the rules make for single events", async () => {
+    const { h, calls, rows } = archived();
+    const poison = { id: 'bad', stream: 'inbox', seq: 9 };
+    const body = packEvent(['hello', 'maybe', poison, 'spam']);
+    await processBatch([sqsRecord(body)], h.deps);
+    // Rows travel concatenated in one Firehose record, not one record each.
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toHaveLength(1);
+    const written = rows().map((row) => JSON.parse(row));
+    const pack = JSON.parse(body);
+    const requestRows = written.filter((r) => r.detail_type === 'InferenceRequested');
+    // The poison item lacks envelope fields: its rule (NoEnvelope) writes the event's columns only.
+    expect(requestRows.map((r) => r.envelope_id)).toEqual(['r1', 'r2', undefined, 'r4']);
+    expect(requestRows.map((r) => r.event_id)).toEqual(Array(4).fill('eb-pack-1'));
+    // Byte for byte the row of the request as a single event (its rule's transformer's output).
+    const r1 = { ...pack, detail: expandPack(pack.detail).envelopes[0]?.envelope };
+    expect(rows()[0]).toBe(archiveRowOf(r1, new Date(pack.time).toISOString()));
+    const completed = h.published.find((e) => e.DetailType === 'InferenceCompleted') as PutEventsEntry;
+    const completedRows = written.filter((r) => r.detail_type === 'InferenceCompleted');
+    expect(completedRows.map((r) => [r.envelope_id, r.source_event_id, r.label, r.event_id])).toEqual([
+      ['acme:r1:t1:completed', 'r1', 'ham', completedRows[0]?.event_id],
+      ['acme:r4:t1:completed', 'r4', 'spam', completedRows[0]?.event_id],
+    ]);
+    expect(completedRows[0]?.event_time).toBe(`${(completed.Time as Date).toISOString().slice(0, 19)}Z`);
+    expect(completedRows[0]).toMatchObject({ account: '000000000000', region: 'eu-west-1', task: 'spam' });
+    // The lone escalation went as a single event: the rule archives it, the handler does not.
+    expect(written.filter((r) => r.detail_type === 'EscalationRequested')).toEqual([]);
+  });
+
+  it('writes no row for single events (the rules archive them)', async () => {
+    const { h, calls } = archived();
+    const { report } = await processBatch([sqsRecord(requestEvent('solo', 'hi'))], h.deps);
+    expect(report.unarchivedRows).toBe(0);
+    expect(calls).toEqual([]);
+    expect(h.published).toHaveLength(1);
+  });
+
+  it('retries a record Firehose refuses, and hands the pack back when it is still refused', async () => {
+    const once = archived({ failFirst: 1 });
+    const record = sqsRecord(packEvent(['hello', 'spam']));
+    expect((await processBatch([record], once.h.deps)).response.batchItemFailures).toEqual([]);
+    expect(once.calls).toHaveLength(2);
+    const always = archived({ failFirst: 99 });
+    const again = sqsRecord(packEvent(['hello', 'spam']));
+    expect((await processBatch([again], always.h.deps)).response.batchItemFailures).toEqual([
+      { itemIdentifier: again.messageId },
     ]);
   });
 });
