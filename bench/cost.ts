@@ -118,7 +118,13 @@ export async function runCostBench(inputs: {
         .find((t) => t.task === task.id)
         ?.curves.find((c) => c.tiers.join() === names.join());
       // The stage's own threshold for the task when it sets a number, else the manifest's calibration.
-      const point = typeof c1.threshold === 'number' ? curve?.stages[stageName] : curve?.calibrated;
+      // The stage's point as the run marked it, else the curve's point at the stage's threshold.
+      const stageThreshold = c1.threshold;
+      const point =
+        typeof stageThreshold === 'number'
+          ? (curve?.stages[stageName] ??
+            curve?.points.find((p) => Math.abs(p.threshold - stageThreshold) < 1e-9))
+          : curve?.calibrated;
       if (!Number.isFinite(point?.escalationRate)) continue;
       const sizes = sizeInputs(
         task.test.map((e) =>
