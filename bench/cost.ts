@@ -9,8 +9,13 @@ import {
   type CostEstimate,
   type CostLine,
   estimateCostPerMillion,
+  type PackingInput,
+  packingInputs,
+  sampleRequests,
   sizeInputs,
 } from '../functions/core/cost-model';
+import { createPackCodec } from '../functions/core/packing/codec';
+import { DEFAULT_PRODUCER_PACK_POLICY } from '../functions/core/packing/policy';
 import { AWS_PRICES, LAMBDA_PRICE } from '../functions/core/pricing';
 import { stages } from '../lib/config/stages';
 import type { ArchiveBenchResult } from './archive';
@@ -41,6 +46,8 @@ export interface CostScenario extends CostEstimate {
   stage: string;
   task: string;
   lambdaPerMillion: number;
+  /** How the requests travel: packed by the producers' default policy, or one per entry. */
+  traffic?: 'packed' | 'single';
 }
 
 export interface CostBenchResult {
@@ -50,8 +57,10 @@ export interface CostBenchResult {
   /** Per task, the per-event ms of its two tiers (end to end at batch 32). */
   perEventMs: { task: string; tier1: number; tier2: number; measuredAtBatch: number }[];
   scenarios: CostScenario[];
-  /** all-tier-2 total / cascade total, per `<stage>/<task>`. */
+  /** all-tier-2 total / cascade total, per `<stage>/<task>` (single) and `<stage>/<task> packed`. */
   savings: Record<string, number>;
+  /** The packing inputs per task: the default policy on the task's held-out inputs. */
+  packing?: Record<string, PackingInput>;
   /** all-tier-2 / cascade for Lambda duration + requests alone, per `<stage>/<task>`. */
   durationSavings: Record<string, number>;
 }
@@ -81,6 +90,8 @@ export async function runCostBench(inputs: {
   const benchTasks = await loadBenchTasks();
   const scenarios: CostScenario[] = [];
   const perEventMs: CostBenchResult['perEventMs'] = [];
+  const codec = await createPackCodec();
+  const packing: Record<string, PackingInput> = {};
   for (const stageName of ['dev', 'prod'] as const) {
     const stage = stages[stageName] as unknown as StageConfigView;
     for (const config of stage.tasks ?? []) {
@@ -99,13 +110,22 @@ export async function runCostBench(inputs: {
         Number.NaN;
       const t1ms = perEvent(names[0]);
       const t2ms = perEvent(names[1]);
+      // No timing of the task's models in this run (e.g. a task added after it): nothing to price.
+      if (!Number.isFinite(t1ms) || !Number.isFinite(t2ms)) continue;
       if (!perEventMs.some((p) => p.task === task.id))
         perEventMs.push({ task: task.id, tier1: t1ms, tier2: t2ms, measuredAtBatch: 32 });
       const curve = cascade?.tasks
         .find((t) => t.task === task.id)
         ?.curves.find((c) => c.tiers.join() === names.join());
       // The stage's own threshold for the task when it sets a number, else the manifest's calibration.
-      const point = typeof c1.threshold === 'number' ? curve?.stages[stageName] : curve?.calibrated;
+      // The stage's point as the run marked it, else the curve's point at the stage's threshold.
+      const stageThreshold = c1.threshold;
+      const point =
+        typeof stageThreshold === 'number'
+          ? (curve?.stages[stageName] ??
+            curve?.points.find((p) => Math.abs(p.threshold - stageThreshold) < 1e-9))
+          : curve?.calibrated;
+      if (!Number.isFinite(point?.escalationRate)) continue;
       const sizes = sizeInputs(
         task.test.map((e) =>
           Buffer.byteLength('text' in e.input ? e.input.text : JSON.stringify(e.input.features)),
@@ -130,29 +150,46 @@ export async function runCostBench(inputs: {
         parquetBytesPerRow: parquetPerRow,
         scanBytesPerRowPerQuery: scanPerRow,
       };
-      for (const scenario of ['cascade', 'all-tier-2'] as const) {
-        const estimate = estimateCostPerMillion(input, scenario);
-        scenarios.push({
-          ...estimate,
-          stage: stageName,
-          task: task.id,
-          lambdaPerMillion: round(
-            estimate.lines.filter((l) => l.item.startsWith('Lambda')).reduce((sum, l) => sum + l.dollars, 0),
-            4,
-          ),
-        });
+      packing[task.id] ??= packingInputs(
+        sampleRequests(
+          task.id,
+          task.test.map((e) => e.input as unknown as Record<string, unknown>),
+        ),
+        DEFAULT_PRODUCER_PACK_POLICY,
+        codec,
+        { requestRowOverheadBytes: A.requestRowOverheadBytes, resultRowBytes: A.resultRowBytes },
+      );
+      for (const traffic of ['packed', 'single'] as const) {
+        const priced = traffic === 'packed' ? { ...input, packing: packing[task.id] } : input;
+        for (const scenario of ['cascade', 'all-tier-2'] as const) {
+          const estimate = estimateCostPerMillion(priced, scenario);
+          scenarios.push({
+            ...estimate,
+            stage: stageName,
+            task: task.id,
+            traffic,
+            lambdaPerMillion: round(
+              estimate.lines
+                .filter((l) => l.item.startsWith('Lambda'))
+                .reduce((sum, l) => sum + l.dollars, 0),
+              4,
+            ),
+          });
+        }
       }
     }
   }
-  const keys = [...new Set(scenarios.map((s) => `${s.stage}/${s.task}`))];
+  const keyOf = (s: CostScenario) => `${s.stage}/${s.task}${s.traffic === 'packed' ? ' packed' : ''}`;
+  const keys = [...new Set(scenarios.map(keyOf))];
   const of = (key: string, scenario: string) =>
-    scenarios.find((s) => `${s.stage}/${s.task}` === key && s.scenario === scenario);
+    scenarios.find((s) => keyOf(s) === key && s.scenario === scenario);
   return {
     name: 'cost',
     prices: PRICES,
     assumptions: ASSUMPTIONS,
     perEventMs,
     scenarios,
+    packing,
     savings: Object.fromEntries(
       keys.map((k) => [
         k,

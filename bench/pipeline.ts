@@ -10,9 +10,14 @@
  * 2 cores the client's serialisation and signing took about a seventh of the CPU and is not part
  * of the pipeline being measured. The handlers still use the SDK, as in Lambda.
  *
- * Run: npx tsx bench/pipeline.ts [--quick]. PIPELINE_SIZES=30000 picks the sizes; PIPELINE_JSON=FILE
- * also writes the result (with the RSS and event-loop series) as JSON; PIPELINE_AUTHORIZATION=off
- * runs without the local IAM (for its side-by-side cost only).
+ * Each size runs twice, side by side: packed (issue 18: the load generator packs the requests with
+ * the producers' default policy, as `inferbus put-events` does, before sending) and single (every
+ * request its own entry, as before). Each run also prices the units the runtime metered.
+ *
+ * Run: npx tsx bench/pipeline.ts [--quick]. PIPELINE_SIZES=30000 picks the sizes; PIPELINE_MODES=
+ * packed,single picks the modes; PIPELINE_JSON=FILE also writes the result (with the RSS and
+ * event-loop series) as JSON; PIPELINE_AUTHORIZATION=off runs without the local IAM (for its
+ * side-by-side cost only).
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +25,12 @@ import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { BillableUsage } from '../functions/core/billing-units';
+import { createPackCodec } from '../functions/core/packing/codec';
+import { DEFAULT_PRODUCER_PACK_POLICY, type ProducerPackPolicy } from '../functions/core/packing/policy';
+import { AWS_PRICES, priceUsage } from '../functions/core/pricing';
+import { entrySize, type PutEventsEntry, planRequests } from '../functions/core/put-events';
+import { envelopeOfEntry, packRequests } from '../functions/producer/packer';
 import { loadTaskSamples, sampleEntries, servedTasks } from '../local/demo/sample-events';
 import { LocalRuntime } from '../local/runtime';
 import { cpuBetween, descendantsRssOf, scanTree, snapshotCpu, workersRssByGroup } from './proc-cpu';
@@ -29,8 +40,37 @@ import { round, summarize } from './stats';
 /** Entry-tier work queues (`inferbus-<stage>-<task>-t1-<tenant>`, functions/core/queue-names.ts). */
 const TIER1_QUEUE = /:inferbus-[a-z0-9-]+-[a-z][a-z0-9]{0,11}-t1-[^:]+$/;
 
+/** How the load generator sends: packed entries (the producers' default) or one request per entry. */
+export type PipelineMode = 'packed' | 'single';
+
+/** The request rate the dev stage's provisioned concurrency is priced over (bench/cost.ts assumes it too). */
+export const DEV_REQUESTS_PER_SECOND = 20;
+
 export interface PipelineBenchRow {
+  /** Requests sent (`events` in rows of runs before packing). */
   events: number;
+  mode?: PipelineMode;
+  /** PutEvents entries those requests went in, and the policy that packed them (packed mode). */
+  entries?: number;
+  packing?: { maxRequests: number; maxEntryBytes: number; codec: string; waitMs: number };
+  /** Bytes of PutEvents entries per request as sent (EventBridge's size rules). */
+  busBytesPerRequest?: number;
+  /** Largest RSS of the runtime and its workers together, sampled at the same moments. */
+  peakTotalRssMiB?: number;
+  /**
+   * The units the runtime metered for the run, priced at list prices (functions/core/pricing.ts):
+   * per million requests as the run went (provisioned concurrency for the run's own short time),
+   * and at the dev stage's rate (provisioned concurrency for the hours a million requests take at
+   * DEV_REQUESTS_PER_SECOND), which is the figure the cost target is about.
+   */
+  metered?: {
+    usage: BillableUsage;
+    perMillionAsRun: number;
+    perMillionAtDevRate: number;
+    perMillionByService: Record<string, number>;
+    provisionedConcurrencyPerMillionAtDevRate: number;
+    devRequestsPerSecond: number;
+  };
   seconds: number;
   eventsPerSecond: number;
   latencyP50Ms: number;
@@ -79,6 +119,19 @@ export interface PipelineBenchRow {
 export interface PipelineBenchResult {
   name: 'pipeline';
   rows: PipelineBenchRow[];
+  /**
+   * Bytes on the bus per request for the same requests (the first of the largest run's, mixed
+   * tasks and tenants): one entry each, packed as JSON, packed with zstd; and billed units per
+   * million requests.
+   */
+  busBytes?: BusBytes;
+}
+
+export interface BusBytes {
+  requests: number;
+  plain: { bytesPerRequest: number; unitsPerMillion: number };
+  packedJson: { bytesPerRequest: number; unitsPerMillion: number; requestsPerEntry: number };
+  packedZstd: { bytesPerRequest: number; unitsPerMillion: number; requestsPerEntry: number };
 }
 
 const PROJECT_ROOT = join(import.meta.dirname, '..');
@@ -97,15 +150,91 @@ export async function runPipelineBench({ quick = false } = {}): Promise<Pipeline
     : quick
       ? [500]
       : [1_000, 10_000, 100_000];
+  const modes = (process.env.PIPELINE_MODES?.split(',') ?? ['packed', 'single']) as PipelineMode[];
   const rows: PipelineBenchRow[] = [];
-  for (const events of sizes) rows.push(await runOnce(events));
-  return { name: 'pipeline', rows };
+  for (const events of sizes) for (const mode of modes) rows.push(await runOnce(events, { mode }));
+  return { name: 'pipeline', rows, busBytes: await measureBusBytes(Math.min(20_000, Math.max(...sizes))) };
+}
+
+/** Entries as the load generator sends them: `Resources` dropped, packed or one per request. */
+async function entriesFor(
+  requests: readonly PutEventsEntry[],
+  policy: ProducerPackPolicy | undefined,
+): Promise<PutEventsEntry[]> {
+  const plain = requests.map(({ Resources: _, ...e }) => e);
+  if (!policy) return plain;
+  const encoder = policy.codec === 'zstd' ? await createPackCodec() : undefined;
+  return packRequests(
+    plain.map((entry) => ({ entry, envelope: envelopeOfEntry(entry) })),
+    policy,
+    encoder,
+  ).map((u) => u.entry);
+}
+
+/** Sample traffic as the pipeline runs send it (three tenants, the dev stage's tasks in turn). */
+async function sampleRequests(count: number, busName: string, tasks: string[]): Promise<PutEventsEntry[]> {
+  const tenants = ['acme', 'globex', 'initech'].map((id) => ({ id, weight: 1 / 3 }));
+  return sampleEntries({
+    count,
+    busName,
+    tenants,
+    tasks: await loadTaskSamples(tasks),
+    poisonShare: 0.001,
+    rejected: 0,
+  }).map((s) => s.entry);
+}
+
+/** Bytes on the bus per request: plain, packed JSON, packed zstd, on the same sample requests. */
+async function measureBusBytes(count: number): Promise<BusBytes> {
+  const { eventBridgeEvents } = await import('../functions/core/billing-units');
+  const requests = await sampleRequests(count, 'inferbus-dev', ['spam', 'sensor']);
+  const measure = (entries: PutEventsEntry[]) => ({
+    bytesPerRequest: round(entries.reduce((s, e) => s + entrySize(e), 0) / count, 1),
+    unitsPerMillion: Math.round(
+      (entries.reduce((s, e) => s + eventBridgeEvents(entrySize(e)), 0) / count) * 1e6,
+    ),
+    requestsPerEntry: round(count / entries.length, 2),
+  });
+  const { requestsPerEntry: _, ...plain } = measure(await entriesFor(requests, undefined));
+  return {
+    requests: count,
+    plain,
+    packedJson: measure(await entriesFor(requests, { ...DEFAULT_PRODUCER_PACK_POLICY, codec: 'json' })),
+    packedZstd: measure(await entriesFor(requests, { ...DEFAULT_PRODUCER_PACK_POLICY, codec: 'zstd' })),
+  };
+}
+
+/** Metered units of a run priced at list prices, per million requests, as run and at the dev rate. */
+function pricedRun(runtime: LocalRuntime, requests: number): PipelineBenchRow['metered'] {
+  const usage = runtime.meter.usage();
+  const byService = priceUsage(usage);
+  const perMillion = (dollars: number) => round((dollars / requests) * 1e6, 4);
+  const asRun = byService.reduce((sum, s) => sum + s.dollars, 0);
+  const pcAsRun = usage.lambdaProvisionedConcurrencyGbSeconds * AWS_PRICES.lambdaArmProvisionedGbSecond;
+  // Provisioned concurrency is paid by the hour: at the dev rate a million requests take 1e6/20 s.
+  const pcGbSecondsPerMillion = runtime.model.functions.reduce(
+    (sum, fn) =>
+      sum + (fn.provisionedConcurrency ?? 0) * (fn.memoryMiB / 1024) * (1e6 / DEV_REQUESTS_PER_SECOND),
+    0,
+  );
+  const pcAtDevRate = pcGbSecondsPerMillion * AWS_PRICES.lambdaArmProvisionedGbSecond;
+  return {
+    usage,
+    perMillionAsRun: perMillion(asRun),
+    perMillionAtDevRate: round(perMillion(asRun - pcAsRun) + pcAtDevRate, 4),
+    perMillionByService: Object.fromEntries(byService.map((s) => [s.service, perMillion(s.dollars)])),
+    provisionedConcurrencyPerMillionAtDevRate: round(pcAtDevRate, 4),
+    devRequestsPerSecond: DEV_REQUESTS_PER_SECOND,
+  };
 }
 
 /** One pipeline run of `count` requests; authorization as PIPELINE_AUTHORIZATION says unless given. */
 export async function runOnce(
   count: number,
-  { authorization = process.env.PIPELINE_AUTHORIZATION !== 'off' }: { authorization?: boolean } = {},
+  {
+    authorization = process.env.PIPELINE_AUTHORIZATION !== 'off',
+    mode = 'single',
+  }: { authorization?: boolean; mode?: PipelineMode } = {},
 ): Promise<PipelineBenchRow> {
   const stateDir = mkdtempSync(join(tmpdir(), 'inferbus-bench-'));
   const latencies: number[] = [];
@@ -168,8 +297,14 @@ export async function runOnce(
       busName,
       count,
       tasks: servedTasks(runtime.model.functions),
+      pack: mode === 'packed',
     };
-    await loadgen.request({ type: 'prepare', job }, 'prepared');
+    const prepared = (await loadgen.request({ type: 'prepare', job }, 'prepared')) as Extract<
+      LoadReply,
+      { type: 'prepared' }
+    >;
+    // Tier-1 messages to wait for: one per entry (a pack is one message however many it carries).
+    const messages = prepared.entries;
     const started = performance.now();
     sendStarted = started;
     // The series covers the run only (t counts from the first send): samples taken while the load
@@ -178,15 +313,31 @@ export async function runOnce(
     sample();
     const cpuBefore = snapshotCpu(process.pid, loadgen.pid);
     await loadgen.request({ type: 'send' }, 'sent');
-    while (latencies.length + Math.round(count * 0.001) < count * 0.999 || !runtime.idle()) {
+    while (latencies.length + Math.round(messages * 0.001) < messages * 0.999 || !runtime.idle()) {
       await new Promise((r) => setTimeout(r, 50));
     }
     const seconds = (performance.now() - started) / 1000;
     const cpu = cpuBetween(cpuBefore, snapshotCpu(process.pid, loadgen.pid));
     sample();
     const stats = summarize(latencies);
+    const peakTotal = Math.max(...series.map((p) => p.rssMiB + p.workersRssMiB));
     return {
       events: count,
+      mode,
+      entries: prepared.entries,
+      ...(mode === 'packed'
+        ? {
+            packing: {
+              maxRequests: DEFAULT_PRODUCER_PACK_POLICY.maxItems,
+              maxEntryBytes: DEFAULT_PRODUCER_PACK_POLICY.maxEntryBytes,
+              codec: DEFAULT_PRODUCER_PACK_POLICY.codec,
+              waitMs: DEFAULT_PRODUCER_PACK_POLICY.waitMs,
+            },
+          }
+        : {}),
+      busBytesPerRequest: round(prepared.busBytes / count, 1),
+      peakTotalRssMiB: round(peakTotal, 1),
+      metered: pricedRun(runtime, count),
       seconds: round(seconds, 2),
       eventsPerSecond: Math.round(count / seconds),
       latencyP50Ms: round(stats.median, 1),
@@ -220,10 +371,15 @@ interface LoadJob {
   /** The tasks the stage serves: requests take turns between them. */
   tasks: string[];
   count: number;
+  /** Pack the requests with the producers' default policy before sending. */
+  pack: boolean;
 }
 
 type LoadMessage = { type: 'prepare'; job: LoadJob } | { type: 'send' };
-type LoadReply = { type: 'prepared' } | { type: 'sent' } | { type: 'error'; message: string };
+type LoadReply =
+  | { type: 'prepared'; entries: number; busBytes: number }
+  | { type: 'sent' }
+  | { type: 'error'; message: string };
 
 const LOADGEN_ENV = 'INFERBUS_PIPELINE_LOADGEN';
 
@@ -235,10 +391,10 @@ function startLoadGenerator() {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const request = (message: LoadMessage, expect: LoadReply['type']) =>
-    new Promise<void>((resolve, reject) => {
+    new Promise<LoadReply>((resolve, reject) => {
       const onMessage = (reply: LoadReply) => {
         cleanup();
-        if (reply.type === expect) resolve();
+        if (reply.type === expect) resolve(reply);
         else reject(new Error(`load generator: ${reply.type === 'error' ? reply.message : reply.type}`));
       };
       const onExit = (code: number | null) => {
@@ -257,7 +413,6 @@ function startLoadGenerator() {
 }
 
 const SENDERS = 8;
-const ENTRIES_PER_REQUEST = 10;
 
 async function runLoadGenerator(): Promise<void> {
   let bodies: Buffer[] = [];
@@ -267,22 +422,16 @@ async function runLoadGenerator(): Promise<void> {
     void (async () => {
       if (message.type === 'prepare') {
         const { job } = message;
-        const tenants = ['acme', 'globex', 'initech'].map((id) => ({ id, weight: 1 / 3 }));
-        const entries = sampleEntries({
-          count: job.count,
-          busName: job.busName,
-          tenants,
-          tasks: await loadTaskSamples(job.tasks),
-          poisonShare: 0.001,
-          rejected: 0,
-        }).map((s) => s.entry);
+        const requests = await sampleRequests(job.count, job.busName, job.tasks);
+        const entries = await entriesFor(requests, job.pack ? DEFAULT_PRODUCER_PACK_POLICY : undefined);
         bodies = [];
-        for (let i = 0; i < entries.length; i += ENTRIES_PER_REQUEST) {
-          const batch = entries.slice(i, i + ENTRIES_PER_REQUEST);
-          bodies.push(Buffer.from(JSON.stringify({ Entries: batch.map(({ Resources: _, ...e }) => e) })));
+        // Requests of at most 10 entries and 1 MB: ten packs near 64 KB and a large lone e-mail would not fit.
+        for (const request of planRequests(entries)) {
+          bodies.push(Buffer.from(JSON.stringify({ Entries: request.map((i) => entries[i]) })));
         }
         target = new URL(job.endpoint);
-        reply({ type: 'prepared' });
+        const busBytes = entries.reduce((sum, e) => sum + entrySize(e), 0);
+        reply({ type: 'prepared', entries: entries.length, busBytes });
         return;
       }
       const agent = new Agent({ keepAlive: true, maxSockets: SENDERS });

@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_PRODUCER_PACK_POLICY } from '../functions/core/packing/policy';
 import { type CostOptions, costCommand } from './commands/cost';
 import { dlqList, dlqRedrive, dlqShow } from './commands/dlq';
 import { eventsSampleCommand } from './commands/events-sample';
@@ -193,11 +194,11 @@ Examples:
     program
       .command('put-events')
       .description(
-        'Send NDJSON envelopes (or raw PutEvents entries) to the stage bus: validated, batched, retried',
+        'Send NDJSON envelopes (or raw PutEvents entries) to the stage bus: validated, packed, batched, retried',
       )
       .argument('[file]', 'NDJSON file, or - for stdin', '-'),
   )
-    .option('--rate <n>', 'at most N events per second', positive)
+    .option('--rate <n>', 'at most N requests per second', positive)
     .option('--concurrency <n>', 'requests in flight at once', positive, 4)
     .option('--max-attempts <n>', 'attempts per entry before it counts as failed', positive, 5)
     .option('--detail-type <type>', 'detail-type for envelope lines', DEFAULT_DETAIL_TYPE)
@@ -213,11 +214,41 @@ Examples:
       'send InferenceRequested entries even for tenants the stage has no rule for (they wait in the unrouted queue)',
     )
     .option('--cdk-out <dir>', 'synthesized app holding inferbus-<stage>.template.json (default: ./cdk.out)')
+    .option('--no-pack', 'send every request as its own entry (for consumers that do not read packs)')
+    .option(
+      '--pack-max <n>',
+      `most requests in one packed entry (default ${DEFAULT_PRODUCER_PACK_POLICY.maxItems})`,
+      positive,
+    )
+    .option(
+      '--pack-bytes <n>',
+      `most bytes of one packed entry (default ${DEFAULT_PRODUCER_PACK_POLICY.maxEntryBytes}: one 64 KB billing unit less room for the SQS wrapper)`,
+      positive,
+    )
+    .addOption(
+      new Option('--codec <codec>', 'encoding of the packed requests')
+        .choices(['zstd', 'json'])
+        .default(DEFAULT_PRODUCER_PACK_POLICY.codec),
+    )
     .option('--dry-run', 'validate only; send nothing')
     .option('--json', 'print the summary as one JSON object')
     .addHelpText(
       'after',
-      `\nEach line is an inferbus envelope ({"id","tenant","stream","seq","hlc","type","payload","metadata","time"}),
+      `\nPacking (on unless --no-pack): requests of one tenant, task and detail-type share an entry, a
+packed envelope whose routing fields (tenant, task, type) stay outside the packed part and whose
+requests keep their own ids, sequence numbers and HLCs. A request alone in its group is sent as a
+plain single event. The whole input is read before sending, so no request waits for company: packs
+are cut by --pack-max and --pack-bytes (the producer library's flush timer is its pack.waitMs).
+  Saves: EventBridge bills each 64 KB of an entry as one event and SQS each 64 KB as one request,
+  so a pack of N requests costs what one request cost alone (spam e-mails: about 10 per unit as
+  json, 23 with zstd; BENCHMARKS.md "Encoding"), and the handlers get N requests per message.
+  Costs: CPU at both ends (zstd: about 70 us per request per encode here, a pack is sized in a
+  few encodes, and the handlers decode it); a pack is accepted, retried or refused whole (a retry
+  resends the same requests with the same ids, which the handlers de-duplicate); consumers must
+  read packs (the inferbus handlers do; --no-pack for others). The summary, the progress line and
+  the failed file count requests, not entries.
+
+Each line is an inferbus envelope ({"id","tenant","stream","seq","hlc","type","payload","metadata","time"}),
 sent with source inferbus.<tenant>, or a raw entry ({"Source","DetailType","Detail",...}).
 Invalid lines are reported by line number and nothing is sent unless --skip-invalid.
 Requests for a tenant the stage's template has no rule for are refused before sending.
@@ -227,6 +258,7 @@ waits for the requests in flight, and saves the failed and unsent entries there 
 Examples:
   inferbus events sample --count 100 | inferbus put-events --local -
   inferbus put-events events.ndjson --stage prod --region eu-west-1 --rate 200
+  inferbus put-events events.ndjson --codec json --pack-max 50   # readable packs of at most 50
   inferbus put-events inferbus-failed-2026-11-28T12-00-00-000Z.ndjson   # resend what failed`,
     )
     .action(aws((ctx, file: string, options: PutEventsOptions) => putEventsCommand(file, options, ctx, io)));
@@ -415,9 +447,21 @@ Examples:
       rate,
     )
     .option('--format <format>', 'table or json', 'table')
+    .option('--no-pack', 'price unpacked traffic only (one request per entry)')
+    .option('--pack-max <n>', 'packing policy priced: most requests per entry (as put-events)', positive)
+    .option('--pack-bytes <n>', 'packing policy priced: most bytes per entry (as put-events)', positive)
+    .addOption(
+      new Option('--codec <codec>', 'packing policy priced: codec (as put-events)').choices(['zstd', 'json']),
+    )
     .addHelpText(
       'after',
-      '\nExamples:\n  inferbus cost --stage prod --requests-per-second 500\n  inferbus cost --task sensor --format json',
+      `\nPacked traffic (the producers' default) is priced beside unpacked: requests per entry come from
+packing each task's held-out inputs with the policy, as the producers do.
+
+Examples:
+  inferbus cost --stage prod --requests-per-second 500
+  inferbus cost --task sensor --format json
+  inferbus cost --codec json --pack-max 50`,
     )
     .action(async (options: CostOptions) => setExitCode(await costCommand(options, io)));
 

@@ -4,8 +4,17 @@ import {
   type CostEstimate,
   type CostModelInput,
   estimateCostPerMillion,
+  type PackingInput,
+  packingInputs,
+  sampleRequests,
   sizeInputs,
 } from '../../functions/core/cost-model';
+import { createPackCodec } from '../../functions/core/packing/codec';
+import {
+  type PackCodecName,
+  type ProducerPackPolicy,
+  resolvePackPolicy,
+} from '../../functions/core/packing/policy';
 import { AWS_PRICES } from '../../functions/core/pricing';
 import { stageResourceNames } from '../../functions/core/stage-names';
 import type { ModelScorer } from '../../functions/inference/model';
@@ -33,6 +42,11 @@ export interface CostOptions {
   readonly requestsPerSecond: number;
   readonly escalationRate?: number;
   readonly format: 'table' | 'json';
+  /** `false` (`--no-pack`): price unpacked traffic only. @default true */
+  readonly pack?: boolean;
+  readonly packMax?: number;
+  readonly packBytes?: number;
+  readonly codec?: PackCodecName;
 }
 
 /** Parquet bytes per row when no benchmark run is at hand (measured: BENCHMARKS.md, Archive). */
@@ -42,10 +56,18 @@ export interface TaskCost {
   readonly task: string;
   /** The share of the stage's request rate this task is priced at. */
   readonly requestsPerSecond: number;
-  readonly measured: Omit<Measured, 'inputBytes'>;
+  readonly measured: Omit<Measured, 'inputBytes' | 'inputs'>;
   readonly input: CostModelInput;
+  /** One request per entry. */
   readonly cascade: CostEstimate;
   readonly allTier2: CostEstimate;
+  /** Packed by the producers' policy (absent with `--no-pack`). */
+  readonly packed?: {
+    readonly policy: ProducerPackPolicy;
+    readonly packing: PackingInput;
+    readonly cascade: CostEstimate;
+    readonly allTier2: CostEstimate;
+  };
 }
 
 /**
@@ -65,6 +87,18 @@ export async function costCommand(options: CostOptions, io: CliIO): Promise<Exit
     );
   }
   const tasks = chooseTasks(options.task ?? [], [...deployment.tasks.keys()], `stage ${options.stage}`);
+  let policy: ProducerPackPolicy | undefined;
+  if (options.pack !== false) {
+    try {
+      policy = resolvePackPolicy(
+        { maxItems: options.packMax, maxEntryBytes: options.packBytes, codec: options.codec },
+        { maxItems: '--pack-max', maxEntryBytes: '--pack-bytes', codec: '--codec' },
+      );
+    } catch (error) {
+      throw new CliError((error as Error).message, ExitCode.Usage);
+    }
+  }
+  const encoder = policy?.codec === 'zstd' ? await createPackCodec() : undefined;
   // Requests are assumed spread evenly over the stage's tasks (each task's functions serve its share).
   const share = options.requestsPerSecond / deployment.tasks.size;
   const archive = latestArchiveBench();
@@ -83,7 +117,7 @@ export async function costCommand(options: CostOptions, io: CliIO): Promise<Exit
       useStageThresholds: true,
     });
     io.err(`task ${task}: measuring the escalation rate and per-tier compute on held-out examples ...`);
-    const { inputBytes, ...measured } = await measure(plan);
+    const { inputBytes, inputs, ...measured } = await measure(plan);
     const escalationRate = options.escalationRate ?? measured.escalationRate;
     const input: CostModelInput = {
       tier1: {
@@ -105,6 +139,17 @@ export async function costCommand(options: CostOptions, io: CliIO): Promise<Exit
       parquetBytesPerRow: archive?.parquetBytesPerRow ?? DEFAULT_PARQUET_BYTES_PER_ROW,
       scanBytesPerRowPerQuery: archive?.scanBytesPerRowPerQuery ?? [],
     };
+    let packed: TaskCost['packed'];
+    if (policy) {
+      const packing = packingInputs(sampleRequests(task, inputs), policy, encoder);
+      const packedInput = { ...input, packing };
+      packed = {
+        policy,
+        packing,
+        cascade: estimateCostPerMillion(packedInput, 'cascade'),
+        allTier2: estimateCostPerMillion(packedInput, 'all-tier-2'),
+      };
+    }
     costs.push({
       task,
       requestsPerSecond: share,
@@ -112,6 +157,7 @@ export async function costCommand(options: CostOptions, io: CliIO): Promise<Exit
       input,
       cascade: estimateCostPerMillion(input, 'cascade'),
       allTier2: estimateCostPerMillion(input, 'all-tier-2'),
+      packed,
     });
   }
   const mean = (f: (c: TaskCost) => number) => costs.reduce((s, c) => s + f(c), 0) / costs.length;
@@ -122,6 +168,8 @@ export async function costCommand(options: CostOptions, io: CliIO): Promise<Exit
     allTier2PerMillion: mean((c) => c.allTier2.totalPerMillion),
     cascadeLambdaDurationPerMillion: mean((c) => c.cascade.lambdaDurationPerMillion),
     allTier2LambdaDurationPerMillion: mean((c) => c.allTier2.lambdaDurationPerMillion),
+    packedCascadePerMillion: policy ? mean((c) => c.packed?.cascade.totalPerMillion ?? 0) : null,
+    packedAllTier2PerMillion: policy ? mean((c) => c.packed?.allTier2.totalPerMillion ?? 0) : null,
   };
   if (options.format === 'json') {
     io.out(JSON.stringify({ stage: options.stage, prices: AWS_PRICES, tasks: costs, whole: stage }, null, 2));
@@ -152,17 +200,40 @@ export async function costCommand(options: CostOptions, io: CliIO): Promise<Exit
         `${pct(measured.escalationInterval95.low)}–${pct(measured.escalationInterval95.high)})` +
         (options.escalationRate === undefined ? '' : `; priced at ${pct(options.escalationRate)} (given)`),
     );
+    const saving = (cascade: CostEstimate, allTier2: CostEstimate) =>
+      `all-tier-2 costs ${(allTier2.totalPerMillion / cascade.totalPerMillion).toFixed(2)}x the cascade in total, ` +
+      `${(allTier2.lambdaDurationPerMillion / cascade.lambdaDurationPerMillion).toFixed(2)}x in Lambda duration`;
+    if (cost.packed) {
+      const { packing, policy: p } = cost.packed;
+      io.out('');
+      io.out(
+        `  packed (producers' default policy${options.packMax || options.packBytes || options.codec ? ' as given' : ''}: up to ${p.maxItems} requests and ${p.maxEntryBytes} B per entry, ${p.codec}): ` +
+          `${packing.requestsPerEntry.toFixed(1)} requests per entry of ${packing.entryBillingUnits.toFixed(2)} units on this task's held-out inputs, ` +
+          `archive rows written by the handlers in Firehose records of up to ${Math.round(packing.archiveRecordBytes / 1024)} KiB`,
+      );
+      for (const estimate of [cost.packed.cascade, cost.packed.allTier2]) printEstimate(io, estimate);
+      io.out('');
+      io.out(`  packed: ${saving(cost.packed.cascade, cost.packed.allTier2)}`);
+      io.out('');
+      io.out('  unpacked (one request per entry, --no-pack):');
+    }
     for (const estimate of [cost.cascade, cost.allTier2]) printEstimate(io, estimate);
     io.out('');
-    io.out(
-      `  all-tier-2 costs ${(cost.allTier2.totalPerMillion / cost.cascade.totalPerMillion).toFixed(2)}x the cascade in total, ` +
-        `${(cost.allTier2.lambdaDurationPerMillion / cost.cascade.lambdaDurationPerMillion).toFixed(2)}x in Lambda duration`,
-    );
+    io.out(`  ${cost.packed ? 'unpacked: ' : ''}${saving(cost.cascade, cost.allTier2)}`);
+    if (cost.packed) {
+      io.out(
+        `  packing: cascade $${cost.packed.cascade.totalPerMillion.toFixed(2)} per million packed against $${cost.cascade.totalPerMillion.toFixed(2)} unpacked ` +
+          `(${(cost.cascade.totalPerMillion / cost.packed.cascade.totalPerMillion).toFixed(2)}x less)`,
+      );
+    }
   }
   io.out('');
   io.out(
     `whole stage (${stage.tasks.join(', ')}; ${stage.assumption}): cascade $${stage.cascadePerMillion.toFixed(2)} per million, ` +
-      `all-tier-2 $${stage.allTier2PerMillion.toFixed(2)} (${(stage.allTier2PerMillion / stage.cascadePerMillion).toFixed(2)}x)`,
+      `all-tier-2 $${stage.allTier2PerMillion.toFixed(2)} (${(stage.allTier2PerMillion / stage.cascadePerMillion).toFixed(2)}x)` +
+      (stage.packedCascadePerMillion !== null && stage.packedAllTier2PerMillion !== null
+        ? `; packed: cascade $${stage.packedCascadePerMillion.toFixed(2)}, all-tier-2 $${stage.packedAllTier2PerMillion.toFixed(2)} (${(stage.packedAllTier2PerMillion / stage.packedCascadePerMillion).toFixed(2)}x)`
+        : ''),
   );
   return ExitCode.Ok;
 }
@@ -199,6 +270,8 @@ interface Measured {
   readonly tier2: TimingSpread;
   /** Bytes of each sampled request's input, for EventBridge and Firehose sizes. */
   readonly inputBytes: number[];
+  /** The sampled requests' inputs, to pack as producers would. */
+  readonly inputs: Record<string, unknown>[];
 }
 
 async function measure(plan: CascadePlan): Promise<Measured> {
@@ -240,6 +313,7 @@ async function measure(plan: CascadePlan): Promise<Measured> {
       escalationInterval95: wilsonInterval(escalations, sample.length),
       tier1: t1 as TimingSpread,
       tier2: t2 as TimingSpread,
+      inputs: inputs as Record<string, unknown>[],
       inputBytes: inputs.map((input) =>
         Buffer.byteLength('text' in input ? input.text : JSON.stringify(input.features)),
       ),

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
+import { eventBridgeEvents } from '../../functions/core/billing-units';
 import { envelopeSchema } from '../../functions/core/envelope';
 import {
   DetailType,
@@ -8,8 +9,15 @@ import {
   RESULT_SOURCE,
   tenantSource,
 } from '../../functions/core/events';
+import { createPackCodec } from '../../functions/core/packing/codec';
+import {
+  type PackCodecName,
+  type ProducerPackPolicy,
+  resolvePackPolicy,
+} from '../../functions/core/packing/policy';
 import { entrySize, MAX_ENTRY_BYTES, type PutEventsEntry } from '../../functions/core/put-events';
 import { type ClaimStore, claimCheckIfNeeded, S3ClaimStore } from '../../functions/producer/claims';
+import { envelopeOfEntry, type PackedUnit, packRequests } from '../../functions/producer/packer';
 import { rateLimiter, type SendReport, sendEntries } from '../../functions/producer/sender';
 import type { AwsContext } from '../context';
 import { CliError, ExitCode } from '../errors';
@@ -34,6 +42,40 @@ export interface PutEventsOptions {
   readonly allowUnknownTenants?: boolean;
   /** Folder holding the stage's synthesized template. @default ./cdk.out, then the project's */
   readonly cdkOut?: string;
+  /** `false` (`--no-pack`): every request its own entry. @default true */
+  readonly pack?: boolean;
+  /** Most requests per packed entry (`--pack-max`). */
+  readonly packMax?: number;
+  /** Most bytes per packed entry (`--pack-bytes`). */
+  readonly packBytes?: number;
+  readonly codec?: PackCodecName;
+}
+
+/** The packing policy the flags ask for, or undefined for `--no-pack`; bad flags are usage errors. */
+export function packPolicyOf(options: PutEventsOptions): ProducerPackPolicy | undefined {
+  if (options.pack === false) return undefined;
+  try {
+    return resolvePackPolicy(
+      { maxItems: options.packMax, maxEntryBytes: options.packBytes, codec: options.codec, waitMs: 0 },
+      { maxItems: '--pack-max', maxEntryBytes: '--pack-bytes', codec: '--codec' },
+    );
+  } catch (error) {
+    throw new CliError((error as Error).message, ExitCode.Usage);
+  }
+}
+
+/** The entries to send: packs and lone single events, or one entry per request without packing. */
+async function packEntries(
+  entries: readonly PutEventsEntry[],
+  policy: ProducerPackPolicy | undefined,
+): Promise<PackedUnit[]> {
+  if (!policy) return entries.map((entry, i) => ({ entry, members: [i] }));
+  const encoder = policy.codec === 'zstd' ? await createPackCodec() : undefined;
+  return packRequests(
+    entries.map((entry) => ({ entry, envelope: envelopeOfEntry(entry) })),
+    policy,
+    encoder,
+  );
 }
 
 const rawEntrySchema = z.object({
@@ -187,6 +229,7 @@ export async function putEventsCommand(
   io: CliIO,
 ): Promise<ExitCode> {
   const busName = options.bus ?? ctx.names.busName;
+  const policy = packPolicyOf(options);
   const { text, name } = await readInput(file);
   const { good: parsed, bad } = parseInput(text, options.detailType, busName);
   for (const b of bad.slice(0, 50)) io.err(`${name}:${b.line}: ${b.reason}`);
@@ -244,6 +287,10 @@ export async function putEventsCommand(
     lineOf.push(line);
   }
   for (const u of unsendable) io.err(`${name}:${u.line}: ${u.reason}`);
+  const units = await packEntries(entries, policy);
+  const unitEntries = units.map((u) => u.entry);
+  const requestsIn = (unitIndexes: readonly number[]) =>
+    unitIndexes.reduce((sum, u) => sum + (units[u] as PackedUnit).members.length, 0);
 
   const started = Date.now();
   const progress = new Progress(io, entries.length, 'put-events');
@@ -259,8 +306,9 @@ export async function putEventsCommand(
   );
   let report: SendReport;
   try {
-    report = await sendEntries(ctx.events(), entries, {
+    report = await sendEntries(ctx.events(), unitEntries, {
       busName,
+      weight: (u) => (units[u] as PackedUnit).members.length,
       concurrency: options.concurrency,
       maxAttempts: options.maxAttempts,
       signal: interrupt.signal,
@@ -273,7 +321,7 @@ export async function putEventsCommand(
         progress.update(settled, progressNote());
       },
       onRetry: (failures) => {
-        retriedEntries += failures.length;
+        retriedEntries += requestsIn(failures.map((f) => f.index));
       },
     });
   } finally {
@@ -285,16 +333,19 @@ export async function putEventsCommand(
   progress.done();
   const seconds = (Date.now() - started) / 1000;
 
-  const atIndex = (index: number) => ({
-    line: lineOf[index] as number,
-    entry: entries[index] as PutEventsEntry,
-  });
+  // A pack's failure is each of its requests': the file holds requests, one a line, as read.
+  const requestsOf = (unit: number, error: string) =>
+    (units[unit] as PackedUnit).members.map((i) => ({
+      line: lineOf[i] as number,
+      entry: entries[i] as PutEventsEntry,
+      error,
+    }));
   const failed = [
     ...refused.map((r) => ({ line: r.line, entry: r.entry, error: r.reason })),
     ...unsendable.map((u) => ({ line: u.line, entry: u.entry, error: u.reason })),
-    ...report.failed.map((f) => ({ ...atIndex(f.index), error: f.error })),
+    ...report.failed.flatMap((f) => requestsOf(f.index, f.error)),
   ];
-  const unsent = report.unsent.map((u) => ({ ...atIndex(u.index), error: u.error }));
+  const unsent = report.unsent.flatMap((u) => requestsOf(u.index, u.error));
   const saved = [...failed, ...unsent].sort((a, b) => a.line - b.line);
   let failedFile: string | undefined;
   if (saved.length > 0) {
@@ -313,15 +364,27 @@ export async function putEventsCommand(
     for (const f of shown.slice(0, 20)) io.err(`${name}:${f.line}: failed: ${f.error}`);
     if (shown.length > 20) io.err(`... and ${shown.length - 20} more failed entries`);
   }
-  // Entries in at least one request: everything but those never sent.
-  const sent = entries.length - report.unsent.filter((u) => u.attempts === 0).length;
+  // Requests in at least one PutEvents request: everything but those never sent.
+  const sent = entries.length - requestsIn(report.unsent.filter((u) => u.attempts === 0).map((u) => u.index));
+  const failedOrUnsent = new Set([...report.failed, ...report.unsent].map((f) => f.index));
+  const acceptedUnits = units.filter((_, u) => !failedOrUnsent.has(u));
+  const accepted = acceptedUnits.reduce((sum, unit) => sum + unit.members.length, 0);
+  const billedUnits = acceptedUnits.reduce((sum, unit) => sum + eventBridgeEvents(entrySize(unit.entry)), 0);
+  const packs = acceptedUnits.filter((unit) => unit.members.length > 1);
   const summary = {
     input: name,
     bus: busName,
     entries: parsed.length,
     invalidLines: bad.length,
     sent,
-    accepted: report.accepted,
+    accepted,
+    packing: policy
+      ? { maxRequests: policy.maxItems, maxEntryBytes: policy.maxEntryBytes, codec: policy.codec }
+      : null,
+    busEntries: report.accepted,
+    packs: packs.length,
+    packedRequests: packs.reduce((sum, unit) => sum + unit.members.length, 0),
+    billedUnits,
     failed: failed.length,
     refusedUnknownTenants: refused.length,
     unsent: unsent.length,
@@ -331,16 +394,22 @@ export async function putEventsCommand(
     requests: report.requests,
     retriedEntries,
     seconds: Number(seconds.toFixed(3)),
-    eventsPerSecond: Number((report.accepted / Math.max(seconds, 0.001)).toFixed(1)),
+    eventsPerSecond: Number((accepted / Math.max(seconds, 0.001)).toFixed(1)),
   };
   if (options.json) io.out(JSON.stringify(summary));
   else {
     const resend = failedFile ? ` (saved to ${failedFile}; resend: inferbus put-events ${failedFile})` : '';
     io.out(
-      `put-events: ${parsed.length} entries from ${name} to bus ${busName}${interrupted ? ', interrupted' : ''}`,
+      `put-events: ${parsed.length} requests from ${name} to bus ${busName}${interrupted ? ', interrupted' : ''}`,
     );
     io.out(`  sent           ${sent}`);
     io.out(`  accepted       ${summary.accepted}`);
+    io.out(
+      `  on the bus     ${report.accepted} entries, ${billedUnits} billed 64 KB units` +
+        (policy
+          ? ` (${summary.packedRequests} requests in ${packs.length} packs, ${policy.codec}; ${(accepted / Math.max(1, billedUnits)).toFixed(1)} requests per unit)`
+          : ' (not packed: --no-pack)'),
+    );
     io.out(`  failed         ${summary.failed}${unsent.length === 0 ? resend : ''}`);
     if (refused.length > 0) {
       io.out(
@@ -351,8 +420,8 @@ export async function putEventsCommand(
     if (bad.length > 0) io.out(`  invalid lines  ${bad.length} (skipped)`);
     if (claimed > 0)
       io.out(`  claim checks   ${claimed} (payload text stored in S3, the event carries the pointer)`);
-    io.out(`  requests       ${report.requests} (${retriedEntries} entries retried)`);
-    io.out(`  time           ${seconds.toFixed(2)} s, ${summary.eventsPerSecond} events/s`);
+    io.out(`  PutEvents      ${report.requests} calls (${retriedEntries} requests retried)`);
+    io.out(`  time           ${seconds.toFixed(2)} s, ${summary.eventsPerSecond} requests/s`);
   }
   if (interrupted) return ExitCode.Interrupted;
   return failed.length > 0 || bad.length > 0 ? ExitCode.Failed : ExitCode.Ok;

@@ -7,16 +7,21 @@ import { backoffDelayMs } from '../core/backoff';
 import { type Envelope, type EnvelopeInput, envelopeSchema } from '../core/envelope';
 import { DetailType, tenantSource } from '../core/events';
 import { HybridLogicalClock } from '../core/hlc';
+import { createPackCodec } from '../core/packing/codec';
+import type { PackEncoder } from '../core/packing/pack';
+import { type ProducerPackPolicy, resolvePackPolicy } from '../core/packing/policy';
 import {
   entrySize,
   MAX_ENTRIES_PER_REQUEST,
   MAX_REQUEST_BYTES,
   type PutEventsEntry,
+  planRequests,
 } from '../core/put-events';
 import { SequenceCounter } from '../core/sequence';
 import { TASK_ID_PATTERN } from '../core/task/id';
 import { type ClaimStore, claimCheckIfNeeded, S3ClaimStore } from './claims';
 import { Outbox, type OutboxOptions } from './outbox';
+import { envelopeOfEntry, type PackedUnit, packRequests } from './packer';
 import { sleep as defaultSleep, type EntryFailure, putOnce } from './sender';
 
 export interface ProducerOptions {
@@ -44,12 +49,23 @@ export interface ProducerOptions {
   readonly outbox?: string | OutboxOptions;
   /** Send a partial batch after this long. @default 20 ms */
   readonly lingerMs?: number;
+  /**
+   * Packing: requests of one tenant, task and detail-type that are queued together share an entry
+   * (a packed envelope), up to `maxItems` requests and `maxEntryBytes` (one 64 KB billing unit,
+   * less room for the SQS wrapper), waiting at most `waitMs` (default `lingerMs`) for company; a
+   * request alone in its window goes as a plain single event. `false` sends every request alone.
+   * @default packing on, `zstd` codec
+   */
+  readonly pack?: Partial<ProducerPackPolicy> | false;
   /** Without an outbox: attempts per entry before it is reported failed. @default 5 */
   readonly maxAttempts?: number;
   /** With an outbox, retries never stop; the delay between them grows to `capMs`. */
   readonly backoff?: BackoffOptions;
-  /** Called for every entry that failed for good (not called while an outbox keeps retrying). */
-  readonly onFailed?: (entry: PutEventsEntry, failure: EntryFailure) => void;
+  /**
+   * Called for every entry that failed for good (not called while an outbox keeps retrying); a
+   * pack's entry carries `requests` requests.
+   */
+  readonly onFailed?: (entry: PutEventsEntry, failure: EntryFailure, requests: number) => void;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
 }
@@ -65,8 +81,18 @@ export interface EmitOptions {
 }
 
 export interface FlushReport {
+  /** Requests accepted by the bus. */
   readonly sent: number;
-  readonly failed: readonly { entry: PutEventsEntry; failure: EntryFailure }[];
+  /** Entries accepted (packs and single events): what EventBridge bills, in 64 KB units. */
+  readonly entries: number;
+  /** Entries that failed for good, each with how many requests it carried. */
+  readonly failed: readonly FailedEntry[];
+}
+
+export interface FailedEntry {
+  readonly entry: PutEventsEntry;
+  readonly failure: EntryFailure;
+  readonly requests: number;
 }
 
 export interface Producer {
@@ -86,15 +112,19 @@ export interface Producer {
 }
 
 interface Queued {
+  /** The request as a plain single event (what the outbox holds). */
   readonly entry: PutEventsEntry;
+  readonly envelope?: Envelope;
+  readonly bytes: number;
 }
 
 /**
- * A producer for one tenant: envelope stamping (id, HLC, per-stream sequence), automatic batching
- * (10 entries / 1 MB per request, or after `lingerMs`), retries with backoff and jitter, claim
- * checks for large payloads and an optional durable outbox. Requests go out one at a time, so
- * events leave in emit order; across an outage the outbox keeps that order. Delivery is
- * at-least-once: a restart may re-send the last request, with the same envelope ids.
+ * A producer for one tenant: envelope stamping (id, HLC, per-stream sequence), automatic packing
+ * (requests queued together share packed entries, `pack`) and batching (10 entries / 1 MB per
+ * PutEvents request, or after `lingerMs`), retries with backoff and jitter, claim checks for large
+ * payloads and an optional durable outbox. Requests go out one at a time, so events leave in emit
+ * order; across an outage the outbox keeps that order. Delivery is at-least-once: a restart may
+ * re-send the last request, and a failed pack is retried whole, with the same envelope ids.
  */
 export function createProducer(options: ProducerOptions): Producer {
   return new BatchingProducer(options);
@@ -108,8 +138,12 @@ class BatchingProducer implements Producer {
   private readonly outbox?: Outbox;
   private readonly claims?: ClaimStore;
   private readonly sleep: (ms: number) => Promise<void>;
-  private failed: { entry: PutEventsEntry; failure: EntryFailure }[] = [];
+  private failed: FailedEntry[] = [];
   private sent = 0;
+  private sentEntries = 0;
+  private queuedBytes = 0;
+  private readonly pack?: ProducerPackPolicy;
+  private encoder?: Promise<PackEncoder>;
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private closed = false;
@@ -120,6 +154,9 @@ class BatchingProducer implements Producer {
     this.client = options.client ?? new EventBridgeClient({});
     this.clock = new HybridLogicalClock(options.node ?? defaultNode(), options.now);
     this.sleep = options.sleep ?? defaultSleep;
+    if (options.pack !== false) {
+      this.pack = resolvePackPolicy({ waitMs: options.lingerMs, ...options.pack });
+    }
     if (options.claims) {
       this.claims =
         'put' in options.claims
@@ -135,7 +172,7 @@ class BatchingProducer implements Producer {
       if (hlc) this.clock.observe(hlc);
       for (const entry of this.outbox.all) this.observe(entry);
       this.outbox.all.length = 0;
-      for (const entry of this.outbox.unsent()) this.queue.push({ entry });
+      for (const entry of this.outbox.unsent()) this.enqueue(entry, envelopeOfEntry(entry));
       if (this.queue.length > 0) this.schedule(0);
     }
   }
@@ -194,21 +231,49 @@ class BatchingProducer implements Producer {
     // The number is taken only once the event is accepted into the queue, so a failed emit leaves no gap.
     this.sequences.observe(this.options.tenant, stream, envelope.seq);
     this.outbox?.append(entry);
-    this.queue.push({ entry });
-    this.schedule(this.queue.length >= MAX_ENTRIES_PER_REQUEST ? 0 : (this.options.lingerMs ?? 20));
+    this.enqueue(entry, entry.Detail === JSON.stringify(envelope) ? envelope : envelopeOfEntry(entry));
+    this.schedule(this.fullBatchQueued() ? 0 : (this.pack?.waitMs ?? this.options.lingerMs ?? 20));
     return envelope;
+  }
+
+  private enqueue(entry: PutEventsEntry, envelope: Envelope | undefined): void {
+    const bytes = entrySize(entry);
+    this.queue.push({ entry, envelope, bytes });
+    this.queuedBytes += bytes;
+  }
+
+  /** Whether waiting longer could not make the next PutEvents request any fuller. */
+  private fullBatchQueued(): boolean {
+    if (!this.pack) return this.queue.length >= MAX_ENTRIES_PER_REQUEST;
+    return (
+      this.queue.length >= this.pack.maxItems * MAX_ENTRIES_PER_REQUEST || this.queuedBytes >= this.batchBytes
+    );
+  }
+
+  /**
+   * Bytes of plain requests one PutEvents request of full packs holds: 10 entries, each one
+   * `maxEntryBytes` of JSON, or about 2.3 times that with zstd (BENCHMARKS.md, "Encoding"; a
+   * guess only sizes the batch, the packs themselves are measured).
+   */
+  private get batchBytes(): number {
+    const pack = this.pack as ProducerPackPolicy;
+    return Math.min(
+      MAX_ENTRIES_PER_REQUEST * pack.maxEntryBytes * (pack.codec === 'zstd' ? 2.3 : 1),
+      4 * MAX_REQUEST_BYTES,
+    );
   }
 
   async flush(): Promise<FlushReport> {
     await this.emitChain;
     const before = this.sent;
+    const entriesBefore = this.sentEntries;
     while (this.queue.length > 0 || this.running) {
       if (!this.running) this.running = this.drain().finally(() => (this.running = undefined));
       await this.running;
     }
     const failed = this.failed;
     this.failed = [];
-    return { sent: this.sent - before, failed };
+    return { sent: this.sent - before, entries: this.sentEntries - entriesBefore, failed };
   }
 
   async close(): Promise<FlushReport> {
@@ -242,47 +307,56 @@ class BatchingProducer implements Producer {
     this.timer.unref?.();
   }
 
-  /** Sends the queue head, one request at a time, until the queue is empty. */
+  /**
+   * Sends the queue head, a batch at a time, until the queue is empty. A batch is packed into
+   * entries, sent in PutEvents requests one after another; a failed entry (a whole pack) is retried
+   * as it is, so its requests keep their ids and the handlers' de-duplication sees a retry.
+   */
   private async drain(): Promise<void> {
     let outage = 0;
     while (this.queue.length > 0) {
       const batch = this.nextBatch();
-      let pending = batch.map((_, i) => i);
+      const units = await this.unitsOf(batch);
+      let pending = units.map((_, i) => i);
       let settledPrefix = 0;
       const done = new Array<boolean>(batch.length).fill(false);
       for (let attempt = 1; pending.length > 0; attempt++) {
-        const results = await putOnce(
-          this.client,
-          pending.map((i) => (batch[i] as Queued).entry),
-        );
         const retry: number[] = [];
         let unreachable = false;
-        results.forEach((result, position) => {
-          const i = pending[position] as number;
-          if (result === undefined) {
-            done[i] = true;
-            this.sent++;
-            return;
-          }
-          const failure: EntryFailure = {
-            index: i,
-            error: result.error,
-            kind: result.kind,
-            attempts: attempt,
-          };
-          const keep = this.outbox
-            ? result.kind !== 'permanent'
-            : result.kind !== 'permanent' && attempt < this.maxAttempts;
-          if (keep) {
-            retry.push(i);
-            unreachable ||= result.kind === 'unreachable';
-            return;
-          }
-          done[i] = true;
-          const entry = (batch[i] as Queued).entry;
-          this.failed.push({ entry, failure });
-          this.options.onFailed?.(entry, failure);
-        });
+        for (const request of planRequests(pending.map((u) => (units[u] as PackedUnit).entry))) {
+          const sending = request.map((k) => pending[k] as number);
+          const results = await putOnce(
+            this.client,
+            sending.map((u) => (units[u] as PackedUnit).entry),
+          );
+          results.forEach((result, position) => {
+            const u = sending[position] as number;
+            const unit = units[u] as PackedUnit;
+            if (result === undefined) {
+              for (const m of unit.members) done[m] = true;
+              this.sent += unit.members.length;
+              this.sentEntries++;
+              return;
+            }
+            const failure: EntryFailure = {
+              index: u,
+              error: result.error,
+              kind: result.kind,
+              attempts: attempt,
+            };
+            const keep = this.outbox
+              ? result.kind !== 'permanent'
+              : result.kind !== 'permanent' && attempt < this.maxAttempts;
+            if (keep) {
+              retry.push(u);
+              unreachable ||= result.kind === 'unreachable';
+              return;
+            }
+            for (const m of unit.members) done[m] = true;
+            this.failed.push({ entry: unit.entry, failure, requests: unit.members.length });
+            this.options.onFailed?.(unit.entry, failure, unit.members.length);
+          });
+        }
         // The outbox cursor moves over the settled prefix only: order and at-least-once are kept.
         let prefix = settledPrefix;
         while (prefix < batch.length && done[prefix]) prefix++;
@@ -298,22 +372,39 @@ class BatchingProducer implements Producer {
         );
       }
       this.queue.splice(0, batch.length);
+      for (const item of batch) this.queuedBytes -= item.bytes;
     }
+  }
+
+  /** The batch's entries: one per request without packing, else packs and lone single events. */
+  private async unitsOf(batch: readonly Queued[]): Promise<PackedUnit[]> {
+    if (!this.pack) return batch.map((item, i) => ({ entry: item.entry, members: [i] }));
+    let encoder: PackEncoder | undefined;
+    if (this.pack.codec === 'zstd' && batch.length > 1) {
+      this.encoder ??= createPackCodec().catch((error: Error) => {
+        this.encoder = undefined;
+        throw error;
+      });
+      encoder = await this.encoder;
+    }
+    const now = this.options.now;
+    return packRequests(batch, this.pack, encoder, now ? () => new Date(now()) : undefined);
   }
 
   private get maxAttempts(): number {
     return this.options.maxAttempts ?? 5;
   }
 
+  /** The queue head one PutEvents request can carry (packed, or entry by entry). */
   private nextBatch(): Queued[] {
+    const maxItems = this.pack ? this.pack.maxItems * MAX_ENTRIES_PER_REQUEST : MAX_ENTRIES_PER_REQUEST;
+    const maxBytes = this.pack ? this.batchBytes : MAX_REQUEST_BYTES;
     const batch: Queued[] = [];
     let bytes = 0;
     for (const item of this.queue) {
-      const size = entrySize(item.entry);
-      if (batch.length === MAX_ENTRIES_PER_REQUEST || (batch.length > 0 && bytes + size > MAX_REQUEST_BYTES))
-        break;
+      if (batch.length === maxItems || (batch.length > 0 && bytes + item.bytes > maxBytes)) break;
       batch.push(item);
-      bytes += size;
+      bytes += item.bytes;
     }
     return batch;
   }

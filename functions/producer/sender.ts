@@ -24,10 +24,15 @@ export interface SendOptions {
   readonly backoff?: BackoffOptions;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly random?: () => number;
-  /** Awaited before each request with its entry count (rate shaping). */
+  /** Awaited before each request with its entry count, weighted by `weight` (rate shaping). */
   readonly beforeRequest?: (entries: number) => Promise<void>;
-  /** Called as entries finish: accepted or failed for good. */
+  /** Called as entries finish: accepted or failed for good, counted by `weight`. */
   readonly onSettled?: (accepted: number, failed: number) => void;
+  /**
+   * What entry `index` counts for in `beforeRequest` and `onSettled`: the requests a packed entry
+   * carries, so rates and progress are in requests. @default 1
+   */
+  readonly weight?: (index: number) => number;
   /** Called before a retry, with the failures that caused it. */
   readonly onRetry?: (failures: readonly EntryFailure[], delayMs: number) => void;
   /**
@@ -78,6 +83,7 @@ export async function sendEntries(
 ): Promise<SendReport> {
   const plan = planRequests(entries);
   const maxAttempts = options.maxAttempts ?? 5;
+  const weight = options.weight ?? (() => 1);
   const signal = options.signal;
   const wait = options.sleep ?? ((ms: number) => sleep(ms, signal));
   const failed: EntryFailure[] = [];
@@ -99,7 +105,7 @@ export async function sendEntries(
       let pending = plan[next++] as number[];
       let retrying: EntryFailure[] = [];
       for (let attempt = 1; pending.length > 0; attempt++) {
-        await options.beforeRequest?.(pending.length);
+        await options.beforeRequest?.(pending.reduce((sum, i) => sum + weight(i), 0));
         if (signal?.aborted) {
           if (attempt === 1) notSent(pending, 0);
           else abandon(retrying);
@@ -113,21 +119,23 @@ export async function sendEntries(
         );
         const retry: EntryFailure[] = [];
         let ok = 0;
+        let okWeight = 0;
         let gaveUp = 0;
         results.forEach((result, position) => {
           const index = pending[position] as number;
           if (result === undefined) {
             ok++;
+            okWeight += weight(index);
             return;
           }
           const failure = { index, error: result.error, kind: result.kind, attempts: attempt };
           if (result.kind === 'permanent' || attempt >= maxAttempts) {
             failed.push(failure);
-            gaveUp++;
+            gaveUp += weight(index);
           } else retry.push(failure);
         });
         accepted += ok;
-        if (ok + gaveUp > 0) options.onSettled?.(ok, gaveUp);
+        if (okWeight + gaveUp > 0) options.onSettled?.(okWeight, gaveUp);
         if (retry.length === 0) break;
         const delay = backoffDelayMs(attempt - 1, options.backoff ?? DEFAULT_SEND_BACKOFF, options.random);
         if (!signal?.aborted) {

@@ -2,6 +2,10 @@ import { AthenaClient } from '@aws-sdk/client-athena';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DetailType } from '../../functions/core/events';
+import { createPackCodec } from '../../functions/core/packing/codec';
+import { DEFAULT_PRODUCER_PACK_POLICY } from '../../functions/core/packing/policy';
+import { type PutEventsEntry, planRequests } from '../../functions/core/put-events';
+import { envelopeOfEntry, packRequests } from '../../functions/producer/packer';
 import type { LocalRuntime } from '../runtime';
 import { LOCAL_S3_CREDENTIALS } from '../s3';
 import { namedQueries, type QueryRows, runQuery } from './athena-client';
@@ -151,6 +155,30 @@ function tenantsOf(runtime: LocalRuntime): { id: string; weight: number }[] {
   return tenants;
 }
 
+/** One PutEvents entry of the demo and the samples it carries (a pack carries many). */
+interface DemoEntry {
+  readonly entry: PutEventsEntry;
+  readonly samples: readonly SampleEntry[];
+}
+
+/**
+ * The demo's entries as a producer sends them: the requests (valid and poison) packed with the
+ * producers' default policy, the probes that must be refused (malformed detail, oversized) alone.
+ */
+async function packSamples(samples: readonly SampleEntry[]): Promise<DemoEntry[]> {
+  const requests = samples.filter((s) => s.kind === 'valid' || s.kind === 'poison');
+  const plain = (s: SampleEntry) => ({ ...s.entry, Resources: undefined });
+  const units = packRequests(
+    requests.map((s) => ({ entry: plain(s), envelope: envelopeOfEntry(s.entry) })),
+    DEFAULT_PRODUCER_PACK_POLICY,
+    await createPackCodec(),
+  );
+  return [
+    ...units.map((u) => ({ entry: u.entry, samples: u.members.map((m) => requests[m] as SampleEntry) })),
+    ...samples.filter((s) => !requests.includes(s)).map((s) => ({ entry: plain(s), samples: [s] })),
+  ];
+}
+
 async function send(
   client: EventBridgeClient,
   samples: readonly SampleEntry[],
@@ -158,34 +186,39 @@ async function send(
 ): Promise<{ accepted: SampleEntry[]; rejected: Map<string, number> }> {
   const accepted: SampleEntry[] = [];
   const rejected = new Map<string, number>();
-  const batches: SampleEntry[][] = [];
-  for (let i = 0; i < samples.length; i += 10) batches.push(samples.slice(i, i + 10));
+  const entries = await packSamples(samples);
+  const packs = entries.filter((e) => e.samples.length > 1);
+  progress(
+    `  packed: ${packs.reduce((sum, e) => sum + e.samples.length, 0)} requests in ${packs.length} packs (${DEFAULT_PRODUCER_PACK_POLICY.codec}), ${entries.length} entries in all`,
+  );
+  // Requests of at most 10 entries and 1 MB; an oversized entry makes AWS reject its whole request, so it goes alone.
+  const fits = entries.filter((e) => e.samples[0]?.kind !== 'oversized');
+  const batches: DemoEntry[][] = [
+    ...planRequests(fits.map((e) => e.entry)).map((request) => request.map((i) => fits[i] as DemoEntry)),
+    ...entries.filter((e) => e.samples[0]?.kind === 'oversized').map((e) => [e]),
+  ];
   let done = 0;
   let lastReport = Date.now();
   const worker = async () => {
     for (let batch = batches.shift(); batch; batch = batches.shift()) {
-      // Oversized entries make AWS reject the whole request, so each goes alone.
-      const groups = batch.some((s) => s.kind === 'oversized') ? batch.map((s) => [s]) : [batch];
-      for (const group of groups) {
-        try {
-          const response = await client.send(
-            new PutEventsCommand({ Entries: group.map((s) => ({ ...s.entry, Resources: undefined })) }),
-          );
-          response.Entries?.forEach((result, i) => {
-            const sample = group[i] as SampleEntry;
-            if (result.EventId) accepted.push(sample);
-            else
-              rejected.set(
-                result.ErrorCode ?? 'Unknown',
-                (rejected.get(result.ErrorCode ?? 'Unknown') ?? 0) + 1,
-              );
-          });
-        } catch (error) {
-          const code = (error as Error).name;
-          rejected.set(code, (rejected.get(code) ?? 0) + group.length);
-        }
-        done += group.length;
+      try {
+        const response = await client.send(
+          new PutEventsCommand({ Entries: batch.map(({ entry: { Resources: _, ...e } }) => e) }),
+        );
+        response.Entries?.forEach((result, i) => {
+          const { samples: carried } = batch[i] as DemoEntry;
+          if (result.EventId) accepted.push(...carried);
+          else {
+            const code = result.ErrorCode ?? 'Unknown';
+            rejected.set(code, (rejected.get(code) ?? 0) + carried.length);
+          }
+        });
+      } catch (error) {
+        const code = (error as Error).name;
+        const carried = batch.reduce((sum, e) => sum + e.samples.length, 0);
+        rejected.set(code, (rejected.get(code) ?? 0) + carried);
       }
+      done += batch.reduce((sum, e) => sum + e.samples.length, 0);
       if (Date.now() - lastReport > 1000) {
         lastReport = Date.now();
         progress(`  sent ${done}/${samples.length}`);

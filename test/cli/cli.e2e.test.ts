@@ -51,11 +51,19 @@ describe('inferbus events sample | put-events', () => {
     expect((await cli(['events', 'sample', '--tenant', 'Bad Tenant'])).code).toBe(2);
   });
 
-  it('sends them from stdin, batched, and every one is processed', async () => {
+  it('sends them from stdin, packed, and every one is processed', async () => {
     const run = await cli(['put-events', '--json', '-'], {}, samples);
     expect(run.code, run.stderr).toBe(0);
     const [summary] = jsonLines(run.stdout);
-    expect(summary).toMatchObject({ entries: 60, accepted: 60, failed: 0, requests: 6 });
+    // Packed by default: one pack per tenant and task (3 x 2), all in one PutEvents call.
+    expect(summary).toMatchObject({
+      entries: 60,
+      accepted: 60,
+      failed: 0,
+      busEntries: 6,
+      packs: 6,
+      requests: 1,
+    });
     expect(run.stderr).toMatch(/put-events: 60\/60 100%/); // plain progress lines: not a TTY
     await settle();
     const query = await cli([

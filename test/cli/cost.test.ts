@@ -103,6 +103,49 @@ describe('inferbus cost, per task, from the stage template and the task definiti
     expect(table.stdout).toMatch(/^whole stage \(spam; requests spread evenly over the stage's 1 task\(s\)/m);
   }, 120_000);
 
+  it('prices packed traffic beside unpacked, requests per entry from packing the held-out inputs with the policy', async () => {
+    const cwd = fixtureStage(spam);
+    const json = async (...args: string[]) =>
+      JSON.parse((await runIn(cwd, 'cost', '--stage', 'fixture', '--format', 'json', ...args)).stdout);
+    const report = await json();
+    const [task] = report.tasks;
+    const line = (estimate: { lines: { item: string; dollars: number }[] }, item: string) =>
+      estimate.lines.find((l) => l.item === item)?.dollars as number;
+    expect(task.packed.policy).toMatchObject({ maxItems: 500, maxEntryBytes: 64_512, codec: 'zstd' });
+    // SpamAssassin e-mails: about 23 per 64 KB unit with zstd (BENCHMARKS.md, Encoding).
+    expect(task.packed.packing.requestsPerEntry).toBeGreaterThan(15);
+    for (const scenario of ['cascade', 'allTier2'] as const) {
+      const [packed, unpacked] = [task.packed[scenario], task[scenario]];
+      expect(line(packed, 'EventBridge custom events')).toBeLessThan(
+        line(unpacked, 'EventBridge custom events') / 10,
+      );
+      expect(line(packed, 'SQS requests')).toBeLessThan(line(unpacked, 'SQS requests') / 5);
+      expect(packed.totalPerMillion).toBeLessThan(unpacked.totalPerMillion);
+    }
+    expect(report.whole.packedCascadePerMillion).toBe(task.packed.cascade.totalPerMillion);
+
+    const json50 = await json('--codec', 'json', '--pack-max', '5');
+    // Packs of 5, and the few e-mails too large to share a 64 KB entry alone.
+    expect(json50.tasks[0].packed.packing.requestsPerEntry).toBeGreaterThan(4.5);
+    expect(json50.tasks[0].packed.packing.requestsPerEntry).toBeLessThanOrEqual(5);
+    const unpackedOnly = await json('--no-pack');
+    expect(unpackedOnly.tasks[0].packed).toBeUndefined();
+    expect(unpackedOnly.whole.packedCascadePerMillion).toBeNull();
+    await expect(runIn(cwd, 'cost', '--stage', 'fixture', '--pack-bytes', '10')).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--pack-bytes must be a whole number from 1024 to 1048576'),
+    });
+
+    const table = await runIn(cwd, 'cost', '--stage', 'fixture');
+    expect(table.stdout).toMatch(
+      /packed \(producers' default policy: up to 500 requests and 64512 B per entry, zstd\): [\d.]+ requests per entry/,
+    );
+    expect(table.stdout).toMatch(
+      /^ {2}packing: cascade \$[\d.]+ per million packed against \$[\d.]+ unpacked/m,
+    );
+    expect(table.stdout).toMatch(/^ {2}packed: all-tier-2 costs [\d.]+x the cascade in total/m);
+  }, 120_000);
+
   it("takes the manifest's calibrated threshold when the stage says `manifest`", async () => {
     const cwd = fixtureStage(spam.map((t) => ({ ...t, threshold: undefined })));
     const { stdout } = await runIn(cwd, 'cost', '--stage', 'fixture', '--format', 'json');

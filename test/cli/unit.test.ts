@@ -163,6 +163,7 @@ describe('sender and producer', () => {
       node: 'n',
       now: () => now,
       lingerMs: 1,
+      pack: false, // entry by entry, as producers that turn packing off send (packing: producer-pack.test.ts)
     });
     for (let i = 0; i < 25; i++) {
       now += i % 2;

@@ -54,7 +54,8 @@ beforeAll(async () => {
   const work = mkdtempSync(join(tmpdir(), 'inferbus-metering-work-'));
   const samples = await runCli(rt, work, ['events', 'sample', '--task', TASK, '--count', String(REQUESTS)]);
   expect(samples.code, samples.stderr).toBe(0);
-  const sent = await runCli(rt, work, ['put-events', '--json', '-'], {}, samples.stdout);
+  // One request per entry: the model's unpacked case (packed traffic: metering-packed.e2e.test.ts).
+  const sent = await runCli(rt, work, ['put-events', '--no-pack', '--json', '-'], {}, samples.stdout);
   expect(sent.code, sent.stderr).toBe(0);
   await settle(rt, 180_000);
   const text = await (await fetch(`${rt.endpoint}/metrics`)).text();

@@ -175,28 +175,88 @@ export function planPacks(
   const planned: PlannedEntry[] = [];
   const build = (run: readonly number[]) => entryFor(run, inputs, encoder, now);
   for (const indexes of groups.values()) {
+    // Bytes of each request's item as plain JSON, and the entry bytes per such byte of the group's
+    // last pack: a first guess at how many fit, so a pack takes a few encodes, not log2(maxItems).
+    const raw = indexes.map((i) =>
+      Buffer.byteLength(JSON.stringify(itemOf((inputs[i] as PackInput).envelope))),
+    );
+    let ratio = encoder ? 0.5 : 1;
     let start = 0;
     while (start < indexes.length) {
-      // The longest run from `start` that fits: a binary search, so a pack is encoded O(log n) times.
-      const fits = (k: number) => {
-        const run = indexes.slice(start, start + k);
-        return k === 1 || entrySize(build(run).entry) <= policy.maxEntryBytes;
+      const hi = Math.min(policy.maxItems, indexes.length - start);
+      const built = new Map<number, PlannedEntry>();
+      const size = (k: number) => {
+        const entry = build(indexes.slice(start, start + k));
+        built.set(k, entry);
+        return entrySize(entry.entry);
       };
-      let best = 1;
-      let lo = 2;
-      let hi = Math.min(policy.maxItems, indexes.length - start);
-      while (lo <= hi) {
-        const mid = (lo + hi) >> 1;
-        if (fits(mid)) {
-          best = mid;
-          lo = mid + 1;
-        } else hi = mid - 1;
+      const best =
+        hi === 1
+          ? 1
+          : longestFitting(
+              size,
+              policy.maxEntryBytes,
+              guessCount(raw, start, hi, ratio, policy.maxEntryBytes),
+              hi,
+            );
+      const pack = built.get(best) ?? build(indexes.slice(start, start + best));
+      if (best > 1) {
+        const rawBytes = raw.slice(start, start + best).reduce((sum, b) => sum + b, 0);
+        ratio = entrySize(pack.entry) / rawBytes;
       }
-      planned.push(build(indexes.slice(start, start + best)));
+      planned.push(pack);
       start += best;
     }
   }
   return planned;
+}
+
+/** How many requests from `start` an entry of `maxBytes` holds if each takes `ratio` of its JSON bytes. */
+function guessCount(
+  raw: readonly number[],
+  start: number,
+  hi: number,
+  ratio: number,
+  maxBytes: number,
+): number {
+  let bytes = 0;
+  let k = 0;
+  while (k < hi && bytes + (raw[start + k] as number) * ratio <= maxBytes)
+    bytes += (raw[start + k++] as number) * ratio;
+  return Math.max(1, k);
+}
+
+/**
+ * The largest k in 1..hi whose `size(k)` is at most `max` (k = 1 always counts as fitting), from
+ * a first `guess`. Sizes grow about in proportion to k, so each next try interpolates between the
+ * nearest sizes known on either side (or scales from the origin while one side is unknown); a
+ * close guess costs two or three calls, and bisection takes over when a side stops moving.
+ * Assumes `size` grows with k.
+ */
+export function longestFitting(size: (k: number) => number, max: number, guess: number, hi: number): number {
+  let lo = 1; // largest known to fit, and its size (0: not measured)
+  let loBytes = 0;
+  let bad = hi + 1; // smallest known not to fit, and its size
+  let badBytes = Number.POSITIVE_INFINITY;
+  let k = Math.min(Math.max(guess, 2), hi);
+  let lastSide = 0;
+  let sameSide = 0;
+  while (bad - lo > 1) {
+    const bytes = size(k);
+    const side = bytes <= max ? 1 : -1;
+    if (side > 0) [lo, loBytes] = [k, bytes];
+    else [bad, badBytes] = [k, bytes];
+    sameSide = side === lastSide ? sameSide + 1 : 0;
+    lastSide = side;
+    if (bad - lo <= 1) break;
+    let next: number;
+    if (sameSide >= 2 && loBytes > 0 && Number.isFinite(badBytes)) next = (lo + bad) >> 1;
+    else if (loBytes > 0 && Number.isFinite(badBytes)) {
+      next = lo + Math.floor(((max - loBytes) * (bad - lo)) / (badBytes - loBytes));
+    } else next = Math.floor((k * max) / Math.max(bytes, 1)) + (side > 0 ? 1 : -1);
+    k = Math.min(Math.max(next, lo + 1), bad - 1);
+  }
+  return lo;
 }
 
 function entryFor(
