@@ -9,6 +9,8 @@ import {
   planPacks,
 } from '../../functions/core/packing/pack';
 import { entrySize } from '../../functions/core/put-events';
+import { escalationPattern } from '../../functions/core/routing';
+import { matchesPattern } from '../../local/eventbridge/match';
 
 const NOW = () => new Date('2026-12-07T08:00:00.000Z');
 
@@ -128,5 +130,66 @@ describe('expandPack', () => {
       items.map((i: { id: string }) => i.id),
     );
     expect(() => expandPack({ ...detail, data: 'zz' }, decoder)).toThrow(/bad tag/);
+  });
+});
+
+describe('packs route like the single events they carry', () => {
+  const escalation = (seq: number, task: string, tier: number): PackInput => ({
+    envelope: {
+      id: `acme:r${seq}:t${tier}:escalated`,
+      tenant: 'acme',
+      task,
+      stream: 's1',
+      seq,
+      hlc: `1765094400000-${seq}-n1`,
+      type: 'EscalationRequested',
+      payload: { sourceEventId: `r${seq}`, task, tier, label: 'ham', score: 0.6 },
+      metadata: {},
+      time: '2026-12-07T08:00:00.000Z',
+    } as Envelope,
+    source: 'inferbus.results',
+    detailType: 'EscalationRequested',
+  });
+  const asEvent = (detail: string) => ({
+    version: '0',
+    id: 'e1',
+    'detail-type': 'EscalationRequested',
+    source: 'inferbus.results',
+    account: '000000000000',
+    time: '2026-12-07T08:00:00Z',
+    region: 'eu-west-1',
+    resources: [],
+    detail: JSON.parse(detail),
+  });
+
+  it("matches the next tier's escalation rule of its task, and no other tier's or task's", () => {
+    const planned = planPacks(
+      [escalation(1, 'spam', 1), escalation(2, 'spam', 1), escalation(3, 'spam', 1)],
+      undefined,
+      undefined,
+      NOW,
+    );
+    expect(planned).toHaveLength(1);
+    const event = asEvent(planned[0]?.entry.Detail ?? '');
+    expect(isPackedDetail(event.detail)).toBe(true);
+    expect(matchesPattern(escalationPattern('acme', 'spam', 2), event)).toBe(true);
+    expect(matchesPattern(escalationPattern('acme', 'spam', 3), event)).toBe(false);
+    expect(matchesPattern(escalationPattern('acme', 'sensor', 2), event)).toBe(false);
+    // Each item keeps its own payload; the pack-level payload is only what the rules read.
+    expect(expandPack(event.detail).envelopes.map((e) => e.envelope.payload.sourceEventId)).toEqual([
+      'r1',
+      'r2',
+      'r3',
+    ]);
+  });
+
+  it('never packs escalations of different tiers together', () => {
+    const planned = planPacks(
+      [escalation(1, 'spam', 1), escalation(2, 'spam', 2), escalation(3, 'spam', 1)],
+      undefined,
+      undefined,
+      NOW,
+    );
+    expect(planned.map((p) => p.indexes)).toEqual([[0, 2], [1]]);
   });
 });

@@ -26,6 +26,13 @@ export const packedDetailSchema = z.object({
   count: z.int().check(z.minimum(1), z.maximum(100_000)),
   items: z.optional(z.array(z.unknown())),
   data: z.optional(z.string()),
+  /**
+   * The routing fields of the items' payloads that every item shares (`task`, `tier`), at the
+   * path a single event has them: the escalation rules match `detail.payload.task` and
+   * `detail.payload.tier`, and route a pack of escalations with the very same pattern. Items keep
+   * their own payloads; this is only what the rules read.
+   */
+  payload: z.optional(z.object({ task: z.optional(z.string()), tier: z.optional(z.int()) })),
 });
 export type PackedDetail = z.infer<typeof packedDetailSchema>;
 
@@ -167,6 +174,8 @@ export function planPacks(
       input.detailType,
       input.envelope.tenant,
       taskOf(input.envelope) ?? null,
+      // Items of one pack share what the rules route on, in their payloads too.
+      routingOf(input.envelope) ?? null,
     ]);
     const group = groups.get(key);
     if (group) group.push(index);
@@ -276,11 +285,13 @@ function entryFor(
   const last = (inputs[indexes[indexes.length - 1] as number] as PackInput).envelope;
   const { tenant, type } = first.envelope;
   const task = taskOf(first.envelope);
+  const routing = routingOf(first.envelope);
   const detail: PackedDetail = {
     packId: `${first.envelope.id}..${last.id}#${indexes.length}`.slice(0, 128),
     tenant,
     ...(task ? { task } : {}),
     type,
+    ...(routing ? { payload: routing } : {}),
     time: now().toISOString(),
     count: items.length,
     ...(encoder ? { data: encoder.encode(items) } : { items }),
@@ -297,5 +308,14 @@ export function itemOf(envelope: Envelope): PackedItem {
   return item;
 }
 
-// Until the envelope declares `task` (issue 17), read it loosely.
-const taskOf = (envelope: Envelope): string | undefined => (envelope as { task?: string }).task;
+const taskOf = (envelope: Envelope): string | undefined => envelope.task;
+
+/** The payload fields rules route on (results and escalations carry both), when present. */
+function routingOf(envelope: Envelope): { task?: string; tier?: number } | undefined {
+  const { task, tier } = envelope.payload as { task?: unknown; tier?: unknown };
+  const routing = {
+    ...(typeof task === 'string' ? { task } : {}),
+    ...(typeof tier === 'number' && Number.isInteger(tier) ? { tier } : {}),
+  };
+  return Object.keys(routing).length > 0 ? routing : undefined;
+}
