@@ -140,6 +140,8 @@ describe('Ctrl-C on put-events', () => {
         file,
         '--rate',
         '20',
+        // One request per entry, so the interrupt lands between entries (packs: test/cli/put-events-pack).
+        '--no-pack',
         '--json',
         '--failed-file',
         failedFile,
