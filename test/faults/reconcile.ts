@@ -107,6 +107,8 @@ export async function sendSamples(
     readonly pause?: { readonly at: number; readonly ms: number };
     /** Tenants and weights (default: every tenant of the template, as the demo spreads them). */
     readonly tenants?: readonly { readonly id: string; readonly weight: number }[];
+    /** Only these tasks' requests (default: every task the template serves, in turn). */
+    readonly tasks?: readonly string[];
   } = {},
 ): Promise<string[]> {
   const { pause } = options;
@@ -115,7 +117,7 @@ export async function sendSamples(
     count,
     busName: busNameOf(model),
     tenants: options.tenants ?? tenantsOf(model),
-    tasks: await sampleTasksOf(model),
+    tasks: (await sampleTasksOf(model)).filter((t) => !options.tasks || options.tasks.includes(t.task)),
     poisonShare: 0.03,
     rejected: 0,
   });

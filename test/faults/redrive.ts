@@ -80,7 +80,9 @@ export async function runRedriveScenario(options: {
         { endpoint: faulty.endpoint, region: faulty.model.region },
         faulty.model,
         options.requests,
-        { tenants: [{ id: tenant, weight: 1 }] },
+        // One stream of the spam task: the DLQ below is its tier 1's (with two tasks taking turns,
+        // half the requests would go to another stream and fewer ranges would be given up).
+        { tenants: [{ id: tenant, weight: 1 }], tasks: ['spam'] },
       );
       if (!(await waitUntilIdle(faulty))) problems.push('the faulty run did not settle in time');
     } finally {
