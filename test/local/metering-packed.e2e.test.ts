@@ -16,6 +16,7 @@ import { DEFAULT_PRODUCER_PACK_POLICY } from '../../functions/core/packing/polic
 import { loadTaskDefinition } from '../../functions/tasks/definition';
 import type { LocalRuntime } from '../../local/runtime';
 import { runCli, settle, startTestRuntime } from '../support/local-cli';
+import { tierRunStats } from '../support/tier-run-stats';
 
 /**
  * `inferbus cost`'s model for packed traffic against what the local runtime meters: the spam task's
@@ -80,28 +81,8 @@ beforeAll(async () => {
     keepTails: true,
   });
 
-  const perTier = (tier: 1 | 2) => {
-    const fn = rt.model.functions.find(
-      (f) => f.environment.INFERBUS_TASK === TASK && f.environment.INFERBUS_TIER === String(tier),
-    );
-    if (!fn) throw new Error(`no tier-${tier} function of task ${TASK} in the template`);
-    const enabled = rt.model.eventSourceMappings.filter((e) => e.enabled);
-    const stats = rt.pollers
-      .filter((_, i) => enabled[i]?.functionLogicalId === fn.logicalId)
-      .map((p) => p.stats());
-    const runner = rt.lambda.metrics().find((f) => f.logicalId === fn.logicalId);
-    const batchSize =
-      rt.model.eventSourceMappings.find((e) => e.functionLogicalId === fn.logicalId)?.batchSize ?? 1;
-    return {
-      fn,
-      batchSize,
-      records: stats.reduce((s, x) => s + x.records, 0),
-      batches: stats.reduce((s, x) => s + x.batches, 0),
-      meanMs: runner && runner.durationMs.count > 0 ? runner.durationMs.sumMs / runner.durationMs.count : 0,
-    };
-  };
-  const t1 = perTier(1);
-  const t2 = perTier(2);
+  const t1 = tierRunStats(rt, TASK, 1);
+  const t2 = tierRunStats(rt, TASK, 2);
   const { queueMessageBytes: _, ...sizes } = sizeInputs(
     envelopes.map((e) => Buffer.byteLength(String(e.payload.text))),
   );

@@ -6,6 +6,7 @@ import type { BillableUsage } from '../../functions/core/billing-units';
 import { type CostModelInput, predictUsage, sizeInputs } from '../../functions/core/cost-model';
 import type { LocalRuntime } from '../../local/runtime';
 import { runCli, settle, startTestRuntime } from '../support/local-cli';
+import { tierRunStats } from '../support/tier-run-stats';
 
 /**
  * `inferbus cost`'s model against what the local runtime meters for the same workload: held-out
@@ -63,33 +64,8 @@ beforeAll(async () => {
   const m = parseMetrics(text);
 
   // The workload as it arrived, from the runtime's own counters (not from the billed units).
-  const fnOf = (tier: 1 | 2) => {
-    const fn = rt.model.functions.find(
-      (f) => f.environment.INFERBUS_TASK === TASK && f.environment.INFERBUS_TIER === String(tier),
-    );
-    if (!fn) throw new Error(`no function for tier ${tier} of task ${TASK} in the template`);
-    return fn;
-  };
-  const perTier = (tier: 1 | 2) => {
-    const fn = fnOf(tier);
-    // The runtime starts one poller per enabled mapping, in the template's order.
-    const enabled = rt.model.eventSourceMappings.filter((e) => e.enabled);
-    const stats = rt.pollers
-      .filter((_, i) => enabled[i]?.functionLogicalId === fn.logicalId)
-      .map((p) => p.stats());
-    const runner = rt.lambda.metrics().find((f) => f.logicalId === fn.logicalId);
-    const batchSize =
-      rt.model.eventSourceMappings.find((e) => e.functionLogicalId === fn.logicalId)?.batchSize ?? 1;
-    return {
-      fn,
-      batchSize,
-      records: stats.reduce((s, x) => s + x.records, 0),
-      batches: stats.reduce((s, x) => s + x.batches, 0),
-      meanMs: runner && runner.durationMs.count > 0 ? runner.durationMs.sumMs / runner.durationMs.count : 0,
-    };
-  };
-  const t1 = perTier(1);
-  const t2 = perTier(2);
+  const t1 = tierRunStats(rt, TASK, 1);
+  const t2 = tierRunStats(rt, TASK, 2);
   /** A Lambda counter summed over this task's functions. */
   const lambdaTotal = (name: string) =>
     [t1.fn.name, t2.fn.name].reduce((sum, fn) => sum + m.total(name, { function: fn }), 0);
