@@ -188,7 +188,7 @@ describe('a three-label features task through the real tier handler', () => {
       [text.body]:
         'InputMismatch: detail.payload: this task takes "features" (2 numbers), the request carries text (task triage)',
       [short.body]:
-        'InputMismatch: detail.payload: "features" holds 1 numbers, this task takes exactly 2 (task triage)',
+        'InputMismatch: detail.payload: "features" holds 1 number, this task takes exactly 2 (task triage)',
       [label.body]:
         'UnknownLabel: detail.payload.expectedLabel: "spam" is not a label of task triage (billing, bug, other)',
       [wrongTask.body]:

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { FEATURE_ALGORITHM, type FeatureSpec, featureFingerprint, makeExtractor } from '../features';
-import type { TaskInput } from './inputs';
+import { numbers, type TaskInput } from './inputs';
 
 /**
  * Encoders turn a batch of task inputs into the tensors a model declares. Each kind fixes which
@@ -220,7 +220,7 @@ function numericVector(spec: NumericVectorEncoder): Encoder {
         if (features.length !== spec.length) {
           rejected.push({
             index,
-            reason: `"features" holds ${features.length} numbers, the model takes ${spec.length}`,
+            reason: `"features" holds ${numbers(features.length)}, the model takes ${spec.length}`,
           });
           return;
         }

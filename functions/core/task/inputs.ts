@@ -36,7 +36,7 @@ export function inputProblem(input: TaskInput, spec: TaskInputSpec): string | un
     return `this task takes "features" (${spec.length} numbers), the request carries text`;
   }
   if (input.features.length !== spec.length) {
-    return `"features" holds ${input.features.length} numbers, this task takes exactly ${spec.length}`;
+    return `"features" holds ${numbers(input.features.length)}, this task takes exactly ${spec.length}`;
   }
   const bad = input.features.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v));
   if (bad >= 0) return `"features"[${bad}] is ${String(input.features[bad])}, not a finite number`;
@@ -46,3 +46,6 @@ export function inputProblem(input: TaskInput, spec: TaskInputSpec): string | un
 /** A stable string of an input, for result-cache keys (the same text or vector is the same input). */
 export const inputKey = (input: TaskInput): string =>
   'text' in input ? `t:${input.text}` : `f:${input.features.join(',')}`;
+
+/** "1 number", "3 numbers". */
+export const numbers = (n: number): string => `${n} number${n === 1 ? '' : 's'}`;
