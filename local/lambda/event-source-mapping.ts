@@ -107,6 +107,10 @@ export class SqsEventSourcePoller {
   private readonly invoking = new Set<readonly ReceivedMessage[]>();
   /** Received and not yet invoked: a batch filling during its window, and messages carried to the next. */
   private readonly held = new Set<readonly ReceivedMessage[]>();
+  /** ReceiveMessage calls under way: a forced exit waits for them so what they took is handed back too. */
+  private readonly receiving = new Set<Promise<ReceivedMessage[]>>();
+  /** Receipt handles already handed back, so a stop and a forced exit never hand one back twice. */
+  private readonly handedBackHandles = new Set<string>();
 
   constructor(mapping: EventSourceMappingModel, options: SqsEventSourcePollerOptions) {
     if (!Number.isInteger(mapping.batchSize) || mapping.batchSize < 1 || mapping.batchSize > 10_000) {
@@ -141,10 +145,15 @@ export class SqsEventSourcePoller {
 
   /**
    * For an exit that cannot wait (a second Ctrl-C): hands back the messages of the invocations in
-   * flight (visibility 0), so they are received again at once after a restart. Resolves to how many.
+   * flight and of receives under way (visibility 0), so they are received again at once after a
+   * restart. Resolves to how many. It waits for the receives under way, so end the store's receives
+   * first (`QueueStore.endReceives`, as the runtime does): a long poll then answers at once.
    */
   async handBackInFlight(): Promise<number> {
-    const messages = [...this.invoking, ...this.held].flat();
+    await Promise.all([...this.receiving]);
+    const messages = [...new Set([...this.invoking, ...this.held].flat())].filter(
+      (message) => !this.handedBackHandles.has(message.receiptHandle),
+    );
     await this.releaseUnprocessed(messages);
     return messages.length;
   }
@@ -257,6 +266,7 @@ export class SqsEventSourcePoller {
         waitTimeSeconds,
       );
       admit(received);
+      this.held.delete(received);
       if (batch.length === 0) break;
       deadline ??= Date.now() + windowMs;
       if (windowMs === 0) {
@@ -272,11 +282,23 @@ export class SqsEventSourcePoller {
   }
 
   private async receive(maxMessages: number, waitTimeSeconds: number): Promise<ReceivedMessage[]> {
+    const call = this.receiveAndHold(maxMessages, waitTimeSeconds);
+    this.receiving.add(call);
+    try {
+      return await call;
+    } finally {
+      this.receiving.delete(call);
+    }
+  }
+
+  /** Receives; what comes back is held at once, before the caller admits it into a batch. */
+  private async receiveAndHold(maxMessages: number, waitTimeSeconds: number): Promise<ReceivedMessage[]> {
     try {
       const received = await this.options.queues.receive(this.mapping.queueArn, {
         maxMessages,
         waitTimeSeconds,
       });
+      this.held.add(received);
       this.options.onSqsCall?.(
         this.mapping.queueArn,
         'ReceiveMessage',
@@ -369,7 +391,9 @@ export class SqsEventSourcePoller {
   }
 
   /** Messages the stop keeps from being processed: visible again at once instead of after the timeout. */
-  private async releaseUnprocessed(batch: readonly ReceivedMessage[]): Promise<void> {
+  private async releaseUnprocessed(messages: readonly ReceivedMessage[]): Promise<void> {
+    const batch = messages.filter((message) => !this.handedBackHandles.has(message.receiptHandle));
+    for (const message of batch) this.handedBackHandles.add(message.receiptHandle);
     this.reportBatchCalls('ChangeMessageVisibilityBatch', batch.length);
     await Promise.all(
       batch.map((message) =>

@@ -86,6 +86,7 @@ export class QueueStore implements QueueService {
   private readonly tokenPrefix = randomBytes(6).toString('base64url');
   private tokenCounter = 0;
   private closed = false;
+  private receivesEnded = false;
 
   constructor(queues: readonly QueueModel[], options: QueueStoreOptions) {
     this.stateDir = options.stateDir;
@@ -217,6 +218,7 @@ export class QueueStore implements QueueService {
       MAX_VISIBILITY_TIMEOUT_SECONDS,
     );
     this.log.checkWritable();
+    if (this.receivesEnded) return [];
     const now = this.now();
     this.maintenance.run(q, now);
     const out = this.take(q, max, visibility * 1000, now);
@@ -317,6 +319,16 @@ export class QueueStore implements QueueService {
   /** Resolves once everything done so far is written. */
   flush(): Promise<void> {
     return this.log.commit();
+  }
+
+  /**
+   * For an exit that cannot wait: pending long polls are answered with no messages and every later
+   * receive gets none, so a message handed back now (visibility 0) stays visible for the next start
+   * instead of going in flight to a receiver that is about to die.
+   */
+  endReceives(): void {
+    this.receivesEnded = true;
+    this.polls.close();
   }
 
   /** Answers pending long polls with no messages, stops timers and closes the log. */

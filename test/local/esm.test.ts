@@ -220,6 +220,57 @@ describe('SqsEventSourcePoller', () => {
     await stopped;
   });
 
+  it('a forced exit during a stop hands each message back once, and the stop does not hand it back again', async () => {
+    const queue = new MemoryQueue(QUEUE_ARN);
+    for (let i = 0; i < 3; i++) await queue.send(QUEUE_ARN, `m${i}`);
+    const changed: string[] = [];
+    const change = queue.changeVisibility.bind(queue);
+    queue.changeVisibility = async (arn, handle, seconds) => {
+      changed.push(handle);
+      await change(arn, handle, seconds);
+    };
+    let release = (_result: InvocationResult) => {};
+    const fake = fakeInvoker(() => new Promise<InvocationResult>((resolve) => (release = resolve)));
+    const logged: string[] = [];
+    const esm = poller(mapping({ maxConcurrency: 1 }), queue, fake.invoker, {
+      log: (l: string) => logged.push(l),
+    });
+    esm.start();
+    await until(() => fake.batches.length === 1);
+    const stopped = esm.stop();
+    expect(await esm.handBackInFlight()).toBe(3);
+    release({ ok: false, errorType: 'Crash', errorMessage: 'killed', durationMs: 1 });
+    await stopped;
+    expect(changed).toHaveLength(3);
+    expect(new Set(changed).size).toBe(3);
+    expect(logged.filter((l) => l.includes('could not hand back'))).toEqual([]);
+    expect(queue.counts()).toEqual({ visible: 3, inFlight: 0, delayed: 0 });
+  });
+
+  it('handBackInFlight waits for a receive under way and hands back what it took', async () => {
+    const queue = new MemoryQueue(QUEUE_ARN);
+    await queue.send(QUEUE_ARN, 'm0');
+    const receive = queue.receive.bind(queue);
+    let taken = () => {};
+    const took = new Promise<void>((resolve) => (taken = resolve));
+    // The message is taken in flight first; the answer reaches the poller only later.
+    queue.receive = async (arn, options) => {
+      const got = await receive(arn, options);
+      if (got.length > 0) {
+        taken();
+        await sleep(100);
+      }
+      return got;
+    };
+    const esm = poller(mapping({ maxConcurrency: 1 }), queue, fakeInvoker().invoker);
+    esm.start();
+    await took;
+    expect(queue.counts()).toMatchObject({ inFlight: 1 });
+    expect(await esm.handBackInFlight()).toBe(1);
+    expect(queue.counts()).toMatchObject({ visible: 1, inFlight: 0 });
+    esm.stop();
+  });
+
   it('handBackInFlight also hands back messages received into a batch still filling its window', async () => {
     const queue = new MemoryQueue(QUEUE_ARN);
     for (let i = 0; i < 2; i++) await queue.send(QUEUE_ARN, `m${i}`);
@@ -229,6 +280,7 @@ describe('SqsEventSourcePoller', () => {
     await until(() => queue.counts().inFlight === 2);
     await sleep(50); // the receive has returned into the batch
     expect(fake.batches).toHaveLength(0);
+    queue.endReceives(); // as the runtime does first: the poller's next long poll is under way
     expect(await esm.handBackInFlight()).toBe(2);
     expect(queue.counts()).toMatchObject({ visible: 2 });
     await esm.stop();

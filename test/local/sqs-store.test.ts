@@ -191,6 +191,18 @@ describe('QueueStore semantics', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
   });
 
+  it('endReceives answers waiting long polls with none, so a message handed back afterwards stays visible', async () => {
+    const { store } = open(tempDir(), { t: Date.now() });
+    await store.send('other', 'in flight');
+    const [m] = await store.receive('other', { maxMessages: 1 });
+    const waiting = store.receive('other', { maxMessages: 1, waitTimeSeconds: 10 });
+    store.endReceives();
+    expect(await waiting).toEqual([]);
+    await store.changeVisibility('other', m?.receiptHandle as string, 0);
+    expect(await store.receive('other', { maxMessages: 1, waitTimeSeconds: 1 })).toEqual([]);
+    expect(store.counts('other')).toEqual({ visible: 1, inFlight: 0, delayed: 0 });
+  });
+
   it('long polling wakes when an in-flight message times out', async () => {
     const { store } = open(tempDir(), { t: 0 }, { now: Date.now });
     await store.send('other', 'x');
