@@ -29,6 +29,8 @@ export interface LocalCommandOptions {
   readonly demo: boolean;
   readonly events: number;
   readonly reset: boolean;
+  /** Print the handlers' log lines on stderr. */
+  readonly functionLogs: boolean;
 }
 
 /** Commands whose implementation lives outside `cli/` (the local runtime) are injected by `bin/`. */
@@ -84,6 +86,11 @@ export function buildProgram(deps: ProgramDeps, setExitCode: (code: ExitCode) =>
     .option('--demo', 'send sample events, wait until each is accounted for, print a summary and exit', false)
     .option('--events <n>', 'how many sample events the demo sends', integer, 3000)
     .option(
+      '--function-logs',
+      "print the handlers' log lines (their stdout and stderr, as CloudWatch Logs would get them) on stderr, each prefixed with [function name]",
+      false,
+    )
+    .option(
       '--reset',
       'empty the state folder first (the demo always empties <state-dir>/demo); only a folder inferbus local created',
       false,
@@ -100,6 +107,7 @@ Examples:
   inferbus local                      # run until Ctrl-C; prints endpoints and credentials
   inferbus local --s3-port 4569 --dynamodb-port 4570   # the same ports on every start
   inferbus local --demo --events 500  # the npm start demo, smaller
+  inferbus local --function-logs      # and print what the handlers log (one line per batch, errors)
   inferbus local --config my-stage.json --cdk-out cdk.out.mine   # a stage with your own tasks`,
     )
     .action(async (options: LocalCommandOptions) => setExitCode(await deps.runLocal(options, deps.io)));

@@ -108,6 +108,7 @@ async function runOnStateDir(stateDir: string, options: LocalCommandOptions, io:
       stateDir,
       ...(options.cdkOut === undefined ? {} : { cdkOutDir: resolve(options.cdkOut) }),
       log: (line) => io.err(line),
+      ...(options.functionLogs ? { functionLog: (line: string) => io.err(line) } : {}),
     });
   } catch (error) {
     const message = (error as Error).message;
@@ -136,7 +137,7 @@ async function runOnStateDir(stateDir: string, options: LocalCommandOptions, io:
     }
   }
 
-  printEndpoints(runtime, io);
+  printEndpoints(runtime, io, options.functionLogs);
   return waitForStopSignal(runtime, io);
 }
 
@@ -194,7 +195,7 @@ async function forceExit(runtime: LocalRuntime, io: CliIO, signal: NodeJS.Signal
   process.exit(128 + constants.signals[signal]);
 }
 
-function printEndpoints(runtime: LocalRuntime, io: CliIO): void {
+function printEndpoints(runtime: LocalRuntime, io: CliIO, functionLogs: boolean): void {
   const bus = runtime.model.buses.find((b) => b.name !== 'default')?.name ?? 'default';
   const dynamodb = runtime.dynamodb?.endpoint ?? '(no tables in the template)';
   io.out(
@@ -207,6 +208,7 @@ function printEndpoints(runtime: LocalRuntime, io: CliIO): void {
   io.out(`  S3                        ${runtime.s3.endpoint}`);
   io.out(`  DynamoDB                  ${dynamodb}`);
   io.out(`  health, metrics           ${runtime.endpoint}/health  ${runtime.endpoint}/metrics`);
+  io.out(`  function logs             ${functionLogs ? 'on stderr' : 'not shown (pass --function-logs)'}`);
   for (const [i, task] of servedTasks(runtime.model).entries()) {
     io.out(`  ${i === 0 ? 'tasks' : '     '}                     ${describeTask(task)}`);
   }

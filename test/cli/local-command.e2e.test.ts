@@ -5,6 +5,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -12,6 +13,7 @@ import { createServer } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../lib/app';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3';
@@ -131,6 +133,7 @@ describe('inferbus local', () => {
       String(s3Port),
       '--dynamodb-port',
       String(dynamodbPort),
+      '--function-logs',
     ]);
     const stateDir = join(work, 'state');
     const template = join(work, 'cdk.out', 'inferbus-dev.template.json');
@@ -167,6 +170,22 @@ describe('inferbus local', () => {
     const { TableNames } = await dynamodb.send(new ListTablesCommand({}));
     dynamodb.destroy();
     expect(TableNames?.some((name) => name.startsWith('inferbus-dev'))).toBe(true);
+
+    // --function-logs: the handler's own log line for the batch reaches stderr, named by function.
+    expect(local.stdout).toMatch(/function logs +on stderr\n/);
+    const events = new EventBridgeClient({
+      endpoint,
+      region: 'eu-west-1',
+      credentials: LOCAL_S3_CREDENTIALS,
+    });
+    const entries = JSON.parse(readFileSync(join(PROJECT_ROOT, 'events/put-events-entries.json'), 'utf8'));
+    const put = await events.send(new PutEventsCommand({ Entries: entries }));
+    events.destroy();
+    expect(put.FailedEntryCount).toBe(0);
+    const deadline = Date.now() + 60_000;
+    while (!/\[inferbus-dev-spam-tier1\] .*batch processed/.test(local.stderr()) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(local.stderr()).toMatch(/\[inferbus-dev-spam-tier1\] .*batch processed/);
 
     // A second runtime on the same folder (named another way) stops at once, naming the holder.
     const second = await cli(['local', '--state-dir', stateDir, '--port', '0']);
