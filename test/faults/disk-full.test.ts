@@ -20,7 +20,10 @@ describe('disk full mid-load', () => {
     expect(result.failedEntries).toBeGreaterThan(0);
     expect(result.missing).toEqual([]);
     expect(result.invented).toEqual([]);
-    expect(result.overlaps).toEqual([]);
+    // Never two outcomes. The same outcome twice is at least once: a delete (or a send whose write
+    // failed after the message was queued) refused for the full disk redelivers the message, so a
+    // poison request can be dead-lettered again with the same id, as a result can be published again.
+    expect(result.conflicts).toEqual([]);
     expect(result.problems).toEqual([]);
     expect(result.ok).toBe(true);
   });

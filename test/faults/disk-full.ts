@@ -1,6 +1,7 @@
 // Fault scenario "diskFull": the state folder's disk fills up mid-load, then space returns. Every
 // PutEvents entry must either fail (InternalFailure, and then have no outcome at all) or be accepted
-// and end with exactly one outcome; the runtime stays up, and /health shows the condition and clears.
+// and end with one outcome (at least once: the same one may be stored twice, never two different
+// ones); the runtime stays up, and /health shows the condition and clears.
 // As root the state folder lies on a 16 MiB tmpfs that a ballast file fills (a real ENOSPC from
 // every writer: SQS log, Firehose WAL, S3, DynamoDB); otherwise the SQS log and Firehose WAL writes
 // fail through an injected layer (test/support/failing-disk.ts).

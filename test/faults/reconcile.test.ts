@@ -26,4 +26,25 @@ describe('reconcile', () => {
     expect(r.missing).toEqual(['acme/r-1']);
     expect(r.invented).toEqual(['globex/r-1']);
   });
+
+  it('tells two outcomes for one request (a conflict) from the same dead letter stored twice', () => {
+    const letter = (id: string) => ({
+      id: requestKey('acme', id),
+      queue: 'dlq',
+      reason: 'x',
+      errorCode: 'E',
+    });
+    const r = reconcile(
+      'ids',
+      ['r-1', 'r-2', 'r-3'].map((id) => requestKey('acme', id)),
+      {
+        completedRows: [requestKey('acme', 'r-1'), requestKey('acme', 'r-2')],
+        deadLetters: [letter('r-2'), letter('r-3'), letter('r-3')],
+      },
+    );
+    expect(r.conflicts).toEqual(['acme/r-2']);
+    expect(r.duplicateLetters).toBe(1);
+    expect(r.deadLettered).toBe(2);
+    expect(r.missing).toEqual([]);
+  });
 });

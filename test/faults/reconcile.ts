@@ -266,8 +266,13 @@ export interface Reconciliation {
   readonly inventedByTenant: ReadonlyMap<string, number>;
   /** Archived result rows beyond the first per source id (at-least-once; de-duplicated by readers). */
   readonly duplicateResults: number;
-  /** Ids both completed and dead-lettered, or dead-lettered twice. */
-  readonly overlaps: string[];
+  /**
+   * Ids both completed and dead-lettered: two outcomes. At-least-once allows it where a batch ran
+   * past its deadline and its work still finished (`exactly-once-outcomes` then takes the result).
+   */
+  readonly conflicts: string[];
+  /** Dead letters beyond the first per id (at least once, like duplicate results; same id). */
+  readonly duplicateLetters: number;
   readonly reasons: Map<string, number>;
   /** Records the event source mappings handed back to their queue (proof the faults fired). */
   readonly handedBack?: number;
@@ -300,10 +305,7 @@ export function reconcile(
   for (const key of [...acceptedSet, ...accounted]) inventedByTenant.set(tenantOfKey(key), 0);
   for (const key of invented)
     inventedByTenant.set(tenantOfKey(key), (inventedByTenant.get(tenantOfKey(key)) ?? 0) + 1);
-  const overlaps = [
-    ...[...dlq].filter((id) => completed.has(id)),
-    ...dlqIds.filter((id, i) => dlqIds.indexOf(id) !== i),
-  ];
+  const conflicts = [...dlq].filter((id) => completed.has(id));
   const reasons = new Map<string, number>();
   for (const d of collected.deadLetters) {
     const key = `${d.queue}: ${d.reason.replace(/ from .*$/, '').replace(/ after \d+ attempt\(s\)/, '')}`;
@@ -320,7 +322,8 @@ export function reconcile(
     invented,
     inventedByTenant: new Map([...inventedByTenant].sort(([a], [b]) => (a < b ? -1 : 1))),
     duplicateResults: collected.completedRows.length - completed.size,
-    overlaps,
+    conflicts,
+    duplicateLetters: dlqIds.length - dlq.size,
     reasons,
     handedBack,
     note,
@@ -361,7 +364,8 @@ export function formatTable(rows: readonly Reconciliation[]): string {
     'missing',
     'invented',
     'dup-results',
-    'overlaps',
+    'dup-letters',
+    'conflicts',
     'handed-back',
     'verdict',
   ];
@@ -374,7 +378,8 @@ export function formatTable(rows: readonly Reconciliation[]): string {
     String(r.missing.length),
     inventedCell(r),
     String(r.duplicateResults),
-    String(r.overlaps.length),
+    String(r.duplicateLetters),
+    String(r.conflicts.length),
     r.handedBack === undefined ? '-' : String(r.handedBack),
     verdictOf(r),
   ]);

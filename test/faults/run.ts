@@ -209,8 +209,10 @@ export function printReconciliation(rows: readonly Reconciliation[], out: (line:
     out(
       `  invented per tenant: ${[...r.inventedByTenant].map(([tenant, n]) => `${tenant} ${n}`).join(', ') || '(no tenant)'}`,
     );
-    if (r.overlaps.length)
-      out(`  both completed and dead-lettered (${r.overlaps.length}): ${r.overlaps.slice(0, 10).join(', ')}`);
+    if (r.conflicts.length)
+      out(
+        `  both completed and dead-lettered (${r.conflicts.length}): ${r.conflicts.slice(0, 10).join(', ')}`,
+      );
     if (r.note) out(`  note: ${r.note}`);
   }
 }
