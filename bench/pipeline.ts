@@ -17,10 +17,11 @@
  * Run: npx tsx bench/pipeline.ts [--quick]. PIPELINE_SIZES=30000 picks the sizes; PIPELINE_MODES=
  * packed,single picks the modes; PIPELINE_JSON=FILE also writes the result (with the RSS and
  * event-loop series) as JSON; PIPELINE_AUTHORIZATION=off runs without the local IAM (for its
- * side-by-side cost only).
+ * side-by-side cost only); PIPELINE_FUNCTION_LOG=FILE appends the handlers' log lines to FILE, each
+ * after its epoch-ms time (their `batch processed` reports show what every invocation did).
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -245,6 +246,12 @@ export async function runOnce(
     port: 0,
     stateDir,
     log: () => {},
+    ...(process.env.PIPELINE_FUNCTION_LOG
+      ? {
+          functionLog: (line: string) =>
+            appendFileSync(process.env.PIPELINE_FUNCTION_LOG as string, `${Date.now()} ${line}\n`),
+        }
+      : {}),
     // Off only to measure what authorization costs, side by side (PIPELINE_AUTHORIZATION=off).
     authorization,
     onProcessed: (deleted) => {

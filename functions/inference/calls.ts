@@ -46,6 +46,6 @@ export const TENANCY_CALLS: readonly DeclaredCall[] = [
     operation: 'SendMessageBatch',
     resource: { kind: 'work-queues' },
     onlyWhenEnv: 'TENANT_STATE_TABLE',
-    purpose: 're-queues records delayed for quota or ordering',
+    purpose: 're-queues records delayed for quota or ordering, and messages a batch had no time left for',
   },
 ];

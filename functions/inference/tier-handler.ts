@@ -8,7 +8,7 @@ import { FirehoseClient } from '@aws-sdk/client-firehose';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { modelNamed } from '../core/manifest';
 import { createPackCodec, type PackCodec } from '../core/packing/codec';
 import { QueueUrls } from '../core/queue-names';
@@ -31,8 +31,9 @@ import {
 } from '../shared/faults';
 import { FirehoseRecordSink } from '../shared/firehose-sink';
 import { PutEventsPublisher } from '../shared/publisher';
-import { SqsRequeuer } from '../shared/requeue';
+import { DELAYED_FOR_ATTRIBUTE, SqsRequeuer } from '../shared/requeue';
 import { DynamoTenantState } from '../shared/tenant-state';
+import { type BatchChunk, chunkBatch, runInChunks } from './chunks';
 import { guardInvocation } from './invocation-guard';
 import { loadManifest, loadModel } from './model';
 import { expandRecords } from './pack-records';
@@ -129,11 +130,11 @@ export function createTierHandler(options: TierHandlerOptions) {
     return response;
   };
 
-  const handle = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  /** One chunk through the invocation guard: its failures, and whether it hit the deadline. */
+  const runChunk = async (chunk: BatchChunk, codec: PackCodec, context: Context) => {
     // Packs become one record per request before anything else, so that even a batch that ends
     // early dead-letters each request on its own (a plain single event) rather than a whole pack.
-    const codec = await codecReady;
-    const expanded = expandRecords(event.Records, codec);
+    const { expanded } = chunk;
     const requests = [...expanded.records, ...expanded.poison.map((p) => p.record)];
     const guarded = await guardInvocation(
       requests,
@@ -144,21 +145,57 @@ export function createTierHandler(options: TierHandlerOptions) {
         remainingMs: () => context.getRemainingTimeInMillis(),
       },
     );
-    const outcome = {
-      ...guarded,
-      response: messageFailures(guarded.response.batchItemFailures.map((f) => f.itemIdentifier)),
-    };
-    if (outcome.ended) {
-      logger.error(`batch ended early (${outcome.ended})`, {
-        reason: outcome.reason,
-        records: event.Records.length,
-        deadLettered: outcome.deadLettered,
-        handedBack: outcome.response.batchItemFailures.length,
+    if (guarded.ended) {
+      logger.error(`batch ended early (${guarded.ended})`, {
+        reason: guarded.reason,
+        records: chunk.messages.length,
+        deadLettered: guarded.deadLettered,
+        handedBack: messageFailures(guarded.response.batchItemFailures.map((f) => f.itemIdentifier))
+          .batchItemFailures.length,
       });
-      metrics.addMetric(outcome.ended === 'error' ? 'BatchErrors' : 'BatchTimeouts', MetricUnit.Count, 1);
-      metrics.addMetric('DeadLettered', MetricUnit.Count, outcome.deadLettered);
+      metrics.addMetric(guarded.ended === 'error' ? 'BatchErrors' : 'BatchTimeouts', MetricUnit.Count, 1);
+      metrics.addMetric('DeadLettered', MetricUnit.Count, guarded.deadLettered);
     }
-    return outcome.response;
+    return {
+      failed: guarded.response.batchItemFailures.map((f) => f.itemIdentifier),
+      ...(guarded.ended ? { ended: guarded.ended } : {}),
+    };
+  };
+
+  /**
+   * Messages the invocation has no time left for: re-queued as new messages (tier 1, which may
+   * send to its own queues), so they are received again at once instead of after the visibility
+   * timeout, and with a fresh receive count; handed back where that is not possible. Returns the
+   * message ids to report as batch item failures.
+   */
+  const defer = async (messages: SQSRecord[], requests: number): Promise<string[]> => {
+    const ids = messages.map((m) => m.messageId);
+    if (!tenancy) return ids;
+    const unsent = await tenancy.requeuer.requeue(
+      messages.map((record) => ({
+        record,
+        delaySeconds: 0,
+        attributes: { [DELAYED_FOR_ATTRIBUTE]: 'deadline' },
+      })),
+    );
+    logger.warn('batch deferred to a later invocation: not enough time left', {
+      messages: messages.length,
+      requests,
+      handedBack: unsent.size,
+    });
+    metrics.addMetric('Deferred', MetricUnit.Count, requests);
+    return ids.filter((_, index) => unsent.has(index));
+  };
+
+  const handle = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    const codec = await codecReady;
+    const chunks = chunkBatch(event.Records, expandRecords(event.Records, codec));
+    const failed = await runInChunks(chunks, {
+      run: (chunk) => runChunk(chunk, codec, context),
+      defer,
+      remainingMs: () => context.getRemainingTimeInMillis(),
+    });
+    return messageFailures(failed);
   };
   return middy(handle).use(injectLambdaContext(logger)).use(logMetrics(metrics));
 }

@@ -571,6 +571,53 @@ describe('tier-1 handler with tenant quota and ordering (real dynalite)', () => 
     expect(requeued()).toEqual([]);
   });
 
+  it('re-queues the packs a batch has no time left for, byte for byte, instead of handing them back to wait out the visibility timeout', async () => {
+    const { REQUESTS_PER_CHUNK } = await import('../../functions/inference/chunks');
+    // Five packs of a fifth of a chunk and more: the first four fill one chunk, the fifth is the next.
+    const perPack = REQUESTS_PER_CHUNK / 4;
+    const packs = Array.from({ length: 5 }, (_, p) => {
+      const outer = JSON.parse(requestEvent('unused', 'x', 'globex'));
+      const items = Array.from({ length: perPack }, (_, i) => {
+        const {
+          tenant: _t,
+          type: _y,
+          ...item
+        } = JSON.parse(requestEvent(`late${p}-${i}`, `short message ${i} of pack ${p}`, 'globex')).detail;
+        return { ...item, stream: `deadline-${p}`, seq: i + 1 };
+      });
+      outer.detail = {
+        packId: `late-pack-${p}`,
+        tenant: 'globex',
+        type: outer.detail.type,
+        time: outer.detail.time,
+        count: perPack,
+        items,
+      };
+      return sqsRecord(JSON.stringify(outer));
+    });
+    // Time runs out once the first chunk has published its results.
+    const hurried = {
+      ...context,
+      getRemainingTimeInMillis: () =>
+        stub.calls.some((c) => c.target === 'AWSEvents.PutEvents') ? 100 : 30_000,
+    } as Context;
+
+    const response = await gated({ Records: packs }, hurried);
+
+    expect(response.batchItemFailures).toEqual([]);
+    const deferred = requeued().filter(
+      (e) => e.MessageAttributes?.INFERBUS_DELAYED_FOR?.StringValue === 'deadline',
+    );
+    expect(deferred.map((e) => e.MessageBody)).toEqual([packs[4]?.body]);
+    expect(deferred[0].DelaySeconds).toBe(0);
+    // Results come in packs (the requests did): what each answers is its item's sourceEventId.
+    const answered = results().flatMap((d) =>
+      (d.items ?? [d]).map((item: any) => String(item.payload.sourceEventId)),
+    );
+    expect(answered.length).toBeGreaterThan(0);
+    expect(answered.every((id) => /^late[0-3]-/.test(id))).toBe(true);
+  });
+
   it('delays records over quota instead of dropping them, and keeps their bodies byte for byte', async () => {
     const records = [1, 2, 3, 4, 5].map((seq) => event('initech', 'quota', seq));
     const response = await gated({ Records: records }, context);
