@@ -27,7 +27,9 @@ const devTenants: StageConfigInput['tenants'] = tenants.map((tenant) => ({
  * little left to amortise. Why not more:
  * - Latency under light load is bounded by the 1 s batching window, whatever the size.
  * - Duration: about 1 ms per record on one vCPU, so 0.2 s per batch, far inside the 30 s
- *   function timeout and the queue's visibility timeout (6 x timeout + window).
+ *   function timeout and the queue's visibility timeout (6 x timeout + window). Packed messages
+ *   make a batch thousands of requests; the handler then runs it in chunks and re-queues what the
+ *   time left cannot cover (functions/inference/chunks.ts).
  * - Blast radius: a failed record is retried alone (ReportBatchItemFailures); only a crash or a
  *   timeout retries the whole batch, and results are idempotent by event id.
  * - Quota: a batch takes its tokens at once. 200 is the smallest prod burst (initech), so a tenant
