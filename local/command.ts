@@ -120,6 +120,15 @@ async function runOnStateDir(stateDir: string, options: LocalCommandOptions, io:
   io.err(`inferbus local: running stack ${runtime.template.stackName} from ${runtime.template.path}`);
 
   if (options.demo) {
+    // The demo's state is thrown away by the next demo anyway: an interrupt needs no graceful stop.
+    const interrupted = (signal: NodeJS.Signals) => {
+      io.err(
+        `${signal}: demo interrupted; nothing of it is kept (the next run empties ${stateDir}). Run it again with: npm start`,
+      );
+      process.exit(128 + constants.signals[signal]);
+    };
+    process.once('SIGINT', interrupted);
+    process.once('SIGTERM', interrupted);
     try {
       const outcome = await runDemo(runtime, { events: options.events, out: io.out, progress: io.err });
       if (outcome.missing.length > 0) {
@@ -133,6 +142,8 @@ async function runOnStateDir(stateDir: string, options: LocalCommandOptions, io:
       io.err(`error: the demo failed: ${(error as Error).message}`);
       return ExitCode.Failed;
     } finally {
+      process.off('SIGINT', interrupted);
+      process.off('SIGTERM', interrupted);
       await runtime.stop();
     }
   }

@@ -201,6 +201,31 @@ describe('inferbus local', () => {
     expect(readdirSync(stateDir)).not.toContain(STATE_LOCK);
   }, 240_000);
 
+  it('Ctrl-C during the demo says it was interrupted, exits 130 and leaves no lock behind', async () => {
+    const child = spawn(process.execPath, [BIN, 'local', '--demo', '--state-dir', 'interrupted'], {
+      cwd: work,
+      env,
+    });
+    children.push(child);
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const deadline = Date.now() + 120_000;
+    while (
+      !/waiting until every accepted event/.test(stderr) &&
+      Date.now() < deadline &&
+      child.exitCode === null
+    )
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    child.kill('SIGINT');
+    expect(await exited(child)).toBe(130);
+    expect(stderr).toContain(
+      `SIGINT: demo interrupted; nothing of it is kept (the next run empties ${join(work, 'interrupted', 'demo')}). Run it again with: npm start`,
+    );
+    expect(readdirSync(join(work, 'interrupted', 'demo'))).not.toContain(STATE_LOCK);
+  }, 180_000);
+
   it('--reset and --demo refuse a folder inferbus local did not create, and delete nothing', async () => {
     mkdirSync(join(work, 'project', 'demo'), { recursive: true });
     writeFileSync(join(work, 'project', 'package.json'), '{}');
