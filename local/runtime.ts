@@ -693,7 +693,8 @@ export class LocalRuntime {
    * For an exit that cannot wait: the messages of the invocations in flight become visible again
    * at once (ChangeMessageVisibility 0) and the SQS log is flushed, so a restart receives them at
    * once instead of after their visibility timeout. Receives end first: a long poll still waiting
-   * would otherwise take a handed-back message in flight again just before the exit. Resolves to how many were handed back.
+   * would otherwise take a handed-back message in flight again just before the exit. Resolves to
+   * how many were handed back.
    */
   async handBackInFlight(): Promise<number> {
     // First no receiver may take a message any more: one handed back now must stay visible.

@@ -84,8 +84,11 @@ export interface ChunkOutcome {
 
 export interface ChunkLoopDeps {
   run(chunk: BatchChunk): Promise<ChunkOutcome>;
-  /** Messages left for a later invocation; resolves to those that must be handed back instead. */
-  defer(messages: SQSRecord[], requests: number): Promise<readonly string[]>;
+  /**
+   * Chunks left for a later invocation: `no-time` when the next would not fit in the time left,
+   * `deadline` when the last one ran into its deadline. Resolves to the ids to report as failures.
+   */
+  defer(rest: readonly BatchChunk[], why: 'no-time' | 'deadline'): Promise<readonly string[]>;
   /** Milliseconds before the function timeout (`context.getRemainingTimeInMillis`). */
   remainingMs(): number;
   now?(): number;
@@ -93,8 +96,8 @@ export interface ChunkLoopDeps {
 
 /**
  * Runs the chunks in order while the time left allows the next one (the first always runs), and
- * defers the rest. A chunk that hit its deadline leaves no time to defer: the rest is handed back.
- * Resolves to the ids to report as batch item failures.
+ * defers the rest, also after a chunk that ran into its deadline. Resolves to the ids to report as
+ * batch item failures.
  */
 export async function runInChunks(chunks: readonly BatchChunk[], deps: ChunkLoopDeps): Promise<string[]> {
   const now = deps.now ?? Date.now;
@@ -112,22 +115,22 @@ export async function runInChunks(chunks: readonly BatchChunk[], deps: ChunkLoop
         remainingMs: deps.remainingMs(),
       })
     ) {
-      const requests = rest.reduce((n, c) => n + c.requests, 0);
-      failed.push(
-        ...(await deps.defer(
-          rest.flatMap((c) => c.messages),
-          requests,
-        )),
-      );
+      failed.push(...(await deps.defer(rest, 'no-time')));
       break;
     }
     const outcome = await deps.run(chunk);
     failed.push(...outcome.failed);
     requestsDone += chunk.requests;
     if (outcome.ended === 'deadline') {
-      failed.push(...rest.slice(1).flatMap((c) => c.messages.map((m) => m.messageId)));
+      if (rest.length > 1) failed.push(...(await deps.defer(rest.slice(1), 'deadline')));
       break;
     }
   }
   return failed;
+}
+
+/** Every request of the chunks (one record per request, poison included), optionally of some messages only. */
+export function requestsOf(chunks: readonly BatchChunk[], messageIds?: ReadonlySet<string>): SQSRecord[] {
+  const all = chunks.flatMap((c) => [...c.expanded.records, ...c.expanded.poison.map((p) => p.record)]);
+  return messageIds ? all.filter((record) => messageIds.has(messageIdOf(record))) : all;
 }

@@ -78,9 +78,13 @@ export function defaultMarginMs(budgetMs: number): number {
   return Math.min(3000, Math.max(500, budgetMs * 0.1));
 }
 
-async function handBack(
+/**
+ * Hands records back to SQS as batch item failures, except those on their last receive: those are
+ * dead-lettered with the reason, so SQS's redrive never moves one there bare.
+ */
+export async function handBack(
   records: readonly SQSRecord[],
-  deps: GuardDeps,
+  deps: Pick<GuardDeps, 'deadLetters' | 'maxReceiveCount'>,
   reason: { errorCode: string; errorMessage: string; ended: 'error' | 'deadline' },
 ): Promise<GuardOutcome> {
   const attemptsOf = (record: SQSRecord) => Number(record.attributes.ApproximateReceiveCount ?? '1');

@@ -8,7 +8,7 @@ import { FirehoseClient } from '@aws-sdk/client-firehose';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { modelNamed } from '../core/manifest';
 import { createPackCodec, type PackCodec } from '../core/packing/codec';
 import { QueueUrls } from '../core/queue-names';
@@ -33,8 +33,8 @@ import { FirehoseRecordSink } from '../shared/firehose-sink';
 import { PutEventsPublisher } from '../shared/publisher';
 import { DELAYED_FOR_ATTRIBUTE, SqsRequeuer } from '../shared/requeue';
 import { DynamoTenantState } from '../shared/tenant-state';
-import { type BatchChunk, chunkBatch, runInChunks } from './chunks';
-import { guardInvocation } from './invocation-guard';
+import { type BatchChunk, chunkBatch, requestsOf, runInChunks } from './chunks';
+import { guardInvocation, handBack } from './invocation-guard';
 import { loadManifest, loadModel } from './model';
 import { expandRecords } from './pack-records';
 import { type BatchReport, messageFailures, processExpanded, type Scorer } from './process-batch';
@@ -134,11 +134,9 @@ export function createTierHandler(options: TierHandlerOptions) {
   const runChunk = async (chunk: BatchChunk, codec: PackCodec, context: Context) => {
     // Packs become one record per request before anything else, so that even a batch that ends
     // early dead-letters each request on its own (a plain single event) rather than a whole pack.
-    const { expanded } = chunk;
-    const requests = [...expanded.records, ...expanded.poison.map((p) => p.record)];
     const guarded = await guardInvocation(
-      requests,
-      (signal) => processRecords(expanded, codec, context, signal),
+      requestsOf([chunk]),
+      (signal) => processRecords(chunk.expanded, codec, context, signal),
       {
         deadLetters,
         maxReceiveCount: env.MAX_RECEIVE_COUNT,
@@ -163,28 +161,42 @@ export function createTierHandler(options: TierHandlerOptions) {
   };
 
   /**
-   * Messages the invocation has no time left for: re-queued as new messages (tier 1, which may
-   * send to its own queues), so they are received again at once instead of after the visibility
-   * timeout, and with a fresh receive count; handed back where that is not possible. Returns the
-   * message ids to report as batch item failures.
+   * Chunks the invocation has no time left for. With time to spare (`no-time`) the entry tier
+   * re-queues their messages as new messages, byte for byte: received again at once instead of after
+   * the visibility timeout, with a fresh receive count. Whatever is not re-queued (a later tier may
+   * not send to its queues, a send failed, or the deadline came) is handed back as the invocation
+   * guard does: a record on its last receive is dead-lettered with the reason rather than moved bare.
    */
-  const defer = async (messages: SQSRecord[], requests: number): Promise<string[]> => {
-    const ids = messages.map((m) => m.messageId);
-    if (!tenancy) return ids;
-    const unsent = await tenancy.requeuer.requeue(
-      messages.map((record) => ({
-        record,
-        delaySeconds: 0,
-        attributes: { [DELAYED_FOR_ATTRIBUTE]: 'deadline' },
-      })),
-    );
-    logger.warn('batch deferred to a later invocation: not enough time left', {
-      messages: messages.length,
+  const defer = async (rest: readonly BatchChunk[], why: 'no-time' | 'deadline'): Promise<string[]> => {
+    let left = rest.flatMap((c) => c.messages);
+    const requests = rest.reduce((n, c) => n + c.requests, 0);
+    if (tenancy && why === 'no-time') {
+      const unsent = await tenancy.requeuer.requeue(
+        left.map((record) => ({
+          record,
+          delaySeconds: 0,
+          attributes: { [DELAYED_FOR_ATTRIBUTE]: 'deadline' },
+        })),
+      );
+      left = left.filter((_, index) => unsent.has(index));
+    }
+    logger.warn(`batch deferred to a later invocation (${why})`, {
+      messages: rest.reduce((n, c) => n + c.messages.length, 0),
       requests,
-      handedBack: unsent.size,
+      handedBack: left.length,
     });
     metrics.addMetric('Deferred', MetricUnit.Count, requests);
-    return ids.filter((_, index) => unsent.has(index));
+    if (left.length === 0) return [];
+    const outcome = await handBack(
+      requestsOf(rest, new Set(left.map((m) => m.messageId))),
+      { deadLetters, maxReceiveCount: env.MAX_RECEIVE_COUNT },
+      {
+        errorCode: 'RetriesExhausted.Timeout',
+        errorMessage: `the invocation had no time left for this record (${requests} request(s) deferred) on its last receive`,
+        ended: 'deadline',
+      },
+    );
+    return outcome.response.batchItemFailures.map((f) => f.itemIdentifier);
   };
 
   const handle = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { REQUESTS_PER_CHUNK } from '../../functions/inference/chunks';
 import { PROJECT_ROOT } from '../../lib/app';
 import { loadSplits } from '../../models/train/data';
 import { AwsStub } from '../support/aws-stub';
@@ -55,7 +56,44 @@ beforeEach(() => {
   stub.failFirehoseRecord = () => undefined;
 });
 
+/** Requests per pack of packsOverTwoChunks. */
+const PER_PACK = REQUESTS_PER_CHUNK / 4;
 const detailsOf = (entries: any[]) => entries.map((e) => JSON.parse(e.Detail));
+
+/**
+ * Five plain packs (streams `deadline-<p>`, seq from 1) of a quarter chunk each: the first four fill
+ * one chunk, the fifth is the next. The fifth is received `lastReceiveCount` times.
+ */
+function packsOverTwoChunks(tenant: string, lastReceiveCount = 1): SQSRecord[] {
+  return Array.from({ length: 5 }, (_, p) => {
+    const outer = JSON.parse(requestEvent('unused', 'x', tenant));
+    const items = Array.from({ length: PER_PACK }, (_, i) => {
+      const {
+        tenant: _t,
+        type: _y,
+        ...item
+      } = JSON.parse(requestEvent(`late${p}-${i}`, `short message ${i} of pack ${p}`, tenant)).detail;
+      return { ...item, stream: `deadline-${p}`, seq: i + 1 };
+    });
+    outer.detail = {
+      packId: `late-pack-${p}`,
+      tenant,
+      type: outer.detail.type,
+      time: outer.detail.time,
+      count: PER_PACK,
+      items,
+    };
+    return sqsRecord(JSON.stringify(outer), p === 4 ? lastReceiveCount : 1);
+  });
+}
+
+/** A context whose time runs out once the first chunk has published its results. */
+const hurriedAfterFirstChunk = () =>
+  ({
+    ...context,
+    getRemainingTimeInMillis: () =>
+      stub.calls.some((c) => c.target === 'AWSEvents.PutEvents') ? 100 : 30_000,
+  }) as Context;
 
 describe('tier-1 handler', () => {
   it('answers every valid record, escalates the unsure ones and dead-letters poison with the reason', async () => {
@@ -284,6 +322,29 @@ describe('packs through the real tier-1 handler', () => {
       .filter((d) => d.packId)
       .reduce((n, d) => n + d.count, 0);
     expect(rows.filter((r) => r.detail_type !== 'InferenceRequested')).toHaveLength(packedAnswers);
+  });
+
+  it('without a queue to re-queue to, hands back the packs it has no time for, and dead-letters those on their last receive with the reason', async () => {
+    const packs = packsOverTwoChunks('acme', 3);
+    const response = await tier1({ Records: packs }, hurriedAfterFirstChunk());
+
+    // The fifth pack is on its last receive: handed back, SQS would move it to the DLQ bare.
+    expect(response.batchItemFailures).toEqual([]);
+    const letters = stub.deadLetters();
+    expect(letters).toHaveLength(PER_PACK);
+    expect(new Set(letters.map((l) => l.MessageAttributes.ERROR_CODE.StringValue))).toEqual(
+      new Set(['RetriesExhausted.Timeout']),
+    );
+    expect(letters.map((l) => JSON.parse(l.MessageBody).detail.id).sort()).toEqual(
+      Array.from({ length: PER_PACK }, (_, i) => `late4-${i}`).sort(),
+    );
+  });
+
+  it('without a queue to re-queue to, hands back the packs it has no time for', async () => {
+    const packs = packsOverTwoChunks('acme');
+    const response = await tier1({ Records: packs }, hurriedAfterFirstChunk());
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: packs[4]?.messageId }]);
+    expect(stub.deadLetters()).toEqual([]);
   });
 
   it('hands the pack back when Firehose still refuses its archive rows after retries', async () => {
@@ -572,36 +633,8 @@ describe('tier-1 handler with tenant quota and ordering (real dynalite)', () => 
   });
 
   it('re-queues the packs a batch has no time left for, byte for byte, instead of handing them back to wait out the visibility timeout', async () => {
-    const { REQUESTS_PER_CHUNK } = await import('../../functions/inference/chunks');
-    // Five packs of a fifth of a chunk and more: the first four fill one chunk, the fifth is the next.
-    const perPack = REQUESTS_PER_CHUNK / 4;
-    const packs = Array.from({ length: 5 }, (_, p) => {
-      const outer = JSON.parse(requestEvent('unused', 'x', 'globex'));
-      const items = Array.from({ length: perPack }, (_, i) => {
-        const {
-          tenant: _t,
-          type: _y,
-          ...item
-        } = JSON.parse(requestEvent(`late${p}-${i}`, `short message ${i} of pack ${p}`, 'globex')).detail;
-        return { ...item, stream: `deadline-${p}`, seq: i + 1 };
-      });
-      outer.detail = {
-        packId: `late-pack-${p}`,
-        tenant: 'globex',
-        type: outer.detail.type,
-        time: outer.detail.time,
-        count: perPack,
-        items,
-      };
-      return sqsRecord(JSON.stringify(outer));
-    });
-    // Time runs out once the first chunk has published its results.
-    const hurried = {
-      ...context,
-      getRemainingTimeInMillis: () =>
-        stub.calls.some((c) => c.target === 'AWSEvents.PutEvents') ? 100 : 30_000,
-    } as Context;
-
+    const packs = packsOverTwoChunks('globex');
+    const hurried = hurriedAfterFirstChunk();
     const response = await gated({ Records: packs }, hurried);
 
     expect(response.batchItemFailures).toEqual([]);

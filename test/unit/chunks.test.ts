@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chunkBatch, runInChunks, timeForNextChunk } from '../../functions/inference/chunks';
+import { chunkBatch, requestsOf, runInChunks, timeForNextChunk } from '../../functions/inference/chunks';
 import { expandRecords } from '../../functions/inference/pack-records';
 import { requestEvent, sqsRecord } from '../support/sqs-records';
 
@@ -59,6 +59,19 @@ describe('chunkBatch', () => {
   });
 });
 
+describe('requestsOf', () => {
+  it('lists every request of the chunks, poison included, or only those of the messages named', () => {
+    const pack = packRecord('q', 3);
+    const event = JSON.parse(pack.body);
+    event.detail.items[2] = { id: 'q-bad' };
+    const messages = [single('one'), { ...pack, body: JSON.stringify(event) }];
+    const chunks = chunkBatch(messages, expandRecords(messages), 1);
+    expect(requestsOf(chunks)).toHaveLength(4);
+    const ofPack = requestsOf(chunks, new Set([pack.messageId]));
+    expect(ofPack.map((r) => r.messageId).sort()).toEqual([0, 1, 2].map((i) => `${pack.messageId}#${i}`));
+  });
+});
+
 describe('timeForNextChunk', () => {
   it('wants twice the time the requests took so far, plus the guard margin', () => {
     // 1,000 requests in 2 s: 2 ms each; 1,000 more need 4 s, and the margin is 500 ms to 3 s.
@@ -105,7 +118,9 @@ describe('runInChunks', () => {
         remaining -= chunk.requests * 10;
         return { failed: chunk === chunks[0] ? ['m-0-failed'] : [] };
       },
-      defer: async (messages) => {
+      defer: async (rest, why) => {
+        expect(why).toBe('no-time');
+        const messages = rest.flatMap((c) => c.messages);
         deferred.push(...messages.map((m) => m.messageId));
         return [messages[0]?.messageId as string];
       },
@@ -116,18 +131,32 @@ describe('runInChunks', () => {
     expect(failed).toEqual(['m-0-failed', chunks[2]?.messages[0]?.messageId]);
   });
 
-  it('always runs the first chunk, and hands back the rest when a chunk reached its deadline', async () => {
+  it('always runs the first chunk, and defers the rest when a chunk reached its deadline', async () => {
     const chunks = chunksOf([10, 10, 10]);
+    const deferred: unknown[] = [];
     const failed = await runInChunks(chunks, {
       run: async () => ({ failed: ['first-request'], ended: 'deadline' }),
-      defer: async () => {
-        throw new Error('no time to defer');
+      defer: async (rest, why) => {
+        deferred.push(rest, why);
+        return rest.flatMap((c) => c.messages.map((m) => m.messageId));
       },
       remainingMs: () => 0,
     });
+    expect(deferred).toEqual([chunks.slice(1), 'deadline']);
     expect(failed).toEqual([
       'first-request',
       ...chunks.slice(1).flatMap((c) => c.messages.map((m) => m.messageId)),
     ]);
+  });
+
+  it('defers nothing after a deadline in the last chunk', async () => {
+    const failed = await runInChunks(chunksOf([10]), {
+      run: async () => ({ failed: ['only'], ended: 'deadline' }),
+      defer: async () => {
+        throw new Error('nothing is left to defer');
+      },
+      remainingMs: () => 0,
+    });
+    expect(failed).toEqual(['only']);
   });
 });
