@@ -5,7 +5,13 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '../../local/runtime';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3';
-import { jsonLines, runCli, settle as settleRuntime, startTestRuntime } from '../support/local-cli';
+import {
+  jsonLines,
+  namedQueryToday,
+  runCli,
+  settle as settleRuntime,
+  startTestRuntime,
+} from '../support/local-cli';
 
 /**
  * Sequence numbers used twice, end to end: the real SDK and CLI against a local runtime. Another
@@ -95,17 +101,7 @@ describe('a sequence number used twice', () => {
       /outcome: completed by tier [12] of task spam: \w+ \(score [\d.]+; ham [\d.]+, spam [\d.]+\); the same event \(same id\) was accepted 2 times: one event, this one outcome/,
     );
 
-    const outcomes = await cli([
-      'query',
-      '--named',
-      'exactly-once-outcomes',
-      '--param',
-      `from=${today()}`,
-      '--param',
-      `to=${today()}`,
-      '--format',
-      'json',
-    ]);
+    const outcomes = await cli(namedQueryToday('exactly-once-outcomes'));
     expect(outcomes.code, outcomes.stderr).toBe(0);
     const rows = jsonLines(outcomes.stdout);
     expect(rows.find((r) => r.source_event_id === 'other-0001')).toMatchObject({

@@ -5,7 +5,13 @@ import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '../../local/runtime';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3';
-import { jsonLines, runCli, settle as settleRuntime, startTestRuntime } from '../support/local-cli';
+import {
+  jsonLines,
+  namedQueryToday,
+  runCli,
+  settle as settleRuntime,
+  startTestRuntime,
+} from '../support/local-cli';
 
 /**
  * Envelope ids are the producers' own, unique only per tenant (issue 15, item 6), and results are
@@ -79,17 +85,7 @@ const forgedResult = (id: string) =>
 let producerForgery: unknown;
 
 async function outcomes(): Promise<Record<string, string>[]> {
-  const run = await cli([
-    'query',
-    '--named',
-    'exactly-once-outcomes',
-    '--param',
-    `from=${today()}`,
-    '--param',
-    `to=${today()}`,
-    '--format',
-    'json',
-  ]);
+  const run = await cli(namedQueryToday('exactly-once-outcomes'));
   expect(run.code, run.stderr).toBe(0);
   return jsonLines(run.stdout);
 }

@@ -10,7 +10,13 @@ import { OBSERVED_CALLS_FILE, readObservedCalls } from '../../local/iam/observed
 import { runOfflinePreflight } from '../../local/preflight/offline';
 import type { LocalRuntime } from '../../local/runtime';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3';
-import { jsonLines, runCli, settle as settleRuntime, startTestRuntime } from '../support/local-cli';
+import {
+  jsonLines,
+  namedQueryToday,
+  runCli,
+  settle as settleRuntime,
+  startTestRuntime,
+} from '../support/local-cli';
 
 /**
  * Packed requests end to end through the local runtime: packs put on the bus with the real SDK
@@ -30,7 +36,6 @@ let packsSent = 0;
 
 const cli = (args: string[], input?: string) => runCli(rt, work, args, {}, input);
 const settle = () => settleRuntime(rt, 90_000);
-const today = () => new Date().toISOString().slice(0, 10);
 
 async function query<T = Record<string, string>>(sql: string): Promise<T[]> {
   const run = await cli(['query', sql, '--format', 'json']);
@@ -87,17 +92,7 @@ const ids = (filter: (r: { poison: boolean }) => boolean) =>
 
 describe('packed requests through the local runtime', () => {
   it('gives every request its outcome (exactly-once-outcomes): an answer, or its failure for poison', async () => {
-    const run = await cli([
-      'query',
-      '--named',
-      'exactly-once-outcomes',
-      '--param',
-      `from=${today()}`,
-      '--param',
-      `to=${today()}`,
-      '--format',
-      'json',
-    ]);
+    const run = await cli(namedQueryToday('exactly-once-outcomes'));
     expect(run.code, run.stderr).toBe(0);
     const outcomes = new Map(jsonLines(run.stdout).map((o) => [o.source_event_id, o]));
     expect([...outcomes.keys()].sort()).toEqual([...sent.keys()].sort());
@@ -124,17 +119,7 @@ describe('packed requests through the local runtime', () => {
     // A pack archived whole would be a row without an envelope id.
     expect(await query('SELECT event_id, detail_type FROM events WHERE envelope_id IS NULL')).toEqual([]);
     // The named query per tenant and detail type counts the same requests.
-    const volume = await cli([
-      'query',
-      '--named',
-      'tenant-volume',
-      '--param',
-      `from=${today()}`,
-      '--param',
-      `to=${today()}`,
-      '--format',
-      'json',
-    ]);
+    const volume = await cli(namedQueryToday('tenant-volume'));
     const requested = jsonLines(volume.stdout).filter((r) => r.detail_type === 'InferenceRequested');
     expect(requested.map((r) => [r.tenant, r.events])).toEqual([
       ['acme', '16'],

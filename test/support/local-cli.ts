@@ -51,6 +51,12 @@ export function runCli(
 /** Waits until nothing is queued, in flight or being delivered for a moment, and the archive is written. */
 export const settle = (rt: LocalRuntime, timeoutMs = 60_000) => rt.settle({ quietMs: 800, timeoutMs });
 
+/** `inferbus query` arguments for a named query over today, printed as JSON lines. */
+export const namedQueryToday = (name: string): string[] => {
+  const today = new Date().toISOString().slice(0, 10);
+  return ['query', '--named', name, '--param', `from=${today}`, '--param', `to=${today}`, '--format', 'json'];
+};
+
 /** The JSON objects among a command's output lines. */
 export const jsonLines = (text: string) =>
   text
